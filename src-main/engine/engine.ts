@@ -1,0 +1,185 @@
+/**
+ * The engine: loads a checkpoint, writes its graph-layout weights to the cache once,
+ * compiles the family's ONNX graph and runs it in the inference worker. The CLI, the
+ * WebSocket server and the app all reach it through api.ts.
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { EngineError } from './errors';
+import { generate, type GenerationEvent, type GenerationResult } from './generate/generate';
+import type { GenerationSettings } from './generate/settings';
+import type { StepModel } from './generate/step-model';
+import { encodeModel } from './graph/onnx-proto';
+import { buildLlamaGraph, llamaGraphWeights } from './graph/llama';
+import { ensureWeightFile } from './graph/weights-file';
+import { weightsFingerprint } from './model/fingerprint';
+import { openModel, type LoadedModel } from './model/load';
+import type { ModelSpec } from './model/spec';
+import type { TextTokenizer } from './model/tokenizer/types';
+import type { ExecutionProvider } from './runtime/protocol';
+import { Runtime, type KvCacheHandle, type Session } from './runtime/runtime';
+import { int64, type TensorMap } from './runtime/tensor';
+
+export interface EngineOptions {
+  /** Where graph-layout weights and compiled graphs are cached (default: the user's cache folder). */
+  cacheDir?: string;
+  executionProvider?: ExecutionProvider;
+  threads?: number;
+}
+
+/** Bumped whenever the weight layout or graph changes, so stale caches are not reused. */
+const GRAPH_VERSION = 'llama-1';
+
+export function defaultCacheDir(): string {
+  if (process.env.TILLER_CACHE_DIR) return process.env.TILLER_CACHE_DIR;
+  if (process.platform === 'win32' && process.env.LOCALAPPDATA) return join(process.env.LOCALAPPDATA, 'Tiller', 'cache');
+  if (process.platform === 'darwin') return join(homedir(), 'Library', 'Caches', 'Tiller');
+  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'tiller');
+}
+
+export class Engine {
+  private readonly runtime: Runtime;
+  private readonly cacheDir: string;
+  private readonly executionProvider: ExecutionProvider;
+
+  private constructor(options: EngineOptions) {
+    this.runtime = new Runtime({ threads: options.threads });
+    this.cacheDir = options.cacheDir ?? defaultCacheDir();
+    this.executionProvider = options.executionProvider ?? 'cpu';
+  }
+
+  static create(options: EngineOptions = {}): Engine {
+    return new Engine(options);
+  }
+
+  get threads(): number {
+    return this.runtime.threads;
+  }
+
+  async loadModel(path: string, options: { tokenizerPath?: string } = {}): Promise<ModelHandle> {
+    const loaded = await openModel(path, options);
+    try {
+      const fingerprint = weightsFingerprint(loaded.weights.files);
+      const dir = join(this.cacheDir, 'models', `${fingerprint.slice(0, 24)}-${GRAPH_VERSION}`);
+      const manifest = ensureWeightFile(dir, `${fingerprint}:${GRAPH_VERSION}`, llamaGraphWeights(loaded.spec, loaded.weights));
+      const graphPath = join(dir, 'base.onnx');
+      writeAtomically(graphPath, encodeModel(buildLlamaGraph(loaded.spec, manifest)));
+      const session = await this.runtime.createSession(graphPath, this.executionProvider);
+      return new ModelHandle(this.runtime, loaded, session, fingerprint);
+    } finally {
+      loaded.weights.close();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.runtime.close();
+  }
+}
+
+function writeAtomically(path: string, bytes: Uint8Array): void {
+  mkdirSync(join(path, '..'), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, path);
+}
+
+export class ModelHandle {
+  readonly spec: ModelSpec;
+  readonly tokenizer: TextTokenizer;
+  readonly format: LoadedModel['format'];
+  readonly path: string;
+
+  constructor(
+    private readonly runtime: Runtime,
+    loaded: LoadedModel,
+    private readonly session: Session,
+    /** Sampled fingerprint of the checkpoint files (model/fingerprint.ts). */
+    readonly fingerprint: string,
+  ) {
+    this.spec = loaded.spec;
+    this.tokenizer = loaded.tokenizer;
+    this.format = loaded.format;
+    this.path = loaded.path;
+  }
+
+  /** The execution provider the model runs on, and why another was not used. */
+  get provider(): ExecutionProvider {
+    return this.session.provider;
+  }
+
+  get fallbackReason(): string | null {
+    return this.session.info.fallbackReason;
+  }
+
+  private newCache(): Promise<KvCacheHandle> {
+    const { nLayers, nKvHeads, dHead, nCtx } = this.spec;
+    return this.runtime.createKvCache({ slots: nLayers, batch: 1, nKvHeads, dHead, maxPositions: nCtx });
+  }
+
+  private checkIds(ids: readonly number[]): void {
+    if (ids.length === 0) throw new EngineError('bad_argument', 'no input tokens');
+    const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= this.spec.dVocab);
+    if (bad !== undefined) throw new EngineError('bad_argument', `token id ${bad} is outside the vocabulary (0..${this.spec.dVocab - 1})`);
+  }
+
+  /** Run `ids` at positions start.. through the graph, returning logits rows for `logitsAt` (indices into ids). */
+  async runChunk(cache: KvCacheHandle, ids: readonly number[], start: number, logitsAt: number[]): Promise<Float32Array[]> {
+    this.checkIds(ids);
+    const feeds: TensorMap = {
+      input_ids: int64([1, ids.length], ids),
+      position_ids: int64([1, ids.length], ids.map((_, i) => start + i)),
+      logits_positions: int64([logitsAt.length], logitsAt),
+    };
+    const { outputs } = await this.session.run(feeds, ['logits'], cache);
+    const logits = outputs.logits.data as Float32Array;
+    const vocab = this.spec.dVocab;
+    return logitsAt.map((_, i) => logits.slice(i * vocab, (i + 1) * vocab));
+  }
+
+  /** One forward pass over `ids` from an empty cache; logits for every position or only the last. */
+  async forward(ids: number[], positions: 'all' | 'last' = 'all'): Promise<Float32Array[]> {
+    const cache = await this.newCache();
+    try {
+      const at = positions === 'all' ? ids.map((_, i) => i) : [ids.length - 1];
+      return await this.runChunk(cache, ids, 0, at);
+    } finally {
+      await cache.release();
+    }
+  }
+
+  /** A StepModel over a fresh KV cache; release() frees the cache. */
+  async createStepModel(): Promise<StepModel & { release(): Promise<void> }> {
+    const cache = await this.newCache();
+    let length = 0;
+    return {
+      vocabSize: this.spec.dVocab,
+      maxPositions: this.spec.nCtx,
+      reset: () => {
+        length = 0;
+        void cache.reset(); // ordered before any later run by the worker's queue
+      },
+      feed: async (ids) => {
+        const [logits] = await this.runChunk(cache, ids, length, [ids.length - 1]);
+        length += ids.length;
+        return logits;
+      },
+      release: async () => {
+        await cache.release();
+      },
+    };
+  }
+
+  async *generate(promptIds: number[], settings: GenerationSettings, options: { signal?: AbortSignal } = {}): AsyncGenerator<GenerationEvent, GenerationResult> {
+    const model = await this.createStepModel();
+    try {
+      return yield* generate(model, this.tokenizer, promptIds, settings, options);
+    } finally {
+      await model.release();
+    }
+  }
+
+  async unload(): Promise<void> {
+    await this.session.release();
+  }
+}

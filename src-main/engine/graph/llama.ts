@@ -1,0 +1,166 @@
+/**
+ * The Llama family forward pass as an ONNX graph (Llama 2/3, TinyLlama, SmolLM, Mistral).
+ *
+ * Reads like llama2.c's forward(): embed, then per block RMSNorm -> q/k/v -> rotary ->
+ * grouped-query attention over the KV cache -> o_proj -> residual -> RMSNorm -> SwiGLU
+ * MLP -> residual; then the final norm and the unembedding. Hook sites carry their
+ * TransformerLens names, and every value at a hook site is named after it.
+ *
+ * Graph inputs
+ *   input_ids               int64   [batch, seq]
+ *   position_ids            int64   [batch, seq]            absolute positions of the fed tokens
+ *   past_key.{slot}         float32 [past, batch, n_kv_heads, d_head]  cached rotated keys, one slot per block run
+ *   past_value.{slot}       float32 [past, batch, n_kv_heads, d_head]
+ *   attention_mask          float32 [seq, past + seq]       0 where a query may attend, -inf elsewhere (causal)
+ *   logits_positions        int64   [n_logits]              which fed positions get logits
+ * Graph outputs
+ *   logits                  float32 [batch, n_logits, d_vocab]
+ *   new_key.{slot}          float32 [batch, seq, n_kv_heads * d_head]  rotated keys to append to the cache
+ *   new_value.{slot}        float32 [batch, seq, n_kv_heads * d_head]
+ */
+import type { ModelSpec, WeightSource } from '../model/spec';
+import { paramName } from '../model/spec';
+import { GraphBuilder, MS_DOMAIN, type Value } from './builder';
+import type { ModelProtoData } from './onnx-proto';
+import { ropeTables } from './rope';
+import { transpose, type GraphWeight, type WeightManifest } from './weights-file';
+
+/** Graph-layout weight names: linear weights are stored transposed ([in, out]) for MatMul. */
+const weightName = {
+  embed: 'embed.W_E', // [d_vocab, d_model]
+  ln1: (l: number) => `blocks.${l}.ln1.w`, // [d_model]
+  q: (l: number) => `blocks.${l}.attn.W_Q`, // [d_model, n_heads * d_head]
+  k: (l: number) => `blocks.${l}.attn.W_K`, // [d_model, n_kv_heads * d_head]
+  v: (l: number) => `blocks.${l}.attn.W_V`, // [d_model, n_kv_heads * d_head]
+  o: (l: number) => `blocks.${l}.attn.W_O`, // [n_heads * d_head, d_model]
+  ln2: (l: number) => `blocks.${l}.ln2.w`, // [d_model]
+  gate: (l: number) => `blocks.${l}.mlp.W_gate`, // [d_model, d_mlp]
+  up: (l: number) => `blocks.${l}.mlp.W_in`, // [d_model, d_mlp]
+  down: (l: number) => `blocks.${l}.mlp.W_out`, // [d_mlp, d_model]
+  lnFinal: 'ln_final.w', // [d_model]
+  unembed: 'unembed.W_U', // [d_model, d_vocab]
+  ropeCos: 'rope.cos', // [n_ctx, d_head / 2]
+  ropeSin: 'rope.sin', // [n_ctx, d_head / 2]
+};
+
+/** Every tensor the graph reads, in file order, produced from the checkpoint on demand. */
+export function llamaGraphWeights(spec: ModelSpec, source: WeightSource): GraphWeight[] {
+  const { dModel, dHead, nHeads, nKvHeads, dMlp, dVocab } = spec;
+  const linear = (name: string, param: string, outFeatures: number, inFeatures: number): GraphWeight => ({
+    name,
+    dims: [inFeatures, outFeatures],
+    produce: () => transpose(source.read(param), outFeatures, inFeatures),
+  });
+  const vector = (name: string, param: string): GraphWeight => ({ name, dims: [dModel], produce: () => source.read(param) });
+  const rope = ropeTables(spec, spec.nCtx);
+
+  const weights: GraphWeight[] = [{ name: weightName.embed, dims: [dVocab, dModel], produce: () => source.read(paramName.embed()) }];
+  for (let l = 0; l < spec.nLayers; l++) {
+    weights.push(
+      vector(weightName.ln1(l), paramName.ln1(l)),
+      linear(weightName.q(l), paramName.q(l), nHeads * dHead, dModel),
+      linear(weightName.k(l), paramName.k(l), nKvHeads * dHead, dModel),
+      linear(weightName.v(l), paramName.v(l), nKvHeads * dHead, dModel),
+      linear(weightName.o(l), paramName.o(l), dModel, nHeads * dHead),
+      vector(weightName.ln2(l), paramName.ln2(l)),
+      linear(weightName.gate(l), paramName.gate(l), dMlp, dModel),
+      linear(weightName.up(l), paramName.up(l), dMlp, dModel),
+      linear(weightName.down(l), paramName.down(l), dModel, dMlp),
+    );
+  }
+  weights.push(
+    vector(weightName.lnFinal, paramName.lnFinal()),
+    linear(weightName.unembed, spec.tiedEmbeddings ? paramName.embed() : paramName.unembed(), dVocab, dModel),
+    { name: weightName.ropeCos, dims: [spec.nCtx, dHead / 2], produce: () => rope.cos },
+    { name: weightName.ropeSin, dims: [spec.nCtx, dHead / 2], produce: () => rope.sin },
+  );
+  return weights;
+}
+
+export function buildLlamaGraph(spec: ModelSpec, manifest: WeightManifest): ModelProtoData {
+  const { dHead, nHeads, nKvHeads, dVocab, normEps } = spec;
+  const g = new GraphBuilder('tiller-llama');
+  const w = (name: string): Value => {
+    const entry = manifest.tensors[name];
+    if (!entry) throw new Error(`weight file lacks ${name}`);
+    return g.external(name, entry.dims, { location: manifest.file, offset: entry.offset, length: entry.length });
+  };
+  const rmsNorm = (x: Value, gamma: Value, output?: string): Value =>
+    g.op1('SimplifiedLayerNormalization', [x, gamma], { attrs: { axis: -1, epsilon: { float: normEps }, stash_type: 1 }, output });
+  // residual + delta, then RMSNorm of the sum, in one fused op; returns [normed, residual].
+  const addAndNorm = (delta: Value, residual: Value, gamma: Value, residualName: string, normedName?: string): [Value, Value] => {
+    const [normed, sum] = g.op('SkipSimplifiedLayerNormalization', [delta, residual, gamma], {
+      domain: MS_DOMAIN,
+      attrs: { epsilon: { float: normEps } },
+      outputs: [normedName ?? g.fresh('normed'), null, null, residualName],
+    });
+    return [normed, sum];
+  };
+
+  const inputIds = g.input('input_ids', 'int64', ['batch', 'seq']);
+  const positionIds = g.input('position_ids', 'int64', ['batch', 'seq']);
+  const attentionMask = g.input('attention_mask', 'float32', ['seq', 'key_pos']);
+  const logitsPositions = g.input('logits_positions', 'int64', ['n_logits']);
+  const ropeCos = w(weightName.ropeCos);
+  const ropeSin = w(weightName.ropeSin);
+  const group = nHeads / nKvHeads;
+  const kvHeadsShape = g.constant('int64', [4], [0, 0, nKvHeads, dHead], 'kv_heads_shape');
+  const groupedHeadsShape = g.constant('int64', [5], [0, 0, nKvHeads, group, dHead], 'grouped_heads_shape');
+  const flatHeadsShape = g.constant('int64', [3], [0, 0, nHeads * dHead], 'flat_heads_shape');
+  const axis2 = g.constant('int64', [1], [2], 'axis2');
+  const attnScale = g.constant('float32', [], [1 / Math.sqrt(dHead)], 'attn_scale');
+
+  const embed = g.op1('Gather', [w(weightName.embed), inputIds], { attrs: { axis: 0 }, output: 'hook_embed' }); // [batch, pos, d_model]
+  let residPre = embed;
+  let normed = rmsNorm(residPre, w(weightName.ln1(0)), 'blocks.0.ln1.hook_normalized'); // [batch, pos, d_model]
+
+  for (let layer = 0; layer < spec.nLayers; layer++) {
+    const slot = layer;
+    const site = (hook: string): string => `blocks.${layer}.${hook}`;
+    const pastKey = g.input(`past_key.${slot}`, 'float32', ['past', 'batch', nKvHeads, dHead]);
+    const pastValue = g.input(`past_value.${slot}`, 'float32', ['past', 'batch', nKvHeads, dHead]);
+
+    // Attention
+    const q = g.op1('MatMul', [normed, w(weightName.q(layer))], { output: site('attn.hook_q') }); // [batch, pos, n_heads * d_head]
+    const k = g.op1('MatMul', [normed, w(weightName.k(layer))], { output: site('attn.hook_k') }); // [batch, pos, n_kv_heads * d_head]
+    const v = g.op1('MatMul', [normed, w(weightName.v(layer))], { output: site('attn.hook_v') }); // [batch, pos, n_kv_heads * d_head]
+    const rotary = (x: Value, heads: number, output: string): Value =>
+      g.op1('RotaryEmbedding', [x, positionIds, ropeCos, ropeSin], { domain: MS_DOMAIN, attrs: { interleaved: 0, num_heads: heads }, output });
+    const qRot = rotary(q, nHeads, site('attn.hook_rot_q'));
+    const kRot = rotary(k, nKvHeads, site('attn.hook_rot_k'));
+    g.output(g.op1('Identity', [kRot], { output: `new_key.${slot}` }), 'float32', ['batch', 'seq', nKvHeads * dHead]);
+    g.output(g.op1('Identity', [v], { output: `new_value.${slot}` }), 'float32', ['batch', 'seq', nKvHeads * dHead]);
+    // softmax(q k^T / sqrt(d_head) + causal mask) v over cached and new positions; query head h
+    // reads KV head h / group (Hugging Face repeat_kv), done by grouping query heads per KV head.
+    const kAll = g.op1('Concat', [g.op1('Transpose', [pastKey], { attrs: { perm: [1, 0, 2, 3] } }), g.op1('Reshape', [kRot, kvHeadsShape])], { attrs: { axis: 1 } }); // [batch, key_pos, n_kv_heads, d_head]
+    const vAll = g.op1('Concat', [g.op1('Transpose', [pastValue], { attrs: { perm: [1, 0, 2, 3] } }), g.op1('Reshape', [v, kvHeadsShape])], { attrs: { axis: 1 } });
+    const kT = g.op1('Unsqueeze', [g.op1('Transpose', [kAll], { attrs: { perm: [0, 2, 3, 1] } }), axis2]); // [batch, n_kv_heads, 1, d_head, key_pos]
+    const vByHead = g.op1('Unsqueeze', [g.op1('Transpose', [vAll], { attrs: { perm: [0, 2, 1, 3] } }), axis2]); // [batch, n_kv_heads, 1, key_pos, d_head]
+    const qGrouped = g.op1('Transpose', [g.op1('Reshape', [g.op1('Mul', [qRot, attnScale]), groupedHeadsShape])], { attrs: { perm: [0, 2, 3, 1, 4] } }); // [batch, n_kv_heads, group, pos, d_head]
+    const scores = g.op1('Add', [g.op1('MatMul', [qGrouped, kT]), attentionMask]); // [batch, n_kv_heads, group, pos, key_pos]
+    const pattern = g.op1('Softmax', [scores], { attrs: { axis: -1 } });
+    const zGrouped = g.op1('MatMul', [pattern, vByHead]); // [batch, n_kv_heads, group, pos, d_head]
+    const z = g.op1('Reshape', [g.op1('Transpose', [zGrouped], { attrs: { perm: [0, 3, 1, 2, 4] } }), flatHeadsShape], { output: site('attn.hook_z') }); // [batch, pos, n_heads * d_head]
+    const attnOut = g.op1('MatMul', [z, w(weightName.o(layer))], { output: site('hook_attn_out') }); // [batch, pos, d_model]
+    const [normed2, residMid] = addAndNorm(attnOut, residPre, w(weightName.ln2(layer)), site('hook_resid_mid'), site('ln2.hook_normalized'));
+
+    // MLP: down_proj(silu(gate_proj(x)) * up_proj(x))
+    const gate = g.op1('MatMul', [normed2, w(weightName.gate(layer))], { output: site('mlp.hook_pre') }); // [batch, pos, d_mlp]
+    const up = g.op1('MatMul', [normed2, w(weightName.up(layer))], { output: site('mlp.hook_pre_linear') }); // [batch, pos, d_mlp]
+    const silu = g.op1('Mul', [gate, g.op1('Sigmoid', [gate])]);
+    const post = g.op1('Mul', [silu, up], { output: site('mlp.hook_post') }); // [batch, pos, d_mlp]
+    const mlpOut = g.op1('MatMul', [post, w(weightName.down(layer))], { output: site('hook_mlp_out') }); // [batch, pos, d_model]
+
+    // Residual add, fused with the norm that reads it next: the next block's ln1 or ln_final.
+    const isLast = layer === spec.nLayers - 1;
+    const nextGamma = w(isLast ? weightName.lnFinal : weightName.ln1(layer + 1));
+    const nextNormedName = isLast ? 'ln_final.hook_normalized' : `blocks.${layer + 1}.ln1.hook_normalized`;
+    [normed, residPre] = addAndNorm(mlpOut, residMid, nextGamma, site('hook_resid_post'), nextNormedName);
+  }
+
+  // Unembed only the requested positions: prefill needs one row of logits, not seq rows.
+  const selected = g.op1('Gather', [normed, logitsPositions], { attrs: { axis: 1 } }); // [batch, n_logits, d_model]
+  const logits = g.op1('MatMul', [selected, w(weightName.unembed)], { output: 'logits' }); // [batch, n_logits, d_vocab]
+  g.output(logits, 'float32', ['batch', 'n_logits', dVocab]);
+  return g.toModel();
+}

@@ -1,0 +1,150 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectEngineError } from '../../test/expect-engine-error';
+import { sharedPath } from '../../test/shared-paths';
+import { specFromConfig, supportedArchitectures } from './config';
+import { llamaFamily } from './families/llama';
+import { paramName } from './spec';
+
+const meta = (model: string) => sharedPath('hf-meta', model);
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tiller-config-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let folderCount = 0;
+/** A folder holding `config` (an object, or raw text) as config.json. */
+function configFolder(config: unknown): string {
+  const folder = join(dir, `model-${folderCount++}`);
+  mkdirSync(folder);
+  writeFileSync(join(folder, 'config.json'), typeof config === 'string' ? config : JSON.stringify(config));
+  return folder;
+}
+
+/** TinyLlama's real config with some fields replaced (undefined removes a field). */
+function tinyLlamaWith(changes: Record<string, unknown>): Record<string, unknown> {
+  const config = JSON.parse(readFileSync(join(meta('TinyLlama__TinyLlama-1.1B-Chat-v1.0'), 'config.json'), 'utf8')) as Record<string, unknown>;
+  return { ...config, ...changes };
+}
+
+describe('real configs', () => {
+  it('SmolLM2-135M: tied embeddings, 9 heads over 3 KV heads, head_dim 64', () => {
+    expect(specFromConfig(meta('HuggingFaceTB__SmolLM2-135M-Instruct'))).toEqual({
+      family: 'llama',
+      architecture: 'LlamaForCausalLM',
+      dModel: 576,
+      nLayers: 30,
+      nHeads: 9,
+      nKvHeads: 3,
+      dHead: 64,
+      dMlp: 1536,
+      dVocab: 49152,
+      nCtx: 8192,
+      normEps: 1e-5,
+      ropeTheta: 100000,
+      ropeScaling: null,
+      tiedEmbeddings: true,
+      bosTokenId: 1,
+      eosTokenIds: [2],
+    });
+  });
+
+  it('TinyLlama-1.1B: untied, 32 heads over 4 KV heads', () => {
+    expect(specFromConfig(meta('TinyLlama__TinyLlama-1.1B-Chat-v1.0'))).toMatchObject({
+      dModel: 2048, nLayers: 22, nHeads: 32, nKvHeads: 4, dHead: 64, dMlp: 5632, dVocab: 32000, nCtx: 2048,
+      ropeTheta: 10000, ropeScaling: null, tiedEmbeddings: false, bosTokenId: 1, eosTokenIds: [2],
+    });
+  });
+
+  it('Llama-3.2-1B: llama3 rope scaling, explicit head_dim, list of EOS ids', () => {
+    expect(specFromConfig(meta('meta-llama__Llama-3.2-1B-Instruct'))).toMatchObject({
+      dModel: 2048, nLayers: 16, nHeads: 32, nKvHeads: 8, dHead: 64, dMlp: 8192, dVocab: 128256, nCtx: 131072,
+      ropeTheta: 500000,
+      ropeScaling: { type: 'llama3', factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 },
+      tiedEmbeddings: true, bosTokenId: 128000, eosTokenIds: [128001, 128008, 128009],
+    });
+  });
+
+  it('Mistral-7B: accepted despite its sliding window', () => {
+    expect(specFromConfig(meta('mistralai__Mistral-7B-v0.1'))).toMatchObject({
+      architecture: 'MistralForCausalLM', dModel: 4096, nLayers: 32, nHeads: 32, nKvHeads: 8, dHead: 128, dMlp: 14336, nCtx: 32768, tiedEmbeddings: false,
+    });
+  });
+
+  it('stories260K-hf', () => {
+    expect(specFromConfig(sharedPath('models', 'stories260K-hf'))).toMatchObject({ dModel: 64, nHeads: 8, nKvHeads: 4, dHead: 8, tiedEmbeddings: true });
+  });
+
+  it('other families are unsupported_architecture, listing the supported ones', async () => {
+    for (const [model, architecture] of [['Qwen__Qwen2.5-0.5B-Instruct', 'Qwen2ForCausalLM'], ['Qwen__Qwen3-0.6B', 'Qwen3ForCausalLM'], ['google__gemma-3-1b-it', 'Gemma3ForCausalLM'], ['openai-community__gpt2', 'GPT2LMHeadModel']]) {
+      await expectEngineError(() => specFromConfig(meta(model)), 'unsupported_architecture', architecture, 'LlamaForCausalLM', 'MistralForCausalLM', 'config.json');
+    }
+    expect(supportedArchitectures()).toEqual(['LlamaForCausalLM', 'MistralForCausalLM']);
+  });
+});
+
+describe('config problems', () => {
+  it('missing config.json and malformed JSON are bad_config naming the file', async () => {
+    const empty = join(dir, 'empty');
+    mkdirSync(empty);
+    await expectEngineError(() => specFromConfig(empty), 'bad_config', join(empty, 'config.json'), 'does not exist');
+    await expectEngineError(() => specFromConfig(configFolder('{"architectures": [')), 'bad_config', 'config.json', 'not valid JSON');
+    await expectEngineError(() => specFromConfig(configFolder('[1]')), 'bad_config', 'config.json', 'not a JSON object');
+    await expectEngineError(() => specFromConfig(configFolder({ hidden_size: 8 })), 'bad_config', 'config.json', 'architectures');
+  });
+
+  it('schema failures list every offending field path', async () => {
+    const folder = configFolder(tinyLlamaWith({ hidden_size: 'big', num_hidden_layers: undefined, eos_token_id: [2, -1], rope_scaling: { type: 'linear', factor: 'x' } }));
+    await expectEngineError(() => specFromConfig(folder), 'bad_config', 'config.json', 'hidden_size', 'num_hidden_layers', 'eos_token_id', 'rope_scaling.factor');
+  });
+
+  it('inconsistent head counts', async () => {
+    await expectEngineError(() => specFromConfig(configFolder(tinyLlamaWith({ num_key_value_heads: 5 }))), 'bad_config', 'num_key_value_heads');
+    await expectEngineError(() => specFromConfig(configFolder(tinyLlamaWith({ num_attention_heads: 3, num_key_value_heads: 1 }))), 'bad_config', 'hidden_size', 'head_dim');
+  });
+
+  it('defaults: KV heads = heads, rope_theta 10000, untied, no token ids', () => {
+    const spec = specFromConfig(configFolder(tinyLlamaWith({ num_key_value_heads: undefined, rope_theta: undefined, tie_word_embeddings: undefined, bos_token_id: null, eos_token_id: undefined })));
+    expect(spec).toMatchObject({ nKvHeads: 32, ropeTheta: 10000, tiedEmbeddings: false, bosTokenId: null, eosTokenIds: [] });
+  });
+
+  it('rope_scaling variants', async () => {
+    const scaled = (ropeScaling: unknown) => specFromConfig(configFolder(tinyLlamaWith({ rope_scaling: ropeScaling }))).ropeScaling;
+    expect(scaled({ type: 'linear', factor: 4 })).toEqual({ type: 'linear', factor: 4 });
+    expect(scaled({ rope_type: 'default' })).toBeNull();
+    expect(scaled({ type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 })).toEqual({
+      type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192,
+    });
+    await expectEngineError(() => scaled({ rope_type: 'llama3', factor: 8 }), 'bad_config', 'rope_scaling.low_freq_factor');
+    await expectEngineError(() => scaled({ rope_type: 'yarn', factor: 4 }), 'unsupported_architecture', 'yarn', 'config.json');
+    await expectEngineError(() => scaled({ type: 'dynamic', factor: 2 }), 'unsupported_architecture', 'dynamic');
+  });
+
+  it('variants the graph cannot build are unsupported_architecture', async () => {
+    await expectEngineError(() => specFromConfig(configFolder(tinyLlamaWith({ attention_bias: true }))), 'unsupported_architecture', 'attention_bias');
+    await expectEngineError(() => specFromConfig(configFolder(tinyLlamaWith({ hidden_act: 'gelu' }))), 'unsupported_architecture', 'gelu');
+  });
+});
+
+describe('llama weight names', () => {
+  it('map every canonical parameter to its Hugging Face tensor', () => {
+    const name = llamaFamily.checkpointName;
+    expect(name(paramName.embed())).toBe('model.embed_tokens.weight');
+    expect(name(paramName.ln1(12))).toBe('model.layers.12.input_layernorm.weight');
+    expect(name(paramName.q(3))).toBe('model.layers.3.self_attn.q_proj.weight');
+    expect(name(paramName.k(3))).toBe('model.layers.3.self_attn.k_proj.weight');
+    expect(name(paramName.v(3))).toBe('model.layers.3.self_attn.v_proj.weight');
+    expect(name(paramName.o(3))).toBe('model.layers.3.self_attn.o_proj.weight');
+    expect(name(paramName.ln2(0))).toBe('model.layers.0.post_attention_layernorm.weight');
+    expect(name(paramName.gate(1))).toBe('model.layers.1.mlp.gate_proj.weight');
+    expect(name(paramName.up(1))).toBe('model.layers.1.mlp.up_proj.weight');
+    expect(name(paramName.down(1))).toBe('model.layers.1.mlp.down_proj.weight');
+    expect(name(paramName.lnFinal())).toBe('model.norm.weight');
+    expect(name(paramName.unembed())).toBe('lm_head.weight');
+    expect(name('blocks.x.ln1.weight')).toBeNull();
+  });
+});

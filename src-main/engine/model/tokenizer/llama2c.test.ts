@@ -1,0 +1,133 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { expectEngineError } from '../../../test/expect-engine-error';
+import { sharedPath } from '../../../test/shared-paths';
+import { loadHfTokenizer } from './hf';
+import { loadLlama2cTokenizer } from './llama2c';
+import type { TextTokenizer } from './types';
+
+const TOK512 = sharedPath('models', 'stories260K', 'tok512.bin');
+const SPECIALS = { bosTokenId: 1, eosTokenIds: [2] };
+
+// TinyStories-like text with punctuation, digits, an emoji (byte fallback), accented and
+// CJK characters. No spaces next to newlines: there SentencePiece's normaliser and run.c
+// differ (models/README.md).
+const SENTENCES = [
+  'Once upon a time',
+  'Once upon a time, there was a little girl named Lily.',
+  'Tom had 3 red balls and 12 blue ones!',
+  'The café was full of happy people.',
+  'She smiled 🙂 and said, "Thank you, Mom."',
+  "Why? Because the dog's ball was lost: it rolled away...",
+  'Ben—a small boy—ran to the naïve cat.',
+  'A\nB',
+  '日本 €5',
+  'x',
+];
+
+let llama2c: TextTokenizer;
+let hf: TextTokenizer;
+beforeAll(() => {
+  llama2c = loadLlama2cTokenizer(TOK512, SPECIALS);
+  hf = loadHfTokenizer(sharedPath('models', 'stories260K-hf'));
+});
+
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('encode', () => {
+  it('encodes like run.c', () => {
+    expect(llama2c.encode('Once upon a time')).toEqual([1, 403, 407, 261, 378]);
+    expect(llama2c.encode('Once upon a time', { addSpecialTokens: false })).toEqual([403, 407, 261, 378]);
+    // run.c adds the dummy prefix only to non-empty text.
+    expect(llama2c.encode('')).toEqual([1]);
+    expect(llama2c.encode('', { addSpecialTokens: false })).toEqual([]);
+  });
+
+  it('falls back to <0xNN> byte tokens (id = byte + 3) for codepoints without a piece', () => {
+    // 🙂 is F0 9F 99 82 in UTF-8; 410 is the dummy-prefix piece " ".
+    expect(llama2c.encode('🙂', { addSpecialTokens: false })).toEqual([410, 0xf0 + 3, 0x9f + 3, 0x99 + 3, 0x82 + 3]);
+  });
+
+  it.each(SENTENCES)('matches the Hugging Face tokenizer of the same model: %j', (text) => {
+    expect(llama2c.encode(text)).toEqual(hf.encode(text));
+  });
+});
+
+describe('decode', () => {
+  it.each(SENTENCES)('round-trips %j', (text) => {
+    expect(llama2c.decode(llama2c.encode(text), { skipSpecialTokens: true })).toBe(text);
+  });
+
+  it('prints special pieces as stored, and keeps the dummy prefix when no BOS precedes it', () => {
+    // The llama2.c export stores BOS as "\n<s>\n"; the space after it is stripped as in run.c.
+    expect(llama2c.decode([1, 403, 407])).toBe('\n<s>\nOnce upon');
+    expect(llama2c.decode([403, 407])).toBe(' Once upon');
+  });
+
+  it('joins multi-byte characters split across byte tokens', () => {
+    expect(llama2c.decode([0xf0 + 3, 0x9f + 3, 0x99 + 3, 0x82 + 3])).toBe('🙂');
+    expect(llama2c.decode([])).toBe('');
+  });
+
+  it('decodes the golden greedy continuation of stories260K', () => {
+    const golden = z
+      .object({ greedy_from_bos_200: z.array(z.number().int()) })
+      .parse(JSON.parse(readFileSync(sharedPath('golden', 'stories260k.json'), 'utf8')));
+    const text = llama2c.decode(golden.greedy_from_bos_200, { skipSpecialTokens: true });
+    expect(text.startsWith('Once upon a time, there was a little girl named Lily. She loved to play outside')).toBe(true);
+    expect(llama2c.decode(golden.greedy_from_bos_200)).toMatch(/^\n<s>\nOnce upon a time, there was/);
+  });
+});
+
+describe('vocabulary', () => {
+  it('reads the 512 pieces, their specials and no chat template', async () => {
+    expect(llama2c.vocabSize).toBe(512);
+    expect(llama2c.bosTokenId).toBe(1);
+    expect(llama2c.eosTokenIds).toEqual([2]);
+    expect([...llama2c.specialTokenIds].sort((a, b) => a - b)).toEqual([0, 1, 2]);
+    expect(llama2c.tokenText(403)).toBe(' Once');
+    expect(llama2c.tokenText(13)).toBe('<0x0A>');
+    await expectEngineError(() => llama2c.tokenText(512), 'bad_argument', '512');
+    expect(llama2c.chatTemplate).toBeNull();
+    await expectEngineError(() => llama2c.applyChatTemplate([{ role: 'user', content: 'Hi' }]), 'bad_argument', 'this model has no chat template');
+  });
+
+  it('checks the token count when the checkpoint gives one', async () => {
+    expect(loadLlama2cTokenizer(TOK512, { ...SPECIALS, vocabSize: 512 }).vocabSize).toBe(512);
+    await expectEngineError(() => loadLlama2cTokenizer(TOK512, { ...SPECIALS, vocabSize: 511 }), 'bad_tokenizer', 'bytes left');
+    await expectEngineError(() => loadLlama2cTokenizer(TOK512, { ...SPECIALS, vocabSize: 513 }), 'bad_tokenizer', 'token 512');
+  });
+
+  it('rejects special ids outside the vocabulary', async () => {
+    await expectEngineError(() => loadLlama2cTokenizer(TOK512, { bosTokenId: 512, eosTokenIds: [] }), 'bad_argument', '512');
+  });
+});
+
+describe('bad files', () => {
+  function writeTemp(bytes: Uint8Array): string {
+    const dir = mkdtempSync(join(tmpdir(), 'tiller-tok512-'));
+    tempDirs.push(dir);
+    const file = join(dir, 'tok512.bin');
+    writeFileSync(file, bytes);
+    return file;
+  }
+
+  it('names the file and the token of a truncated tokenizer', async () => {
+    const original = readFileSync(TOK512);
+    const file = writeTemp(original.subarray(0, original.length - 3));
+    await expectEngineError(() => loadLlama2cTokenizer(file, SPECIALS), 'bad_tokenizer', file, 'token 511');
+  });
+
+  it('rejects a corrupt piece length and a missing file', async () => {
+    const corrupt = Buffer.from(readFileSync(TOK512));
+    corrupt.writeInt32LE(1_000_000, 4 + 4); // the length field of token 0
+    await expectEngineError(() => loadLlama2cTokenizer(writeTemp(corrupt), SPECIALS), 'bad_tokenizer', 'token 0 has length 1000000');
+    await expectEngineError(() => loadLlama2cTokenizer(join(tmpdir(), 'no-such-tok512.bin'), SPECIALS), 'bad_tokenizer', 'no-such-tok512.bin');
+  });
+});

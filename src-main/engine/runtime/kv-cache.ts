@@ -1,0 +1,115 @@
+/**
+ * The KV cache of one generation, owned by the runtime worker so the cache never
+ * crosses threads. Layout per slot: [capacity, batch, n_kv_heads, d_head], position-major,
+ * so the cached prefix [0, length) is one contiguous block fed to the graph without a
+ * copy. Only the newly computed keys and values come back from each run and are appended
+ * here. One slot per block run, so a block that runs twice in a schedule keeps two caches.
+ */
+import { EngineError } from '../errors';
+import { float32, type TensorMap } from './tensor';
+
+export interface KvCacheShape {
+  slots: number;
+  batch: number;
+  nKvHeads: number;
+  dHead: number;
+  maxPositions: number;
+}
+
+const INITIAL_CAPACITY = 128;
+
+export class KvCache {
+  private keys: Float32Array[];
+  private values: Float32Array[];
+  private capacity: number;
+  /** Number of cached positions. */
+  length = 0;
+
+  constructor(readonly shape: KvCacheShape) {
+    this.capacity = Math.min(INITIAL_CAPACITY, shape.maxPositions);
+    this.keys = this.allocate(this.capacity);
+    this.values = this.allocate(this.capacity);
+  }
+
+  /** Floats per cached position: batch * n_kv_heads * d_head. */
+  private get rowLength(): number {
+    return this.shape.batch * this.shape.nKvHeads * this.shape.dHead;
+  }
+
+  private allocate(capacity: number): Float32Array[] {
+    return Array.from({ length: this.shape.slots }, () => new Float32Array(capacity * this.rowLength));
+  }
+
+  /** Bytes held by the cache buffers. */
+  get bytes(): number {
+    return 2 * this.shape.slots * this.keys[0].byteLength;
+  }
+
+  reset(): void {
+    this.length = 0;
+  }
+
+  /** Make room for `extra` more positions, doubling capacity (bounded by the model's context). */
+  reserve(extra: number): void {
+    const needed = this.length + extra;
+    if (needed > this.shape.maxPositions) {
+      throw new EngineError('bad_argument', `context full: ${needed} positions exceed the model's ${this.shape.maxPositions}`);
+    }
+    if (needed <= this.capacity) return;
+    let capacity = this.capacity;
+    while (capacity < needed) capacity *= 2;
+    capacity = Math.min(capacity, this.shape.maxPositions);
+    const regrow = (old: Float32Array): Float32Array => {
+      const grown = new Float32Array(capacity * this.rowLength);
+      grown.set(old.subarray(0, this.length * this.rowLength));
+      return grown;
+    };
+    this.keys = this.keys.map(regrow);
+    this.values = this.values.map(regrow);
+    this.capacity = capacity;
+  }
+
+  /** Feeds for a run that adds `seq` positions: the cached prefix of every slot and the causal mask. */
+  feeds(seq: number): TensorMap {
+    const { batch, nKvHeads, dHead } = this.shape;
+    const dims = [this.length, batch, nKvHeads, dHead];
+    const used = this.length * this.rowLength;
+    const feeds: TensorMap = {};
+    for (let slot = 0; slot < this.shape.slots; slot++) {
+      feeds[`past_key.${slot}`] = float32(dims, this.keys[slot].subarray(0, used));
+      feeds[`past_value.${slot}`] = float32(dims, this.values[slot].subarray(0, used));
+    }
+    feeds.attention_mask = float32([seq, this.length + seq], causalMask(this.length, seq));
+    return feeds;
+  }
+
+  /** Append the run's new keys and values, each [batch, seq, n_kv_heads * d_head]. */
+  append(slot: number, newKeys: Float32Array, newValues: Float32Array, seq: number): void {
+    this.write(this.keys[slot], newKeys, seq);
+    this.write(this.values[slot], newValues, seq);
+  }
+
+  private write(cache: Float32Array, fresh: Float32Array, seq: number): void {
+    const { batch } = this.shape;
+    const perBatchRow = this.rowLength / batch; // n_kv_heads * d_head
+    for (let b = 0; b < batch; b++) {
+      for (let s = 0; s < seq; s++) {
+        const from = (b * seq + s) * perBatchRow;
+        cache.set(fresh.subarray(from, from + perBatchRow), (this.length + s) * this.rowLength + b * perBatchRow);
+      }
+    }
+  }
+
+  /** Called once every slot of a run has been appended. */
+  advance(seq: number): void {
+    this.length += seq;
+  }
+}
+
+/** [seq, past + seq]: query s (at absolute position past + s) sees keys 0..past + s. */
+export function causalMask(past: number, seq: number): Float32Array {
+  const total = past + seq;
+  const mask = new Float32Array(seq * total);
+  for (let s = 0; s < seq; s++) mask.fill(-Infinity, s * total + past + s + 1, (s + 1) * total);
+  return mask;
+}

@@ -1,0 +1,39 @@
+/** Messages between the runtime client (runtime.ts) and the inference worker (ort-worker.ts). */
+import type { SerializedError } from '../errors';
+import type { KvCacheShape } from './kv-cache';
+import type { TensorMap } from './tensor';
+
+export const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+
+export interface SessionOptions {
+  executionProvider: ExecutionProvider;
+  /** Intra-op threads; always set explicitly (unset, ORT pins its pool to one core per session). */
+  threads: number;
+}
+
+export interface SessionInfo {
+  sessionId: number;
+  inputNames: string[];
+  outputNames: string[];
+  /** The provider the session actually runs on. */
+  provider: ExecutionProvider;
+  /** Why the requested provider was not used, or null when it was. */
+  fallbackReason: string | null;
+}
+
+/** Each worker method: its request and its result. */
+export interface WorkerMethods {
+  createSession: { request: { modelPath: string; options: SessionOptions }; result: SessionInfo };
+  run: { request: { sessionId: number; feeds: TensorMap; fetches: string[]; cacheId?: number }; result: { outputs: TensorMap; runMs: number } };
+  releaseSession: { request: { sessionId: number }; result: null };
+  createCache: { request: { shape: KvCacheShape }; result: { cacheId: number } };
+  resetCache: { request: { cacheId: number }; result: null };
+  releaseCache: { request: { cacheId: number }; result: null };
+}
+
+export type WorkerMethod = keyof WorkerMethods;
+
+export type WorkerRequest = { [M in WorkerMethod]: { id: number; method: M; params: WorkerMethods[M]['request'] } }[WorkerMethod];
+
+export type WorkerResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: SerializedError };

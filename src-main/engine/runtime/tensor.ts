@@ -1,0 +1,19 @@
+/** Plain tensors that cross the worker boundary; onnxruntime types never leave runtime/. */
+export type HostTensor =
+  | { dtype: 'float32'; dims: number[]; data: Float32Array }
+  | { dtype: 'int64'; dims: number[]; data: BigInt64Array }
+  | { dtype: 'int32'; dims: number[]; data: Int32Array };
+
+export type TensorMap = Record<string, HostTensor>;
+
+export const float32 = (dims: number[], data: Float32Array): HostTensor => ({ dtype: 'float32', dims, data });
+export const int64 = (dims: number[], values: readonly number[]): HostTensor => ({
+  dtype: 'int64',
+  dims,
+  data: BigInt64Array.from(values, (v) => BigInt(v)),
+});
+export const int32 = (dims: number[], values: readonly number[]): HostTensor => ({ dtype: 'int32', dims, data: Int32Array.from(values) });
+
+export function elementCount(dims: readonly number[]): number {
+  return dims.reduce((a, b) => a * b, 1);
+}

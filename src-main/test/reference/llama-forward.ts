@@ -1,0 +1,168 @@
+/**
+ * Reference forward pass of the Llama family, for parity tests only.
+ *
+ * Written to be checked line by line against llama2.c's forward() and transformers'
+ * modeling_llama.py, not to be fast: no KV cache (every call recomputes every position),
+ * float64 arithmetic throughout, one position and one head at a time. Weights come from a
+ * getter under the canonical names of spec.ts, in Hugging Face layouts (linear weights
+ * [out_features, in_features], q/k in rotate-half rotary layout).
+ */
+import { ropeInverseFrequencies } from '../../engine/graph/rope';
+import { paramName, type ModelSpec } from '../../engine/model/spec';
+
+export type WeightGetter = (name: string) => Float32Array;
+
+/** A getter over a name -> values map that names a missing parameter instead of returning undefined. */
+export function weightGetter(weights: ReadonlyMap<string, Float32Array>): WeightGetter {
+  return (name) => {
+    const values = weights.get(name);
+    if (!values) throw new Error(`reference forward: no weight ${name}`);
+    return values;
+  };
+}
+
+export interface ReferenceOutput {
+  /** Logits of each requested position, [d_vocab] each. */
+  logits: Float32Array[];
+  /** blocks.{layer}.hook_resid_post: residPost[layer][pos] is [d_model], for every position. */
+  residPost: Float32Array[][];
+}
+
+// ---------------------------------------------------------------------------
+// Building blocks (each returns a fresh array; nothing works in place)
+
+/** nn.Linear without bias: out[o] = sum_i w[o, i] * x[i], w is [outFeatures, inFeatures]. */
+function linear(x: Float64Array, w: Float32Array, outFeatures: number): Float64Array {
+  const inFeatures = x.length;
+  const out = new Float64Array(outFeatures);
+  for (let o = 0; o < outFeatures; o++) {
+    let sum = 0;
+    for (let i = 0; i < inFeatures; i++) sum += w[o * inFeatures + i] * x[i];
+    out[o] = sum;
+  }
+  return out;
+}
+
+/** LlamaRMSNorm: x / sqrt(mean(x^2) + eps) * weight. */
+function rmsNorm(x: Float64Array, weight: Float32Array, eps: number): Float64Array {
+  let sumSquares = 0;
+  for (const value of x) sumSquares += value * value;
+  const scale = 1 / Math.sqrt(sumSquares / x.length + eps);
+  return x.map((value, i) => value * scale * weight[i]);
+}
+
+/**
+ * HF apply_rotary_pos_emb on every head of x [heads * d_head]:
+ * x * cos + rotate_half(x) * sin, where rotate_half(x) = cat(-x2, x1) over the two halves.
+ */
+function rotary(x: Float64Array, heads: number, dHead: number, pos: number, invFreq: Float64Array): Float64Array {
+  const half = dHead / 2;
+  const out = new Float64Array(x.length);
+  for (let h = 0; h < heads; h++) {
+    const base = h * dHead;
+    for (let j = 0; j < half; j++) {
+      const angle = pos * invFreq[j];
+      const cos = Math.cos(angle);
+      const sin = Math.sin(angle);
+      const x1 = x[base + j];
+      const x2 = x[base + j + half];
+      out[base + j] = x1 * cos - x2 * sin;
+      out[base + j + half] = x2 * cos + x1 * sin;
+    }
+  }
+  return out;
+}
+
+function softmax(scores: Float64Array): Float64Array {
+  const max = Math.max(...scores);
+  const exps = scores.map((score) => Math.exp(score - max));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / sum);
+}
+
+const silu = (x: number): number => x / (1 + Math.exp(-x));
+
+const add = (a: Float64Array, b: Float64Array): Float64Array => a.map((value, i) => value + b[i]);
+
+// ---------------------------------------------------------------------------
+// Forward
+
+/**
+ * Logits for `ids` (fed from position 0) at every position or only the last, plus the
+ * residual stream after every block at every position.
+ */
+export function referenceForward(
+  spec: ModelSpec,
+  weight: WeightGetter,
+  ids: readonly number[],
+  options: { logits?: 'all' | 'last' } = {},
+): ReferenceOutput {
+  const { dModel, nLayers, nHeads, nKvHeads, dHead, dMlp, dVocab, normEps } = spec;
+  const queriesPerKvHead = nHeads / nKvHeads;
+  const invFreq = ropeInverseFrequencies(spec);
+  const embed = weight(paramName.embed()); // [d_vocab, d_model]
+
+  // The residual stream, one [d_model] row per position.
+  let resid: Float64Array[] = ids.map((id) => Float64Array.from(embed.subarray(id * dModel, (id + 1) * dModel)));
+  const residPost: Float32Array[][] = [];
+
+  for (let layer = 0; layer < nLayers; layer++) {
+    // Attention: q/k/v for every position first, since position p reads the keys of 0..p.
+    const normed = resid.map((x) => rmsNorm(x, weight(paramName.ln1(layer)), normEps));
+    const q = normed.map((x, pos) => rotary(linear(x, weight(paramName.q(layer)), nHeads * dHead), nHeads, dHead, pos, invFreq));
+    const k = normed.map((x, pos) => rotary(linear(x, weight(paramName.k(layer)), nKvHeads * dHead), nKvHeads, dHead, pos, invFreq));
+    const v = normed.map((x) => linear(x, weight(paramName.v(layer)), nKvHeads * dHead));
+
+    const residMid = resid.map((x, pos) => {
+      const z = new Float64Array(nHeads * dHead); // [n_heads * d_head]
+      for (let head = 0; head < nHeads; head++) {
+        const kvHead = Math.floor(head / queriesPerKvHead); // grouped-query attention
+        const qOffset = head * dHead;
+        const kvOffset = kvHead * dHead;
+        // Causal: position pos attends to source positions 0..pos.
+        const scores = new Float64Array(pos + 1);
+        for (let src = 0; src <= pos; src++) {
+          let dot = 0;
+          for (let d = 0; d < dHead; d++) dot += q[pos][qOffset + d] * k[src][kvOffset + d];
+          scores[src] = dot / Math.sqrt(dHead);
+        }
+        const pattern = softmax(scores);
+        for (let src = 0; src <= pos; src++) {
+          for (let d = 0; d < dHead; d++) z[qOffset + d] += pattern[src] * v[src][kvOffset + d];
+        }
+      }
+      return add(x, linear(z, weight(paramName.o(layer)), dModel));
+    });
+
+    // MLP: down_proj(silu(gate_proj(x)) * up_proj(x))
+    resid = residMid.map((x) => {
+      const normed2 = rmsNorm(x, weight(paramName.ln2(layer)), normEps);
+      const gate = linear(normed2, weight(paramName.gate(layer)), dMlp);
+      const up = linear(normed2, weight(paramName.up(layer)), dMlp);
+      const post = gate.map((g, i) => silu(g) * up[i]);
+      return add(x, linear(post, weight(paramName.down(layer)), dModel));
+    });
+    residPost.push(resid.map((x) => Float32Array.from(x)));
+  }
+
+  // Final norm and unembedding, only where asked: with a real vocabulary this is most of the work.
+  const unembed = spec.tiedEmbeddings ? embed : weight(paramName.unembed()); // [d_vocab, d_model]
+  const positions = options.logits === 'last' ? [ids.length - 1] : ids.map((_, pos) => pos);
+  const logits = positions.map((pos) => Float32Array.from(linear(rmsNorm(resid[pos], weight(paramName.lnFinal()), normEps), unembed, dVocab)));
+  return { logits, residPost };
+}
+
+/** Index of the largest value (the first one on ties, like torch.argmax). */
+export function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+/** Largest |a[i] - b[i]|; the arrays must have the same length. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length mismatch: ${a.length} vs ${b.length}`);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
+}
