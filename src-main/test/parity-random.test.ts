@@ -95,14 +95,26 @@ describe.each(CASES)('$name', ({ name, options }) => {
 
   it(`generates ${GENERATED_TOKENS} greedy tokens through the KV cache that the reference agrees with`, async () => {
     const settings = generationSettingsSchema.parse({ maxNewTokens: GENERATED_TOKENS, temperature: 0, stopAtEos: false });
-    const { result } = await collect(handle.generate(promptIds, settings));
+    const { events, result } = await collect(handle.generate(promptIds, settings));
     expect(result.generatedIds).toHaveLength(GENERATED_TOKENS);
     // Re-run the uncached reference on each prefix the engine saw. Each engine choice must be
-    // the reference's argmax, up to a tie within tolerance (random weights can make near-ties).
-    result.generatedIds.forEach((id, step) => {
+    // the reference's argmax, up to a tie within tolerance (random weights can make near-ties),
+    // and its logprob must match too: a shrunk model may repeat one token, and then only the
+    // logprob shows whether the cached keys and values were right.
+    events.forEach(({ id, logprob }, step) => {
       const prefix = result.ids.slice(0, promptIds.length + step);
       const [logits] = referenceForward(model.spec, weightGetter(model.weights), prefix, { logits: 'last' }).logits;
-      expect(logits[argmax(logits)] - logits[id], `step ${step}: engine chose ${id}, reference ${argmax(logits)}`).toBeLessThan(TOLERANCE);
+      const best = argmax(logits);
+      expect(logits[best] - logits[id], `step ${step}: engine chose ${id}, reference ${best}`).toBeLessThan(TOLERANCE);
+      expect(Math.abs(logprob - logSoftmaxAt(logits, id)), `step ${step}: logprob of ${id}`).toBeLessThan(TOLERANCE);
     });
   });
 });
+
+/** log_softmax(logits)[id], in float64. */
+function logSoftmaxAt(logits: Float32Array, id: number): number {
+  const max = logits[argmax(logits)];
+  let sumExp = 0;
+  for (const logit of logits) sumExp += Math.exp(logit - max);
+  return logits[id] - max - Math.log(sumExp);
+}

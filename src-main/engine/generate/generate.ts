@@ -140,9 +140,9 @@ export async function* generate(
     else decodeMs += stepMs;
     yield { type: 'token', index: generatedIds.length - 1, id, text: delta, logprob: logprobs[id], top, position: ids.length - 1 };
 
+    if (stopReason) return finish(stopReason);
     // Aborted while the consumer held this event: stop without a flush; held-back text
     // (an incomplete character or stop-string prefix) then appears only in result.text.
-    if (stopReason) return finish(stopReason);
     if (signal?.aborted) return finish('cancelled');
 
     // Feed it back.

@@ -40,10 +40,11 @@ export function applyRepetitionPenalty(
 
 /** log_softmax(logits) [d_vocab], computed in float64 with the max subtracted for stability. */
 export function logSoftmax(logits: Float32Array): Float32Array {
+  // Indexed loops throughout this file: at 150k entries they are measurably faster than for-of.
   let maxLogit = -Infinity;
-  for (const logit of logits) if (logit > maxLogit) maxLogit = logit;
+  for (let id = 0; id < logits.length; id++) if (logits[id] > maxLogit) maxLogit = logits[id];
   let sumExp = 0;
-  for (const logit of logits) sumExp += Math.exp(logit - maxLogit);
+  for (let id = 0; id < logits.length; id++) sumExp += Math.exp(logits[id] - maxLogit);
   const logNormalizer = maxLogit + Math.log(sumExp);
   const logprobs = new Float32Array(logits.length);
   for (let id = 0; id < logits.length; id++) logprobs[id] = logits[id] - logNormalizer;
@@ -53,12 +54,13 @@ export function logSoftmax(logits: Float32Array): Float32Array {
 /** softmax(logits[ids] / temperature), in the order of `ids`. Temperature must be > 0. */
 export function softmaxWithTemperature(logits: Float32Array, ids: Int32Array, temperature: number): Float64Array {
   let maxLogit = -Infinity;
-  for (const id of ids) if (logits[id] > maxLogit) maxLogit = logits[id];
+  for (let i = 0; i < ids.length; i++) if (logits[ids[i]] > maxLogit) maxLogit = logits[ids[i]];
   const probs = new Float64Array(ids.length);
   let sum = 0;
   for (let i = 0; i < ids.length; i++) {
-    probs[i] = Math.exp((logits[ids[i]] - maxLogit) / temperature);
-    sum += probs[i];
+    const weight = Math.exp((logits[ids[i]] - maxLogit) / temperature);
+    probs[i] = weight;
+    sum += weight;
   }
   for (let i = 0; i < probs.length; i++) probs[i] /= sum;
   return probs;
@@ -133,7 +135,7 @@ export function nucleus(candidates: Candidates, topP: number): Candidates {
   // run.c misses one case: when topP < 1/n the bound can exceed even the most likely
   // candidate, which must always survive, hence the min().
   let maxProb = 0;
-  for (const prob of probs) if (prob > maxProb) maxProb = prob;
+  for (let i = 0; i < probs.length; i++) if (probs[i] > maxProb) maxProb = probs[i];
   const cutoff = Math.min((1 - topP) / (ids.length - 1), maxProb);
   const survivors: number[] = []; // indexes into `candidates`
   for (let i = 0; i < probs.length; i++) if (probs[i] >= cutoff) survivors.push(i);
@@ -185,12 +187,15 @@ export interface SamplingParams {
  */
 export function chooseToken(logits: Float32Array, params: SamplingParams, rng: Rng): number {
   if (params.temperature === 0) return argmax(logits);
-  const ids =
-    params.topK > 0 && params.topK < logits.length
-      ? topKIds(logits, params.topK)
-      : new Int32Array(logits.length).map((_, id) => id);
+  const ids = params.topK > 0 && params.topK < logits.length ? topKIds(logits, params.topK) : allIds(logits.length);
   const candidates = nucleus({ ids, probs: softmaxWithTemperature(logits, ids, params.temperature) }, params.topP);
   return candidates.ids[sampleIndex(candidates.probs, rng.nextFloat())];
+}
+
+function allIds(vocabSize: number): Int32Array {
+  const ids = new Int32Array(vocabSize);
+  for (let id = 0; id < vocabSize; id++) ids[id] = id;
+  return ids;
 }
 
 /** One entry of a top-k readout. */

@@ -1,0 +1,125 @@
+/**
+ * Command-line arguments: parsed with node:util, validated with zod. Flags map one to
+ * one onto engine request fields; defaults live in the schemas (generation defaults in
+ * engine/generate/settings.ts) and are printed by the usage text.
+ */
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { EXECUTION_PROVIDERS, defaultGenerationSettings } from '../engine/api';
+
+const d = defaultGenerationSettings;
+
+export const USAGE = `Usage: npm run cli -- <command> [options]
+
+Commands
+  generate   Generate text from a prompt
+  tokenize   Print the token ids of a text
+
+Model (all commands)
+  --model PATH            Hugging Face folder, or a llama2.c .bin checkpoint
+  --tokenizer FILE        llama2.c tokenizer.bin (default: tokenizer.bin or tok*.bin beside the .bin)
+  --ep NAME               execution provider: ${EXECUTION_PROVIDERS.join(' | ')} (default cpu; falls back to cpu with a message)
+  --threads N             intra-op threads (default: all logical cores)
+
+generate
+  --prompt TEXT | --prompt-ids 1,2,3
+  --chat                  wrap the prompt in the model's chat template as a user message
+  --max-new-tokens N      (default ${d.maxNewTokens})
+  --temperature T         0 = greedy (default ${d.temperature})
+  --top-k K               0 = off (default ${d.topK})
+  --top-p P               1 = off (default ${d.topP})
+  --repetition-penalty R  1 = off (default ${d.repetitionPenalty})
+  --seed S                (default ${d.seed})
+  --stop TEXT             stop string; repeat for several
+  --no-stop               do not stop at EOS (nor at stop strings)
+  --json                  print one JSON object instead of streaming text
+
+tokenize
+  --text TEXT
+  --no-special            do not add special tokens (BOS)
+  --json                  print {"ids": [...]}
+`;
+
+const intList = z
+  .string()
+  .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'expected comma-separated token ids, e.g. 1,2,3')
+  .transform((s) => s.split(',').map((x) => Number(x.trim())));
+const numberFlag = (name: string) => z.string().transform((s, ctx) => {
+  const n = Number(s);
+  if (s.trim() === '' || !Number.isFinite(n)) ctx.addIssue({ code: 'custom', message: `--${name} must be a number, got "${s}"` });
+  return n;
+});
+
+const modelOptions = {
+  model: z.string().min(1, '--model is required'),
+  tokenizer: z.string().optional(),
+  ep: z.enum(EXECUTION_PROVIDERS).default('cpu'),
+  threads: numberFlag('threads').pipe(z.int().min(1).max(256)).optional(),
+};
+
+export const generateArgsSchema = z
+  .object({
+    ...modelOptions,
+    prompt: z.string().optional(),
+    promptIds: intList.optional(),
+    chat: z.boolean().default(false),
+    maxNewTokens: numberFlag('max-new-tokens').optional(),
+    temperature: numberFlag('temperature').optional(),
+    topK: numberFlag('top-k').optional(),
+    topP: numberFlag('top-p').optional(),
+    repetitionPenalty: numberFlag('repetition-penalty').optional(),
+    seed: numberFlag('seed').optional(),
+    stop: z.array(z.string()).default([]),
+    noStop: z.boolean().default(false),
+    json: z.boolean().default(false),
+  })
+  .refine((a) => (a.prompt === undefined) !== (a.promptIds === undefined), { message: 'give exactly one of --prompt and --prompt-ids' });
+
+export const tokenizeArgsSchema = z.object({
+  ...modelOptions,
+  text: z.string({ error: '--text is required' }),
+  noSpecial: z.boolean().default(false),
+  json: z.boolean().default(false),
+});
+
+const FLAGS = {
+  model: { type: 'string' },
+  tokenizer: { type: 'string' },
+  ep: { type: 'string' },
+  threads: { type: 'string' },
+  prompt: { type: 'string' },
+  'prompt-ids': { type: 'string' },
+  chat: { type: 'boolean' },
+  'max-new-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  'top-p': { type: 'string' },
+  'repetition-penalty': { type: 'string' },
+  seed: { type: 'string' },
+  stop: { type: 'string', multiple: true },
+  'no-stop': { type: 'boolean' },
+  json: { type: 'boolean' },
+  text: { type: 'string' },
+  'no-special': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** Split argv into the command and a camelCased flag object (unknown flags are errors). */
+export function parseCommandLine(argv: string[]): { command: string | undefined; flags: Record<string, unknown> } {
+  const { values, positionals } = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
+  const flags: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(values)) flags[camel(key)] = value;
+  return { command: positionals[0], flags };
+}
+
+/** A zod error as one line per problem, naming the flag. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const flag = issue.path.length ? `--${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ` : '';
+      return `${flag}${issue.message}`;
+    })
+    .join('\n');
+}

@@ -1,0 +1,125 @@
+/**
+ * Tiller's command line: one more client of engine/api.ts. Results go to stdout (text,
+ * or one JSON object with --json); progress and timing go to stderr. Errors exit non-zero
+ * with a message naming the problem.
+ */
+import { z } from 'zod';
+import { Engine, EngineError, generationSettingsSchema, type ExecutionProvider, type GenerationEvent, type ModelHandle } from '../engine/api';
+import { USAGE, describeIssues, generateArgsSchema, parseCommandLine, tokenizeArgsSchema } from './args';
+
+class UsageError extends Error {}
+
+function validate<S extends z.ZodType>(schema: S, flags: Record<string, unknown>): z.output<S> {
+  const result = schema.safeParse(flags);
+  if (!result.success) throw new UsageError(describeIssues(result.error));
+  return result.data;
+}
+
+async function withModel<T>(args: { model: string; tokenizer?: string; ep: ExecutionProvider; threads?: number }, use: (model: ModelHandle) => Promise<T>): Promise<T> {
+  const engine = Engine.create({ executionProvider: args.ep, threads: args.threads });
+  try {
+    const model = await engine.loadModel(args.model, { tokenizerPath: args.tokenizer });
+    if (model.fallbackReason) process.stderr.write(`note: ${model.fallbackReason}\n`);
+    return await use(model);
+  } finally {
+    await engine.close();
+  }
+}
+
+async function generateCommand(flags: Record<string, unknown>): Promise<void> {
+  const args = validate(generateArgsSchema, flags);
+  const settingsResult = generationSettingsSchema.safeParse({
+    maxNewTokens: args.maxNewTokens,
+    temperature: args.temperature,
+    topK: args.topK,
+    topP: args.topP,
+    repetitionPenalty: args.repetitionPenalty,
+    seed: args.seed,
+    stopAtEos: !args.noStop,
+    stopStrings: args.noStop ? [] : args.stop,
+  });
+  if (!settingsResult.success) throw new UsageError(describeIssues(settingsResult.error));
+  const settings = settingsResult.data;
+
+  await withModel(args, async (model) => {
+    const tokenizer = model.tokenizer;
+    let promptIds: number[];
+    if (args.promptIds) promptIds = args.promptIds;
+    else if (args.chat) promptIds = tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: args.prompt ?? '' }], { addGenerationPrompt: true }), { addSpecialTokens: false });
+    else promptIds = tokenizer.encode(args.prompt ?? '');
+
+    const abort = new AbortController();
+    process.once('SIGINT', () => abort.abort());
+    const events: GenerationEvent[] = [];
+    const generation = model.generate(promptIds, settings, { signal: abort.signal });
+    if (!args.json) process.stdout.write(args.prompt ?? '');
+    let step = await generation.next();
+    while (!step.done) {
+      events.push(step.value);
+      if (!args.json) process.stdout.write(step.value.text);
+      step = await generation.next();
+    }
+    const result = step.value;
+    process.stderr.write(
+      `\n[${model.provider}] ${result.promptTokens} prompt + ${result.generatedTokens} generated tokens, ${result.tokensPerSecond.toFixed(1)} tok/s, stop: ${result.stopReason}\n`,
+    );
+    if (args.json) {
+      const output = {
+        ids: result.ids,
+        text: result.text,
+        prompt_tokens: result.promptTokens,
+        generated_tokens: result.generatedTokens,
+        stop_reason: result.stopReason,
+        tokens_per_second: result.tokensPerSecond,
+        prefill_ms: result.prefillMs,
+        provider: model.provider,
+        fallback_reason: model.fallbackReason,
+        tokens: events.map((e) => ({ id: e.id, text: e.text, logprob: e.logprob, top: e.top })),
+      };
+      process.stdout.write(`${JSON.stringify(output)}\n`);
+    }
+  });
+}
+
+async function tokenizeCommand(flags: Record<string, unknown>): Promise<void> {
+  const args = validate(tokenizeArgsSchema, flags);
+  await withModel(args, async (model) => {
+    const ids = model.tokenizer.encode(args.text, { addSpecialTokens: !args.noSpecial });
+    if (args.json) process.stdout.write(`${JSON.stringify({ ids })}\n`);
+    else process.stdout.write(`${ids.map((id) => `${id}\t${JSON.stringify(model.tokenizer.tokenText(id))}`).join('\n')}\n`);
+  });
+}
+
+const COMMANDS: Record<string, (flags: Record<string, unknown>) => Promise<void>> = {
+  generate: generateCommand,
+  tokenize: tokenizeCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    const { command, flags } = parseCommandLine(argv);
+    if (flags.help || command === undefined) {
+      process.stdout.write(USAGE);
+      return command === undefined && !flags.help ? 2 : 0;
+    }
+    const run = COMMANDS[command];
+    if (!run) throw new UsageError(`unknown command "${command}" (commands: ${Object.keys(COMMANDS).join(', ')})`);
+    await run(flags);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+      process.stderr.write(`error: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (error instanceof EngineError) {
+      process.stderr.write(`error (${error.code}): ${error.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});
