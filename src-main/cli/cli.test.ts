@@ -1,0 +1,79 @@
+/** The CLI as a user runs it: a real subprocess on the shared stories260K models. */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sharedPath } from '../test/shared-paths';
+
+const ROOT = resolve(__dirname, '..', '..');
+const cacheDir = mkdtempSync(join(tmpdir(), 'tiller-cli-'));
+afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src-main/cli/main.ts', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, TILLER_CACHE_DIR: cacheDir },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failure = error as { code: number; stdout: string; stderr: string };
+    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
+  }
+}
+
+describe('cli', () => {
+  it('tells the TinyStories story from the Hugging Face folder', async () => {
+    const { code, stdout, stderr } = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'Once upon a time', '--max-new-tokens', '40');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^Once upon a time, there was a little girl named Lily\. She loved to play outside in the park\./);
+    expect(stderr).toMatch(/\[cpu\] 5 prompt \+ 40 generated tokens, [\d.]+ tok\/s/);
+  });
+
+  it('prints prompt and generated ids, text, speed and provider as JSON', async () => {
+    const { code, stdout } = await cli('generate', '--model', sharedPath('models', 'stories260K', 'stories260K.bin'), '--prompt-ids', '1,403,407', '--max-new-tokens', '4', '--json');
+    expect(code).toBe(0);
+    const output = JSON.parse(stdout) as { ids: number[]; text: string; tokens_per_second: number; provider: string; tokens: { top: unknown[] }[] };
+    expect(output.ids).toEqual([1, 403, 407, 261, 378, 432, 383]);
+    expect(output.text).toBe(' a time, there');
+    expect(output.provider).toBe('cpu');
+    expect(output.tokens_per_second).toBeGreaterThan(0);
+    expect(output.tokens[0].top).toHaveLength(5);
+  });
+
+  it('tokenizes with and without special tokens', async () => {
+    const withBos = await cli('tokenize', '--model', sharedPath('models', 'stories260K-hf'), '--text', 'Once upon a time', '--json');
+    expect(JSON.parse(withBos.stdout)).toEqual({ ids: [1, 403, 407, 261, 378] });
+    const withoutBos = await cli('tokenize', '--model', sharedPath('models', 'stories260K-hf'), '--text', 'Once upon a time', '--no-special', '--json');
+    expect(JSON.parse(withoutBos.stdout)).toEqual({ ids: [403, 407, 261, 378] });
+  });
+
+  it('reports errors on stderr with a non-zero exit code', async () => {
+    const missing = await cli('generate', '--model', join(cacheDir, 'nope'), '--prompt', 'x');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('does not exist');
+    const badFlag = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'x', '--top-p', '3');
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.stderr).toContain('--top-p');
+    const bothPrompts = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'x', '--prompt-ids', '1');
+    expect(bothPrompts.code).toBe(2);
+    expect(bothPrompts.stderr).toContain('exactly one of --prompt and --prompt-ids');
+    const outOfVocab = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt-ids', '1,9999');
+    expect(outOfVocab.code).toBe(1);
+    expect(outOfVocab.stderr).toContain('9999');
+    const unknown = await cli('frobnicate');
+    expect(unknown.code).toBe(2);
+  });
+});
+
+describe('bundled cli', () => {
+  it('builds with electron-vite and runs under plain node, starting the bundled inference worker', async () => {
+    await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js'), 'build'], { cwd: ROOT });
+    const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'out', 'main', 'cli.js'), 'generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'Once upon a time', '--max-new-tokens', '8'], {
+      env: { ...process.env, TILLER_CACHE_DIR: cacheDir },
+    });
+    expect(stdout).toMatch(/^Once upon a time, there was a little/);
+  });
+});
