@@ -52,7 +52,7 @@ export class GraphBuilder {
     return this.claim(name);
   }
 
-  output(value: Value, elemType: ElemType, dims: Dim[]): void {
+  output(value: Value, elemType: ElemType, dims: Dim[] | null): void {
     this.outputs.push({ name: value.name, elemType, dims });
   }
 

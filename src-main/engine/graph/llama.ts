@@ -23,6 +23,7 @@ import { paramName } from '../model/spec';
 import { GraphBuilder, MS_DOMAIN, type Value } from './builder';
 import type { ModelProtoData } from './onnx-proto';
 import { ropeTables } from './rope';
+import { NO_TAPS, Taps, type TapSpec } from './taps';
 import { transpose, type GraphWeight, type WeightManifest } from './weights-file';
 
 /** Graph-layout weight names: linear weights are stored transposed ([in, out]) for MatMul. */
@@ -77,7 +78,8 @@ export function llamaGraphWeights(spec: ModelSpec, source: WeightSource): GraphW
   return weights;
 }
 
-export function buildLlamaGraph(spec: ModelSpec, manifest: WeightManifest): ModelProtoData {
+export function buildLlamaGraph(spec: ModelSpec, manifest: WeightManifest, tapSpec: TapSpec = NO_TAPS): ModelProtoData {
+  const taps = new Taps(tapSpec);
   const { dHead, nHeads, nKvHeads, dVocab, normEps } = spec;
   const g = new GraphBuilder('tiller-llama');
   const w = (name: string): Value => {
@@ -87,14 +89,21 @@ export function buildLlamaGraph(spec: ModelSpec, manifest: WeightManifest): Mode
   };
   const rmsNorm = (x: Value, gamma: Value, output?: string): Value =>
     g.op1('SimplifiedLayerNormalization', [x, gamma], { attrs: { axis: -1, epsilon: { float: normEps }, stash_type: 1 }, output });
-  // residual + delta, then RMSNorm of the sum, in one fused op; returns [normed, residual].
-  const addAndNorm = (delta: Value, residual: Value, gamma: Value, residualName: string, normedName?: string): [Value, Value] => {
+  // residual + delta, then RMSNorm of the sum; returns [normed, residual]. One fused op unless a
+  // plan changes the residual there, which the fused op would hide.
+  const residualThenNorm = (delta: Value, residual: Value, gamma: Value, residualHooks: string[], normedName: string): [Value, Value] => {
+    if (residualHooks.some((hook) => taps.changes(hook))) {
+      let sum = g.op1('Add', [delta, residual], { output: residualHooks[0] });
+      for (const hook of residualHooks) sum = taps.tap(g, hook, sum);
+      return [taps.tap(g, normedName, rmsNorm(sum, gamma, normedName)), sum];
+    }
     const [normed, sum] = g.op('SkipSimplifiedLayerNormalization', [delta, residual, gamma], {
       domain: MS_DOMAIN,
       attrs: { epsilon: { float: normEps } },
-      outputs: [normedName ?? g.fresh('normed'), null, null, residualName],
+      outputs: [normedName, null, null, residualHooks[0]],
     });
-    return [normed, sum];
+    for (const hook of residualHooks) taps.tap(g, hook, sum); // captures only: nothing changes here
+    return [taps.tap(g, normedName, normed), sum];
   };
 
   const inputIds = g.input('input_ids', 'int64', ['batch', 'seq']);
@@ -110,24 +119,25 @@ export function buildLlamaGraph(spec: ModelSpec, manifest: WeightManifest): Mode
   const axis2 = g.constant('int64', [1], [2], 'axis2');
   const attnScale = g.constant('float32', [], [1 / Math.sqrt(dHead)], 'attn_scale');
 
-  const embed = g.op1('Gather', [w(weightName.embed), inputIds], { attrs: { axis: 0 }, output: 'hook_embed' }); // [batch, pos, d_model]
-  let residPre = embed;
-  let normed = rmsNorm(residPre, w(weightName.ln1(0)), 'blocks.0.ln1.hook_normalized'); // [batch, pos, d_model]
+  const embed = taps.tap(g, 'hook_embed', g.op1('Gather', [w(weightName.embed), inputIds], { attrs: { axis: 0 }, output: 'hook_embed' })); // [batch, pos, d_model]
+  let residPre = taps.tap(g, 'blocks.0.hook_resid_pre', embed);
+  let normed = taps.tap(g, 'blocks.0.ln1.hook_normalized', rmsNorm(residPre, w(weightName.ln1(0)), 'blocks.0.ln1.hook_normalized')); // [batch, pos, d_model]
 
   for (let layer = 0; layer < spec.nLayers; layer++) {
     const slot = layer;
     const site = (hook: string): string => `blocks.${layer}.${hook}`;
+    const at = (hook: string, value: Value): Value => taps.tap(g, site(hook), value);
     const pastKey = g.input(`past_key.${slot}`, 'float32', ['past', 'batch', nKvHeads, dHead]);
     const pastValue = g.input(`past_value.${slot}`, 'float32', ['past', 'batch', nKvHeads, dHead]);
 
     // Attention
-    const q = g.op1('MatMul', [normed, w(weightName.q(layer))], { output: site('attn.hook_q') }); // [batch, pos, n_heads * d_head]
-    const k = g.op1('MatMul', [normed, w(weightName.k(layer))], { output: site('attn.hook_k') }); // [batch, pos, n_kv_heads * d_head]
-    const v = g.op1('MatMul', [normed, w(weightName.v(layer))], { output: site('attn.hook_v') }); // [batch, pos, n_kv_heads * d_head]
-    const rotary = (x: Value, heads: number, output: string): Value =>
-      g.op1('RotaryEmbedding', [x, positionIds, ropeCos, ropeSin], { domain: MS_DOMAIN, attrs: { interleaved: 0, num_heads: heads }, output });
-    const qRot = rotary(q, nHeads, site('attn.hook_rot_q'));
-    const kRot = rotary(k, nKvHeads, site('attn.hook_rot_k'));
+    const q = at('attn.hook_q', g.op1('MatMul', [normed, w(weightName.q(layer))], { output: site('attn.hook_q') })); // [batch, pos, n_heads * d_head]
+    const k = at('attn.hook_k', g.op1('MatMul', [normed, w(weightName.k(layer))], { output: site('attn.hook_k') })); // [batch, pos, n_kv_heads * d_head]
+    const v = at('attn.hook_v', g.op1('MatMul', [normed, w(weightName.v(layer))], { output: site('attn.hook_v') })); // [batch, pos, n_kv_heads * d_head]
+    const rotary = (x: Value, heads: number, hook: string): Value =>
+      at(hook, g.op1('RotaryEmbedding', [x, positionIds, ropeCos, ropeSin], { domain: MS_DOMAIN, attrs: { interleaved: 0, num_heads: heads }, output: site(hook) }));
+    const qRot = rotary(q, nHeads, 'attn.hook_rot_q');
+    const kRot = rotary(k, nKvHeads, 'attn.hook_rot_k');
     g.output(g.op1('Identity', [kRot], { output: `new_key.${slot}` }), 'float32', ['batch', 'seq', nKvHeads * dHead]);
     g.output(g.op1('Identity', [v], { output: `new_value.${slot}` }), 'float32', ['batch', 'seq', nKvHeads * dHead]);
     // softmax(q k^T / sqrt(d_head) + causal mask) v over cached and new positions; query head h
@@ -138,29 +148,30 @@ export function buildLlamaGraph(spec: ModelSpec, manifest: WeightManifest): Mode
     const vByHead = g.op1('Unsqueeze', [g.op1('Transpose', [vAll], { attrs: { perm: [0, 2, 1, 3] } }), axis2]); // [batch, n_kv_heads, 1, key_pos, d_head]
     const qGrouped = g.op1('Transpose', [g.op1('Reshape', [g.op1('Mul', [qRot, attnScale]), groupedHeadsShape])], { attrs: { perm: [0, 2, 3, 1, 4] } }); // [batch, n_kv_heads, group, pos, d_head]
     const scores = g.op1('Add', [g.op1('MatMul', [qGrouped, kT]), attentionMask]); // [batch, n_kv_heads, group, pos, key_pos]
-    const pattern = g.op1('Softmax', [scores], { attrs: { axis: -1 } });
+    const pattern = at('attn.hook_pattern', g.op1('Softmax', [scores], { attrs: { axis: -1 }, output: site('attn.hook_pattern') })); // grouped: head = kv_head * group + g
     const zGrouped = g.op1('MatMul', [pattern, vByHead]); // [batch, n_kv_heads, group, pos, d_head]
-    const z = g.op1('Reshape', [g.op1('Transpose', [zGrouped], { attrs: { perm: [0, 3, 1, 2, 4] } }), flatHeadsShape], { output: site('attn.hook_z') }); // [batch, pos, n_heads * d_head]
-    const attnOut = g.op1('MatMul', [z, w(weightName.o(layer))], { output: site('hook_attn_out') }); // [batch, pos, d_model]
-    const [normed2, residMid] = addAndNorm(attnOut, residPre, w(weightName.ln2(layer)), site('hook_resid_mid'), site('ln2.hook_normalized'));
+    const z = at('attn.hook_z', g.op1('Reshape', [g.op1('Transpose', [zGrouped], { attrs: { perm: [0, 3, 1, 2, 4] } }), flatHeadsShape], { output: site('attn.hook_z') })); // [batch, pos, n_heads * d_head]
+    const attnOut = at('hook_attn_out', g.op1('MatMul', [z, w(weightName.o(layer))], { output: site('hook_attn_out') })); // [batch, pos, d_model]
+    const [normed2, residMid] = residualThenNorm(attnOut, residPre, w(weightName.ln2(layer)), [site('hook_resid_mid')], site('ln2.hook_normalized'));
 
     // MLP: down_proj(silu(gate_proj(x)) * up_proj(x))
-    const gate = g.op1('MatMul', [normed2, w(weightName.gate(layer))], { output: site('mlp.hook_pre') }); // [batch, pos, d_mlp]
-    const up = g.op1('MatMul', [normed2, w(weightName.up(layer))], { output: site('mlp.hook_pre_linear') }); // [batch, pos, d_mlp]
+    const gate = at('mlp.hook_pre', g.op1('MatMul', [normed2, w(weightName.gate(layer))], { output: site('mlp.hook_pre') })); // [batch, pos, d_mlp]
+    const up = at('mlp.hook_pre_linear', g.op1('MatMul', [normed2, w(weightName.up(layer))], { output: site('mlp.hook_pre_linear') })); // [batch, pos, d_mlp]
     const silu = g.op1('Mul', [gate, g.op1('Sigmoid', [gate])]);
-    const post = g.op1('Mul', [silu, up], { output: site('mlp.hook_post') }); // [batch, pos, d_mlp]
-    const mlpOut = g.op1('MatMul', [post, w(weightName.down(layer))], { output: site('hook_mlp_out') }); // [batch, pos, d_model]
+    const post = at('mlp.hook_post', g.op1('Mul', [silu, up], { output: site('mlp.hook_post') })); // [batch, pos, d_mlp]
+    const mlpOut = at('hook_mlp_out', g.op1('MatMul', [post, w(weightName.down(layer))], { output: site('hook_mlp_out') })); // [batch, pos, d_model]
 
     // Residual add, fused with the norm that reads it next: the next block's ln1 or ln_final.
     const isLast = layer === spec.nLayers - 1;
     const nextGamma = w(isLast ? weightName.lnFinal : weightName.ln1(layer + 1));
     const nextNormedName = isLast ? 'ln_final.hook_normalized' : `blocks.${layer + 1}.ln1.hook_normalized`;
-    [normed, residPre] = addAndNorm(mlpOut, residMid, nextGamma, site('hook_resid_post'), nextNormedName);
+    const residualHooks = isLast ? [site('hook_resid_post')] : [site('hook_resid_post'), `blocks.${layer + 1}.hook_resid_pre`];
+    [normed, residPre] = residualThenNorm(mlpOut, residMid, nextGamma, residualHooks, nextNormedName);
   }
 
   // Unembed only the requested positions: prefill needs one row of logits, not seq rows.
   const selected = g.op1('Gather', [normed, logitsPositions], { attrs: { axis: 1 } }); // [batch, n_logits, d_model]
-  const logits = g.op1('MatMul', [selected, w(weightName.unembed)], { output: 'logits' }); // [batch, n_logits, d_vocab]
+  const logits = taps.tap(g, 'logits', g.op1('MatMul', [selected, w(weightName.unembed)], { output: 'logits' })); // [batch, n_logits, d_vocab]
   g.output(logits, 'float32', ['batch', 'n_logits', dVocab]);
   return g.toModel();
 }

@@ -44,7 +44,8 @@ export interface NodeProtoData {
 export interface ValueInfoData {
   name: string;
   elemType: ElemType;
-  dims: Dim[];
+  /** null leaves the shape unspecified (any rank). */
+  dims: Dim[] | null;
 }
 
 export interface GraphProtoData {
@@ -202,14 +203,17 @@ function encodeNode(node: NodeProtoData): MessageWriter {
 }
 
 function encodeValueInfo(info: ValueInfoData): MessageWriter {
-  const shape = new MessageWriter();
-  for (const dim of info.dims) {
-    const d = new MessageWriter();
-    if (typeof dim === 'number') d.varint(1, dim);
-    else d.string(2, dim);
-    shape.message(1, d);
+  const tensorType = new MessageWriter().varint(1, ELEM_TYPE_CODES[info.elemType]);
+  if (info.dims) {
+    const shape = new MessageWriter();
+    for (const dim of info.dims) {
+      const d = new MessageWriter();
+      if (typeof dim === 'number') d.varint(1, dim);
+      else d.string(2, dim);
+      shape.message(1, d);
+    }
+    tensorType.message(2, shape);
   }
-  const tensorType = new MessageWriter().varint(1, ELEM_TYPE_CODES[info.elemType]).message(2, shape);
   const type = new MessageWriter().message(1, tensorType);
   return new MessageWriter().string(1, info.name).message(2, type);
 }
