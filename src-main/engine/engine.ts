@@ -3,7 +3,6 @@
  * compiles the family's ONNX graph and runs it in the inference worker. The CLI, the
  * WebSocket server and the app all reach it through api.ts.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { EngineError } from './errors';
@@ -13,6 +12,10 @@ import type { StepModel } from './generate/step-model';
 import { encodeModel } from './graph/onnx-proto';
 import { buildLlamaGraph, llamaGraphWeights } from './graph/llama';
 import { ensureWeightFile } from './graph/weights-file';
+import { validatePlan, type Plan } from './hooks/plan';
+import { captureOutput } from './graph/taps';
+import { captureFetches, PlanSessions, planFeeds, shapeCapture, type CaptureResult } from './plan-sessions';
+import { writeAtomically } from './write-atomically';
 import { weightsFingerprint } from './model/fingerprint';
 import { openModel, type LoadedModel } from './model/load';
 import type { ModelSpec } from './model/spec';
@@ -66,7 +69,8 @@ export class Engine {
       const graphPath = join(dir, 'base.onnx');
       writeAtomically(graphPath, encodeModel(buildLlamaGraph(loaded.spec, manifest)));
       const session = await this.runtime.createSession(graphPath, this.executionProvider);
-      return new ModelHandle(this.runtime, loaded, session, fingerprint);
+      const plans = new PlanSessions(this.runtime, loaded.spec, manifest, dir, this.executionProvider);
+      return new ModelHandle(this.runtime, loaded, session, plans, fingerprint);
     } finally {
       loaded.weights.close();
     }
@@ -75,13 +79,6 @@ export class Engine {
   close(): Promise<void> {
     return this.runtime.close();
   }
-}
-
-function writeAtomically(path: string, bytes: Uint8Array): void {
-  mkdirSync(join(path, '..'), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, path);
 }
 
 export class ModelHandle {
@@ -94,6 +91,7 @@ export class ModelHandle {
     private readonly runtime: Runtime,
     loaded: LoadedModel,
     private readonly session: Session,
+    private readonly plans: PlanSessions,
     /** Sampled fingerprint of the checkpoint files (model/fingerprint.ts). */
     readonly fingerprint: string,
   ) {
@@ -179,7 +177,38 @@ export class ModelHandle {
     }
   }
 
+  /**
+   * One forward pass over `ids` with a plan: logits at every position and the plan's
+   * captures keyed by hook name. The plan is validated against this model first.
+   */
+  async run(ids: number[], planInput: unknown = {}): Promise<{ logits: Float32Array[]; captures: Record<string, CaptureResult> }> {
+    this.checkIds(ids);
+    const plan: Plan = validatePlan(this.spec, planInput);
+    const session = await this.plans.session(plan);
+    const cache = await this.newCache();
+    try {
+      const run = { start: 0, count: ids.length, promptLength: ids.length };
+      const feeds: TensorMap = {
+        input_ids: int64([1, ids.length], ids),
+        position_ids: int64([1, ids.length], ids.map((_, i) => i)),
+        logits_positions: int64([ids.length], ids.map((_, i) => i)),
+        ...planFeeds(plan, run),
+      };
+      const { outputs } = await session.run(feeds, ['logits', ...captureFetches(plan)], cache);
+      const logits = outputs.logits.data as Float32Array;
+      const vocab = this.spec.dVocab;
+      const captures: Record<string, CaptureResult> = {};
+      for (const capture of plan.captures) {
+        captures[capture.hook] = shapeCapture(this.spec, capture.hook, outputs[captureOutput(capture.hook)], capture.positions, run);
+      }
+      return { logits: ids.map((_, i) => logits.slice(i * vocab, (i + 1) * vocab)), captures };
+    } finally {
+      await cache.release();
+    }
+  }
+
   async unload(): Promise<void> {
+    await this.plans.releaseAll();
     await this.session.release();
   }
 }

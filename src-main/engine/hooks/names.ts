@@ -1,0 +1,169 @@
+/**
+ * The hook catalogue: every site where a plan may look or intervene, named as in
+ * TransformerLens so vectors, SAEs and notebooks from that ecosystem line up
+ * (DESIGN.md, "Engine: hookable graphs"). This module is the only owner of these names;
+ * graph builders name their ONNX values with the builders below, so a graph dump
+ * explains itself.
+ *
+ * Shapes follow TransformerLens per-sequence conventions (no batch axis). Attention
+ * sites are described per head ([pos, head, d_head]) even where the graph keeps them
+ * flat ([pos, head * d_head]); consumers reshape with `shape`.
+ */
+import { EngineError } from '../errors';
+import type { ModelSpec } from '../model/spec';
+
+/** Sites inside block i, in execution order (the order of forward() in graph/llama.ts). */
+export const BLOCK_SITES = [
+  'hook_resid_pre',
+  'ln1.hook_normalized',
+  'attn.hook_q',
+  'attn.hook_k',
+  'attn.hook_v',
+  'attn.hook_rot_q',
+  'attn.hook_rot_k',
+  'attn.hook_pattern',
+  'attn.hook_z',
+  'hook_attn_out',
+  'hook_resid_mid',
+  'ln2.hook_normalized',
+  'mlp.hook_pre',
+  'mlp.hook_pre_linear',
+  'mlp.hook_post',
+  'hook_mlp_out',
+  'hook_resid_post',
+] as const;
+
+export type BlockSite = (typeof BLOCK_SITES)[number];
+/** Sites outside the blocks: the embedding before them, the final norm and logits after. */
+export type GlobalSite = 'hook_embed' | 'ln_final.hook_normalized' | 'logits';
+export type Site = BlockSite | GlobalSite;
+export type HookName = GlobalSite | `blocks.${number}.${BlockSite}`;
+
+export interface HookInfo {
+  name: HookName;
+  /** Block index, or null for hook_embed, ln_final.hook_normalized and logits. */
+  layer: number | null;
+  /** The name without its block prefix, e.g. 'hook_resid_post', 'attn.hook_z'. */
+  site: Site;
+  /** TransformerLens dim names, e.g. ['pos', 'd_model'], ['head', 'q_pos', 'k_pos']. */
+  dims: string[];
+  /** Concrete sizes; 'pos' where the position count goes. */
+  shape: (number | 'pos')[];
+  /** What set/scale indices address at this site; null where set/scale is not offered. */
+  indexUnit: 'head' | 'neuron' | 'dim' | null;
+  /** How many indices set/scale may address (n_kv_heads at k/v/rot_k); 0 where indexUnit is null. */
+  nIndex: number;
+}
+
+type Layout = Pick<HookInfo, 'dims' | 'shape' | 'indexUnit' | 'nIndex'>;
+
+const residual = (spec: ModelSpec): Layout => ({ dims: ['pos', 'd_model'], shape: ['pos', spec.dModel], indexUnit: 'dim', nIndex: spec.dModel });
+const queryHeads = (spec: ModelSpec): Layout => heads(spec, spec.nHeads);
+// Grouped-query attention: keys and values have their own, smaller head count.
+const kvHeads = (spec: ModelSpec): Layout => heads(spec, spec.nKvHeads);
+const neurons = (spec: ModelSpec): Layout => ({ dims: ['pos', 'd_mlp'], shape: ['pos', spec.dMlp], indexUnit: 'neuron', nIndex: spec.dMlp });
+
+function heads(spec: ModelSpec, nHeads: number): Layout {
+  return { dims: ['pos', 'head', 'd_head'], shape: ['pos', nHeads, spec.dHead], indexUnit: 'head', nIndex: nHeads };
+}
+
+/** Shape and index space of every site; a Record so a new site cannot be left without one. */
+const LAYOUTS: Record<Site, (spec: ModelSpec) => Layout> = {
+  hook_embed: residual, // [pos, d_model]
+  hook_resid_pre: residual, // [pos, d_model]  input of block i
+  'ln1.hook_normalized': residual, // [pos, d_model]
+  'attn.hook_q': queryHeads, // [pos, n_heads, d_head]
+  'attn.hook_k': kvHeads, // [pos, n_kv_heads, d_head]
+  'attn.hook_v': kvHeads, // [pos, n_kv_heads, d_head]
+  'attn.hook_rot_q': queryHeads, // [pos, n_heads, d_head]  after rotary
+  'attn.hook_rot_k': kvHeads, // [pos, n_kv_heads, d_head]  after rotary
+  // [n_heads, q_pos, k_pos] after softmax; set/scale address whole heads.
+  'attn.hook_pattern': (spec) => ({ dims: ['head', 'q_pos', 'k_pos'], shape: [spec.nHeads, 'pos', 'pos'], indexUnit: 'head', nIndex: spec.nHeads }),
+  'attn.hook_z': queryHeads, // [pos, n_heads, d_head]  input of o_proj (head ablation site)
+  hook_attn_out: residual, // [pos, d_model]
+  hook_resid_mid: residual, // [pos, d_model]
+  'ln2.hook_normalized': residual, // [pos, d_model]
+  'mlp.hook_pre': neurons, // [pos, d_mlp]  gate pre-activation
+  'mlp.hook_pre_linear': neurons, // [pos, d_mlp]  up_proj output (gated MLPs)
+  'mlp.hook_post': neurons, // [pos, d_mlp]  input of down_proj (clamping site)
+  hook_mlp_out: residual, // [pos, d_model]
+  hook_resid_post: residual, // [pos, d_model]  output of block i (steering site)
+  'ln_final.hook_normalized': residual, // [pos, d_model]
+  // [pos, d_vocab]. No set/scale: a token-level bias belongs to the sampler, not the graph.
+  logits: (spec) => ({ dims: ['pos', 'd_vocab'], shape: ['pos', spec.dVocab], indexUnit: null, nIndex: 0 }),
+};
+
+const blockHook = (layer: number, site: BlockSite): HookName => `blocks.${layer}.${site}`;
+
+/** Builders, so code never spells a hook name by hand. */
+export const hookName = {
+  embed: (): HookName => 'hook_embed',
+  residPre: (layer: number) => blockHook(layer, 'hook_resid_pre'),
+  ln1Normalized: (layer: number) => blockHook(layer, 'ln1.hook_normalized'),
+  q: (layer: number) => blockHook(layer, 'attn.hook_q'),
+  k: (layer: number) => blockHook(layer, 'attn.hook_k'),
+  v: (layer: number) => blockHook(layer, 'attn.hook_v'),
+  rotQ: (layer: number) => blockHook(layer, 'attn.hook_rot_q'),
+  rotK: (layer: number) => blockHook(layer, 'attn.hook_rot_k'),
+  pattern: (layer: number) => blockHook(layer, 'attn.hook_pattern'),
+  z: (layer: number) => blockHook(layer, 'attn.hook_z'),
+  attnOut: (layer: number) => blockHook(layer, 'hook_attn_out'),
+  residMid: (layer: number) => blockHook(layer, 'hook_resid_mid'),
+  ln2Normalized: (layer: number) => blockHook(layer, 'ln2.hook_normalized'),
+  mlpPre: (layer: number) => blockHook(layer, 'mlp.hook_pre'),
+  mlpPreLinear: (layer: number) => blockHook(layer, 'mlp.hook_pre_linear'),
+  mlpPost: (layer: number) => blockHook(layer, 'mlp.hook_post'),
+  mlpOut: (layer: number) => blockHook(layer, 'hook_mlp_out'),
+  residPost: (layer: number) => blockHook(layer, 'hook_resid_post'),
+  lnFinalNormalized: (): HookName => 'ln_final.hook_normalized',
+  logits: (): HookName => 'logits',
+} as const;
+
+const GLOBAL_BEFORE: GlobalSite[] = ['hook_embed'];
+const GLOBAL_AFTER: GlobalSite[] = ['ln_final.hook_normalized', 'logits'];
+// Layer numbers in canonical decimal only ('blocks.02...' is not a name the graph uses).
+const BLOCK_NAME = /^blocks\.(0|[1-9][0-9]*)\.(.+)$/;
+
+/**
+ * Splits a name into layer and site without checking the layer against a model;
+ * null when it is not a hook name at all.
+ */
+export function parseHookName(name: string): { layer: number | null; site: Site } | null {
+  if ((GLOBAL_BEFORE as string[]).includes(name) || (GLOBAL_AFTER as string[]).includes(name)) return { layer: null, site: name as GlobalSite };
+  const match = BLOCK_NAME.exec(name);
+  if (!match || !(BLOCK_SITES as readonly string[]).includes(match[2])) return null;
+  return { layer: Number(match[1]), site: match[2] as BlockSite };
+}
+
+/** Every hook of the model, in execution order. */
+export function listHooks(spec: ModelSpec): HookInfo[] {
+  const info = (name: HookName, layer: number | null, site: Site): HookInfo => ({ name, layer, site, ...LAYOUTS[site](spec) });
+  const hooks = GLOBAL_BEFORE.map((site) => info(site, null, site));
+  for (let layer = 0; layer < spec.nLayers; layer++) {
+    for (const site of BLOCK_SITES) hooks.push(info(blockHook(layer, site), layer, site));
+  }
+  hooks.push(...GLOBAL_AFTER.map((site) => info(site, null, site)));
+  return hooks;
+}
+
+/** The hook's shape and index space; EngineError('bad_argument') naming the valid hooks otherwise. */
+export function hookInfo(spec: ModelSpec, name: string): HookInfo {
+  const parsed = parseHookName(name);
+  if (!parsed) throw new EngineError('bad_argument', `unknown hook '${name}'; valid: ${validHookSummary(spec)}`, { hook: name });
+  const { layer, site } = parsed;
+  if (layer !== null && layer >= spec.nLayers) {
+    throw new EngineError('bad_argument', `layer ${layer} is out of range: this model has blocks ${blockRange(spec)}`, { hook: name, layer });
+  }
+  return { name: name as HookName, layer, site, ...LAYOUTS[site](spec) };
+}
+
+/** "0..4" for a five-block model, "0" for a one-block model. */
+export function blockRange(spec: ModelSpec): string {
+  return spec.nLayers === 1 ? '0' : `0..${spec.nLayers - 1}`;
+}
+
+/** "hook_embed, blocks.{0..4}.hook_resid_pre, ..., logits": every valid name, compactly. */
+function validHookSummary(spec: ModelSpec): string {
+  const range = `{${blockRange(spec)}}`;
+  return [...GLOBAL_BEFORE, ...BLOCK_SITES.map((site) => `blocks.${range}.${site}`), ...GLOBAL_AFTER].join(', ');
+}

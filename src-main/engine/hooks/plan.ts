@@ -1,0 +1,352 @@
+/**
+ * Intervention plans as data (STYLE.md, "Plans as data"). In TransformerLens a hook is
+ * a closure; a Tiller intervention crosses IPC, is saved in experiment files and is
+ * compiled into ONNX, so it is a JSON value instead, checked in two steps:
+ *
+ *   planSchema     the shape of the JSON (zod), independent of any model
+ *   validatePlan   the schema, then every hook, width and index against one model
+ *
+ * The ops form a closed set, mirroring DESIGN.md:
+ *   add(hook, vector, scale, positions)        acts[p] += scale * vector          steering
+ *   set(hook, indices, values, positions)      acts[p][..., i] = value            neuron clamp
+ *   scale(hook, indices, values, positions)    acts[p][..., i] *= value           head ablation
+ *   patch(hook, positions, source)             acts[p] = source activations[p]    activation patching
+ *   schedule(blocks)                           run blocks in this order (skip, repeat, reorder)
+ *   lens(layers)                               extra logits from hook_resid_post of these blocks
+ *   weight_delta(param, u, v)                  W += sum_k u[k] v[k]^T             ROME / EigenShift
+ */
+import { z } from 'zod';
+import { EngineError } from '../errors';
+import { expectedParams, type ModelSpec } from '../model/spec';
+import { blockRange, hookInfo, type HookInfo } from './names';
+
+/** Named position sets; explicit indices are absolute positions in the sequence. */
+export const POSITION_KINDS = ['all', 'last', 'prompt', 'generated'] as const;
+
+const index = z.int().min(0, 'must be a non-negative integer');
+const indexList = z
+  .array(index)
+  .min(1, 'must not be empty')
+  .refine((list) => new Set(list).size === list.length, 'must not repeat an index');
+
+export const positionsSchema = z.union([z.enum(POSITION_KINDS), indexList], {
+  error: `expected one of ${POSITION_KINDS.map((kind) => `"${kind}"`).join(', ')}, or a list of position indices`,
+});
+const positions = positionsSchema.default('all');
+
+const hook = z.string().min(1, 'must name a hook');
+const vector = z.array(z.number()).min(1, 'must not be empty');
+// A rank-one factor as a flat list, or rank k as k rows; validatePlan checks u and v agree.
+const factor = z.union([vector, z.array(vector).min(1, 'must not be empty')], {
+  error: 'expected a list of numbers (rank one) or a list of such lists (rank k)',
+});
+
+export const captureSchema = z.strictObject({ hook, positions });
+
+const addSchema = z.strictObject({ op: z.literal('add'), hook, vector, scale: z.number().default(1), positions });
+// values: one per index, or a single value for every index.
+const setSchema = z.strictObject({ op: z.literal('set'), hook, indices: indexList, values: vector, positions });
+const scaleSchema = z.strictObject({ op: z.literal('scale'), hook, indices: indexList, values: vector, positions });
+const patchSourceSchema = z.union(
+  [
+    z.strictObject({ prompt_ids: z.array(index).min(1, 'must not be empty') }), // run this prompt, take its activations
+    z.strictObject({ values: z.array(vector).min(1, 'must not be empty') }), // [n_positions][width], cached earlier
+  ],
+  { error: 'expected {"prompt_ids": [token ids]} or {"values": [[one row per position]]}' },
+);
+const patchSchema = z.strictObject({ op: z.literal('patch'), hook, positions, source: patchSourceSchema });
+const scheduleSchema = z.strictObject({ op: z.literal('schedule'), blocks: z.array(index).min(1, 'must not be empty') });
+const lensSchema = z.strictObject({ op: z.literal('lens'), layers: indexList });
+const weightDeltaSchema = z.strictObject({ op: z.literal('weight_delta'), param: z.string(), u: factor, v: factor });
+
+const interventionSchemas = [addSchema, setSchema, scaleSchema, patchSchema, scheduleSchema, lensSchema, weightDeltaSchema] as const;
+const OPS = interventionSchemas.map((schema) => schema.shape.op.value);
+
+export const interventionSchema = z.discriminatedUnion('op', interventionSchemas, {
+  error: (issue) => (issue.code === 'invalid_union' ? `expected op to be one of ${OPS.join(', ')}` : undefined),
+});
+
+export const planSchema = z.strictObject({
+  captures: z.array(captureSchema).default(() => []),
+  interventions: z.array(interventionSchema).default(() => []),
+});
+
+export type Positions = z.infer<typeof positionsSchema>;
+export type Capture = z.infer<typeof captureSchema>;
+export type Intervention = z.infer<typeof interventionSchema>;
+export type Plan = z.infer<typeof planSchema>;
+
+/**
+ * The cache key of the graph a plan compiles to: its STRUCTURE, never its values.
+ * Values become graph inputs, so plans with equal keys share one compiled session and
+ * can run as rows of one batch.
+ *
+ * In the key, in plan order (order matters: interventions on one hook compose in order):
+ *   capture        hook, positions kind
+ *   add            op, hook, positions kind
+ *   set / scale    op, hook, positions kind, number of indices
+ *   patch          op, hook, positions kind, source kind ('prompt_ids' | 'values')
+ *   schedule       the full block list (it is the graph's topology)
+ *   lens           the full layer list (each is an extra output)
+ *   weight_delta   param, rank k
+ * where "positions kind" is 'all' | 'last' | 'prompt' | 'generated' | 'indices': every
+ * selector is fed as a position mask (hooks/positions.ts), so explicit indices are values.
+ *
+ * NOT in the key, so the compiler must feed them as inputs: add's vector and scale;
+ * set/scale's index values and values (broadcast to one per index before feeding);
+ * explicit position indices; patch's prompt ids and values; weight_delta's u and v.
+ * The key does not name the model: cache per model as well.
+ */
+export function planStructureKey(plan: Plan): string {
+  const captures = plan.captures.map((capture) => [capture.hook, positionsKind(capture.positions)]);
+  const interventions = plan.interventions.map((step): (string | number)[] => {
+    switch (step.op) {
+      case 'add':
+        return [step.op, step.hook, positionsKind(step.positions)];
+      case 'set':
+      case 'scale':
+        return [step.op, step.hook, positionsKind(step.positions), step.indices.length];
+      case 'patch':
+        return [step.op, step.hook, positionsKind(step.positions), 'prompt_ids' in step.source ? 'prompt_ids' : 'values'];
+      case 'schedule':
+        return [step.op, ...step.blocks];
+      case 'lens':
+        return [step.op, ...step.layers];
+      case 'weight_delta':
+        return [step.op, step.param, factorRank(step.u)];
+    }
+  });
+  return JSON.stringify({ captures, interventions });
+}
+
+function positionsKind(selector: Positions): string {
+  return typeof selector === 'string' ? selector : 'indices';
+}
+
+/** A weight_delta factor as k rows (a flat list is rank one), the layout the compiler feeds. */
+export function factorRows(factor: number[] | number[][]): number[][] {
+  return isRows(factor) ? factor : [factor];
+}
+
+function factorRank(factor: number[] | number[][]): number {
+  return factorRows(factor).length;
+}
+
+function isRows(factor: number[] | number[][]): factor is number[][] {
+  return Array.isArray(factor[0]);
+}
+
+// ------------------------------------------------------------------------ validation
+
+/** One problem, located by its JSON path, e.g. "interventions[0].vector". */
+interface PlanIssue {
+  path: string;
+  message: string;
+}
+type Report = (path: string, message: string) => void;
+
+/**
+ * The plan, parsed (defaults filled in) and checked against the model. Throws
+ * EngineError('bad_plan') listing every problem with its JSON path; details.issues has
+ * them as { path, message } for a UI to point at the field.
+ */
+export function validatePlan(spec: ModelSpec, plan: unknown): Plan {
+  const parsed = planSchema.safeParse(plan);
+  if (!parsed.success) throw planError(zodIssues(parsed.error.issues, []));
+  const issues: PlanIssue[] = [];
+  checkAgainstModel(spec, parsed.data, (path, message) => issues.push({ path, message }));
+  if (issues.length > 0) throw planError(issues);
+  return parsed.data;
+}
+
+/** validatePlan for JSON text (a file, a CLI flag). */
+export function parsePlanJson(text: string, spec: ModelSpec): Plan {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new EngineError('bad_plan', `malformed JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return validatePlan(spec, value);
+}
+
+function planError(issues: PlanIssue[]): EngineError {
+  const lines = issues.map((issue) => `${issue.path}: ${issue.message}`);
+  return new EngineError('bad_plan', `invalid plan: ${lines.join('; ')}`, { issues });
+}
+
+type ZodIssue = z.core.$ZodIssue;
+
+function zodIssues(issues: readonly ZodIssue[], base: PropertyKey[]): PlanIssue[] {
+  return issues.flatMap((issue) => {
+    const path = [...base, ...issue.path];
+    const branch = issue.code === 'invalid_union' ? likelyBranch(issue.errors) : null;
+    return branch ? zodIssues(branch, path) : [{ path: formatPath(path), message: issue.message }];
+  });
+}
+
+/**
+ * zod reports a failed union as one "invalid input" holding every branch's issues. When
+ * the input evidently meant one branch (its issues all lie inside the value, not at its
+ * top, and it has the fewest), report that branch's issues: "source.prompt_ids[0]: ...".
+ */
+function likelyBranch(branches: ZodIssue[][]): ZodIssue[] | null {
+  const inside = branches.filter((issues) => issues.every((issue) => issue.path.length > 0));
+  const fewest = Math.min(...inside.map((issues) => issues.length));
+  const best = inside.filter((issues) => issues.length === fewest);
+  return best.length === 1 ? best[0] : null;
+}
+
+/** ["interventions", 0, "vector"] -> "interventions[0].vector". */
+function formatPath(path: PropertyKey[]): string {
+  let text = '';
+  for (const key of path) text += typeof key === 'number' ? `[${key}]` : `${text ? '.' : ''}${String(key)}`;
+  return text || '(plan)';
+}
+
+function checkAgainstModel(spec: ModelSpec, plan: Plan, report: Report): void {
+  // One schedule: it is the order the blocks run in, and two would contradict each other.
+  const schedules = plan.interventions.flatMap((step, i) => (step.op === 'schedule' ? [`interventions[${i}]`] : []));
+  for (const extra of schedules.slice(1)) report(extra, `a plan may have only one schedule (the first is ${schedules[0]})`);
+
+  const captured = new Map<string, string>();
+  plan.captures.forEach((capture, i) => {
+    const path = `captures[${i}]`;
+    hookOrReport(spec, `${path}.hook`, capture.hook, report);
+    // Captures come back keyed by hook name, so a second one would collide.
+    const first = captured.get(capture.hook);
+    if (first) report(`${path}.hook`, `${capture.hook} is already captured by ${first}`);
+    else captured.set(capture.hook, path);
+  });
+
+  plan.interventions.forEach((step, i) => {
+    const path = `interventions[${i}]`;
+    switch (step.op) {
+      case 'add': {
+        const info = hookOrReport(spec, `${path}.hook`, step.hook, report);
+        if (info) checkVector(info, step.vector, `${path}.vector`, report);
+        break;
+      }
+      case 'set':
+      case 'scale': {
+        const info = hookOrReport(spec, `${path}.hook`, step.hook, report);
+        if (info) checkIndices(info, step.indices, step.values, path, report);
+        break;
+      }
+      case 'patch': {
+        const info = hookOrReport(spec, `${path}.hook`, step.hook, report);
+        if (info) checkPatch(spec, info, step, path, report);
+        break;
+      }
+      case 'schedule':
+        step.blocks.forEach((block, j) => checkBlock(spec, block, `${path}.blocks[${j}]`, report));
+        break;
+      case 'lens':
+        step.layers.forEach((layer, j) => checkBlock(spec, layer, `${path}.layers[${j}]`, report));
+        break;
+      case 'weight_delta':
+        checkWeightDelta(spec, step, path, report);
+        break;
+    }
+  });
+}
+
+function hookOrReport(spec: ModelSpec, path: string, name: string, report: Report): HookInfo | null {
+  try {
+    return hookInfo(spec, name);
+  } catch (error) {
+    if (!(error instanceof EngineError)) throw error;
+    report(path, error.message);
+    return null;
+  }
+}
+
+function checkBlock(spec: ModelSpec, block: number, path: string, report: Report): void {
+  if (block >= spec.nLayers) report(path, `block ${block} is out of range: this model has blocks ${blockRange(spec)}`);
+}
+
+/** add: the vector is added along the hook's last dim (broadcast over heads at head sites). */
+function checkVector(info: HookInfo, vector: number[], path: string, report: Report): void {
+  const size = info.shape[info.shape.length - 1];
+  const dim = info.dims[info.dims.length - 1];
+  if (size === 'pos') report(path, `cannot add a vector to ${info.name}: its last dim ${dim} is a position axis`);
+  else if (vector.length !== size) report(path, `has ${vector.length} values; ${info.name} needs ${dim} = ${size}`);
+}
+
+function checkIndices(info: HookInfo, indices: number[], values: number[], path: string, report: Report): void {
+  if (info.indexUnit === null) {
+    report(`${path}.hook`, `${info.name} takes no set/scale indices`);
+    return;
+  }
+  indices.forEach((index, j) => {
+    if (index >= info.nIndex) report(`${path}.indices[${j}]`, `${index} is out of range: ${info.name} has ${info.nIndex} ${info.indexUnit}s (0..${info.nIndex - 1})`);
+  });
+  if (values.length !== 1 && values.length !== indices.length) {
+    report(`${path}.values`, `has ${values.length} values for ${indices.length} indices; give one per index, or one for all`);
+  }
+}
+
+function checkPatch(spec: ModelSpec, info: HookInfo, step: Extract<Intervention, { op: 'patch' }>, path: string, report: Report): void {
+  // Patching replaces whole rows [position, ...]; the pattern is [head, q_pos, k_pos].
+  if (info.dims[0] !== 'pos') {
+    report(`${path}.hook`, `cannot patch ${info.name}: patch needs a hook whose first dim is pos, and it is [${info.dims.join(', ')}]`);
+    return;
+  }
+  const explicit = typeof step.positions === 'string' ? null : step.positions;
+  if ('prompt_ids' in step.source) {
+    const ids = step.source.prompt_ids;
+    ids.forEach((id, j) => {
+      if (id >= spec.dVocab) report(`${path}.source.prompt_ids[${j}]`, `token ${id} is out of range: the vocabulary has ${spec.dVocab} tokens`);
+    });
+    // The source run supplies position p for position p, so it must be that long.
+    explicit?.forEach((position, j) => {
+      if (position >= ids.length) report(`${path}.positions[${j}]`, `position ${position} is beyond the source prompt (${ids.length} tokens)`);
+    });
+    return;
+  }
+  const rows = step.source.values;
+  const dims = info.dims.slice(1);
+  const width = info.shape.slice(1).reduce<number>((product, size) => product * (size as number), 1); // only dims[0] is pos here
+  rows.forEach((row, j) => {
+    if (row.length !== width) report(`${path}.source.values[${j}]`, `has ${row.length} values; ${info.name} needs ${dims.join(' * ')} = ${width}`);
+  });
+  const expectedRows = explicit ? explicit.length : step.positions === 'last' ? 1 : null;
+  if (expectedRows !== null && rows.length !== expectedRows) {
+    report(`${path}.source.values`, `has ${rows.length} rows; positions ${JSON.stringify(step.positions)} select ${expectedRows}`);
+  }
+}
+
+// Weights a delta may edit, as [out_features, in_features] (Hugging Face layout).
+const EDITABLE_PARAM = /^blocks\.(0|[1-9][0-9]*)\.(attn\.[qkvo]_proj|mlp\.(gate|up|down)_proj)$/;
+
+function checkWeightDelta(spec: ModelSpec, step: Extract<Intervention, { op: 'weight_delta' }>, path: string, report: Report): void {
+  const shape = editableShape(spec, step.param, `${path}.param`, report);
+  const rankU = factorRank(step.u);
+  const rankV = factorRank(step.v);
+  if (rankU !== rankV) report(`${path}.v`, `has rank ${rankV} but u has rank ${rankU}; give one v row per u row`);
+  if (!shape) return;
+  const [outFeatures, inFeatures] = shape;
+  const checkRows = (factor: number[] | number[][], name: 'u' | 'v', size: number, label: string): void => {
+    factorRows(factor).forEach((row, k) => {
+      const at = isRows(factor) ? `${path}.${name}[${k}]` : `${path}.${name}`;
+      if (row.length !== size) report(at, `has ${row.length} values; ${step.param} needs ${label} = ${size}`);
+    });
+  };
+  checkRows(step.u, 'u', outFeatures, 'out_features');
+  checkRows(step.v, 'v', inFeatures, 'in_features');
+}
+
+function editableShape(spec: ModelSpec, param: string, path: string, report: Report): number[] | null {
+  // The graph keeps its own unembedding matrix even when the checkpoint ties it to the
+  // embedding, so 'unembed' is editable either way and the edit leaves the embedding alone.
+  if (param === 'unembed') return [spec.dVocab, spec.dModel];
+  const match = EDITABLE_PARAM.exec(param);
+  if (!match) {
+    const range = `{${blockRange(spec)}}`;
+    report(path, `unknown weight '${param}'; valid: blocks.${range}.attn.{q,k,v,o}_proj, blocks.${range}.mlp.{gate,up,down}_proj, unembed`);
+    return null;
+  }
+  const shape = expectedParams(spec).get(`${param}.weight`);
+  if (!shape) report(path, `block ${match[1]} is out of range: this model has blocks ${blockRange(spec)}`);
+  return shape ?? null;
+}
