@@ -13,6 +13,7 @@ export const USAGE = `Usage: npm run cli -- <command> [options]
 
 Commands
   generate   Generate text from a prompt
+  run        One forward pass over a prompt with an intervention plan; prints JSON
   tokenize   Print the token ids of a text
 
 Model (all commands)
@@ -33,6 +34,11 @@ generate
   --stop TEXT             stop string; repeat for several
   --no-stop               do not stop at EOS (nor at stop strings)
   --json                  print one JSON object instead of streaming text
+
+run
+  --prompt TEXT | --prompt-ids 1,2,3
+  --plan FILE             intervention plan (JSON: captures and interventions by hook name)
+  prints {"argmax_per_pos", "logits_last", "captures": {hook: nested arrays}}
 
 tokenize
   --text TEXT
@@ -75,6 +81,16 @@ export const generateArgsSchema = z
   })
   .refine((a) => (a.prompt === undefined) !== (a.promptIds === undefined), { message: 'give exactly one of --prompt and --prompt-ids' });
 
+export const runArgsSchema = z
+  .object({
+    ...modelOptions,
+    prompt: z.string().optional(),
+    promptIds: intList.optional(),
+    plan: z.string().optional(),
+    json: z.boolean().default(true),
+  })
+  .refine((a) => (a.prompt === undefined) !== (a.promptIds === undefined), { message: 'give exactly one of --prompt and --prompt-ids' });
+
 export const tokenizeArgsSchema = z.object({
   ...modelOptions,
   text: z.string({ error: '--text is required' }),
@@ -100,6 +116,7 @@ const FLAGS = {
   'no-stop': { type: 'boolean' },
   json: { type: 'boolean' },
   text: { type: 'string' },
+  plan: { type: 'string' },
   'no-special': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;

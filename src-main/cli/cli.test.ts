@@ -1,6 +1,6 @@
 /** The CLI as a user runs it: a real subprocess on the shared stories260K models. */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -48,6 +48,24 @@ describe('cli', () => {
     expect(JSON.parse(withBos.stdout)).toEqual({ ids: [1, 403, 407, 261, 378] });
     const withoutBos = await cli('tokenize', '--model', sharedPath('models', 'stories260K-hf'), '--text', 'Once upon a time', '--no-special', '--json');
     expect(JSON.parse(withoutBos.stdout)).toEqual({ ids: [403, 407, 261, 378] });
+  });
+
+  it('runs one forward pass with a plan file: argmax per position, last logits and captures', async () => {
+    const golden = JSON.parse(readFileSync(sharedPath('golden', 'stories260k.json'), 'utf8')) as { prompt_ids: number[]; argmax_per_pos: number[]; resid_post_last_pos: number[][] };
+    const planFile = join(cacheDir, 'plan.json');
+    writeFileSync(planFile, JSON.stringify({ captures: [{ hook: 'blocks.4.hook_resid_post', positions: 'last' }] }));
+    const { code, stdout } = await cli('run', '--model', sharedPath('models', 'stories260K-hf'), '--prompt-ids', golden.prompt_ids.join(','), '--plan', planFile);
+    expect(code).toBe(0);
+    const output = JSON.parse(stdout) as { argmax_per_pos: number[]; logits_last: number[]; captures: Record<string, number[][]> };
+    expect(output.argmax_per_pos).toEqual(golden.argmax_per_pos);
+    expect(output.logits_last).toHaveLength(512);
+    const captured = output.captures['blocks.4.hook_resid_post'];
+    expect(captured).toHaveLength(1);
+    expect(Math.max(...captured[0].map((x, i) => Math.abs(x - golden.resid_post_last_pos[4][i])))).toBeLessThan(1e-4);
+    writeFileSync(planFile, '{"captures": [');
+    const malformed = await cli('run', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'x', '--plan', planFile);
+    expect(malformed.code).toBe(1);
+    expect(malformed.stderr).toContain('not valid JSON');
   });
 
   it('reports errors on stderr with a non-zero exit code', async () => {

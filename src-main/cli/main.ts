@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { Engine, EngineError, generationSettingsSchema, type ExecutionProvider, type GenerationEvent, type ModelHandle } from '../engine/api';
-import { USAGE, describeIssues, generateArgsSchema, parseCommandLine, tokenizeArgsSchema } from './args';
+import { readFileSync } from 'node:fs';
+import { USAGE, describeIssues, generateArgsSchema, parseCommandLine, runArgsSchema, tokenizeArgsSchema } from './args';
 
 class UsageError extends Error {}
 
@@ -81,6 +82,47 @@ async function generateCommand(flags: Record<string, unknown>): Promise<void> {
   });
 }
 
+/** Row-major data as nested arrays of the given shape, for JSON output. */
+function nested(shape: number[], data: Float32Array, offset = 0): unknown[] {
+  const [size, ...rest] = shape;
+  const stride = rest.reduce((a, b) => a * b, 1);
+  return Array.from({ length: size }, (_, i) => (rest.length ? nested(rest, data, offset + i * stride) : data[offset + i]));
+}
+
+function readPlanFile(path: string | undefined): unknown {
+  if (path === undefined) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new EngineError('not_found', `plan file ${path} cannot be read`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new EngineError('bad_plan', `plan file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+async function runCommand(flags: Record<string, unknown>): Promise<void> {
+  const args = validate(runArgsSchema, flags);
+  const plan = readPlanFile(args.plan);
+  await withModel(args, async (model) => {
+    const ids = args.promptIds ?? model.tokenizer.encode(args.prompt ?? '');
+    const { logits, captures } = await model.run(ids, plan);
+    const argmax = (row: Float32Array): number => row.reduce((best, v, i) => (v > row[best] ? i : best), 0);
+    const output = {
+      ids,
+      argmax_per_pos: logits.map(argmax),
+      logits_last: Array.from(logits[logits.length - 1]),
+      captures: Object.fromEntries(Object.entries(captures).map(([hook, c]) => [hook, nested(c.shape, c.data)])),
+      capture_dims: Object.fromEntries(Object.entries(captures).map(([hook, c]) => [hook, { dims: c.dims, shape: c.shape, positions: c.positions }])),
+      provider: model.provider,
+    };
+    process.stdout.write(`${JSON.stringify(output)}\n`);
+  });
+}
+
 async function tokenizeCommand(flags: Record<string, unknown>): Promise<void> {
   const args = validate(tokenizeArgsSchema, flags);
   await withModel(args, async (model) => {
@@ -92,6 +134,7 @@ async function tokenizeCommand(flags: Record<string, unknown>): Promise<void> {
 
 const COMMANDS: Record<string, (flags: Record<string, unknown>) => Promise<void>> = {
   generate: generateCommand,
+  run: runCommand,
   tokenize: tokenizeCommand,
 };
 
