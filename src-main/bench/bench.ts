@@ -266,7 +266,7 @@ async function main(argv: string[]): Promise<number> {
     const smolPath = buildSmolLmShapedModel(join(tmp, 'smollm2-135m-shaped'));
     const smol = await benchModel('SmolLM2-135M-shaped', smolPath, join(tmp, 'cache-smollm'), threads, SMOLLM_WORKLOAD);
     const s = smol.result;
-    // The installed binding's version (the CLI layer may not import onnxruntime-node itself).
+    // The installed binding's version, read from its package.json: only engine/runtime imports onnxruntime-node.
     const ortPackage = z.object({ version: z.string() }).parse(JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')));
     const report: Report = {
       machine: { cpu: cpus()[0]?.model ?? 'unknown', logicalCores: cpus().length },
