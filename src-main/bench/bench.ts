@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: how fast the engine runs on this machine, measured against what the
- * machine's memory allows, in one run (about a minute on 2 cores).
+ * machine's memory allows, in one run (about 25 s on 2 cores).
  *
  *   1. Memory read bandwidth: onnxruntime streaming a 1 GiB tensor on every intra-op thread.
  *   2. stories260K (the real tiny checkpoint): prefill and greedy decode tokens/s.
