@@ -56,10 +56,6 @@ export class Engine {
     return new Engine(options);
   }
 
-  get threads(): number {
-    return this.runtime.threads;
-  }
-
   async loadModel(path: string, options: { tokenizerPath?: string } = {}): Promise<ModelHandle> {
     const loaded = await openModel(path, options);
     try {
@@ -121,18 +117,29 @@ export class ModelHandle {
     if (bad !== undefined) throw new EngineError('bad_argument', `token id ${bad} is outside the vocabulary (0..${this.spec.dVocab - 1})`);
   }
 
-  /** Run `ids` at positions start.. through the graph, returning logits rows for `logitsAt` (indices into ids). */
-  async runChunk(cache: KvCacheHandle, ids: readonly number[], start: number, logitsAt: number[]): Promise<Float32Array[]> {
+  /**
+   * Run `ids` at positions start.. through `session`, returning logits rows for `logitsAt`
+   * (indices into ids) and the other fetched outputs; `extraFeeds` carry a plan's values.
+   */
+  private async runGraph(
+    session: Session,
+    cache: KvCacheHandle,
+    ids: readonly number[],
+    start: number,
+    logitsAt: number[],
+    extra: { feeds?: TensorMap; fetches?: string[] } = {},
+  ): Promise<{ logits: Float32Array[]; outputs: TensorMap }> {
     this.checkIds(ids);
     const feeds: TensorMap = {
       input_ids: int64([1, ids.length], ids),
       position_ids: int64([1, ids.length], ids.map((_, i) => start + i)),
       logits_positions: int64([logitsAt.length], logitsAt),
+      ...extra.feeds,
     };
-    const { outputs } = await this.session.run(feeds, ['logits'], cache);
+    const { outputs } = await session.run(feeds, ['logits', ...(extra.fetches ?? [])], cache);
     const logits = outputs.logits.data as Float32Array;
     const vocab = this.spec.dVocab;
-    return logitsAt.map((_, i) => logits.slice(i * vocab, (i + 1) * vocab));
+    return { logits: logitsAt.map((_, i) => logits.slice(i * vocab, (i + 1) * vocab)), outputs };
   }
 
   /** One forward pass over `ids` from an empty cache; logits for every position or only the last. */
@@ -140,7 +147,7 @@ export class ModelHandle {
     const cache = await this.newCache();
     try {
       const at = positions === 'all' ? ids.map((_, i) => i) : [ids.length - 1];
-      return await this.runChunk(cache, ids, 0, at);
+      return (await this.runGraph(this.session, cache, ids, 0, at)).logits;
     } finally {
       await cache.release();
     }
@@ -158,7 +165,7 @@ export class ModelHandle {
         void cache.reset(); // ordered before any later run by the worker's queue
       },
       feed: async (ids) => {
-        const [logits] = await this.runChunk(cache, ids, length, [ids.length - 1]);
+        const [logits] = (await this.runGraph(this.session, cache, ids, length, [ids.length - 1])).logits;
         length += ids.length;
         return logits;
       },
@@ -182,26 +189,18 @@ export class ModelHandle {
    * captures keyed by hook name. The plan is validated against this model first.
    */
   async run(ids: number[], planInput: unknown = {}): Promise<{ logits: Float32Array[]; captures: Record<string, CaptureResult> }> {
-    this.checkIds(ids);
     const plan: Plan = validatePlan(this.spec, planInput);
     const session = await this.plans.session(plan);
     const cache = await this.newCache();
     try {
       const run = { start: 0, count: ids.length, promptLength: ids.length };
-      const feeds: TensorMap = {
-        input_ids: int64([1, ids.length], ids),
-        position_ids: int64([1, ids.length], ids.map((_, i) => i)),
-        logits_positions: int64([ids.length], ids.map((_, i) => i)),
-        ...planFeeds(plan, run),
-      };
-      const { outputs } = await session.run(feeds, ['logits', ...captureFetches(plan)], cache);
-      const logits = outputs.logits.data as Float32Array;
-      const vocab = this.spec.dVocab;
+      const allPositions = ids.map((_, i) => i);
+      const { logits, outputs } = await this.runGraph(session, cache, ids, 0, allPositions, { feeds: planFeeds(plan, run), fetches: captureFetches(plan) });
       const captures: Record<string, CaptureResult> = {};
       for (const capture of plan.captures) {
         captures[capture.hook] = shapeCapture(this.spec, capture.hook, outputs[captureOutput(capture.hook)], capture.positions, run);
       }
-      return { logits: ids.map((_, i) => logits.slice(i * vocab, (i + 1) * vocab)), captures };
+      return { logits, captures };
     } finally {
       await cache.release();
     }

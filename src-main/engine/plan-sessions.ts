@@ -95,10 +95,6 @@ export class PlanSessions {
     return created;
   }
 
-  get size(): number {
-    return this.sessions.size;
-  }
-
   async releaseAll(): Promise<void> {
     const sessions = [...this.sessions.values()];
     this.sessions.clear();

@@ -6,6 +6,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { elementCount } from '../model/file-io';
 
 /** A tensor the graph needs, produced on demand (read, converted, transposed) when the file is written. */
 export interface GraphWeight {
@@ -75,7 +76,7 @@ function writeWeightFile(dir: string, fingerprint: string, weights: GraphWeight[
   try {
     for (const weight of weights) {
       const data = weight.produce();
-      const expected = weight.dims.reduce((a, b) => a * b, 1);
+      const expected = elementCount(weight.dims);
       if (data.length !== expected) throw new Error(`weight ${weight.name}: produced ${data.length} values, expected ${expected}`);
       const padded = Math.ceil(offset / ALIGNMENT) * ALIGNMENT;
       if (padded > offset) writeSync(fd, new Uint8Array(padded - offset));

@@ -40,11 +40,6 @@ export class KvCache {
     return Array.from({ length: this.shape.slots }, () => new Float32Array(capacity * this.rowLength));
   }
 
-  /** Bytes held by the cache buffers. */
-  get bytes(): number {
-    return 2 * this.shape.slots * this.keys[0].byteLength;
-  }
-
   reset(): void {
     this.length = 0;
   }

@@ -12,8 +12,3 @@ export const int64 = (dims: number[], values: readonly number[]): HostTensor => 
   dims,
   data: BigInt64Array.from(values, (v) => BigInt(v)),
 });
-export const int32 = (dims: number[], values: readonly number[]): HostTensor => ({ dtype: 'int32', dims, data: Int32Array.from(values) });
-
-export function elementCount(dims: readonly number[]): number {
-  return dims.reduce((a, b) => a * b, 1);
-}
