@@ -3,9 +3,13 @@
  * import from engine/. Everything here is either a value callers need or a type they
  * pass around; internals (graph, runtime, readers) stay behind it.
  */
-export { Engine, ModelHandle, defaultCacheDir, type EngineOptions } from './engine';
+export { Engine, ModelHandle, defaultCacheDir, type EngineOptions, type VariantRun, type VariantTokenEvent } from './engine';
 export { EngineError, serializeError, type EngineErrorCode, type SerializedError } from './errors';
 export { generationSettingsSchema, defaultGenerationSettings, type GenerationSettings, type GenerationSettingsInput } from './generate/settings';
 export type { GenerationEvent, GenerationResult, StopReason, TokenEvent, TokenAlternative } from './generate/generate';
 export { EXECUTION_PROVIDERS, type ExecutionProvider } from './runtime/protocol';
 export type { ModelSpec } from './model/spec';
+export type { HookInfo } from './hooks/names';
+export { decodingSchema, type Decoding, type DecodingInput, type DecodingStep } from './generate/decoding-options';
+export * from './experiment/schema';
+export * from './workbench/protocol';

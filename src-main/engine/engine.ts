@@ -6,7 +6,8 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { EngineError } from './errors';
-import { generate, type GenerationEvent, type GenerationResult } from './generate/generate';
+import { decodingSchema, type DecodingInput, type DecodingStep } from './generate/decoding-options';
+import { generate, type GenerationEvent, type GenerationResult, type TokenEvent } from './generate/generate';
 import type { GenerationSettings } from './generate/settings';
 import type { StepModel } from './generate/step-model';
 import { encodeModel } from './graph/onnx-proto';
@@ -23,6 +24,19 @@ import type { TextTokenizer } from './model/tokenizer/types';
 import type { ExecutionProvider } from './runtime/protocol';
 import { Runtime, type KvCacheHandle, type Session } from './runtime/runtime';
 import { int64, type TensorMap } from './runtime/tensor';
+
+/** One variant of a generateVariants call: a plan (validated against the model) and a decoding strategy. */
+export interface VariantRun {
+  plan?: unknown;
+  decoding?: DecodingInput;
+}
+
+export interface VariantTokenEvent {
+  variant: number;
+  token: TokenEvent;
+  /** The layer and per-candidate scores of a lens-based strategy (LFD, DoLa); null otherwise. */
+  decoding: DecodingStep | null;
+}
 
 export interface EngineOptions {
   /** Where graph-layout weights and compiled graphs are cached (default: the user's cache folder). */
@@ -204,6 +218,37 @@ export class ModelHandle {
     } finally {
       await cache.release();
     }
+  }
+
+  /**
+   * Generate every variant from the same prompt and settings (same seed), each with its
+   * own plan and decoding strategy; tokens of all variants interleave in the stream.
+   * Returns one result per variant, in order.
+   */
+  async *generateVariants(
+    promptIds: number[],
+    settings: GenerationSettings,
+    variants: VariantRun[],
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<VariantTokenEvent, GenerationResult[]> {
+    const results: GenerationResult[] = [];
+    for (const [variant, run] of variants.entries()) {
+      const plan = validatePlan(this.spec, run.plan ?? {});
+      const decoding = decodingSchema.parse(run.decoding ?? { strategy: 'greedy' });
+      if (plan.interventions.length > 0 || plan.captures.length > 0 || decoding.strategy !== 'greedy') {
+        throw new EngineError('bad_plan', 'plans and lens decoding during generation are not supported yet');
+      }
+      const stream = this.generate(promptIds, settings, options);
+      for (;;) {
+        const next = await stream.next();
+        if (next.done) {
+          results.push(next.value);
+          break;
+        }
+        yield { variant, token: next.value, decoding: null };
+      }
+    }
+    return results;
   }
 
   async unload(): Promise<void> {

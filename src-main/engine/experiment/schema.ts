@@ -1,0 +1,93 @@
+/**
+ * The experiment document (`*.tiller.json`), in memory. Vectors are plain number arrays
+ * here; on disk large ones move to a sidecar safetensors file (experiment/file.ts).
+ */
+import { z } from 'zod';
+import { decodingSchema } from '../generate/decoding-options';
+import { generationSettingsSchema } from '../generate/settings';
+import { interventionSchema } from '../hooks/plan';
+
+export const EXPERIMENT_FORMAT = 'tiller-experiment';
+export const EXPERIMENT_VERSION = 1;
+
+/** How a steering vector was made, so a reopened experiment shows it (the vector itself is in the intervention). */
+export const vectorOriginSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('embedding'), token: z.string(), tokenId: z.int().min(0) }),
+  z.strictObject({ kind: z.literal('contrast'), hook: z.string(), positive: z.string(), negative: z.string() }),
+  z.strictObject({ kind: z.literal('file'), path: z.string(), key: z.string().optional() }),
+]);
+
+export const variantSchema = z.strictObject({
+  id: z.string().min(1),
+  name: z.string().min(1, 'must not be empty'),
+  interventions: z.array(interventionSchema).default(() => []),
+  /** Origin of the vector of interventions[i], keyed by i (as a string, JSON keys are strings). */
+  origins: z.record(z.string(), vectorOriginSchema).default(() => ({})),
+  decoding: decodingSchema.default({ strategy: 'greedy' }),
+});
+
+export const modelRefSchema = z.strictObject({
+  path: z.string().min(1),
+  format: z.enum(['hf', 'llama2c']),
+  architecture: z.string(),
+  /** model/fingerprint.ts: sampled hash of the checkpoint files. */
+  fingerprint: z.string().min(1),
+  tokenizerPath: z.string().optional(),
+});
+
+export const promptSchema = z.strictObject({
+  text: z.string(),
+  /** Wrap the text in the model's chat template. */
+  chat: z.boolean().default(false),
+});
+
+const alternativeSchema = z.strictObject({ id: z.int(), text: z.string(), logprob: z.number() });
+
+export const tokenRecordSchema = z.strictObject({
+  id: z.int().min(0),
+  text: z.string(),
+  logprob: z.number(),
+  top: z.array(alternativeSchema),
+  /** Lens-based decoding only: the layer used at this step and the score of each candidate. */
+  decoding: z
+    .strictObject({ strategy: z.enum(['lfd', 'dola']), layer: z.int(), scores: z.record(z.string(), z.number()) })
+    .optional(),
+});
+
+export const variantResultSchema = z.strictObject({
+  variantId: z.string(),
+  tokens: z.array(tokenRecordSchema),
+  text: z.string(),
+  stopReason: z.enum(['eos', 'stop_string', 'max_tokens', 'context_full', 'cancelled']),
+  tokensPerSecond: z.number(),
+});
+
+export const resultsSchema = z.strictObject({
+  ranAt: z.string(),
+  provider: z.string(),
+  promptIds: z.array(z.int().min(0)),
+  variants: z.array(variantResultSchema),
+});
+
+export const experimentSchema = z.strictObject({
+  format: z.literal(EXPERIMENT_FORMAT),
+  version: z.literal(EXPERIMENT_VERSION),
+  name: z.string().default('Untitled experiment'),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  model: modelRefSchema.nullable(),
+  prompt: promptSchema,
+  settings: generationSettingsSchema,
+  /** variants[0] is the baseline every other column is compared with. */
+  variants: z.array(variantSchema).min(1, 'must hold at least the baseline'),
+  results: resultsSchema.nullable().default(null),
+});
+
+export type VectorOrigin = z.infer<typeof vectorOriginSchema>;
+export type Variant = z.infer<typeof variantSchema>;
+export type VariantInput = z.input<typeof variantSchema>;
+export type ModelRef = z.infer<typeof modelRefSchema>;
+export type TokenRecord = z.infer<typeof tokenRecordSchema>;
+export type VariantResult = z.infer<typeof variantResultSchema>;
+export type ExperimentResults = z.infer<typeof resultsSchema>;
+export type Experiment = z.infer<typeof experimentSchema>;

@@ -1,0 +1,174 @@
+/**
+ * WorkbenchApi: the one interface the UI speaks (DESIGN.md, "Layout"). The renderer
+ * holds an implementation of it that forwards to a transport (Electron IPC or the
+ * WebSocket); the receiving side validates every request with `requestSchemas` before
+ * the engine sees it. Streams (tokens, download progress, menu commands) arrive as
+ * WorkbenchEvents through onEvent.
+ */
+import { z } from 'zod';
+import type { SerializedError } from '../errors';
+import { experimentSchema, promptSchema, variantSchema, type Experiment, type ExperimentResults, type TokenRecord } from '../experiment/schema';
+import { generationSettingsSchema } from '../generate/settings';
+import type { HookInfo } from '../hooks/names';
+import type { ExecutionProvider } from '../runtime/protocol';
+
+export interface ModelInfo {
+  path: string;
+  format: 'hf' | 'llama2c';
+  architecture: string;
+  family: string;
+  nParams: number;
+  nLayers: number;
+  dModel: number;
+  nHeads: number;
+  nKvHeads: number;
+  dHead: number;
+  dMlp: number;
+  dVocab: number;
+  nCtx: number;
+  provider: ExecutionProvider;
+  fallbackReason: string | null;
+  /** Bytes of weights the engine keeps (the graph-layout cache file it maps). */
+  weightBytes: number;
+  fingerprint: string;
+  /** The tokenizer has a chat template, so the prompt's chat toggle means something. */
+  hasChatTemplate: boolean;
+}
+
+export interface EngineStatus {
+  state: 'idle' | 'loading' | 'generating' | 'crashed';
+  model: ModelInfo | null;
+  /** Why the engine crashed or the last load failed; null otherwise. */
+  error: SerializedError | null;
+  transport: 'ipc' | 'websocket';
+  /** Native file dialogs exist (Electron); in a browser the UI asks for paths as text. */
+  nativeDialogs: boolean;
+}
+
+export interface RecentExperiment {
+  path: string;
+  name: string;
+  openedAt: string;
+}
+
+/** An entry of resources/models.json that the model manager can download. */
+export interface CatalogModel {
+  id: string;
+  name: string;
+  description: string;
+  bytes: number;
+  /** Where it is (or will be) on disk, and whether it is already there and verified. */
+  path: string;
+  installed: boolean;
+}
+
+export type MenuCommand =
+  | 'new'
+  | 'open'
+  | 'open-recent'
+  | 'save'
+  | 'save-as'
+  | 'open-model-folder'
+  | 'open-model-file'
+  | 'download-model'
+  | 'generate'
+  | 'cancel';
+
+export type PickKind = 'open-experiment' | 'save-experiment' | 'model-folder' | 'model-file' | 'vector-file';
+
+/** One generated token of one variant, streamed while the run goes on. */
+export interface TokenStreamEvent {
+  type: 'token';
+  runId: string;
+  variant: number; // index into the request's variants
+  index: number; // 0 for the first generated token
+  token: TokenRecord;
+}
+
+export type WorkbenchEvent =
+  | TokenStreamEvent
+  | { type: 'done'; runId: string; results: ExperimentResults }
+  | { type: 'error'; runId: string; error: SerializedError }
+  | {
+      type: 'download';
+      downloadId: string;
+      modelId: string;
+      receivedBytes: number;
+      totalBytes: number | null;
+      state: 'running' | 'done' | 'error';
+      path: string | null;
+      error: SerializedError | null;
+    }
+  | { type: 'status'; status: EngineStatus }
+  | { type: 'menu'; command: MenuCommand; path: string | null };
+
+const path = z.string().min(1, 'must name a path').max(4096);
+
+/** Requests by method; the receiving side parses params with these before acting. */
+export const requestSchemas = {
+  status: z.strictObject({}),
+  restartEngine: z.strictObject({}),
+  loadModel: z.strictObject({ path, tokenizerPath: path.optional() }),
+  unloadModel: z.strictObject({}),
+  listHooks: z.strictObject({}),
+  tokenize: z.strictObject({ text: z.string().max(1_000_000), chat: z.boolean().default(false) }),
+  embeddingVector: z.strictObject({ token: z.string().min(1, 'must name a token') }),
+  contrastVector: z.strictObject({ hook: z.string().min(1), positive: z.string().min(1), negative: z.string().min(1) }),
+  readVectorFile: z.strictObject({ path, key: z.string().optional() }),
+  validateVariant: z.strictObject({ variant: variantSchema }),
+  generate: z.strictObject({
+    prompt: promptSchema,
+    settings: generationSettingsSchema,
+    variants: z.array(variantSchema).min(1, 'must hold at least the baseline').max(16, 'at most 16 variants run together'),
+  }),
+  cancel: z.strictObject({ runId: z.string().min(1) }),
+  saveExperiment: z.strictObject({ path, experiment: experimentSchema }),
+  openExperiment: z.strictObject({ path }),
+  listRecent: z.strictObject({}),
+  autosave: z.strictObject({ experiment: experimentSchema.nullable() }),
+  recoverAutosave: z.strictObject({}),
+  listModels: z.strictObject({}),
+  downloadModel: z.strictObject({ id: z.string().min(1) }),
+  pickPath: z.strictObject({ kind: z.enum(['open-experiment', 'save-experiment', 'model-folder', 'model-file', 'vector-file']), defaultPath: z.string().optional() }),
+} as const;
+
+export type WorkbenchMethod = keyof typeof requestSchemas;
+export type RequestOf<M extends WorkbenchMethod> = z.input<(typeof requestSchemas)[M]>;
+
+export interface VariantIssue {
+  /** Dotted path into the variant, e.g. "interventions.0.vector". */
+  path: string;
+  message: string;
+}
+
+export interface WorkbenchApi {
+  status(request: RequestOf<'status'>): Promise<EngineStatus>;
+  /** Restart a crashed engine process (app only; a no-op elsewhere). */
+  restartEngine(request: RequestOf<'restartEngine'>): Promise<EngineStatus>;
+  loadModel(request: RequestOf<'loadModel'>): Promise<ModelInfo>;
+  unloadModel(request: RequestOf<'unloadModel'>): Promise<void>;
+  listHooks(request: RequestOf<'listHooks'>): Promise<HookInfo[]>;
+  tokenize(request: RequestOf<'tokenize'>): Promise<{ ids: number[]; tokens: string[] }>;
+  /** The token embedding row of a text that encodes to exactly one token. */
+  embeddingVector(request: RequestOf<'embeddingVector'>): Promise<{ vector: number[]; tokenId: number }>;
+  /** Mean difference at `hook` (last position) between a positive and a negative prompt (ActAdd/CAA style). */
+  contrastVector(request: RequestOf<'contrastVector'>): Promise<{ vector: number[] }>;
+  /** A vector from a safetensors file (keyed by hook name) or a JSON list of numbers. */
+  readVectorFile(request: RequestOf<'readVectorFile'>): Promise<{ vector: number[]; key: string | null; keys: string[] }>;
+  /** Check a variant against the loaded model; issues name the field. */
+  validateVariant(request: RequestOf<'validateVariant'>): Promise<{ issues: VariantIssue[] }>;
+  /** Start generating every variant from the same prompt and seed; tokens stream as events. */
+  generate(request: RequestOf<'generate'>): Promise<{ runId: string; promptIds: number[] }>;
+  cancel(request: RequestOf<'cancel'>): Promise<void>;
+  saveExperiment(request: RequestOf<'saveExperiment'>): Promise<{ path: string }>;
+  openExperiment(request: RequestOf<'openExperiment'>): Promise<{ path: string; experiment: Experiment; warnings: string[] }>;
+  listRecent(request: RequestOf<'listRecent'>): Promise<RecentExperiment[]>;
+  /** Keep the unsaved session for crash recovery; null clears it (after a save). */
+  autosave(request: RequestOf<'autosave'>): Promise<void>;
+  recoverAutosave(request: RequestOf<'recoverAutosave'>): Promise<Experiment | null>;
+  listModels(request: RequestOf<'listModels'>): Promise<CatalogModel[]>;
+  downloadModel(request: RequestOf<'downloadModel'>): Promise<{ downloadId: string }>;
+  /** A native file dialog; null when cancelled or when there are no native dialogs. */
+  pickPath(request: RequestOf<'pickPath'>): Promise<string | null>;
+  onEvent(listener: (event: WorkbenchEvent) => void): () => void;
+}
