@@ -109,7 +109,7 @@ async function runCommand(flags: Record<string, unknown>): Promise<void> {
   const plan = readPlanFile(args.plan);
   await withModel(args, async (model) => {
     const ids = args.promptIds ?? model.tokenizer.encode(args.prompt ?? '');
-    const { logits, captures } = await model.run(ids, plan);
+    const { logits, captures, lens } = await model.run(ids, plan);
     const argmax = (row: Float32Array): number => row.reduce((best, v, i) => (v > row[best] ? i : best), 0);
     const output = {
       ids,
@@ -117,6 +117,8 @@ async function runCommand(flags: Record<string, unknown>): Promise<void> {
       logits_last: Array.from(logits[logits.length - 1]),
       captures: Object.fromEntries(Object.entries(captures).map(([hook, c]) => [hook, nested(c.shape, c.data)])),
       capture_dims: Object.fromEntries(Object.entries(captures).map(([hook, c]) => [hook, { dims: c.dims, shape: c.shape, positions: c.positions }])),
+      // Logit lens of each lens-op block at the last position: argmax and logits.
+      lens_last: Object.fromEntries(Object.entries(lens).map(([layer, rows]) => [layer, { argmax: argmax(rows[rows.length - 1]), logits: Array.from(rows[rows.length - 1]) }])),
       provider: model.provider,
     };
     process.stdout.write(`${JSON.stringify(output)}\n`);

@@ -6,23 +6,26 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { EngineError } from './errors';
-import { decodingSchema, type DecodingInput, type DecodingStep } from './generate/decoding-options';
-import { generate, type GenerationEvent, type GenerationResult, type TokenEvent } from './generate/generate';
+import type { DecodingInput, DecodingStep } from './generate/decoding-options';
+import { checkPrompt, generate, Sequence, type GenerationEvent, type GenerationResult, type TokenEvent } from './generate/generate';
+import { stepScorer } from './generate/scorers';
 import type { GenerationSettings } from './generate/settings';
 import type { StepModel } from './generate/step-model';
-import { encodeModel } from './graph/onnx-proto';
-import { buildLlamaGraph, llamaGraphWeights } from './graph/llama';
+import { llamaGraphWeights } from './graph/llama';
 import { ensureWeightFile } from './graph/weights-file';
 import { validatePlan, type Plan } from './hooks/plan';
-import { captureOutput } from './graph/taps';
-import { captureFetches, PlanSessions, planFeeds, shapeCapture, type CaptureResult } from './plan-sessions';
-import { writeAtomically } from './write-atomically';
+import type { RunPositions } from './hooks/positions';
+import { captureOutput, type LensHead } from './graph/taps';
+import { shapeCapture, type CaptureResult } from './plan/captures';
+import { PlanSessions, planLensOutput, type Lease } from './plan/compile';
+import { patchRowsFromValues, planFeeds, type PatchRows, type RowPlan } from './plan/feeds';
+import { unionPlan } from './plan/union';
 import { weightsFingerprint } from './model/fingerprint';
 import { openModel, type LoadedModel } from './model/load';
 import type { ModelSpec } from './model/spec';
 import type { TextTokenizer } from './model/tokenizer/types';
 import type { ExecutionProvider } from './runtime/protocol';
-import { Runtime, type KvCacheHandle, type Session } from './runtime/runtime';
+import { Runtime, type KvCacheHandle } from './runtime/runtime';
 import { int64, type TensorMap } from './runtime/tensor';
 
 /** One variant of a generateVariants call: a plan (validated against the model) and a decoding strategy. */
@@ -36,6 +39,15 @@ export interface VariantTokenEvent {
   token: TokenEvent;
   /** The layer and per-candidate scores of a lens-based strategy (LFD, DoLa); null otherwise. */
   decoding: DecodingStep | null;
+  /** The variant plan's captures at the positions this step fed (the prompt at the first token). */
+  captures: Record<string, CaptureResult>;
+}
+
+/** One forward pass with a plan: logits per position, captures by hook, plan lens logits by block. */
+export interface PlanRunResult {
+  logits: Float32Array[];
+  captures: Record<string, CaptureResult>;
+  lens: Record<number, Float32Array[]>;
 }
 
 export interface EngineOptions {
@@ -46,7 +58,10 @@ export interface EngineOptions {
 }
 
 /** Bumped whenever the weight layout or graph changes, so stale caches are not reused. */
-const GRAPH_VERSION = 'llama-1';
+const GRAPH_VERSION = 'llama-2';
+const EMPTY_PLAN: Plan = { captures: [], interventions: [] };
+/** Source runs of patches, kept so re-running a variant does not recompute them. */
+const MAX_CACHED_SOURCES = 16;
 
 export function defaultCacheDir(): string {
   if (process.env.TILLER_CACHE_DIR) return process.env.TILLER_CACHE_DIR;
@@ -76,11 +91,9 @@ export class Engine {
       const fingerprint = weightsFingerprint(loaded.weights.files);
       const dir = join(this.cacheDir, 'models', `${fingerprint.slice(0, 24)}-${GRAPH_VERSION}`);
       const manifest = ensureWeightFile(dir, `${fingerprint}:${GRAPH_VERSION}`, llamaGraphWeights(loaded.spec, loaded.weights));
-      const graphPath = join(dir, 'base.onnx');
-      writeAtomically(graphPath, encodeModel(buildLlamaGraph(loaded.spec, manifest)));
-      const session = await this.runtime.createSession(graphPath, this.executionProvider);
       const plans = new PlanSessions(this.runtime, loaded.spec, manifest, dir, this.executionProvider);
-      return new ModelHandle(this.runtime, loaded, session, plans, fingerprint);
+      const base = await plans.acquire(EMPTY_PLAN); // held for the model's life: the plain forward pass
+      return new ModelHandle(this.runtime, loaded, base, plans, fingerprint);
     } finally {
       loaded.weights.close();
     }
@@ -96,11 +109,12 @@ export class ModelHandle {
   readonly tokenizer: TextTokenizer;
   readonly format: LoadedModel['format'];
   readonly path: string;
+  private readonly sources = new Map<string, Promise<Float32Array>>();
 
   constructor(
     private readonly runtime: Runtime,
     loaded: LoadedModel,
-    private readonly session: Session,
+    private readonly base: Lease,
     private readonly plans: PlanSessions,
     /** Sampled fingerprint of the checkpoint files (model/fingerprint.ts). */
     readonly fingerprint: string,
@@ -113,16 +127,21 @@ export class ModelHandle {
 
   /** The execution provider the model runs on, and why another was not used. */
   get provider(): ExecutionProvider {
-    return this.session.provider;
+    return this.base.compiled.session.provider;
   }
 
   get fallbackReason(): string | null {
-    return this.session.info.fallbackReason;
+    return this.base.compiled.session.info.fallbackReason;
   }
 
-  private newCache(): Promise<KvCacheHandle> {
-    const { nLayers, nKvHeads, dHead, nCtx } = this.spec;
-    return this.runtime.createKvCache({ slots: nLayers, batch: 1, nKvHeads, dHead, maxPositions: nCtx });
+  /** Compiled plan sessions held, and an upper bound on their memory (plan/compile.ts). */
+  sessionUsage(): { sessions: number; graphBytes: number; estimatedBytes: number } {
+    return this.plans.usage();
+  }
+
+  private newCache(slots: number, batch: number): Promise<KvCacheHandle> {
+    const { nKvHeads, dHead, nCtx } = this.spec;
+    return this.runtime.createKvCache({ slots, batch, nKvHeads, dHead, maxPositions: nCtx });
   }
 
   private checkIds(ids: readonly number[]): void {
@@ -131,61 +150,35 @@ export class ModelHandle {
     if (bad !== undefined) throw new EngineError('bad_argument', `token id ${bad} is outside the vocabulary (0..${this.spec.dVocab - 1})`);
   }
 
-  /**
-   * Run `ids` at positions start.. through `session`, returning logits rows for `logitsAt`
-   * (indices into ids) and the other fetched outputs; `extraFeeds` carry a plan's values.
-   */
-  private async runGraph(
-    session: Session,
-    cache: KvCacheHandle,
-    ids: readonly number[],
-    start: number,
-    logitsAt: number[],
-    extra: { feeds?: TensorMap; fetches?: string[] } = {},
-  ): Promise<{ logits: Float32Array[]; outputs: TensorMap }> {
-    this.checkIds(ids);
-    const feeds: TensorMap = {
-      input_ids: int64([1, ids.length], ids),
-      position_ids: int64([1, ids.length], ids.map((_, i) => start + i)),
-      logits_positions: int64([logitsAt.length], logitsAt),
-      ...extra.feeds,
-    };
-    const { outputs } = await session.run(feeds, ['logits', ...(extra.fetches ?? [])], cache);
-    const logits = outputs.logits.data as Float32Array;
-    const vocab = this.spec.dVocab;
-    return { logits: logitsAt.map((_, i) => logits.slice(i * vocab, (i + 1) * vocab)), outputs };
+  /** A batch of rows over one compiled plan and one KV cache; release() frees the cache. */
+  private async openBatch(lease: Lease, rows: RowPlan[]): Promise<PlanBatch> {
+    return new PlanBatch(this.spec, lease, await this.newCache(lease.compiled.slots, rows.length), rows);
   }
 
   /** One forward pass over `ids` from an empty cache; logits for every position or only the last. */
   async forward(ids: number[], positions: 'all' | 'last' = 'all'): Promise<Float32Array[]> {
-    const cache = await this.newCache();
+    this.checkIds(ids);
+    const batch = await this.openBatch(this.base, [{ plan: EMPTY_PLAN, patches: new Map() }]);
     try {
       const at = positions === 'all' ? ids.map((_, i) => i) : [ids.length - 1];
-      return (await this.runGraph(this.session, cache, ids, 0, at)).logits;
+      return (await batch.feed([ids], ids.length, at, [])).logits[0];
     } finally {
-      await cache.release();
+      await batch.release();
     }
   }
 
   /** A StepModel over a fresh KV cache; release() frees the cache. */
   async createStepModel(): Promise<StepModel & { release(): Promise<void> }> {
-    const cache = await this.newCache();
-    let length = 0;
+    const batch = await this.openBatch(this.base, [{ plan: EMPTY_PLAN, patches: new Map() }]);
     return {
       vocabSize: this.spec.dVocab,
       maxPositions: this.spec.nCtx,
-      reset: () => {
-        length = 0;
-        void cache.reset(); // ordered before any later run by the worker's queue
-      },
+      reset: () => batch.reset(),
       feed: async (ids) => {
-        const [logits] = (await this.runGraph(this.session, cache, ids, length, [ids.length - 1])).logits;
-        length += ids.length;
-        return logits;
+        this.checkIds(ids);
+        return (await batch.feed([[...ids]], Infinity, [ids.length - 1], [])).logits[0][0];
       },
-      release: async () => {
-        await cache.release();
-      },
+      release: () => batch.release(),
     };
   }
 
@@ -199,31 +192,70 @@ export class ModelHandle {
   }
 
   /**
-   * One forward pass over `ids` with a plan: logits at every position and the plan's
-   * captures keyed by hook name. The plan is validated against this model first.
+   * One forward pass over `ids` with a plan: logits at every position, the plan's
+   * captures keyed by hook name, and its lens logits by block. The plan is validated
+   * against this model first.
    */
-  async run(ids: number[], planInput: unknown = {}): Promise<{ logits: Float32Array[]; captures: Record<string, CaptureResult> }> {
+  async run(ids: number[], planInput: unknown = {}, options: { promptLength?: number } = {}): Promise<PlanRunResult> {
     const plan: Plan = validatePlan(this.spec, planInput);
-    const session = await this.plans.session(plan);
-    const cache = await this.newCache();
+    this.checkIds(ids);
+    const row = await this.rowPlan(plan);
+    const lease = await this.plans.acquire(plan);
     try {
-      const run = { start: 0, count: ids.length, promptLength: ids.length };
-      const allPositions = ids.map((_, i) => i);
-      const { logits, outputs } = await this.runGraph(session, cache, ids, 0, allPositions, { feeds: planFeeds(plan, run), fetches: captureFetches(plan) });
-      const captures: Record<string, CaptureResult> = {};
-      for (const capture of plan.captures) {
-        captures[capture.hook] = shapeCapture(this.spec, capture.hook, outputs[captureOutput(capture.hook)], capture.positions, run);
+      const batch = await this.openBatch(lease, [row]);
+      try {
+        const all = ids.map((_, i) => i);
+        const lensLayers = plan.interventions.flatMap((step) => (step.op === 'lens' ? step.layers : []));
+        const lensNames = [...new Set(lensLayers)].map(planLensOutput);
+        // promptLength < ids.length treats the rest as generated (for "generated" positions).
+        const { logits, outputs, run } = await batch.feed([ids], options.promptLength ?? ids.length, all, lensNames);
+        const lens: Record<number, Float32Array[]> = {};
+        for (const layer of new Set(lensLayers)) lens[layer] = rowsOf(outputs[planLensOutput(layer)].data as Float32Array, 0, ids.length, this.spec.dVocab);
+        return { logits: logits[0], captures: batch.captures(plan, 0, outputs, run), lens };
+      } finally {
+        await batch.release();
       }
-      return { logits, captures };
     } finally {
-      await cache.release();
+      lease.done();
     }
+  }
+
+  /** A plan's row: patches from a source prompt are run (clean) once and cached. */
+  private async rowPlan(plan: Plan, active?: ReadonlySet<number>, lensLambdas?: Map<string, number>): Promise<RowPlan> {
+    const patches = new Map<number, PatchRows>();
+    for (const [index, step] of plan.interventions.entries()) {
+      if (step.op !== 'patch' || (active && !active.has(index))) continue;
+      if (!('prompt_ids' in step.source)) {
+        patches.set(index, patchRowsFromValues(step));
+        continue;
+      }
+      const ids = step.source.prompt_ids;
+      const data = await this.sourceActivations(step.hook, ids);
+      const width = data.length / ids.length;
+      patches.set(index, (position) => (position < ids.length ? data.subarray(position * width, (position + 1) * width) : null));
+    }
+    return { plan, active, patches, lensLambdas };
+  }
+
+  /** The clean run's activations at `hook` over `ids`, every position: [n_positions * width]. */
+  private sourceActivations(hook: string, ids: number[]): Promise<Float32Array> {
+    const key = JSON.stringify([hook, ids]);
+    let cached = this.sources.get(key);
+    if (!cached) {
+      cached = this.run(ids, { captures: [{ hook, positions: 'all' }] }).then((result) => result.captures[hook].data);
+      cached.catch(() => this.sources.delete(key));
+      this.sources.set(key, cached);
+      if (this.sources.size > MAX_CACHED_SOURCES) this.sources.delete(this.sources.keys().next().value as string);
+    }
+    return cached;
   }
 
   /**
    * Generate every variant from the same prompt and settings (same seed), each with its
-   * own plan and decoding strategy; tokens of all variants interleave in the stream.
-   * Returns one result per variant, in order.
+   * own plan and decoding strategy. Variants that share a block schedule run as rows of
+   * one batch: their interventions are compiled together and each row feeds values only
+   * for its own, so the baseline and N variants advance in one forward pass per step.
+   * Tokens of all variants interleave in the stream; returns one result per variant.
    */
   async *generateVariants(
     promptIds: number[],
@@ -231,28 +263,148 @@ export class ModelHandle {
     variants: VariantRun[],
     options: { signal?: AbortSignal } = {},
   ): AsyncGenerator<VariantTokenEvent, GenerationResult[]> {
-    const results: GenerationResult[] = [];
-    for (const [variant, run] of variants.entries()) {
-      const plan = validatePlan(this.spec, run.plan ?? {});
-      const decoding = decodingSchema.parse(run.decoding ?? { strategy: 'greedy' });
-      if (plan.interventions.length > 0 || plan.captures.length > 0 || decoding.strategy !== 'greedy') {
-        throw new EngineError('bad_plan', 'plans and lens decoding during generation are not supported yet');
-      }
-      const stream = this.generate(promptIds, settings, options);
-      for (;;) {
-        const next = await stream.next();
-        if (next.done) {
-          results.push(next.value);
-          break;
+    if (variants.length === 0) throw new EngineError('bad_argument', 'no variants to generate');
+    checkPrompt(promptIds, { maxPositions: this.spec.nCtx, vocabSize: this.spec.dVocab });
+    const plans = variants.map((variant, i) => validateVariantPlan(this.spec, variant.plan, i));
+    const scorers = variants.map((variant) => stepScorer(this.spec, variant.decoding));
+    const sequences = variants.map(() => new Sequence(this.tokenizer, promptIds, settings, this.spec.nCtx));
+    const groups: VariantGroup[] = [];
+    try {
+      for (const members of groupBySchedule(plans)) {
+        const union = unionPlan(members.map((i) => plans[i]));
+        const lenses = uniqueLenses(members.flatMap((i) => scorers[i].lenses));
+        const rows = await Promise.all(members.map((i, r) => this.rowPlan(union.plan, union.active[r], scorers[i].lambdas)));
+        const lease = await this.plans.acquire(union.plan, lenses);
+        try {
+          groups.push({ members, batch: await this.openBatch(lease, rows), lease, lenses });
+        } catch (error) {
+          lease.done();
+          throw error;
         }
-        yield { variant, token: next.value, decoding: null };
+      }
+      const { signal } = options;
+      if (signal?.aborted) sequences.forEach((sequence) => sequence.cancel());
+      let fed = (group: VariantGroup) => group.members.map(() => promptIds);
+      while (sequences.some((sequence) => !sequence.stopReason)) {
+        for (const group of groups) {
+          if (group.members.every((i) => sequences[i].stopReason)) continue;
+          const started = performance.now();
+          const ids = fed(group);
+          const { logits, outputs, run } = await group.batch.feed(ids, promptIds.length, [ids[0].length - 1], group.lenses.map((lens) => lens.name));
+          for (const [r, i] of group.members.entries()) {
+            const sequence = sequences[i];
+            if (sequence.stopReason) continue;
+            const lens = (name: string) => rowsOf(outputs[name].data as Float32Array, r, 1, this.spec.dVocab)[0];
+            const { scores, step } = scorers[i].score(logits[r][0], lens, sequence.ids);
+            const token = sequence.choose(scores, performance.now() - started, signal, { penalized: scorers[i].penalized });
+            yield { variant: i, token, decoding: step, captures: group.batch.captures(plans[i], r, outputs, run) };
+          }
+        }
+        if (signal?.aborted) sequences.forEach((sequence) => sequence.cancel());
+        // Rows that stopped keep feeding their last token so the batch stays in step; nothing reads them.
+        fed = (group) => group.members.map((i) => [sequences[i].ids[sequences[i].ids.length - 1]]);
+      }
+      return sequences.map((sequence) => sequence.result());
+    } finally {
+      for (const group of groups) {
+        await group.batch.release();
+        group.lease.done();
       }
     }
-    return results;
   }
 
   async unload(): Promise<void> {
+    this.base.done();
     await this.plans.releaseAll();
-    await this.session.release();
+  }
+}
+
+interface VariantGroup {
+  members: number[]; // variant indices, one batch row each
+  batch: PlanBatch;
+  lease: Lease;
+  lenses: LensHead[];
+}
+
+function validateVariantPlan(spec: ModelSpec, plan: unknown, variant: number): Plan {
+  try {
+    return validatePlan(spec, plan ?? {});
+  } catch (error) {
+    if (error instanceof EngineError) throw new EngineError(error.code, `variant ${variant}: ${error.message}`, error.details);
+    throw error;
+  }
+}
+
+/** Variants with the same block schedule can share a graph; different schedules cannot. */
+function groupBySchedule(plans: Plan[]): number[][] {
+  const groups = new Map<string, number[]>();
+  plans.forEach((plan, i) => {
+    const key = JSON.stringify(plan.interventions.find((step) => step.op === 'schedule')?.blocks ?? null);
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  });
+  return [...groups.values()];
+}
+
+function uniqueLenses(lenses: LensHead[]): LensHead[] {
+  return [...new Map(lenses.map((lens) => [lens.name, lens])).values()];
+}
+
+/** Rows `row` of a [batch, n, width] tensor, as n arrays. */
+function rowsOf(data: Float32Array, row: number, n: number, width: number): Float32Array[] {
+  return Array.from({ length: n }, (_, i) => data.slice((row * n + i) * width, (row * n + i + 1) * width));
+}
+
+/**
+ * Rows of one compiled plan advancing together over one KV cache. All rows are fed the
+ * same number of tokens at the same positions, so one causal mask serves them all.
+ */
+class PlanBatch {
+  private length = 0; // positions in the cache
+
+  constructor(
+    private readonly spec: ModelSpec,
+    private readonly lease: Lease,
+    private readonly cache: KvCacheHandle,
+    private readonly rows: RowPlan[],
+  ) {}
+
+  reset(): void {
+    this.length = 0;
+    void this.cache.reset(); // ordered before any later run by the worker's queue
+  }
+
+  /**
+   * Feed `ids` (one list per row, equal lengths) after the cached positions. `promptLength`
+   * tells the plan which positions are prompt and which generated. Returns logits rows
+   * per batch row at `logitsAt` (indices into the fed tokens), and the fetched outputs.
+   */
+  async feed(ids: number[][], promptLength: number, logitsAt: number[], fetches: string[]): Promise<{ logits: Float32Array[][]; outputs: TensorMap; run: RunPositions }> {
+    const seq = ids[0].length;
+    const run: RunPositions = { start: this.length, count: seq, promptLength };
+    const { compiled } = this.lease;
+    const positions = ids[0].map((_, i) => run.start + i);
+    const feeds: TensorMap = {
+      input_ids: int64([ids.length, seq], ids.flat()),
+      position_ids: int64([ids.length, seq], ids.flatMap(() => positions)),
+      logits_positions: int64([logitsAt.length], logitsAt),
+      ...planFeeds(this.spec, compiled.tapSpec, this.rows, run),
+    };
+    const captureNames = compiled.tapSpec.captures.map(captureOutput);
+    const { outputs } = await compiled.session.run(feeds, ['logits', ...fetches, ...captureNames], this.cache);
+    this.length += seq;
+    const data = outputs.logits.data as Float32Array;
+    const logits = ids.map((_, row) => rowsOf(data, row, logitsAt.length, this.spec.dVocab));
+    return { logits, outputs, run };
+  }
+
+  /** `plan`'s captures for batch row `row`, from a feed's outputs. */
+  captures(plan: Plan, row: number, outputs: TensorMap, run: RunPositions): Record<string, CaptureResult> {
+    const captures: Record<string, CaptureResult> = {};
+    for (const capture of plan.captures) captures[capture.hook] = shapeCapture(this.spec, capture.hook, outputs[captureOutput(capture.hook)], row, capture.positions, run);
+    return captures;
+  }
+
+  release(): Promise<void> {
+    return this.cache.release().then(() => undefined);
   }
 }

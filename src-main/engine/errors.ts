@@ -9,6 +9,7 @@ export type EngineErrorCode =
   | 'bad_tokenizer' // a tokenizer file is missing or malformed
   | 'bad_argument' // a caller passed an invalid value (out-of-range layer, empty prompt, ...)
   | 'bad_plan' // an intervention plan is malformed or does not fit the model (unknown hook, wrong vector length, ...)
+  | 'bad_experiment' // an experiment file is malformed, too new, too large, or its tensors sidecar is missing or inconsistent
   | 'feed_mismatch' // a session was run with feeds that do not match its inputs
   | 'provider_unavailable' // a requested execution provider cannot be used
   | 'runtime_error' // onnxruntime failed while creating or running a session

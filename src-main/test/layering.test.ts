@@ -37,7 +37,7 @@ function layerOf(path: string): string {
   return parts[1];
 }
 
-// For each layer, the engine layers it may import values from (errors.ts is shared by all).
+// For each layer, the engine layers it may import values from (errors.ts and write-atomically.ts are shared by all).
 const ALLOWED: Record<string, string[]> = {
   'engine/model': ['engine/model'],
   'engine/hooks': ['engine/hooks', 'engine/model'],
@@ -47,6 +47,8 @@ const ALLOWED: Record<string, string[]> = {
   'engine/analysis': ['engine/analysis', 'engine/generate', 'engine/runtime', 'engine/graph', 'engine/hooks', 'engine/model'],
   'engine/experiment': ['engine/experiment', 'engine/hooks', 'engine/model', 'engine/generate'],
 };
+
+const SHARED = ['src-main/engine/errors', 'src-main/engine/write-atomically'];
 
 function violations(): string[] {
   const problems: string[] = [];
@@ -67,12 +69,12 @@ function violations(): string[] {
         if (target.startsWith('src-main/') && !(ref.typeOnly && target === 'src-main/engine/api')) problems.push(`${from}: the renderer may only \`import type\` from engine/api.ts (imports ${target})`);
         continue;
       }
-      if (['cli', 'app', 'preload'].includes(layer)) {
+      if (['cli', 'app', 'preload', 'transport'].includes(layer)) {
         if (isEngineTarget && target !== 'src-main/engine/api') problems.push(`${from}: ${layer} may only import engine/api.ts (imports ${target})`);
         continue;
       }
       const allowed = ALLOWED[layer];
-      if (!allowed || !isEngineTarget || ref.typeOnly || target === 'src-main/engine/errors') continue;
+      if (!allowed || !isEngineTarget || ref.typeOnly || SHARED.includes(target)) continue;
       if (!allowed.includes(targetLayer)) problems.push(`${from}: ${layer} may not import ${target}`);
     }
   }

@@ -62,6 +62,99 @@ const TOP_ALTERNATIVES = 5;
 const REPLACEMENT_CHARACTER = 0xfffd; // what decoding yields for an incomplete UTF-8 sequence
 
 /**
+ * One sequence being generated: chooses each token from the step's scores, tracks text
+ * and stopping, and builds the events and the result. The single-sequence loop below and
+ * the engine's batched variant loop (one Sequence per batch row) both drive it.
+ */
+export class Sequence {
+  readonly ids: number[];
+  readonly generatedIds: number[] = [];
+  private readonly rng: SeededRng;
+  private readonly eosIds: Set<number>;
+  private text = ''; // the result's text so far
+  private emittedLength = 0; // how much of `text` events have carried
+  private prefillMs = 0;
+  private decodeMs = 0;
+  stopReason: StopReason | null = null;
+
+  constructor(
+    private readonly tokenizer: TextTokenizer,
+    private readonly promptIds: number[],
+    private readonly settings: GenerationSettings,
+    private readonly maxPositions: number,
+  ) {
+    this.ids = [...promptIds];
+    this.rng = new SeededRng(settings.seed);
+    this.eosIds = new Set(tokenizer.eosTokenIds);
+    // A prompt that fills the context leaves no room; stopping here keeps ids.length <= maxPositions.
+    if (this.ids.length >= maxPositions) this.stopReason = 'context_full';
+  }
+
+  /** Stop before the next token (a cancelled run). */
+  cancel(): void {
+    this.stopReason ??= 'cancelled';
+  }
+
+  /**
+   * Choose the next token from `scores` (the model's logits, or a decoding strategy's
+   * scores), taking `stepMs` for the step. Sets stopReason when this is the last token.
+   * `penalized`: the scores already carry a repetition penalty.
+   */
+  choose(scores: Float32Array, stepMs: number, signal?: AbortSignal, options: { penalized?: boolean } = {}): TokenEvent {
+    const { settings, tokenizer, generatedIds, ids } = this;
+    // A strategy that applies its own repetition penalty (DoLa) says so: never penalize twice.
+    const penalizedLogits = options.penalized ? scores : applyRepetitionPenalty(scores, ids, settings.repetitionPenalty);
+    const logprobs = logSoftmax(penalizedLogits);
+    const id = chooseToken(penalizedLogits, settings, this.rng);
+    ids.push(id);
+    generatedIds.push(id);
+
+    // Decide whether it is the last one, before emitting, so the last event can flush held-back text.
+    const isStoppingEos = settings.stopAtEos && this.eosIds.has(id);
+    const decoded = tokenizer.decode(isStoppingEos ? generatedIds.slice(0, -1) : generatedIds);
+    const stopStringAt = findStopString(decoded, settings.stopStrings);
+    this.text = stopStringAt >= 0 ? decoded.slice(0, stopStringAt) : decoded;
+    this.stopReason = isStoppingEos
+      ? 'eos'
+      : stopStringAt >= 0
+        ? 'stop_string'
+        : generatedIds.length >= settings.maxNewTokens
+          ? 'max_tokens'
+          : ids.length >= this.maxPositions
+            ? 'context_full'
+            : signal?.aborted
+              ? 'cancelled'
+              : null;
+
+    const emitEnd = this.stopReason ? this.text.length : safeToEmitLength(this.text, settings.stopStrings);
+    const delta = this.text.slice(this.emittedLength, emitEnd);
+    this.emittedLength = Math.max(this.emittedLength, emitEnd);
+    // Models often pad their vocabulary past the tokenizer's (Qwen: 151936 vs 151665 entries);
+    // those ids have no entry to show, and decode() already drops them.
+    const displayText = (alt: number): string => (alt < tokenizer.vocabSize ? tokenizer.tokenText(alt) : '');
+    const top = topAlternatives(logprobs, TOP_ALTERNATIVES).map((alt) => ({ ...alt, text: displayText(alt.id) }));
+    if (generatedIds.length === 1) this.prefillMs = stepMs;
+    else this.decodeMs += stepMs;
+    return { type: 'token', index: generatedIds.length - 1, id, text: delta, logprob: logprobs[id], top, position: ids.length - 1 };
+  }
+
+  result(): GenerationResult {
+    const { generatedIds, decodeMs } = this;
+    return {
+      ids: this.ids,
+      generatedIds,
+      text: this.text,
+      stopReason: this.stopReason ?? 'cancelled',
+      promptTokens: this.promptIds.length,
+      generatedTokens: generatedIds.length,
+      prefillMs: this.prefillMs,
+      decodeMs,
+      tokensPerSecond: generatedIds.length > 1 && decodeMs > 0 ? ((generatedIds.length - 1) * 1000) / decodeMs : 0,
+    };
+  }
+}
+
+/**
  * Generate from `promptIds`, yielding one event per token and returning the result.
  * Aborting `signal` stops after the current step with stopReason 'cancelled' (no throw).
  * Settings are trusted: parse them with generationSettingsSchema at the boundary.
@@ -75,79 +168,24 @@ export async function* generate(
 ): AsyncGenerator<GenerationEvent, GenerationResult> {
   checkPrompt(promptIds, model);
   const { signal } = options;
-  const rng = new SeededRng(settings.seed);
-  const eosIds = new Set(tokenizer.eosTokenIds);
-  // Models often pad their vocabulary past the tokenizer's (Qwen: 151936 vs 151665 entries);
-  // those ids have no entry to show, and decode() already drops them.
-  const displayText = (id: number): string => (id < tokenizer.vocabSize ? tokenizer.tokenText(id) : '');
-  const ids = [...promptIds];
-  const generatedIds: number[] = [];
-  let text = ''; // the result's text so far
-  let emittedLength = 0; // how much of `text` events have carried
-  let prefillMs = 0;
-  let decodeMs = 0;
-  const finish = (stopReason: StopReason): GenerationResult => ({
-    ids,
-    generatedIds,
-    text,
-    stopReason,
-    promptTokens: promptIds.length,
-    generatedTokens: generatedIds.length,
-    prefillMs,
-    decodeMs,
-    tokensPerSecond: generatedIds.length > 1 && decodeMs > 0 ? ((generatedIds.length - 1) * 1000) / decodeMs : 0,
-  });
-
-  if (signal?.aborted) return finish('cancelled');
-  // A prompt that fills the context leaves no room; stopping here keeps ids.length <= maxPositions.
-  if (ids.length >= model.maxPositions) return finish('context_full');
+  const sequence = new Sequence(tokenizer, promptIds, settings, model.maxPositions);
+  if (signal?.aborted) sequence.cancel();
+  if (sequence.stopReason) return sequence.result();
 
   let stepStart = performance.now();
   model.reset();
   let logits = await model.feed(promptIds);
   for (;;) {
-    // Choose the next token.
-    const penalizedLogits = applyRepetitionPenalty(logits, ids, settings.repetitionPenalty);
-    const logprobs = logSoftmax(penalizedLogits);
-    const id = chooseToken(penalizedLogits, settings, rng);
-    ids.push(id);
-    generatedIds.push(id);
-
-    // Decide whether it is the last one, before emitting, so the last event can flush held-back text.
-    const isStoppingEos = settings.stopAtEos && eosIds.has(id);
-    const decoded = tokenizer.decode(isStoppingEos ? generatedIds.slice(0, -1) : generatedIds);
-    const stopStringAt = findStopString(decoded, settings.stopStrings);
-    text = stopStringAt >= 0 ? decoded.slice(0, stopStringAt) : decoded;
-    const stopReason: StopReason | null = isStoppingEos
-      ? 'eos'
-      : stopStringAt >= 0
-        ? 'stop_string'
-        : generatedIds.length >= settings.maxNewTokens
-          ? 'max_tokens'
-          : ids.length >= model.maxPositions
-            ? 'context_full'
-            : signal?.aborted
-              ? 'cancelled'
-              : null;
-
-    // Emit it.
-    const emitEnd = stopReason ? text.length : safeToEmitLength(text, settings.stopStrings);
-    const delta = text.slice(emittedLength, emitEnd);
-    emittedLength = Math.max(emittedLength, emitEnd);
-    const top = topAlternatives(logprobs, TOP_ALTERNATIVES).map((alt) => ({ ...alt, text: displayText(alt.id) }));
-    const stepMs = performance.now() - stepStart;
-    if (generatedIds.length === 1) prefillMs = stepMs;
-    else decodeMs += stepMs;
-    yield { type: 'token', index: generatedIds.length - 1, id, text: delta, logprob: logprobs[id], top, position: ids.length - 1 };
-
-    if (stopReason) return finish(stopReason);
+    yield sequence.choose(logits, performance.now() - stepStart, signal);
+    if (sequence.stopReason) return sequence.result();
     // Aborted while the consumer held this event: stop without a flush; held-back text
     // (an incomplete character or stop-string prefix) then appears only in result.text.
-    if (signal?.aborted) return finish('cancelled');
-
-    // Feed it back.
+    if (signal?.aborted) {
+      sequence.cancel();
+      return sequence.result();
+    }
     stepStart = performance.now();
-    logits = await model.feed([id]);
+    logits = await model.feed([sequence.generatedIds[sequence.generatedIds.length - 1]]);
   }
 }
 
@@ -163,7 +201,7 @@ export async function collect(
   }
 }
 
-function checkPrompt(promptIds: number[], model: StepModel): void {
+export function checkPrompt(promptIds: number[], model: Pick<StepModel, 'maxPositions' | 'vocabSize'>): void {
   if (promptIds.length === 0) {
     throw new EngineError('bad_argument', 'The prompt is empty: generation needs at least one token (e.g. BOS).');
   }

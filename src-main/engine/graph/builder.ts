@@ -47,6 +47,14 @@ export class GraphBuilder {
     return name;
   }
 
+  /** `name` if it is free, else `name#2`, `name#3`...: a block that runs twice in a schedule names its values per run. */
+  unique(name: string): string {
+    if (!this.usedNames.has(name)) return name;
+    let run = 2;
+    while (this.usedNames.has(`${name}#${run}`)) run++;
+    return `${name}#${run}`;
+  }
+
   input(name: string, elemType: ElemType, dims: Dim[]): Value {
     this.inputs.push({ name, elemType, dims });
     return this.claim(name);

@@ -9,7 +9,7 @@
  * Graph inputs
  *   input_ids               int64   [batch, seq]
  *   position_ids            int64   [batch, seq]            absolute positions of the fed tokens
- *   past_key.{slot}         float32 [past, batch, n_kv_heads, d_head]  cached rotated keys, one slot per block run
+ *   past_key.{slot}         float32 [past, batch, n_kv_heads, d_head]  cached rotated keys, one slot per schedule position
  *   past_value.{slot}       float32 [past, batch, n_kv_heads, d_head]
  *   attention_mask          float32 [seq, past + seq]       0 where a query may attend, -inf elsewhere (causal)
  *   logits_positions        int64   [n_logits]              which fed positions get logits
@@ -17,6 +17,7 @@
  *   logits                  float32 [batch, n_logits, d_vocab]
  *   new_key.{slot}          float32 [batch, seq, n_kv_heads * d_head]  rotated keys to append to the cache
  *   new_value.{slot}        float32 [batch, seq, n_kv_heads * d_head]
+ *   capture.{hook}, lens heads, and the parameter inputs of a plan: see taps.ts
  */
 import type { ModelSpec, WeightSource } from '../model/spec';
 import { paramName } from '../model/spec';
@@ -81,29 +82,42 @@ export function llamaGraphWeights(spec: ModelSpec, source: WeightSource): GraphW
 export function buildLlamaGraph(spec: ModelSpec, manifest: WeightManifest, tapSpec: TapSpec = NO_TAPS): ModelProtoData {
   const taps = new Taps(tapSpec);
   const { dHead, nHeads, nKvHeads, dVocab, normEps } = spec;
+  const schedule = tapSpec.schedule ?? Array.from({ length: spec.nLayers }, (_, layer) => layer);
   const g = new GraphBuilder('tiller-llama');
+  // Each weight is declared once, however often a schedule or a lens head reads it.
+  const declared = new Map<string, Value>();
   const w = (name: string): Value => {
     const entry = manifest.tensors[name];
     if (!entry) throw new Error(`weight file lacks ${name}`);
-    return g.external(name, entry.dims, { location: manifest.file, offset: entry.offset, length: entry.length });
+    let value = declared.get(name);
+    if (!value) declared.set(name, (value = g.external(name, entry.dims, { location: manifest.file, offset: entry.offset, length: entry.length })));
+    return value;
+  };
+  // x W, plus (x V^T) U when the plan edits this weight (weight_delta): W + U^T V without touching W.
+  const linear = (x: Value, weight: string, param: string, output: string): Value => {
+    const delta = taps.delta(param);
+    if (!delta) return g.op1('MatMul', [x, w(weight)], { output });
+    const v = g.input(`${delta.prefix}.v`, 'float32', ['batch', `${delta.prefix}.in`, `${delta.prefix}.rank`]);
+    const u = g.input(`${delta.prefix}.u`, 'float32', ['batch', `${delta.prefix}.rank`, `${delta.prefix}.out`]);
+    return g.op1('Add', [g.op1('MatMul', [x, w(weight)]), g.op1('MatMul', [g.op1('MatMul', [x, v]), u])], { output });
   };
   const rmsNorm = (x: Value, gamma: Value, output?: string): Value =>
     g.op1('SimplifiedLayerNormalization', [x, gamma], { attrs: { axis: -1, epsilon: { float: normEps }, stash_type: 1 }, output });
   // residual + delta, then RMSNorm of the sum; returns [normed, residual]. One fused op unless a
   // plan changes the residual there, which the fused op would hide.
-  const residualThenNorm = (delta: Value, residual: Value, gamma: Value, residualHooks: string[], normedName: string): [Value, Value] => {
+  const residualThenNorm = (delta: Value, residual: Value, gamma: Value, residualHooks: string[], normedHook: string): [Value, Value] => {
     if (residualHooks.some((hook) => taps.changes(hook))) {
-      let sum = g.op1('Add', [delta, residual], { output: residualHooks[0] });
+      let sum = g.op1('Add', [delta, residual], { output: g.unique(residualHooks[0]) });
       for (const hook of residualHooks) sum = taps.tap(g, hook, sum);
-      return [taps.tap(g, normedName, rmsNorm(sum, gamma, normedName)), sum];
+      return [taps.tap(g, normedHook, rmsNorm(sum, gamma, g.unique(normedHook))), sum];
     }
     const [normed, sum] = g.op('SkipSimplifiedLayerNormalization', [delta, residual, gamma], {
       domain: MS_DOMAIN,
       attrs: { epsilon: { float: normEps } },
-      outputs: [normedName, null, null, residualHooks[0]],
+      outputs: [g.unique(normedHook), null, null, g.unique(residualHooks[0])],
     });
-    for (const hook of residualHooks) taps.tap(g, hook, sum); // captures only: nothing changes here
-    return [taps.tap(g, normedName, normed), sum];
+    for (const hook of residualHooks) taps.tap(g, hook, sum); // observed only: nothing changes here
+    return [taps.tap(g, normedHook, normed), sum];
   };
 
   const inputIds = g.input('input_ids', 'int64', ['batch', 'seq']);
@@ -120,22 +134,24 @@ export function buildLlamaGraph(spec: ModelSpec, manifest: WeightManifest, tapSp
   const attnScale = g.constant('float32', [], [1 / Math.sqrt(dHead)], 'attn_scale');
 
   const embed = taps.tap(g, 'hook_embed', g.op1('Gather', [w(weightName.embed), inputIds], { attrs: { axis: 0 }, output: 'hook_embed' })); // [batch, pos, d_model]
-  let residPre = taps.tap(g, 'blocks.0.hook_resid_pre', embed);
-  let normed = taps.tap(g, 'blocks.0.ln1.hook_normalized', rmsNorm(residPre, w(weightName.ln1(0)), 'blocks.0.ln1.hook_normalized')); // [batch, pos, d_model]
+  let residPre = taps.tap(g, `blocks.${schedule[0]}.hook_resid_pre`, embed);
+  const ln1Hook = `blocks.${schedule[0]}.ln1.hook_normalized`;
+  let normed = taps.tap(g, ln1Hook, rmsNorm(residPre, w(weightName.ln1(schedule[0])), ln1Hook)); // [batch, pos, d_model]
 
-  for (let layer = 0; layer < spec.nLayers; layer++) {
-    const slot = layer;
-    const site = (hook: string): string => `blocks.${layer}.${hook}`;
-    const at = (hook: string, value: Value): Value => taps.tap(g, site(hook), value);
+  // One KV-cache slot per schedule position: a block that runs twice sees different inputs each time.
+  for (const [slot, layer] of schedule.entries()) {
+    const hook = (name: string): string => `blocks.${layer}.${name}`;
+    const at = (name: string, value: Value, layout?: 'rows' | 'pattern'): Value => taps.tap(g, hook(name), value, layout);
+    const named = (name: string): string => g.unique(hook(name));
     const pastKey = g.input(`past_key.${slot}`, 'float32', ['past', 'batch', nKvHeads, dHead]);
     const pastValue = g.input(`past_value.${slot}`, 'float32', ['past', 'batch', nKvHeads, dHead]);
 
     // Attention
-    const q = at('attn.hook_q', g.op1('MatMul', [normed, w(weightName.q(layer))], { output: site('attn.hook_q') })); // [batch, pos, n_heads * d_head]
-    const k = at('attn.hook_k', g.op1('MatMul', [normed, w(weightName.k(layer))], { output: site('attn.hook_k') })); // [batch, pos, n_kv_heads * d_head]
-    const v = at('attn.hook_v', g.op1('MatMul', [normed, w(weightName.v(layer))], { output: site('attn.hook_v') })); // [batch, pos, n_kv_heads * d_head]
-    const rotary = (x: Value, heads: number, hook: string): Value =>
-      at(hook, g.op1('RotaryEmbedding', [x, positionIds, ropeCos, ropeSin], { domain: MS_DOMAIN, attrs: { interleaved: 0, num_heads: heads }, output: site(hook) }));
+    const q = at('attn.hook_q', linear(normed, weightName.q(layer), `blocks.${layer}.attn.q_proj`, named('attn.hook_q'))); // [batch, pos, n_heads * d_head]
+    const k = at('attn.hook_k', linear(normed, weightName.k(layer), `blocks.${layer}.attn.k_proj`, named('attn.hook_k'))); // [batch, pos, n_kv_heads * d_head]
+    const v = at('attn.hook_v', linear(normed, weightName.v(layer), `blocks.${layer}.attn.v_proj`, named('attn.hook_v'))); // [batch, pos, n_kv_heads * d_head]
+    const rotary = (x: Value, heads: number, name: string): Value =>
+      at(name, g.op1('RotaryEmbedding', [x, positionIds, ropeCos, ropeSin], { domain: MS_DOMAIN, attrs: { interleaved: 0, num_heads: heads }, output: named(name) }));
     const qRot = rotary(q, nHeads, 'attn.hook_rot_q');
     const kRot = rotary(k, nKvHeads, 'attn.hook_rot_k');
     g.output(g.op1('Identity', [kRot], { output: `new_key.${slot}` }), 'float32', ['batch', 'seq', nKvHeads * dHead]);
@@ -148,30 +164,45 @@ export function buildLlamaGraph(spec: ModelSpec, manifest: WeightManifest, tapSp
     const vByHead = g.op1('Unsqueeze', [g.op1('Transpose', [vAll], { attrs: { perm: [0, 2, 1, 3] } }), axis2]); // [batch, n_kv_heads, 1, key_pos, d_head]
     const qGrouped = g.op1('Transpose', [g.op1('Reshape', [g.op1('Mul', [qRot, attnScale]), groupedHeadsShape])], { attrs: { perm: [0, 2, 3, 1, 4] } }); // [batch, n_kv_heads, group, pos, d_head]
     const scores = g.op1('Add', [g.op1('MatMul', [qGrouped, kT]), attentionMask]); // [batch, n_kv_heads, group, pos, key_pos]
-    const pattern = at('attn.hook_pattern', g.op1('Softmax', [scores], { attrs: { axis: -1 }, output: site('attn.hook_pattern') })); // grouped: head = kv_head * group + g
+    const pattern = at('attn.hook_pattern', g.op1('Softmax', [scores], { attrs: { axis: -1 }, output: named('attn.hook_pattern') }), 'pattern'); // grouped: head = kv_head * group + g
     const zGrouped = g.op1('MatMul', [pattern, vByHead]); // [batch, n_kv_heads, group, pos, d_head]
-    const z = at('attn.hook_z', g.op1('Reshape', [g.op1('Transpose', [zGrouped], { attrs: { perm: [0, 3, 1, 2, 4] } }), flatHeadsShape], { output: site('attn.hook_z') })); // [batch, pos, n_heads * d_head]
-    const attnOut = at('hook_attn_out', g.op1('MatMul', [z, w(weightName.o(layer))], { output: site('hook_attn_out') })); // [batch, pos, d_model]
-    const [normed2, residMid] = residualThenNorm(attnOut, residPre, w(weightName.ln2(layer)), [site('hook_resid_mid')], site('ln2.hook_normalized'));
+    const z = at('attn.hook_z', g.op1('Reshape', [g.op1('Transpose', [zGrouped], { attrs: { perm: [0, 3, 1, 2, 4] } }), flatHeadsShape], { output: named('attn.hook_z') })); // [batch, pos, n_heads * d_head]
+    const attnOut = at('hook_attn_out', linear(z, weightName.o(layer), `blocks.${layer}.attn.o_proj`, named('hook_attn_out'))); // [batch, pos, d_model]
+    const [normed2, residMid] = residualThenNorm(attnOut, residPre, w(weightName.ln2(layer)), [hook('hook_resid_mid')], hook('ln2.hook_normalized'));
 
     // MLP: down_proj(silu(gate_proj(x)) * up_proj(x))
-    const gate = at('mlp.hook_pre', g.op1('MatMul', [normed2, w(weightName.gate(layer))], { output: site('mlp.hook_pre') })); // [batch, pos, d_mlp]
-    const up = at('mlp.hook_pre_linear', g.op1('MatMul', [normed2, w(weightName.up(layer))], { output: site('mlp.hook_pre_linear') })); // [batch, pos, d_mlp]
+    const gate = at('mlp.hook_pre', linear(normed2, weightName.gate(layer), `blocks.${layer}.mlp.gate_proj`, named('mlp.hook_pre'))); // [batch, pos, d_mlp]
+    const up = at('mlp.hook_pre_linear', linear(normed2, weightName.up(layer), `blocks.${layer}.mlp.up_proj`, named('mlp.hook_pre_linear'))); // [batch, pos, d_mlp]
     const silu = g.op1('Mul', [gate, g.op1('Sigmoid', [gate])]);
-    const post = at('mlp.hook_post', g.op1('Mul', [silu, up], { output: site('mlp.hook_post') })); // [batch, pos, d_mlp]
-    const mlpOut = at('hook_mlp_out', g.op1('MatMul', [post, w(weightName.down(layer))], { output: site('hook_mlp_out') })); // [batch, pos, d_model]
+    const post = at('mlp.hook_post', g.op1('Mul', [silu, up], { output: named('mlp.hook_post') })); // [batch, pos, d_mlp]
+    const mlpOut = at('hook_mlp_out', linear(post, weightName.down(layer), `blocks.${layer}.mlp.down_proj`, named('hook_mlp_out'))); // [batch, pos, d_model]
 
     // Residual add, fused with the norm that reads it next: the next block's ln1 or ln_final.
-    const isLast = layer === spec.nLayers - 1;
-    const nextGamma = w(isLast ? weightName.lnFinal : weightName.ln1(layer + 1));
-    const nextNormedName = isLast ? 'ln_final.hook_normalized' : `blocks.${layer + 1}.ln1.hook_normalized`;
-    const residualHooks = isLast ? [site('hook_resid_post')] : [site('hook_resid_post'), `blocks.${layer + 1}.hook_resid_pre`];
-    [normed, residPre] = residualThenNorm(mlpOut, residMid, nextGamma, residualHooks, nextNormedName);
+    const next = schedule[slot + 1];
+    const nextGamma = w(next === undefined ? weightName.lnFinal : weightName.ln1(next));
+    const nextNormedHook = next === undefined ? 'ln_final.hook_normalized' : `blocks.${next}.ln1.hook_normalized`;
+    const residualHooks = next === undefined ? [hook('hook_resid_post')] : [hook('hook_resid_post'), `blocks.${next}.hook_resid_pre`];
+    [normed, residPre] = residualThenNorm(mlpOut, residMid, nextGamma, residualHooks, nextNormedHook);
   }
+  const finalResidual = residPre; // output of the last block run, before ln_final
 
   // Unembed only the requested positions: prefill needs one row of logits, not seq rows.
-  const selected = g.op1('Gather', [normed, logitsPositions], { attrs: { axis: 1 } }); // [batch, n_logits, d_model]
-  const logits = taps.tap(g, 'logits', g.op1('MatMul', [selected, w(weightName.unembed)], { output: 'logits' })); // [batch, n_logits, d_vocab]
+  const atLogitsPositions = (x: Value): Value => g.op1('Gather', [x, logitsPositions], { attrs: { axis: 1 } }); // [batch, n_logits, d_model]
+  const changed = taps.changes('logits'); // then the output is the changed value, renamed
+  let logits = taps.tap(g, 'logits', g.op1('MatMul', [atLogitsPositions(normed), w(weightName.unembed)], { output: changed ? undefined : 'logits' })); // [batch, n_logits, d_vocab]
+  if (changed) logits = g.op1('Identity', [logits], { output: 'logits' });
   g.output(logits, 'float32', ['batch', 'n_logits', dVocab]);
+
+  // Lens heads: the same unembedding applied to an intermediate hook (logit lens, LFD, DoLa).
+  for (const lens of tapSpec.lenses) {
+    let h = atLogitsPositions(taps.valueOf(lens.hook));
+    if (lens.fuse) {
+      const lambda = g.input(`${lens.name}.lambda`, 'float32', ['batch', 1, 1]);
+      h = g.op1('Add', [atLogitsPositions(finalResidual), g.op1('Mul', [lambda, h])]);
+    }
+    if (lens.finalNorm) h = rmsNorm(h, w(weightName.lnFinal));
+    g.output(g.op1('MatMul', [h, w(weightName.unembed)], { output: lens.name }), 'float32', ['batch', 'n_logits', dVocab]);
+  }
+  taps.finish(g);
   return g.toModel();
 }

@@ -1,55 +1,126 @@
 /**
  * What a plan asks of the graph at its hook sites. The family file calls `tap` at every
  * site in execution order; with no plan every tap is the identity and the graph is the
- * plain forward pass. Captures become graph outputs; interventions become ops whose
- * parameters are graph inputs, so changing a value needs no recompilation.
+ * plain forward pass. Interventions become ops whose parameters are graph inputs (one
+ * row per batch row, so variants of one structure share a graph), and the values that
+ * captures and lens heads read are remembered until `finish`.
+ *
+ * Parameter inputs, per intervention (prefix = `intervention.{i}`), with the shapes the
+ * compiler feeds (plan-compiler.ts). Residual-like sites are [batch, seq, width]; the
+ * attention pattern is [batch, n_kv_heads, group, seq, key_pos]:
+ *   add     prefix.delta [batch, 1, width] (scale * vector)  prefix.mask [batch, seq, 1]
+ *           x + mask * delta
+ *   set     prefix.select, prefix.values [batch, 1, width]   prefix.mask
+ *           x + mask * select * (values - x)
+ *   scale   prefix.factor [batch, 1, width] (value - 1 at selected indices, else 0)
+ *           x * (1 + mask * factor)
+ *   patch   prefix.values [batch, seq, width]   prefix.mask
+ *           x + mask * (values - x)
+ * At the pattern, select/values/factor are [batch, n_kv_heads, group, 1, 1] (whole heads)
+ * and the mask is [batch, 1, 1, seq, 1] (query positions).
  */
 import { GraphBuilder, type Value } from './builder';
 
-/** A steering addition: value + scale * vector at the positions where mask is 1. */
-export interface AddSite {
+export type TapOp = 'add' | 'set' | 'scale' | 'patch';
+
+export interface TapIntervention {
+  op: TapOp;
   hook: string;
-  /** Graph inputs: `${prefix}.vector` [width], `${prefix}.scale` [], `${prefix}.mask` [batch, seq, 1]. */
   prefix: string;
-  width: number;
+}
+
+/** A low-rank edit of a linear weight: y = x W + (x V^T) U, inputs prefix.v [batch, in, k] and prefix.u [batch, k, out]. */
+export interface WeightDelta {
+  param: string; // canonical name without ".weight", e.g. blocks.2.mlp.down_proj
+  prefix: string;
+}
+
+/**
+ * An extra unembedding of one hook's value at the logits positions: output `name`
+ * [batch, n_logits, d_vocab]. `finalNorm` applies ln_final first (logit lens); `fuse`
+ * unembeds h_final + lambda * h instead, lambda fed as `${name}.lambda` [batch, 1, 1].
+ */
+export interface LensHead {
+  name: string;
+  hook: string;
+  finalNorm: boolean;
+  fuse: boolean;
 }
 
 export interface TapSpec {
   captures: string[];
-  adds: AddSite[];
+  interventions: TapIntervention[];
+  deltas: WeightDelta[];
+  lenses: LensHead[];
+  /** Block order; null runs every block once, in order. */
+  schedule: number[] | null;
 }
 
-export const NO_TAPS: TapSpec = { captures: [], adds: [] };
+export const NO_TAPS: TapSpec = { captures: [], interventions: [], deltas: [], lenses: [], schedule: null };
 
 /** The graph output that holds a captured hook. */
 export const captureOutput = (hook: string): string => `capture.${hook}`;
 
 export class Taps {
-  private readonly captured: Set<string>;
+  /** The value each observed hook last had (a block that runs twice: its last run). */
+  private readonly latest = new Map<string, Value>();
+  private readonly observed: Set<string>;
 
-  constructor(private readonly spec: TapSpec) {
-    this.captured = new Set(spec.captures);
+  constructor(readonly spec: TapSpec) {
+    this.observed = new Set([...spec.captures, ...spec.lenses.map((lens) => lens.hook)]);
   }
 
   /** True when a plan changes the value at `hook` (so a fused op that hides it must be split). */
   changes(hook: string): boolean {
-    return this.spec.adds.some((add) => add.hook === hook);
+    return this.spec.interventions.some((intervention) => intervention.hook === hook);
   }
 
-  /** Apply the interventions at `hook`, then capture what flows on. */
-  tap(g: GraphBuilder, hook: string, value: Value): Value {
-    let current = value;
-    for (const add of this.spec.adds) {
-      if (add.hook !== hook) continue;
-      const vector = g.input(`${add.prefix}.vector`, 'float32', [add.width]);
-      const scale = g.input(`${add.prefix}.scale`, 'float32', []);
-      const mask = g.input(`${add.prefix}.mask`, 'float32', ['batch', 'seq', 1]);
-      const delta = g.op1('Mul', [g.op1('Mul', [vector, scale]), mask]); // [batch, seq, width]
-      current = g.op1('Add', [current, delta]);
+  /** The delta on a linear weight, if the plan edits it. */
+  delta(param: string): WeightDelta | undefined {
+    return this.spec.deltas.find((delta) => delta.param === param);
+  }
+
+  /** Apply the interventions at `hook` in plan order, then remember what flows on. */
+  tap(g: GraphBuilder, hook: string, value: Value, layout: 'rows' | 'pattern' = 'rows'): Value {
+    let x = value;
+    for (const { op, hook: at, prefix } of this.spec.interventions) {
+      if (at !== hook) continue;
+      const input = (name: string, dims: (string | number)[]): Value => g.input(`${prefix}.${name}`, 'float32', dims);
+      const mask = input('mask', layout === 'rows' ? ['batch', 'seq', 1] : ['batch', 1, 1, 'seq', 1]);
+      const perIndex = (name: string): Value => input(name, layout === 'rows' ? ['batch', 1, `${prefix}.width`] : ['batch', `${prefix}.kv`, `${prefix}.group`, 1, 1]);
+      const towards = (target: Value, weight: Value): Value => g.op1('Add', [x, g.op1('Mul', [weight, g.op1('Sub', [target, x])])]);
+      switch (op) {
+        case 'add':
+          x = g.op1('Add', [x, g.op1('Mul', [mask, perIndex('delta')])]);
+          break;
+        case 'set': {
+          const select = perIndex('select');
+          x = towards(perIndex('values'), g.op1('Mul', [mask, select]));
+          break;
+        }
+        case 'scale': {
+          const one = g.constant('float32', [], [1], 'one');
+          x = g.op1('Mul', [x, g.op1('Add', [one, g.op1('Mul', [mask, perIndex('factor')])])]);
+          break;
+        }
+        case 'patch':
+          x = towards(input('values', ['batch', 'seq', `${prefix}.width`]), mask);
+          break;
+      }
     }
-    if (this.captured.has(hook)) {
-      g.output(g.op1('Identity', [current], { output: captureOutput(hook) }), 'float32', null);
-    }
-    return current;
+    if (this.observed.has(hook)) this.latest.set(hook, x);
+    return x;
+  }
+
+  /** The last value of an observed hook; throws if the graph never reached it. */
+  valueOf(hook: string): Value {
+    const value = this.latest.get(hook);
+    if (!value) throw new Error(`hook ${hook} was never tapped`);
+    return value;
+  }
+
+  /** Declare the capture outputs, each the last value its hook had. */
+  finish(g: GraphBuilder): void {
+    for (const hook of this.spec.captures) g.output(g.op1('Identity', [this.valueOf(hook)], { output: captureOutput(hook) }), 'float32', null);
   }
 }

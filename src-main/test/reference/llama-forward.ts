@@ -24,7 +24,7 @@ export function weightGetter(weights: ReadonlyMap<string, Float32Array>): Weight
 export interface ReferenceOutput {
   /** Logits of each requested position, [d_vocab] each. */
   logits: Float32Array[];
-  /** blocks.{layer}.hook_resid_post: residPost[layer][pos] is [d_model], for every position. */
+  /** hook_resid_post of each block run: residPost[run][pos] is [d_model], for every position. */
   residPost: Float32Array[][];
 }
 
@@ -88,68 +88,107 @@ const add = (a: Float64Array, b: Float64Array): Float64Array => a.map((value, i)
 // Forward
 
 /**
- * Logits for `ids` (fed from position 0) at every position or only the last, plus the
- * residual stream after every block at every position.
+ * A TransformerLens-style hook: called at each site with the rows of every position
+ * ([d] per position; the pattern gives [n_heads * n_positions] per query position, zero
+ * where causality hides a key). Return replacement rows to intervene, or nothing to read.
  */
-export function referenceForward(
-  spec: ModelSpec,
-  weight: WeightGetter,
-  ids: readonly number[],
-  options: { logits?: 'all' | 'last' } = {},
-): ReferenceOutput {
+export type ReferenceHook = (name: string, rows: Float64Array[]) => Float64Array[] | void;
+
+export interface ReferenceOptions {
+  logits?: 'all' | 'last';
+  hook?: ReferenceHook;
+  /** Block order (skip, repeat); default every block once. */
+  schedule?: number[];
+}
+
+/**
+ * Logits for `ids` (fed from position 0) at every position or only the last, plus the
+ * residual stream after every block run at every position.
+ */
+export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: readonly number[], options: ReferenceOptions = {}): ReferenceOutput {
   const { dModel, nLayers, nHeads, nKvHeads, dHead, dMlp, dVocab, normEps } = spec;
   const queriesPerKvHead = nHeads / nKvHeads;
   const invFreq = ropeInverseFrequencies(spec);
   const embed = weight(paramName.embed()); // [d_vocab, d_model]
+  const at = (name: string, rows: Float64Array[]): Float64Array[] => options.hook?.(name, rows) ?? rows;
+  const schedule = options.schedule ?? Array.from({ length: nLayers }, (_, layer) => layer);
 
   // The residual stream, one [d_model] row per position.
-  let resid: Float64Array[] = ids.map((id) => Float64Array.from(embed.subarray(id * dModel, (id + 1) * dModel)));
+  let resid: Float64Array[] = at('hook_embed', ids.map((id) => Float64Array.from(embed.subarray(id * dModel, (id + 1) * dModel))));
   const residPost: Float32Array[][] = [];
 
-  for (let layer = 0; layer < nLayers; layer++) {
+  for (const layer of schedule) {
+    const site = (name: string): string => `blocks.${layer}.${name}`;
+    resid = at(site('hook_resid_pre'), resid);
     // Attention: q/k/v for every position first, since position p reads the keys of 0..p.
-    const normed = resid.map((x) => rmsNorm(x, weight(paramName.ln1(layer)), normEps));
-    const q = normed.map((x, pos) => rotary(linear(x, weight(paramName.q(layer)), nHeads * dHead), nHeads, dHead, pos, invFreq));
-    const k = normed.map((x, pos) => rotary(linear(x, weight(paramName.k(layer)), nKvHeads * dHead), nKvHeads, dHead, pos, invFreq));
-    const v = normed.map((x) => linear(x, weight(paramName.v(layer)), nKvHeads * dHead));
+    const normed = at(site('ln1.hook_normalized'), resid.map((x) => rmsNorm(x, weight(paramName.ln1(layer)), normEps)));
+    const q = at(site('attn.hook_q'), normed.map((x) => linear(x, weight(paramName.q(layer)), nHeads * dHead)));
+    const k = at(site('attn.hook_k'), normed.map((x) => linear(x, weight(paramName.k(layer)), nKvHeads * dHead)));
+    const v = at(site('attn.hook_v'), normed.map((x) => linear(x, weight(paramName.v(layer)), nKvHeads * dHead)));
+    const qRot = at(site('attn.hook_rot_q'), q.map((x, pos) => rotary(x, nHeads, dHead, pos, invFreq)));
+    const kRot = at(site('attn.hook_rot_k'), k.map((x, pos) => rotary(x, nKvHeads, dHead, pos, invFreq)));
 
-    const residMid = resid.map((x, pos) => {
-      const z = new Float64Array(nHeads * dHead); // [n_heads * d_head]
-      for (let head = 0; head < nHeads; head++) {
-        const kvHead = Math.floor(head / queriesPerKvHead); // grouped-query attention
-        const qOffset = head * dHead;
-        const kvOffset = kvHead * dHead;
-        // Causal: position pos attends to source positions 0..pos.
-        const scores = new Float64Array(pos + 1);
-        for (let src = 0; src <= pos; src++) {
-          let dot = 0;
-          for (let d = 0; d < dHead; d++) dot += q[pos][qOffset + d] * k[src][kvOffset + d];
-          scores[src] = dot / Math.sqrt(dHead);
+    const n = ids.length;
+    const patterns = at(
+      site('attn.hook_pattern'),
+      qRot.map((qPos, pos) => {
+        const row = new Float64Array(nHeads * n); // [n_heads, k_pos]
+        for (let head = 0; head < nHeads; head++) {
+          const kvOffset = Math.floor(head / queriesPerKvHead) * dHead; // grouped-query attention
+          // Causal: position pos attends to source positions 0..pos.
+          const scores = new Float64Array(pos + 1);
+          for (let src = 0; src <= pos; src++) {
+            let dot = 0;
+            for (let d = 0; d < dHead; d++) dot += qPos[head * dHead + d] * kRot[src][kvOffset + d];
+            scores[src] = dot / Math.sqrt(dHead);
+          }
+          row.set(softmax(scores), head * n);
         }
-        const pattern = softmax(scores);
-        for (let src = 0; src <= pos; src++) {
-          for (let d = 0; d < dHead; d++) z[qOffset + d] += pattern[src] * v[src][kvOffset + d];
+        return row;
+      }),
+    );
+    const z = at(
+      site('attn.hook_z'),
+      patterns.map((pattern) => {
+        const out = new Float64Array(nHeads * dHead); // [n_heads * d_head]
+        for (let head = 0; head < nHeads; head++) {
+          const kvOffset = Math.floor(head / queriesPerKvHead) * dHead;
+          for (let src = 0; src < n; src++) {
+            for (let d = 0; d < dHead; d++) out[head * dHead + d] += pattern[head * n + src] * v[src][kvOffset + d];
+          }
         }
-      }
-      return add(x, linear(z, weight(paramName.o(layer)), dModel));
-    });
+        return out;
+      }),
+    );
+    const attnOut = at(site('hook_attn_out'), z.map((x) => linear(x, weight(paramName.o(layer)), dModel)));
+    const residMid = at(site('hook_resid_mid'), resid.map((x, pos) => add(x, attnOut[pos])));
 
     // MLP: down_proj(silu(gate_proj(x)) * up_proj(x))
-    resid = residMid.map((x) => {
-      const normed2 = rmsNorm(x, weight(paramName.ln2(layer)), normEps);
-      const gate = linear(normed2, weight(paramName.gate(layer)), dMlp);
-      const up = linear(normed2, weight(paramName.up(layer)), dMlp);
-      const post = gate.map((g, i) => silu(g) * up[i]);
-      return add(x, linear(post, weight(paramName.down(layer)), dModel));
-    });
+    const normed2 = at(site('ln2.hook_normalized'), residMid.map((x) => rmsNorm(x, weight(paramName.ln2(layer)), normEps)));
+    const gate = at(site('mlp.hook_pre'), normed2.map((x) => linear(x, weight(paramName.gate(layer)), dMlp)));
+    const up = at(site('mlp.hook_pre_linear'), normed2.map((x) => linear(x, weight(paramName.up(layer)), dMlp)));
+    const post = at(site('mlp.hook_post'), gate.map((g, pos) => g.map((value, i) => silu(value) * up[pos][i])));
+    const mlpOut = at(site('hook_mlp_out'), post.map((x) => linear(x, weight(paramName.down(layer)), dModel)));
+    resid = at(site('hook_resid_post'), residMid.map((x, pos) => add(x, mlpOut[pos])));
     residPost.push(resid.map((x) => Float32Array.from(x)));
   }
 
   // Final norm and unembedding, only where asked: with a real vocabulary this is most of the work.
-  const unembed = spec.tiedEmbeddings ? embed : weight(paramName.unembed()); // [d_vocab, d_model]
   const positions = options.logits === 'last' ? [ids.length - 1] : ids.map((_, pos) => pos);
-  const logits = positions.map((pos) => Float32Array.from(linear(rmsNorm(resid[pos], weight(paramName.lnFinal()), normEps), unembed, dVocab)));
-  return { logits, residPost };
+  const normedFinal = at('ln_final.hook_normalized', resid.map((x) => rmsNorm(x, weight(paramName.lnFinal()), normEps)));
+  const logits = at('logits', positions.map((pos) => referenceUnembed(spec, weight, normedFinal[pos])));
+  return { logits: logits.map((row) => Float32Array.from(row)), residPost };
+}
+
+/** The unembedding of one [d_model] row: [d_vocab]. */
+export function referenceUnembed(spec: ModelSpec, weight: WeightGetter, x: Float64Array): Float64Array {
+  const unembed = spec.tiedEmbeddings ? weight(paramName.embed()) : weight(paramName.unembed()); // [d_vocab, d_model]
+  return linear(x, unembed, spec.dVocab);
+}
+
+/** Logit lens of one [d_model] residual row: the final norm, then the unembedding. */
+export function referenceLens(spec: ModelSpec, weight: WeightGetter, x: ArrayLike<number>): Float64Array {
+  return referenceUnembed(spec, weight, rmsNorm(Float64Array.from(x), weight(paramName.lnFinal()), spec.normEps));
 }
 
 /** Index of the largest value (the first one on ties, like torch.argmax). */

@@ -1,0 +1,83 @@
+/**
+ * Per-variant step scoring: the plain final-layer logits, or a lens-based strategy (LFD,
+ * DoLa) reading extra lens heads that the engine compiles into the same forward pass
+ * (one forward per step, never one per layer).
+ */
+import type { LensHead } from '../graph/taps';
+import type { ModelSpec } from '../model/spec';
+import { decodingSchema, type DecodingInput, type DecodingStep } from './decoding-options';
+import { dolaStep } from './decoding/dola';
+import { dolaCandidateLayers, dolaLensNeeds, lfdCandidateLayers, lfdLensNeeds, type LensNeeds } from './decoding/layers';
+import { lfdStep } from './decoding/lfd';
+
+export interface StepScorer {
+  /** Lens heads the graph must output (at the last position). */
+  lenses: LensHead[];
+  /** lambda per fused lens head (LFD hidden fusion). */
+  lambdas: Map<string, number>;
+  /** The scores carry the strategy's own repetition penalty (DoLa), so the sampler adds none. */
+  penalized: boolean;
+  /** Next-token scores from the final logits and this row's lens outputs. */
+  score(final: Float32Array, lens: (name: string) => Float32Array, previousIds: readonly number[]): { scores: Float32Array; step: DecodingStep | null };
+}
+
+/** Hidden-state index l as a hook: 0 is the embedding output, l >= 1 the output of block l - 1. */
+const hiddenStateHook = (layer: number): string => (layer === 0 ? 'hook_embed' : `blocks.${layer - 1}.hook_resid_post`);
+
+const lensName = (hook: string, finalNorm: boolean, fuse = false): string => `lens:${hook}:${finalNorm ? 'normed' : 'raw'}${fuse ? ':fused' : ''}`;
+
+/** The lens heads of `needs`, with a reader that returns each need's logits by layer. */
+function lensHeads(needs: LensNeeds): { lenses: LensHead[]; names: { post: Map<number, string>; mid: Map<number, string>; fused: Map<number, string> } } {
+  const lenses: LensHead[] = [];
+  const add = (hook: string, finalNorm: boolean, fuse: boolean): string => {
+    const name = lensName(hook, finalNorm, fuse);
+    if (!lenses.some((lens) => lens.name === name)) lenses.push({ name, hook, finalNorm, fuse });
+    return name;
+  };
+  const post = new Map(needs.residPost.map((l) => [l, add(hiddenStateHook(l), needs.applyFinalNorm, false)]));
+  const mid = new Map(needs.residMid.map((l) => [l, add(`blocks.${l - 1}.hook_resid_mid`, needs.applyFinalNorm, false)]));
+  const fused = new Map(needs.hiddenFusion.map((l) => [l, add(hiddenStateHook(l), true, true)]));
+  return { lenses, names: { post, mid, fused } };
+}
+
+const byLayer = (names: Map<number, string>, lens: (name: string) => Float32Array): Map<number, Float32Array> =>
+  new Map([...names].map(([layer, name]) => [layer, lens(name)]));
+
+export function stepScorer(spec: ModelSpec, input: DecodingInput | undefined): StepScorer {
+  const decoding = decodingSchema.parse(input ?? { strategy: 'greedy' });
+  switch (decoding.strategy) {
+    case 'greedy':
+      return { lenses: [], lambdas: new Map(), penalized: false, score: (final) => ({ scores: final, step: null }) };
+    case 'lfd': {
+      const candidates = lfdCandidateLayers(spec.nLayers, decoding);
+      const { lenses, names } = lensHeads(lfdLensNeeds(candidates, decoding));
+      const lambdas = new Map([...names.fused.values()].map((name) => [name, decoding.lambda]));
+      return {
+        lenses,
+        lambdas,
+        penalized: false,
+        score: (final, lens) => {
+          const result = lfdStep(
+            { final, residPost: byLayer(names.post, lens), residMid: byLayer(names.mid, lens), hiddenFused: byLayer(names.fused, lens) },
+            decoding,
+            candidates,
+          );
+          return { scores: result.scores, step: { strategy: 'lfd', layer: result.layer, scores: result.candidateScores } };
+        },
+      };
+    }
+    case 'dola': {
+      const candidates = dolaCandidateLayers(spec.nLayers, spec.tiedEmbeddings, decoding.layers);
+      const { lenses, names } = lensHeads(dolaLensNeeds(candidates, decoding));
+      return {
+        lenses,
+        lambdas: new Map(),
+        penalized: true,
+        score: (final, lens, previousIds) => {
+          const result = dolaStep({ final, premature: byLayer(names.post, lens) }, decoding, candidates, previousIds);
+          return { scores: result.scores, step: { strategy: 'dola', layer: result.layer, scores: result.candidateScores } };
+        },
+      };
+    }
+  }
+}
