@@ -33,7 +33,19 @@ generate
   --seed S                (default ${d.seed})
   --stop TEXT             stop string; repeat for several
   --no-stop               do not stop at EOS (nor at stop strings)
-  --json                  print one JSON object instead of streaming text
+  --plan FILE             generate with an intervention plan applied at every step
+  --variants FILE         a JSON array of variants generated side by side in one batch; each is a
+                          plan, or {"name", "plan", "decoding"}; one result per variant
+  --decoding NAME         greedy | lfd | dola, for variants that do not name their own (default greedy)
+    --layers L            lfd: candidate layers, e.g. 16,18; dola: low | high | explicit layers
+                          (hidden-state indices: 0 = embeddings, l = output of block l-1)
+    --lambda X            lfd: fusion weight of the chosen layer (default 0.5; 0 = greedy)
+    --fusion F            lfd: logprob | logit | hidden (default logprob; the paper's form is unverified)
+    --alpha A             dola: plausibility alpha (default 0.1); lfd: optional plausibility filter
+    --dola-penalty R      dola: repetition penalty on the contrast scores (default 1.2)
+    --final-norm          lfd: apply ln_final to intermediate layers (default); dola: to premature layers
+    --no-final-norm       the opposite (dola's default)
+  --json                  print one JSON object instead of streaming text (per-step chosen layer for lfd/dola)
 
 run
   --prompt TEXT | --prompt-ids 1,2,3
@@ -78,8 +90,19 @@ export const generateArgsSchema = z
     stop: z.array(z.string()).default([]),
     noStop: z.boolean().default(false),
     json: z.boolean().default(false),
+    plan: z.string().optional(),
+    variants: z.string().optional(),
+    decoding: z.enum(['greedy', 'lfd', 'dola']).default('greedy'),
+    layers: z.string().optional(),
+    lambda: numberFlag('lambda').optional(),
+    fusion: z.string().optional(),
+    alpha: numberFlag('alpha').optional(),
+    dolaPenalty: numberFlag('dola-penalty').optional(),
+    finalNorm: z.boolean().optional(),
+    noFinalNorm: z.boolean().optional(),
   })
-  .refine((a) => (a.prompt === undefined) !== (a.promptIds === undefined), { message: 'give exactly one of --prompt and --prompt-ids' });
+  .refine((a) => (a.prompt === undefined) !== (a.promptIds === undefined), { message: 'give exactly one of --prompt and --prompt-ids' })
+  .refine((a) => a.plan === undefined || a.variants === undefined, { message: 'give --plan or --variants, not both (a variant carries its own plan)' });
 
 export const runArgsSchema = z
   .object({
@@ -118,6 +141,15 @@ const FLAGS = {
   text: { type: 'string' },
   plan: { type: 'string' },
   'no-special': { type: 'boolean' },
+  variants: { type: 'string' },
+  decoding: { type: 'string' },
+  layers: { type: 'string' },
+  lambda: { type: 'string' },
+  fusion: { type: 'string' },
+  alpha: { type: 'string' },
+  'dola-penalty': { type: 'string' },
+  'final-norm': { type: 'boolean' },
+  'no-final-norm': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

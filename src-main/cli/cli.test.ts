@@ -68,6 +68,41 @@ describe('cli', () => {
     expect(malformed.stderr).toContain('not valid JSON');
   });
 
+  it('generates variants side by side from a --variants file, with the per-step layer of lens decoding in JSON', async () => {
+    const variantsFile = join(cacheDir, 'variants.json');
+    writeFileSync(
+      variantsFile,
+      JSON.stringify([
+        {},
+        { name: 'clamp', plan: { interventions: [{ op: 'set', hook: 'blocks.3.mlp.hook_post', indices: [1, 2, 3, 4, 5, 6, 7, 8], values: [6] }] } },
+        { name: 'dola', decoding: { strategy: 'dola', layers: [2, 4] } },
+      ]),
+    );
+    const { code, stdout } = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'Once upon a time', '--max-new-tokens', '12', '--variants', variantsFile, '--json');
+    expect(code).toBe(0);
+    const output = JSON.parse(stdout) as { variants: { name: string; decoding: string; text: string; tokens: { layer?: number }[] }[] };
+    expect(output.variants.map((v) => [v.name, v.decoding])).toEqual([['baseline', 'greedy'], ['clamp', 'greedy'], ['dola', 'dola']]);
+    expect(output.variants[0].text).toMatch(/^, there was a little girl/);
+    expect(output.variants[1].text).not.toBe(output.variants[0].text);
+    expect(output.variants[2].tokens.every((t) => t.layer === 2 || t.layer === 4)).toBe(true);
+    expect(output.variants[0].tokens.every((t) => t.layer === undefined)).toBe(true);
+  });
+
+  it('generates with --plan and --decoding lfd --lambda 0 as greedy does', async () => {
+    const planFile = join(cacheDir, 'steer.json');
+    writeFileSync(planFile, JSON.stringify({ interventions: [{ op: 'add', hook: 'blocks.2.hook_resid_post', vector: Array(64).fill(0), positions: 'all' }] }));
+    const greedy = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'Once upon a time', '--max-new-tokens', '10', '--json');
+    const lfd = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'Once upon a time', '--max-new-tokens', '10', '--json', '--plan', planFile, '--decoding', 'lfd', '--lambda', '0');
+    expect(lfd.code).toBe(0);
+    const [a, b] = [greedy, lfd].map((r) => JSON.parse(r.stdout) as { ids: number[]; tokens: { layer?: number; layer_scores?: Record<string, number> }[] });
+    expect(b.ids).toEqual(a.ids);
+    expect(b.tokens.every((t) => t.layer === 3 || t.layer === 4)).toBe(true); // latter half of 5 blocks: 3..4
+    expect(Object.keys(b.tokens[0].layer_scores ?? {})).toEqual(['3', '4']);
+    const bad = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'x', '--decoding', 'lfd', '--lambda', '2');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--lambda');
+  });
+
   it('reports errors on stderr with a non-zero exit code', async () => {
     const missing = await cli('generate', '--model', join(cacheDir, 'nope'), '--prompt', 'x');
     expect(missing.code).toBe(1);

@@ -4,7 +4,7 @@
  * with a message naming the problem.
  */
 import { z } from 'zod';
-import { Engine, EngineError, generationSettingsSchema, type ExecutionProvider, type GenerationEvent, type ModelHandle } from '../engine/api';
+import { decodingSchema, Engine, EngineError, generationSettingsSchema, type Decoding, type ExecutionProvider, type GenerationResult, type ModelHandle, type VariantRun, type VariantTokenEvent } from '../engine/api';
 import { readFileSync } from 'node:fs';
 import { USAGE, describeIssues, generateArgsSchema, parseCommandLine, runArgsSchema, tokenizeArgsSchema } from './args';
 
@@ -42,6 +42,7 @@ async function generateCommand(flags: Record<string, unknown>): Promise<void> {
   if (!settingsResult.success) throw new UsageError(describeIssues(settingsResult.error));
   const settings = settingsResult.data;
 
+  const variants = readVariants(args);
   await withModel(args, async (model) => {
     const tokenizer = model.tokenizer;
     let promptIds: number[];
@@ -51,35 +52,83 @@ async function generateCommand(flags: Record<string, unknown>): Promise<void> {
 
     const abort = new AbortController();
     process.once('SIGINT', () => abort.abort());
-    const events: GenerationEvent[] = [];
-    const generation = model.generate(promptIds, settings, { signal: abort.signal });
-    if (!args.json) process.stdout.write(args.prompt ?? '');
+    const events: VariantTokenEvent[] = [];
+    const generation = model.generateVariants(promptIds, settings, variants, { signal: abort.signal });
+    // One variant streams its text as it comes; several are printed one after another at the end.
+    const streaming = !args.json && variants.length === 1;
+    if (streaming) process.stdout.write(args.prompt ?? '');
     let step = await generation.next();
     while (!step.done) {
       events.push(step.value);
-      if (!args.json) process.stdout.write(step.value.text);
+      if (streaming) process.stdout.write(step.value.token.text);
       step = await generation.next();
     }
-    const result = step.value;
-    process.stderr.write(
-      `\n[${model.provider}] ${result.promptTokens} prompt + ${result.generatedTokens} generated tokens, ${result.tokensPerSecond.toFixed(1)} tok/s, stop: ${result.stopReason}\n`,
-    );
-    if (args.json) {
-      const output = {
-        ids: result.ids,
-        text: result.text,
-        prompt_tokens: result.promptTokens,
-        generated_tokens: result.generatedTokens,
-        stop_reason: result.stopReason,
-        tokens_per_second: result.tokensPerSecond,
-        prefill_ms: result.prefillMs,
-        provider: model.provider,
-        fallback_reason: model.fallbackReason,
-        tokens: events.map((e) => ({ id: e.id, text: e.text, logprob: e.logprob, top: e.top })),
-      };
-      process.stdout.write(`${JSON.stringify(output)}\n`);
+    const results = step.value;
+    for (const [i, result] of results.entries()) {
+      const label = variants.length > 1 ? `${variantName(variants[i], i)}: ` : '';
+      process.stderr.write(`${streaming ? '\n' : ''}[${model.provider}] ${label}${result.promptTokens} prompt + ${result.generatedTokens} generated tokens, ${result.tokensPerSecond.toFixed(1)} tok/s, stop: ${result.stopReason}\n`);
     }
+    if (!args.json && !streaming) {
+      for (const [i, result] of results.entries()) process.stdout.write(`--- ${variantName(variants[i], i)}\n${args.prompt ?? ''}${result.text}\n`);
+    }
+    if (!args.json) return;
+    const describe = (result: GenerationResult, i: number) => ({
+      name: variantName(variants[i], i),
+      decoding: variants[i].decoding?.strategy ?? 'greedy',
+      ids: result.ids,
+      text: result.text,
+      prompt_tokens: result.promptTokens,
+      generated_tokens: result.generatedTokens,
+      stop_reason: result.stopReason,
+      tokens_per_second: result.tokensPerSecond,
+      prefill_ms: result.prefillMs,
+      tokens: events
+        .filter((e) => e.variant === i)
+        .map(({ token, decoding }) => ({ id: token.id, text: token.text, logprob: token.logprob, top: token.top, ...(decoding ? { layer: decoding.layer, layer_scores: decoding.scores } : {}) })),
+    });
+    const common = { provider: model.provider, fallback_reason: model.fallbackReason };
+    const output = args.variants ? { prompt_ids: promptIds, ...common, variants: results.map(describe) } : { ...describe(results[0], 0), ...common };
+    process.stdout.write(`${JSON.stringify(output)}\n`);
   });
+}
+
+type CliVariant = VariantRun & { name?: string };
+
+const variantName = (variant: CliVariant, i: number): string => variant.name ?? (i === 0 ? 'baseline' : `variant ${i}`);
+
+/** --plan, --variants and the decoding flags as the variants to generate. */
+function readVariants(args: z.output<typeof generateArgsSchema>): CliVariant[] {
+  const decoding = decodingFromFlags(args);
+  if (args.variants === undefined) return [{ plan: readPlanFile(args.plan), decoding }];
+  const list = readJsonFile(args.variants, 'variants');
+  if (!Array.isArray(list) || list.length === 0) throw new UsageError(`--variants: ${args.variants} must hold a non-empty JSON array of plans or {"name", "plan", "decoding"} objects`);
+  return list.map((item: unknown, i) => {
+    const isVariant = typeof item === 'object' && item !== null && ['name', 'plan', 'decoding'].some((key) => key in item);
+    if (!isVariant) return { plan: item, decoding };
+    const variant = item as { name?: unknown; plan?: unknown; decoding?: unknown };
+    if (variant.name !== undefined && typeof variant.name !== 'string') throw new UsageError(`--variants: [${i}].name must be a string`);
+    const parsed = decodingSchema.safeParse(variant.decoding ?? decoding);
+    if (!parsed.success) throw new UsageError(`--variants: [${i}].decoding: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'strategy'}: ${issue.message}`).join('; ')}`);
+    return { name: variant.name, plan: variant.plan ?? {}, decoding: parsed.data };
+  });
+}
+
+/** The --decoding strategy with its option flags, validated by the engine's schema. */
+function decodingFromFlags(args: z.output<typeof generateArgsSchema>): Decoding {
+  const finalNorm = args.finalNorm ? true : args.noFinalNorm ? false : undefined;
+  const layers = args.layers === undefined ? undefined : /^(low|high)$/.test(args.layers) ? args.layers : args.layers.split(',').map((x) => Number(x.trim()));
+  const input =
+    args.decoding === 'lfd'
+      ? { strategy: 'lfd', candidateLayers: layers, lambda: args.lambda, fusion: args.fusion, plausibilityAlpha: args.alpha, applyFinalNorm: finalNorm }
+      : args.decoding === 'dola'
+        ? { strategy: 'dola', layers, alpha: args.alpha, repetitionPenalty: args.dolaPenalty, prematureFinalNorm: finalNorm }
+        : { strategy: 'greedy' };
+  const parsed = decodingSchema.safeParse(input);
+  if (!parsed.success) {
+    const flag: Record<string, string> = { candidateLayers: 'layers', layers: 'layers', plausibilityAlpha: 'alpha', repetitionPenalty: 'dola-penalty', applyFinalNorm: 'final-norm', prematureFinalNorm: 'final-norm' };
+    throw new UsageError(parsed.error.issues.map((issue) => `--${flag[String(issue.path[0])] ?? String(issue.path[0])}: ${issue.message}`).join('\n'));
+  }
+  return parsed.data;
 }
 
 /** Row-major data as nested arrays of the given shape, for JSON output. */
@@ -90,17 +139,20 @@ function nested(shape: number[], data: Float32Array, offset = 0): unknown[] {
 }
 
 function readPlanFile(path: string | undefined): unknown {
-  if (path === undefined) return {};
+  return path === undefined ? {} : readJsonFile(path, 'plan');
+}
+
+function readJsonFile(path: string, what: 'plan' | 'variants'): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch {
-    throw new EngineError('not_found', `plan file ${path} cannot be read`);
+    throw new EngineError('not_found', `${what} file ${path} cannot be read`);
   }
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new EngineError('bad_plan', `plan file ${path} is not valid JSON: ${(error as Error).message}`);
+    throw new EngineError('bad_plan', `${what} file ${path} is not valid JSON: ${(error as Error).message}`);
   }
 }
 

@@ -291,12 +291,14 @@ export class ModelHandle {
           const started = performance.now();
           const ids = fed(group);
           const { logits, outputs, run } = await group.batch.feed(ids, promptIds.length, [ids[0].length - 1], group.lenses.map((lens) => lens.name));
+          const feedMs = performance.now() - started; // shared by the rows; each adds its own scoring
           for (const [r, i] of group.members.entries()) {
             const sequence = sequences[i];
             if (sequence.stopReason) continue;
+            const rowStarted = performance.now();
             const lens = (name: string) => rowsOf(outputs[name].data as Float32Array, r, 1, this.spec.dVocab)[0];
             const { scores, step } = scorers[i].score(logits[r][0], lens, sequence.ids);
-            const token = sequence.choose(scores, performance.now() - started, signal, { penalized: scorers[i].penalized });
+            const token = sequence.choose(scores, feedMs + performance.now() - rowStarted, signal, { penalized: scorers[i].penalized });
             yield { variant: i, token, decoding: step, captures: group.batch.captures(plans[i], r, outputs, run) };
           }
         }
