@@ -8,6 +8,9 @@
  *      EFFECTIVE WEIGHT BANDWIDTH of decoding (weight bytes read per token x tokens/s) as a
  *      fraction of (1). A decode step reads every weight once and does ~2 flops per weight,
  *      so on CPU it is memory-bound: that fraction is how much of the machine the engine uses.
+ *   4. Interventions on the same model: decode time per step with no plan vs a heavy plan
+ *      (add at every block, set 16 neurons in 2 blocks, capture one block's resid_post), and
+ *      4 variants batched vs 1 (the baseline and three steered variants in one forward pass).
  *
  * Results go to stdout (a table, or one JSON object with --json); progress goes to stderr.
  *
@@ -20,7 +23,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { Engine, type ModelHandle } from '../engine/api';
+import { Engine, generationSettingsSchema, type ModelHandle, type VariantRun } from '../engine/api';
 import { GraphBuilder } from '../engine/graph/builder';
 import { encodeModel } from '../engine/graph/onnx-proto';
 import { Runtime } from '../engine/runtime/runtime';
@@ -157,7 +160,7 @@ async function measureDecode(model: ModelHandle, work: Workload): Promise<ModelR
 }
 
 /** Load a model in its own engine and cache folder, measure it, and close the engine. */
-async function benchModel(name: string, path: string, cacheDir: string, threads: number, work: Workload): Promise<{ result: ModelResult; provider: string }> {
+async function benchModel(name: string, path: string, cacheDir: string, threads: number, work: Workload, withPlans = false): Promise<{ result: ModelResult; provider: string; plans: PlanResult | null }> {
   const engine = Engine.create({ cacheDir, threads });
   try {
     log(`${name}: loading`);
@@ -167,7 +170,10 @@ async function benchModel(name: string, path: string, cacheDir: string, threads:
     log(`${name}: decode ${work.decodeTokens} tokens`);
     const decode = await measureDecode(model, work);
     const { nLayers: layers, dModel } = model.spec;
-    return { result: { name, layers, dModel, weightBytesPerToken: weightBytesPerToken(cacheDir), prefill, decode }, provider: model.provider };
+    const weightBytes = weightBytesPerToken(cacheDir); // before plan graphs join the cache folder
+    if (withPlans) log(`${name}: decode with plans and batched variants, ${PLAN_ROUNDS} rounds`);
+    const plans = withPlans ? await benchPlans(model) : null;
+    return { result: { name, layers, dModel, weightBytesPerToken: weightBytes, prefill, decode }, provider: model.provider, plans };
   } finally {
     await engine.close();
   }
@@ -193,6 +199,50 @@ function buildSmolLmShapedModel(dir: string): string {
 }
 
 // ---------------------------------------------------------------------------
+// 4. Interventions
+
+const PLAN_DECODE_TOKENS = 32;
+const PLAN_ROUNDS = 3; // the workloads alternate, round after round, so machine noise hits all alike
+
+interface PlanResult {
+  /** Median milliseconds per decode step (one forward pass for every variant), per workload. */
+  stepMs: { noPlan: number; heavyPlan: number; oneVariant: number; fourVariants: number };
+  heavyPlanSpeed: number; // noPlan / heavyPlan step time: >= 0.9 is the target
+  fourVariantsCost: number; // fourVariants / oneVariant step time: <= 1.6 is the target
+}
+
+/** Median time between one variant's consecutive tokens: one decode step of the whole batch. */
+async function stepMs(model: ModelHandle, variants: VariantRun[]): Promise<number> {
+  const settings = generationSettingsSchema.parse({ maxNewTokens: PLAN_DECODE_TOKENS, stopAtEos: false });
+  const prompt = syntheticIds(16, model.spec.dVocab);
+  const times: number[] = [];
+  for await (const event of model.generateVariants(prompt, settings, variants)) if (event.variant === 0) times.push(performance.now());
+  return median(times.slice(1).map((t, i) => t - times[i]));
+}
+
+async function benchPlans(model: ModelHandle): Promise<PlanResult> {
+  const { nLayers, dModel } = model.spec;
+  const vector = (seed: number) => Array.from({ length: dModel }, (_, i) => 0.01 * Math.sin(seed + i));
+  const steer = (layer: number, seed: number) => ({ op: 'add', hook: `blocks.${layer}.hook_resid_post`, vector: vector(seed), scale: 4, positions: 'all' });
+  const clamp = (layer: number) => ({ op: 'set', hook: `blocks.${layer}.mlp.hook_post`, indices: Array.from({ length: 16 }, (_, i) => i * 37), values: [2], positions: 'all' });
+  const heavy: VariantRun = {
+    plan: {
+      captures: [{ hook: `blocks.${nLayers >> 1}.hook_resid_post`, positions: 'last' }],
+      interventions: [...Array.from({ length: nLayers }, (_, layer) => steer(layer, layer)), clamp(3), clamp(nLayers - 4)],
+    },
+  };
+  const four: VariantRun[] = [{}, ...[1, 2, 3].map((seed) => ({ plan: { interventions: [steer(nLayers >> 1, seed)] } }))];
+  const workloads = { noPlan: [{}], heavyPlan: [heavy], oneVariant: [four[1]], fourVariants: four };
+  const samples: Record<keyof typeof workloads, number[]> = { noPlan: [], heavyPlan: [], oneVariant: [], fourVariants: [] };
+  for (const [name, variants] of Object.entries(workloads)) await stepMs(model, variants); // compile and warm each graph
+  for (let round = 0; round < PLAN_ROUNDS; round++) {
+    for (const [name, variants] of Object.entries(workloads)) samples[name as keyof typeof workloads].push(await stepMs(model, variants));
+  }
+  const step = { noPlan: median(samples.noPlan), heavyPlan: median(samples.heavyPlan), oneVariant: median(samples.oneVariant), fourVariants: median(samples.fourVariants) };
+  return { stepMs: step, heavyPlanSpeed: step.noPlan / step.heavyPlan, fourVariantsCost: step.fourVariants / step.oneVariant };
+}
+
+// ---------------------------------------------------------------------------
 // Report
 
 /** Decode's weight traffic as bandwidth: bytes read per token x tokens/s, against the probe. */
@@ -204,6 +254,7 @@ interface Report {
   probe: ProbeResult;
   models: ModelResult[];
   decodeBandwidth: { model: string; weightBytesPerToken: number; probeGBps: number; overall: DecodeBandwidth; median: DecodeBandwidth; target: number };
+  plans: PlanResult & { model: string };
   seconds: number;
 }
 
@@ -239,6 +290,11 @@ function formatReport(r: Report): string {
     bandwidthLine('median ', d.median),
     `  target >= ${f(100 * d.target, 0)}% of the probe (a plain C decoder reaches ~94%)`,
     '',
+    `Interventions, ${r.plans.model}, median ms per decode step (${PLAN_DECODE_TOKENS} tokens, ${PLAN_ROUNDS} alternating rounds):`,
+    `  no plan ${f(r.plans.stepMs.noPlan, 2)} ms, heavy plan ${f(r.plans.stepMs.heavyPlan, 2)} ms: speed ${f(r.plans.heavyPlanSpeed, 2)}x of no plan (target >= 0.90)`,
+    `    heavy plan: add at every block's resid_post, set 16 neurons in 2 blocks, capture one block's resid_post`,
+    `  1 variant ${f(r.plans.stepMs.oneVariant, 2)} ms, 4 variants batched ${f(r.plans.stepMs.fourVariants, 2)} ms: ${f(r.plans.fourVariantsCost, 2)}x the time per step (target <= 1.60)`,
+    '',
     `${f(r.seconds, 0)} s in all`,
     '',
   ].join('\n');
@@ -264,7 +320,7 @@ async function main(argv: string[]): Promise<number> {
     const stories = await benchModel('stories260K', STORIES_PATH, join(tmp, 'cache-stories'), threads, STORIES_WORKLOAD);
     log('SmolLM2-135M-shaped: writing random fp32 weights');
     const smolPath = buildSmolLmShapedModel(join(tmp, 'smollm2-135m-shaped'));
-    const smol = await benchModel('SmolLM2-135M-shaped', smolPath, join(tmp, 'cache-smollm'), threads, SMOLLM_WORKLOAD);
+    const smol = await benchModel('SmolLM2-135M-shaped', smolPath, join(tmp, 'cache-smollm'), threads, SMOLLM_WORKLOAD, true);
     const s = smol.result;
     // The installed binding's version, read from its package.json: only engine/runtime imports onnxruntime-node.
     const ortPackage = z.object({ version: z.string() }).parse(JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')));
@@ -281,6 +337,7 @@ async function main(argv: string[]): Promise<number> {
         median: decodeBandwidth(s.weightBytesPerToken, s.decode.medianTokensPerSecond, probe.bestGBps),
         target: DECODE_TARGET,
       },
+      plans: { model: s.name, ...smol.plans! },
       seconds: (performance.now() - started) / 1000,
     };
     process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatReport(report));

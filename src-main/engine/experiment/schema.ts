@@ -28,7 +28,7 @@ export const variantSchema = z.strictObject({
 
 export const modelRefSchema = z.strictObject({
   path: z.string().min(1),
-  format: z.enum(['hf', 'llama2c']),
+  format: z.enum(['huggingface', 'llama2c']),
   architecture: z.string(),
   /** model/fingerprint.ts: sampled hash of the checkpoint files. */
   fingerprint: z.string().min(1),
