@@ -66,6 +66,6 @@ describe('hooks on stories260K (golden)', () => {
   it('refuses bad plans with errors that name the problem', async () => {
     await expectEngineError(() => model.run([1, 2], { captures: [{ hook: 'blocks.9.hook_resid_post' }] }), 'bad_plan', 'out of range');
     await expectEngineError(() => model.run([1, 2], { interventions: [{ op: 'add', hook: 'blocks.2.hook_resid_post', vector: [1, 2, 3] }] }), 'bad_plan', 'vector');
-    await expectEngineError(() => model.run([1, 2], { interventions: [{ op: 'lens', layers: [2] }] }), 'bad_plan', 'not supported');
+    await expectEngineError(() => model.run([1, 2], { interventions: [{ op: 'set', hook: 'blocks.0.attn.hook_z', indices: [8], values: [0] }] }), 'bad_plan', '8 is out of range', 'has 8 heads');
   });
 });
