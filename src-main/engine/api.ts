@@ -13,3 +13,6 @@ export type { HookInfo } from './hooks/names';
 export { decodingSchema, type Decoding, type DecodingInput, type DecodingStep } from './generate/decoding-options';
 export * from './experiment/schema';
 export * from './workbench/protocol';
+export { Workbench, type WorkbenchOptions } from './workbench/workbench';
+export { defaultAppDataDir } from './workbench/app-data';
+export type { CatalogEntry } from './workbench/catalog';

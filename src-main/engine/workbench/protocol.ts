@@ -14,7 +14,7 @@ import type { ExecutionProvider } from '../runtime/protocol';
 
 export interface ModelInfo {
   path: string;
-  format: 'hf' | 'llama2c';
+  format: 'huggingface' | 'llama2c';
   architecture: string;
   family: string;
   nParams: number;
@@ -160,7 +160,8 @@ export interface WorkbenchApi {
   /** Start generating every variant from the same prompt and seed; tokens stream as events. */
   generate(request: RequestOf<'generate'>): Promise<{ runId: string; promptIds: number[] }>;
   cancel(request: RequestOf<'cancel'>): Promise<void>;
-  saveExperiment(request: RequestOf<'saveExperiment'>): Promise<{ path: string }>;
+  /** warnings: problems after a successful save (e.g. an old sidecar that could not be removed). */
+  saveExperiment(request: RequestOf<'saveExperiment'>): Promise<{ path: string; warnings: string[] }>;
   openExperiment(request: RequestOf<'openExperiment'>): Promise<{ path: string; experiment: Experiment; warnings: string[] }>;
   listRecent(request: RequestOf<'listRecent'>): Promise<RecentExperiment[]>;
   /** Keep the unsaved session for crash recovery; null clears it (after a save). */
@@ -170,5 +171,51 @@ export interface WorkbenchApi {
   downloadModel(request: RequestOf<'downloadModel'>): Promise<{ downloadId: string }>;
   /** A native file dialog; null when cancelled or when there are no native dialogs. */
   pickPath(request: RequestOf<'pickPath'>): Promise<string | null>;
+  onEvent(listener: (event: WorkbenchEvent) => void): () => void;
+}
+
+/** What a method resolves to, for clients that type their calls by method name. */
+export type ResultOf<M extends WorkbenchMethod> = Awaited<ReturnType<WorkbenchApi[M]>>;
+
+// ------------------------------------------------------------------------ wire format
+//
+// Both transports carry the same messages (src-main/transport/dispatch.ts validates them):
+//   client -> engine  {"kind":"request","id":7,"method":"loadModel","params":{"path":"..."}}
+//   engine -> client  {"kind":"response","id":7,"ok":true,"result":{...}}   (null for void)
+//                     {"kind":"response","id":7,"ok":false,"error":{"code":"...","message":"..."}}
+//                     {"kind":"event","event":{"type":"token",...}}
+// The WebSocket lives at ws://127.0.0.1:PORT/api?token=TOKEN; the page that serve prints
+// (http://127.0.0.1:PORT/?token=TOKEN) reads its token from its own URL.
+
+/** An error as it crosses a transport: the engine's codes, plus 'bad_request' for a malformed message. */
+export interface WireError {
+  code: SerializedError['code'] | 'bad_request';
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export interface WireRequest {
+  kind: 'request';
+  id: number;
+  method: WorkbenchMethod;
+  params: unknown;
+}
+
+/** id is null only when the request was too malformed to carry one. */
+export type WireResponse =
+  | { kind: 'response'; id: number; ok: true; result: unknown }
+  | { kind: 'response'; id: number | null; ok: false; error: WireError };
+
+export interface WireEvent {
+  kind: 'event';
+  event: WorkbenchEvent;
+}
+
+/** What one call resolves to on the client side of either transport. */
+export type InvokeResult = { ok: true; result: unknown } | { ok: false; error: WireError };
+
+/** The preload's `window.tiller`: nothing else crosses the context bridge. */
+export interface TillerBridge {
+  invoke(method: WorkbenchMethod, params: unknown): Promise<InvokeResult>;
   onEvent(listener: (event: WorkbenchEvent) => void): () => void;
 }

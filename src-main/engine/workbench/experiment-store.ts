@@ -1,0 +1,57 @@
+/**
+ * Experiment files as the workbench offers them: save and open (experiment/file.ts) keep
+ * the recent list (experiment/recent.ts) up to date, and the unsaved session is kept for
+ * crash recovery (experiment/autosave.ts), all under the app-data folder.
+ *
+ * Autosaves are written when asked, not throttled here: the caller (the renderer) decides
+ * how often, and a failed write is reported to it instead of being lost on a timer.
+ */
+import { basename, resolve } from 'node:path';
+import { EngineError } from '../errors';
+import { AutosaveStore } from '../experiment/autosave';
+import { openExperiment, saveExperiment } from '../experiment/file';
+import { RecentExperiments } from '../experiment/recent';
+import type { Experiment } from '../experiment/schema';
+import type { RecentExperiment } from './protocol';
+
+export class ExperimentStore {
+  private readonly recentList: RecentExperiments;
+  private readonly autosaves: AutosaveStore;
+
+  constructor(appDataDir: string) {
+    this.recentList = new RecentExperiments(appDataDir);
+    this.autosaves = new AutosaveStore(appDataDir);
+  }
+
+  save(path: string, experiment: Experiment): { path: string; warnings: string[] } {
+    const absolute = resolve(path);
+    const saved = saveExperiment(absolute, experiment);
+    this.recentList.add(absolute, experiment.name);
+    return { path: saved.path, warnings: saved.warnings };
+  }
+
+  open(path: string): { path: string; experiment: Experiment; warnings: string[] } {
+    const absolute = resolve(path);
+    try {
+      const opened = openExperiment(absolute);
+      this.recentList.add(absolute, opened.experiment.name || basename(absolute));
+      return { path: absolute, experiment: opened.experiment, warnings: opened.warnings };
+    } catch (error) {
+      // A recent entry that no longer opens would fail the same way every time.
+      if (error instanceof EngineError && error.code === 'not_found') this.recentList.remove(absolute);
+      throw error;
+    }
+  }
+
+  recent(): RecentExperiment[] {
+    return this.recentList.list();
+  }
+
+  autosave(experiment: Experiment | null): void {
+    this.autosaves.write(experiment);
+  }
+
+  recoverAutosave(): Experiment | null {
+    return this.autosaves.recover();
+  }
+}

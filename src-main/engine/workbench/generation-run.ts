@@ -1,0 +1,89 @@
+/**
+ * One generate request in flight: every variant from the same prompt and settings
+ * (ModelHandle.generateVariants), each token streamed as a 'token' event, and the whole
+ * outcome as one 'done' event holding ExperimentResults, or one 'error' event.
+ * Cancelling stops after the current step; the run still ends with 'done', its variants
+ * marked stopReason 'cancelled' and holding the tokens made so far.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ModelHandle, VariantRun } from '../engine';
+import { serializeError } from '../errors';
+import type { ExperimentResults, TokenRecord, Variant } from '../experiment/schema';
+import type { DecodingStep } from '../generate/decoding-options';
+import type { TokenEvent } from '../generate/generate';
+import type { GenerationSettings } from '../generate/settings';
+import type { WorkbenchEvent } from './protocol';
+
+export interface RunRequest {
+  promptIds: number[];
+  settings: GenerationSettings;
+  variants: Variant[];
+}
+
+export class GenerationRun {
+  readonly runId = randomUUID();
+  /** Settles (never rejects) once the run's last event has been emitted. */
+  readonly finished: Promise<void>;
+  private readonly abort = new AbortController();
+
+  constructor(
+    handle: ModelHandle,
+    request: RunRequest,
+    private readonly emit: (event: WorkbenchEvent) => void,
+  ) {
+    this.finished = this.execute(handle, request);
+  }
+
+  cancel(): void {
+    this.abort.abort();
+  }
+
+  private async execute(handle: ModelHandle, { promptIds, settings, variants }: RunRequest): Promise<void> {
+    const ranAt = new Date().toISOString();
+    const tokens: TokenRecord[][] = variants.map(() => []);
+    const runs: VariantRun[] = variants.map((variant) => ({ plan: { interventions: variant.interventions }, decoding: variant.decoding }));
+    try {
+      const stream = handle.generateVariants(promptIds, settings, runs, { signal: this.abort.signal });
+      let step = await stream.next();
+      while (!step.done) {
+        const { variant, token, decoding } = step.value;
+        const record = tokenRecord(token, decoding);
+        tokens[variant].push(record);
+        this.emit({ type: 'token', runId: this.runId, variant, index: token.index, token: record });
+        step = await stream.next();
+      }
+      const results: ExperimentResults = {
+        ranAt,
+        provider: handle.provider,
+        promptIds,
+        variants: step.value.map((result, i) => ({
+          variantId: variants[i].id,
+          tokens: tokens[i],
+          text: result.text,
+          stopReason: result.stopReason,
+          tokensPerSecond: result.tokensPerSecond,
+        })),
+      };
+      this.emit({ type: 'done', runId: this.runId, results });
+    } catch (error) {
+      this.emit({ type: 'error', runId: this.runId, error: serializeError(error) });
+    }
+  }
+}
+
+/** The saved form of a token (experiment/schema.ts tokenRecordSchema), field by field so nothing extra leaks in. */
+function tokenRecord(token: TokenEvent, decoding: DecodingStep | null): TokenRecord {
+  const record: TokenRecord = {
+    id: token.id,
+    text: token.text,
+    logprob: token.logprob,
+    // A filtered-out candidate (logprob -Infinity, e.g. below DoLa's plausibility cut) would
+    // become null in JSON and break the saved results; it was never a possible token anyway.
+    top: token.top.filter((alternative) => Number.isFinite(alternative.logprob)).map((alternative) => ({ id: alternative.id, text: alternative.text, logprob: alternative.logprob })),
+  };
+  if (decoding) {
+    // JSON keys are strings: the saved form keys scores by the layer number as text.
+    record.decoding = { strategy: decoding.strategy, layer: decoding.layer, scores: Object.fromEntries(Object.entries(decoding.scores)) };
+  }
+  return record;
+}

@@ -1,0 +1,51 @@
+/**
+ * What the UI shows about a loaded model: its shape, size and where it runs.
+ */
+import type { ModelHandle } from '../engine';
+import { expectedParams, type ModelSpec } from '../model/spec';
+import type { ModelInfo } from './protocol';
+
+const FLOAT32_BYTES = 4;
+
+/** Parameters of the checkpoint (tied embeddings counted once), from the spec's parameter shapes. */
+export function parameterCount(spec: ModelSpec): number {
+  let count = 0;
+  for (const shape of expectedParams(spec).values()) count += shape.reduce((a, b) => a * b, 1);
+  return count;
+}
+
+/**
+ * Bytes of the float32 graph-layout weights the engine maps (graph/llama.ts,
+ * llamaGraphWeights): every parameter, plus the graph's own unembedding matrix when the
+ * checkpoint ties it to the embedding, plus the rotary cos/sin tables ([n_ctx, d_head / 2]
+ * each). Alignment padding in the cache file is not counted.
+ */
+export function graphWeightBytes(spec: ModelSpec): number {
+  const untiedUnembed = spec.tiedEmbeddings ? spec.dVocab * spec.dModel : 0;
+  const ropeTables = spec.nCtx * spec.dHead;
+  return (parameterCount(spec) + untiedUnembed + ropeTables) * FLOAT32_BYTES;
+}
+
+export function modelInfo(handle: ModelHandle): ModelInfo {
+  const { spec } = handle;
+  return {
+    path: handle.path,
+    format: handle.format,
+    architecture: spec.architecture,
+    family: spec.family,
+    nParams: parameterCount(spec),
+    nLayers: spec.nLayers,
+    dModel: spec.dModel,
+    nHeads: spec.nHeads,
+    nKvHeads: spec.nKvHeads,
+    dHead: spec.dHead,
+    dMlp: spec.dMlp,
+    dVocab: spec.dVocab,
+    nCtx: spec.nCtx,
+    provider: handle.provider,
+    fallbackReason: handle.fallbackReason,
+    weightBytes: graphWeightBytes(spec),
+    fingerprint: handle.fingerprint,
+    hasChatTemplate: handle.tokenizer.chatTemplate !== null,
+  };
+}

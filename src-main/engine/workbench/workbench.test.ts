@@ -1,0 +1,163 @@
+/**
+ * The Workbench called directly (the socket tests cover the same calls over the wire):
+ * what needs a model and what does not, contrast vectors, variant validation against the
+ * model, and experiment files with the recent list and the autosave.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectEngineError } from '../../test/expect-engine-error';
+import { sharedPath } from '../../test/shared-paths';
+import { experimentSchema, type Experiment } from '../experiment/schema';
+import type { WorkbenchEvent } from './protocol';
+import { Workbench } from './workbench';
+
+const dir = mkdtempSync(join(tmpdir(), 'tiller-workbench-'));
+const appDataDir = join(dir, 'app-data');
+let workbench: Workbench;
+const events: WorkbenchEvent[] = [];
+
+beforeAll(() => {
+  workbench = new Workbench({ appDataDir, engine: { cacheDir: join(dir, 'cache') }, transport: 'ipc', nativeDialogs: true });
+  workbench.onEvent((event) => events.push(event));
+});
+
+afterAll(async () => {
+  await workbench.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function experiment(name: string): Experiment {
+  return experimentSchema.parse({
+    format: 'tiller-experiment',
+    version: 1,
+    name,
+    createdAt: '2025-01-02T03:04:05.000Z',
+    updatedAt: '2025-01-02T03:04:05.000Z',
+    model: null,
+    prompt: { text: 'Once upon a time' },
+    settings: { maxNewTokens: 8 },
+    variants: [
+      { id: 'baseline', name: 'Baseline' },
+      { id: 'steer', name: 'Steer', interventions: [{ op: 'add', hook: 'blocks.2.hook_resid_post', vector: Array.from({ length: 64 }, (_, i) => i / 64), scale: 2 }] },
+    ],
+  });
+}
+
+describe('Workbench without a model', () => {
+  it('reports its status, transport and dialogs; pickPath has no dialog to show', async () => {
+    expect(await workbench.status({})).toEqual({ state: 'idle', model: null, error: null, transport: 'ipc', nativeDialogs: true });
+    expect(await workbench.restartEngine({})).toMatchObject({ state: 'idle' });
+    expect(await workbench.pickPath({ kind: 'model-folder' })).toBeNull();
+  });
+
+  it('refuses model calls with a clear error', async () => {
+    await expectEngineError(() => workbench.listHooks({}), 'bad_argument', 'no model is loaded');
+    await expectEngineError(() => workbench.tokenize({ text: 'x' }), 'bad_argument', 'no model is loaded');
+    await expectEngineError(() => workbench.generate({ prompt: { text: 'x' }, settings: {}, variants: [{ id: 'a', name: 'A' }] }), 'bad_argument', 'no model is loaded');
+  });
+
+  it('validates its own requests for direct callers, naming the field', async () => {
+    await expectEngineError(() => workbench.loadModel({ path: 42 } as never), 'bad_argument', 'loadModel', 'path');
+  });
+
+  it('checks a variant against the schema only', async () => {
+    expect(await workbench.validateVariant({ variant: { id: 'v', name: 'V', interventions: [{ op: 'add', hook: 'blocks.99.hook_resid_post', vector: [1] }] } })).toEqual({ issues: [] });
+    const { issues } = await workbench.validateVariant({ variant: { id: 'v', name: '', interventions: [{ op: 'add', hook: 'x', vector: [] }] } });
+    expect(issues.map((issue) => issue.path).sort()).toEqual(['interventions.0.vector', 'name']);
+  });
+
+  it('reports a failed load in its status and stays usable', async () => {
+    await expectEngineError(() => workbench.loadModel({ path: join(dir, 'no-such-model') }), 'not_found', 'no-such-model');
+    const status = await workbench.status({});
+    expect(status).toMatchObject({ state: 'idle', model: null, error: { code: 'not_found' } });
+  });
+});
+
+describe('Workbench with stories260K', () => {
+  beforeAll(async () => {
+    await workbench.loadModel({ path: sharedPath('models', 'stories260K-hf') });
+  });
+
+  it('clears the previous load error once a model loads', async () => {
+    expect((await workbench.status({})).error).toBeNull();
+  });
+
+  it('makes a contrast vector: the difference of the last position at the hook', async () => {
+    const { vector } = await workbench.contrastVector({ hook: 'blocks.2.hook_resid_post', positive: 'She was happy', negative: 'She was sad' });
+    expect(vector).toHaveLength(64);
+    expect(vector.some((value) => Math.abs(value) > 1e-3)).toBe(true);
+    const same = await workbench.contrastVector({ hook: 'blocks.2.hook_resid_post', positive: 'She was happy', negative: 'She was happy' });
+    expect(same.vector.every((value) => value === 0)).toBe(true);
+    // MLP neurons are a vector per position too ([pos, d_mlp]).
+    expect((await workbench.contrastVector({ hook: 'blocks.1.mlp.hook_post', positive: 'a', negative: 'b' })).vector).toHaveLength(172);
+  });
+
+  it('refuses contrast vectors at hooks without one vector per position', async () => {
+    await expectEngineError(() => workbench.contrastVector({ hook: 'blocks.0.attn.hook_pattern', positive: 'a', negative: 'b' }), 'bad_argument', 'blocks.0.attn.hook_pattern', '[head, q_pos, k_pos]');
+    await expectEngineError(() => workbench.contrastVector({ hook: 'blocks.7.hook_resid_post', positive: 'a', negative: 'b' }), 'bad_argument', 'blocks.7.hook_resid_post');
+  });
+
+  it('checks a variant against the model, with dotted paths', async () => {
+    const { issues } = await workbench.validateVariant({
+      variant: {
+        id: 'v',
+        name: 'V',
+        interventions: [
+          { op: 'add', hook: 'blocks.9.hook_resid_post', vector: [1] },
+          { op: 'add', hook: 'blocks.1.hook_resid_post', vector: [1, 2] },
+          { op: 'set', hook: 'blocks.1.mlp.hook_post', indices: [171, 172], values: [0] },
+        ],
+        decoding: { strategy: 'lfd', candidateLayers: [2, 5] },
+      },
+    });
+    expect(issues.map((issue) => issue.path)).toEqual(['interventions.0.hook', 'interventions.1.vector', 'interventions.2.indices.1', 'decoding.candidateLayers.1']);
+    expect(issues[1].message).toContain('needs d_model = 64');
+    expect(await workbench.validateVariant({ variant: experiment('ok').variants[1] })).toEqual({ issues: [] });
+  });
+
+  it('unloads, after which model calls are refused again', async () => {
+    await workbench.unloadModel({});
+    expect((await workbench.status({})).model).toBeNull();
+    await expectEngineError(() => workbench.listHooks({}), 'bad_argument', 'no model is loaded');
+  });
+});
+
+describe('Workbench experiments', () => {
+  it('saves and opens experiments, keeping the recent list', async () => {
+    const first = join(dir, 'first.tiller.json');
+    const second = join(dir, 'second.tiller.json');
+    expect(await workbench.saveExperiment({ path: first, experiment: experiment('First') })).toEqual({ path: first, warnings: [] });
+    await workbench.saveExperiment({ path: second, experiment: experiment('Second') });
+    const opened = await workbench.openExperiment({ path: first });
+    expect(opened).toEqual({ path: first, experiment: experiment('First'), warnings: [] });
+    const recent = await workbench.listRecent({});
+    expect(recent.map((entry) => [entry.name, entry.path])).toEqual([
+      ['First', first],
+      ['Second', second],
+    ]);
+  });
+
+  it('drops a recent file that no longer exists from the list when it fails to open', async () => {
+    const gone = join(dir, 'gone.tiller.json');
+    await workbench.saveExperiment({ path: gone, experiment: experiment('Gone') });
+    rmSync(gone);
+    await expectEngineError(() => workbench.openExperiment({ path: gone }), 'not_found');
+    expect((await workbench.listRecent({})).map((entry) => entry.path)).not.toContain(gone);
+  });
+
+  it('keeps an autosave until it is cleared', async () => {
+    expect(await workbench.recoverAutosave({})).toBeNull();
+    await workbench.autosave({ experiment: experiment('Unsaved') });
+    expect(await workbench.recoverAutosave({})).toEqual(experiment('Unsaved'));
+    await workbench.autosave({ experiment: null });
+    expect(await workbench.recoverAutosave({})).toBeNull();
+    expect(existsSync(join(appDataDir, 'autosave', 'session.tiller.json'))).toBe(false);
+  });
+
+  it('emitted a status event for every state change', () => {
+    const states = events.flatMap((event) => (event.type === 'status' ? [event.status.state] : []));
+    expect(states.slice(0, 4)).toEqual(['loading', 'idle', 'loading', 'idle']);
+  });
+});

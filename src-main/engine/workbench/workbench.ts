@@ -1,0 +1,341 @@
+/**
+ * The engine side of WorkbenchApi: one loaded model at a time on top of Engine, with
+ * generation runs, vector helpers, experiment files and model downloads. Both transports
+ * (the WebSocket server of `npm run serve`, the app's utility process) wrap one of these
+ * with the shared dispatcher; tests call it directly.
+ *
+ * Requests are parsed with requestSchemas here as well as in the dispatcher, so a direct
+ * caller gets the same validation and every default filled in.
+ *
+ * One generation at a time: a new generate request cancels the run in progress (the user
+ * asked for new results, so the old ones are stale) and waits for it to wind down. The
+ * cancelled run still ends with its 'done' event (stopReason 'cancelled') before the new
+ * run's first token. Loading or unloading a model cancels the run the same way.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { z } from 'zod';
+import { Engine, type EngineOptions, type ModelHandle } from '../engine';
+import { EngineError, serializeError, type SerializedError } from '../errors';
+import type { Experiment } from '../experiment/schema';
+import { hookInfo, listHooks, type HookInfo } from '../hooks/names';
+import { bundledCatalog, describeCatalog, type CatalogEntry } from './catalog';
+import { ModelDownloads } from './download';
+import { ExperimentStore } from './experiment-store';
+import { GenerationRun } from './generation-run';
+import { modelInfo } from './model-info';
+import {
+  requestSchemas,
+  type CatalogModel,
+  type EngineStatus,
+  type ModelInfo,
+  type RecentExperiment,
+  type RequestOf,
+  type VariantIssue,
+  type WorkbenchApi,
+  type WorkbenchEvent,
+  type WorkbenchMethod,
+} from './protocol';
+import { variantIssues, zodIssues } from './variant-issues';
+import { readVectorFile } from './vector-file';
+
+export interface WorkbenchOptions {
+  /** Cache folder, threads, execution provider of the engine. */
+  engine?: EngineOptions;
+  /** The user's state: recent files, autosave, downloaded models (<appDataDir>/models). */
+  appDataDir: string;
+  transport: EngineStatus['transport'];
+  /** The host shows native file dialogs (the app); pickPath is answered there, not here. */
+  nativeDialogs?: boolean;
+  /** Downloadable models; default resources/models.json. */
+  catalog?: CatalogEntry[];
+}
+
+type Listener = (event: WorkbenchEvent) => void;
+
+export class Workbench implements WorkbenchApi {
+  private readonly engine: Engine;
+  private readonly listeners = new Set<Listener>();
+  private readonly downloads: ModelDownloads;
+  private readonly experiments: ExperimentStore;
+  private readonly catalog: CatalogEntry[];
+  private readonly modelsDir: string;
+  private handle: ModelHandle | null = null;
+  private info: ModelInfo | null = null;
+  private state: EngineStatus['state'] = 'idle';
+  private lastError: SerializedError | null = null;
+  private run: GenerationRun | null = null;
+  /** Model changes and run starts, one after another (see exclusive). */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: WorkbenchOptions) {
+    this.engine = Engine.create(options.engine);
+    this.modelsDir = join(options.appDataDir, 'models');
+    this.catalog = options.catalog ?? bundledCatalog();
+    this.downloads = new ModelDownloads(this.modelsDir, (event) => this.emit(event));
+    this.experiments = new ExperimentStore(options.appDataDir);
+  }
+
+  // ---------------------------------------------------------------- events and status
+
+  onEvent(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: WorkbenchEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  private snapshot(): EngineStatus {
+    return { state: this.state, model: this.info, error: this.lastError, transport: this.options.transport, nativeDialogs: this.options.nativeDialogs ?? false };
+  }
+
+  private setState(state: EngineStatus['state'], error: SerializedError | null = this.lastError): void {
+    this.state = state;
+    this.lastError = error;
+    this.emit({ type: 'status', status: this.snapshot() });
+  }
+
+  async status(request: RequestOf<'status'>): Promise<EngineStatus> {
+    parse('status', request);
+    return this.snapshot();
+  }
+
+  /** Only the app's engine process can crash and restart; here the engine is this process. */
+  async restartEngine(request: RequestOf<'restartEngine'>): Promise<EngineStatus> {
+    parse('restartEngine', request);
+    return this.snapshot();
+  }
+
+  // ---------------------------------------------------------------- model
+
+  async loadModel(request: RequestOf<'loadModel'>): Promise<ModelInfo> {
+    const { path, tokenizerPath } = parse('loadModel', request);
+    return this.changeModel(async () => {
+      this.setState('loading', null);
+      try {
+        const handle = await this.engine.loadModel(path, { tokenizerPath });
+        this.handle = handle;
+        this.info = modelInfo(handle);
+        this.setState('idle', null);
+        return this.info;
+      } catch (error) {
+        this.setState('idle', serializeError(error));
+        throw error;
+      }
+    });
+  }
+
+  async unloadModel(request: RequestOf<'unloadModel'>): Promise<void> {
+    parse('unloadModel', request);
+    return this.changeModel(async () => {
+      this.setState('idle', null);
+    });
+  }
+
+  /** Cancel any run, release the current model, then `load` (which may set a new one). */
+  private changeModel<T>(load: () => Promise<T>): Promise<T> {
+    return this.exclusive(async () => {
+      await this.stopRun();
+      const previous = this.handle;
+      this.handle = null;
+      this.info = null;
+      if (previous) await previous.unload();
+      return load();
+    });
+  }
+
+  /**
+   * Run `task` after every task queued before it. Model changes and run starts go through
+   * here, so a run never starts on a model that is being replaced and two starts never
+   * race past each other's cancellation.
+   */
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(task);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private model(): ModelHandle {
+    if (!this.handle) throw new EngineError('bad_argument', 'no model is loaded: load a model first');
+    return this.handle;
+  }
+
+  async listHooks(request: RequestOf<'listHooks'>): Promise<HookInfo[]> {
+    parse('listHooks', request);
+    return listHooks(this.model().spec);
+  }
+
+  async tokenize(request: RequestOf<'tokenize'>): Promise<{ ids: number[]; tokens: string[] }> {
+    const { text, chat } = parse('tokenize', request);
+    const { tokenizer } = this.model();
+    const ids = this.promptIds(text, chat);
+    return { ids, tokens: ids.map((id) => (id < tokenizer.vocabSize ? tokenizer.tokenText(id) : '')) };
+  }
+
+  /** As the CLI does it: the chat template renders the special tokens itself, so none are added. */
+  private promptIds(text: string, chat: boolean): number[] {
+    const { tokenizer } = this.model();
+    if (!chat) return tokenizer.encode(text);
+    return tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: text }], { addGenerationPrompt: true }), { addSpecialTokens: false });
+  }
+
+  // ---------------------------------------------------------------- vectors
+
+  async embeddingVector(request: RequestOf<'embeddingVector'>): Promise<{ vector: number[]; tokenId: number }> {
+    const { token } = parse('embeddingVector', request);
+    const handle = this.model();
+    const ids = handle.tokenizer.encode(token, { addSpecialTokens: false });
+    if (ids.length !== 1) {
+      const pieces = ids.map((id) => JSON.stringify(handle.tokenizer.tokenText(id))).join(' ');
+      throw new EngineError('bad_argument', `${JSON.stringify(token)} encodes to ${ids.length} tokens${ids.length ? ` (${pieces})` : ''}; an embedding vector needs exactly one`);
+    }
+    const { captures } = await handle.run(ids, { captures: [{ hook: 'hook_embed', positions: 'last' }] });
+    return { vector: Array.from(captures.hook_embed.data), tokenId: ids[0] };
+  }
+
+  async contrastVector(request: RequestOf<'contrastVector'>): Promise<{ vector: number[] }> {
+    const { hook, positive, negative } = parse('contrastVector', request);
+    const handle = this.model();
+    const info = hookAt(handle, hook);
+    // One row per position ([pos, width]) makes "the last position" a vector; attention sites are not.
+    if (info.dims.length !== 2 || info.dims[0] !== 'pos') {
+      throw new EngineError('bad_argument', `a contrast vector needs a hook with one vector per position ([pos, width]); ${hook} is [${info.dims.join(', ')}]`);
+    }
+    const lastRow = async (text: string): Promise<Float32Array> => {
+      const { captures } = await handle.run(handle.tokenizer.encode(text), { captures: [{ hook, positions: 'last' }] });
+      return captures[hook].data;
+    };
+    const plus = await lastRow(positive);
+    const minus = await lastRow(negative);
+    return { vector: Array.from(plus, (value, i) => value - minus[i]) };
+  }
+
+  async readVectorFile(request: RequestOf<'readVectorFile'>): Promise<{ vector: number[]; key: string | null; keys: string[] }> {
+    const { path, key } = parse('readVectorFile', request);
+    return readVectorFile(path, key);
+  }
+
+  /** Schema problems, then (with a model loaded) hooks, widths, indices and lens layers against it. */
+  async validateVariant(request: RequestOf<'validateVariant'>): Promise<{ issues: VariantIssue[] }> {
+    const parsed = requestSchemas.validateVariant.safeParse(request);
+    if (!parsed.success) return { issues: zodIssues(parsed.error).map((issue) => ({ ...issue, path: issue.path.replace(/^variant\.?/, '') })) };
+    return { issues: variantIssues(this.handle?.spec ?? null, parsed.data.variant) };
+  }
+
+  // ---------------------------------------------------------------- generation
+
+  async generate(request: RequestOf<'generate'>): Promise<{ runId: string; promptIds: number[] }> {
+    const { prompt, settings, variants } = parse('generate', request);
+    return this.exclusive(async () => {
+      const handle = this.model();
+      // Checked before the current run is touched: a bad request leaves it running.
+      variants.forEach((variant, i) => {
+        const issues = variantIssues(handle.spec, variant);
+        if (issues.length > 0) {
+          const list = issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
+          throw new EngineError('bad_plan', `variant ${i} (${variant.name}): ${list}`, { variant: i, issues });
+        }
+      });
+      const promptIds = this.promptIds(prompt.text, prompt.chat);
+      await this.stopRun();
+      const run = new GenerationRun(handle, { promptIds, settings, variants }, (event) => this.emit(event));
+      this.run = run;
+      this.setState('generating');
+      void run.finished.then(() => {
+        if (this.run !== run) return;
+        this.run = null;
+        this.setState('idle');
+      });
+      return { runId: run.runId, promptIds };
+    });
+  }
+
+  async cancel(request: RequestOf<'cancel'>): Promise<void> {
+    const { runId } = parse('cancel', request);
+    // A run that already finished has nothing left to cancel.
+    if (this.run?.runId === runId) this.run.cancel();
+  }
+
+  private async stopRun(): Promise<void> {
+    const run = this.run;
+    if (!run) return;
+    run.cancel();
+    await run.finished;
+  }
+
+  // ---------------------------------------------------------------- experiments
+
+  async saveExperiment(request: RequestOf<'saveExperiment'>): Promise<{ path: string; warnings: string[] }> {
+    const { path, experiment } = parse('saveExperiment', request);
+    return this.experiments.save(path, experiment);
+  }
+
+  async openExperiment(request: RequestOf<'openExperiment'>): Promise<{ path: string; experiment: Experiment; warnings: string[] }> {
+    const { path } = parse('openExperiment', request);
+    return this.experiments.open(path);
+  }
+
+  async listRecent(request: RequestOf<'listRecent'>): Promise<RecentExperiment[]> {
+    parse('listRecent', request);
+    return this.experiments.recent();
+  }
+
+  async autosave(request: RequestOf<'autosave'>): Promise<void> {
+    const { experiment } = parse('autosave', request);
+    await this.experiments.autosave(experiment);
+  }
+
+  async recoverAutosave(request: RequestOf<'recoverAutosave'>): Promise<Experiment | null> {
+    parse('recoverAutosave', request);
+    return this.experiments.recoverAutosave();
+  }
+
+  // ---------------------------------------------------------------- model catalog
+
+  async listModels(request: RequestOf<'listModels'>): Promise<CatalogModel[]> {
+    parse('listModels', request);
+    return describeCatalog(this.modelsDir, this.catalog);
+  }
+
+  async downloadModel(request: RequestOf<'downloadModel'>): Promise<{ downloadId: string }> {
+    const { id } = parse('downloadModel', request);
+    const entry = this.catalog.find((model) => model.id === id);
+    if (!entry) throw new EngineError('not_found', `no model "${id}" in the catalog (models: ${this.catalog.map((model) => model.id).join(', ')})`);
+    mkdirSync(this.modelsDir, { recursive: true });
+    return this.downloads.start(entry);
+  }
+
+  /** No native dialogs outside the app: the UI asks for a path as text instead. */
+  async pickPath(request: RequestOf<'pickPath'>): Promise<string | null> {
+    parse('pickPath', request);
+    return null;
+  }
+
+  /** Stop runs and downloads, release the model and the inference worker. */
+  async close(): Promise<void> {
+    this.downloads.cancelAll();
+    await this.changeModel(async () => undefined);
+    await this.engine.close();
+    this.listeners.clear();
+  }
+}
+
+/** A request parsed with its schema (defaults filled in); EngineError('bad_argument') naming the field otherwise. */
+function parse<M extends WorkbenchMethod>(method: M, request: unknown): z.output<(typeof requestSchemas)[M]> {
+  const result = requestSchemas[method].safeParse(request ?? {});
+  if (result.success) return result.data as z.output<(typeof requestSchemas)[M]>;
+  const problems = zodIssues(result.error).map((issue) => `${issue.path || '(params)'}: ${issue.message}`);
+  throw new EngineError('bad_argument', `${method}: ${problems.join('; ')}`);
+}
+
+/** The hook's layout, or EngineError('bad_argument') that names the hook the caller gave. */
+function hookAt(handle: ModelHandle, hook: string): HookInfo {
+  try {
+    return hookInfo(handle.spec, hook);
+  } catch (error) {
+    if (error instanceof EngineError) throw new EngineError('bad_argument', `${hook}: ${error.message}`);
+    throw error;
+  }
+}
