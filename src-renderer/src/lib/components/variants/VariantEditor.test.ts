@@ -1,0 +1,175 @@
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import { describe, expect, it, vi } from 'vitest';
+import type { Variant } from '../../api/types';
+import { newVariant } from '../../logic/defaults';
+import { editorEnv, fakeEditorApi, MODEL } from '../../../test/fixtures';
+import VariantEditorHarness from '../../../test/VariantEditorHarness.svelte';
+
+function setup(initial: Variant = newVariant('Steer'), env = editorEnv()) {
+  const changes: Variant[] = [];
+  const view = render(VariantEditorHarness, { props: { initial, env, onvariant: (variant: Variant) => changes.push(variant) } });
+  const latest = () => {
+    const last = changes.at(-1);
+    if (!last) throw new Error('the editor reported no change');
+    return last;
+  };
+  return { ...view, changes, latest, env };
+}
+
+async function type(label: string, value: string) {
+  await fireEvent.input(screen.getByLabelText(label, { exact: true }), { target: { value } });
+}
+
+describe('variant editor', () => {
+  it('adds a steering intervention whose vector comes from a token embedding', async () => {
+    const { latest, env } = setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ Steering vector' }));
+    // Default site: hook_resid_post about a third of the way in (block 1 of 5).
+    expect(latest().interventions).toEqual([{ op: 'add', hook: 'blocks.1.hook_resid_post', vector: [], scale: 4, positions: 'all' }]);
+
+    await fireEvent.change(screen.getByLabelText('Layer'), { target: { value: '2' } });
+    await type('Token text', 'do');
+    await fireEvent.click(screen.getByRole('button', { name: 'Use embedding' }));
+    await waitFor(() => expect(latest().interventions[0]).toMatchObject({ vector: [0.5, -1, 0.25, 2] }));
+    expect(env.api.embeddingVector).toHaveBeenCalledWith({ token: 'do' });
+
+    await type('Scale', '-2.5');
+    expect(latest().interventions).toEqual([{ op: 'add', hook: 'blocks.2.hook_resid_post', vector: [0.5, -1, 0.25, 2], scale: -2.5, positions: 'all' }]);
+    expect(latest().origins).toEqual({ '0': { kind: 'embedding', token: 'do', tokenId: 402 } });
+  });
+
+  it('offers only d_model-wide hooks for steering', async () => {
+    setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ Steering vector' }));
+    const sites = [...(screen.getByLabelText('Hook site') as HTMLSelectElement).options].map((option) => option.textContent);
+    expect(sites).toEqual(['hook_embed', 'hook_resid_pre', 'hook_attn_out', 'hook_resid_mid', 'hook_mlp_out', 'hook_resid_post', 'ln_final.hook_normalized']);
+  });
+
+  it('makes a contrast vector at the op’s hook', async () => {
+    const { latest, env } = setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ Steering vector' }));
+    await fireEvent.click(screen.getByLabelText('Contrast pair'));
+    await type('Positive prompt', 'Love');
+    await type('Negative prompt', 'Hate');
+    await fireEvent.click(screen.getByRole('button', { name: 'Compute vector' }));
+    await waitFor(() => expect(latest().interventions[0]).toMatchObject({ vector: [1, 1, 0, 0] }));
+    expect(env.api.contrastVector).toHaveBeenCalledWith({ hook: 'blocks.1.hook_resid_post', positive: 'Love', negative: 'Hate' });
+    expect(latest().origins['0']).toEqual({ kind: 'contrast', hook: 'blocks.1.hook_resid_post', positive: 'Love', negative: 'Hate' });
+  });
+
+  it('builds a neuron clamp as a set op at blocks.L.mlp.hook_post', async () => {
+    const { latest } = setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ Neuron clamp' }));
+    await fireEvent.change(screen.getByLabelText('Layer'), { target: { value: '3' } });
+    await type('Neuron ids', '1, 4-6');
+    await type('Clamp values', '2.5');
+    expect(latest().interventions).toEqual([{ op: 'set', hook: 'blocks.3.mlp.hook_post', indices: [1, 4, 5, 6], values: [2.5], positions: 'all' }]);
+
+    await fireEvent.change(screen.getByLabelText('Positions'), { target: { value: 'last' } });
+    expect(latest().interventions[0]).toMatchObject({ positions: 'last' });
+  });
+
+  it('builds a head ablation as a scale op at blocks.L.attn.hook_z with values [0]', async () => {
+    const { latest } = setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ Head ablation' }));
+    await fireEvent.change(screen.getByLabelText('Layer'), { target: { value: '1' } });
+    await fireEvent.click(screen.getByLabelText('Head 3'));
+    await fireEvent.click(screen.getByLabelText('Head 0')); // head 0 starts selected: this clears it
+    await fireEvent.click(screen.getByLabelText('Head 2'));
+    expect(latest().interventions).toEqual([{ op: 'scale', hook: 'blocks.1.attn.hook_z', indices: [2, 3], values: [0], positions: 'all' }]);
+  });
+
+  it('builds a layer schedule from the block strip (skip and repeat)', async () => {
+    const { latest } = setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ Layer schedule' }));
+    expect(latest().interventions).toEqual([{ op: 'schedule', blocks: [0, 1, 2, 3, 4] }]);
+    await fireEvent.click(screen.getByRole('button', { name: 'Remove block 2 at step 3' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Append block 1' }));
+    expect(latest().interventions).toEqual([{ op: 'schedule', blocks: [0, 1, 3, 4, 1] }]);
+    expect(screen.getByText(/Skips 2\./)).toBeTruthy();
+    expect(screen.getByText(/Repeats 1\./)).toBeTruthy();
+  });
+
+  it('builds a patch from another prompt, tokenized by the engine', async () => {
+    const { latest, env } = setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ Activation patch' }));
+    await type('Source prompt', 'a b c');
+    await fireEvent.click(screen.getByRole('button', { name: 'Tokenize' }));
+    await waitFor(() => expect(latest().interventions[0]).toEqual({ op: 'patch', hook: 'blocks.2.hook_resid_pre', positions: 'all', source: { prompt_ids: [10, 11, 12] } }));
+    expect(env.api.tokenize).toHaveBeenCalledWith({ text: 'a b c', chat: false });
+  });
+
+  it('flags invalid input inline and keeps it out of the variant', async () => {
+    const { latest, changes } = setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ Neuron clamp' }));
+    const before = changes.length;
+    await type('Neuron ids', '3, x');
+    expect(screen.getByText('“x” is not a non-negative integer or a range like 3-7')).toBeTruthy();
+    expect(screen.getByLabelText('Neuron ids').getAttribute('aria-invalid')).toBe('true');
+    await type('Neuron ids', '9');
+    expect(screen.getByText('9 is out of range (0..7)')).toBeTruthy();
+    expect(changes.length).toBe(before);
+    expect(latest().interventions[0]).toMatchObject({ indices: [0] });
+  });
+
+  it('flags a steering op with no vector yet, without asking the engine', async () => {
+    const { env } = setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ Steering vector' }));
+    expect(screen.getByText(/no vector yet/)).toBeTruthy();
+    expect(screen.getByRole('status').textContent).toMatch(/1 problem/);
+    expect(env.api.validateVariant).not.toHaveBeenCalled();
+  });
+
+  it('shows the engine’s validation issues next to the field they name', async () => {
+    const validateVariant = vi.fn(async ({ variant }: { variant: unknown }) => {
+      const v = variant as Variant;
+      return { issues: v.interventions.length > 0 ? [{ path: 'interventions[0].indices[0]', message: '7 is out of range: blocks.0.mlp.hook_post has 6 neurons' }] : [] };
+    });
+    setup(newVariant('Clamp'), editorEnv(fakeEditorApi({ validateVariant })));
+    await fireEvent.click(screen.getByRole('button', { name: '+ Neuron clamp' }));
+    const card = screen.getByRole('article', { name: /Intervention 1/ });
+    await waitFor(() => expect(within(card).getByText('7 is out of range: blocks.0.mlp.hook_post has 6 neurons')).toBeTruthy());
+    expect(within(card).getByLabelText('Neuron ids').getAttribute('aria-invalid')).toBe('true');
+    expect(validateVariant).toHaveBeenCalled();
+  });
+
+  it('removes and reorders interventions, carrying vector origins with them', async () => {
+    const { latest } = setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ Neuron clamp' }));
+    await fireEvent.click(screen.getByRole('button', { name: '+ Steering vector' }));
+    await type('Token text', 'do');
+    await fireEvent.click(screen.getByRole('button', { name: 'Use embedding' }));
+    await waitFor(() => expect(latest().origins['1']).toMatchObject({ kind: 'embedding' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Move intervention 2 up' }));
+    expect(latest().interventions.map((step) => step.op)).toEqual(['add', 'set']);
+    expect(Object.keys(latest().origins)).toEqual(['0']);
+    await fireEvent.click(screen.getByRole('button', { name: 'Remove intervention 1' }));
+    expect(latest().interventions.map((step) => step.op)).toEqual(['set']);
+    expect(latest().origins).toEqual({});
+  });
+
+  it('switches decoding strategy to LFD and DoLa with their defaults', async () => {
+    const { latest } = setup();
+    await fireEvent.change(screen.getByLabelText('Decoding strategy'), { target: { value: 'lfd' } });
+    expect(latest().decoding).toEqual({ strategy: 'lfd', fusion: 'logprob', lambda: 0.5, plausibilityAlpha: null, applyFinalNorm: true });
+    await type('Candidate layers', '3-4');
+    await type('Lambda', '0.25');
+    expect(latest().decoding).toMatchObject({ candidateLayers: [3, 4], lambda: 0.25 });
+    await fireEvent.change(screen.getByLabelText('Decoding strategy'), { target: { value: 'dola' } });
+    expect(latest().decoding).toEqual({ strategy: 'dola', layers: 'high', alpha: 0.1, prematureFinalNorm: false, repetitionPenalty: 1.2 });
+  });
+
+  it('renames the variant and flags an empty name', async () => {
+    const { latest } = setup();
+    await type('Variant name', 'Happy');
+    expect(latest().name).toBe('Happy');
+    await type('Variant name', '');
+    expect(screen.getByText('must not be empty')).toBeTruthy();
+  });
+
+  it('says when no model is loaded', () => {
+    setup(newVariant('x'), editorEnv(fakeEditorApi(), null));
+    expect(screen.getByText('Load a model to check this variant against it.')).toBeTruthy();
+    expect(MODEL.nLayers).toBe(5);
+  });
+});

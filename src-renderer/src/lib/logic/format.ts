@@ -1,0 +1,72 @@
+/** Number and token formatting for the UI. */
+
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return '—';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+}
+
+/** 260_000 -> "260K", 135_000_000 -> "135M", 1_100_000_000 -> "1.1B". */
+export function formatCount(count: number): string {
+  const steps: [number, string][] = [
+    [1e12, 'T'],
+    [1e9, 'B'],
+    [1e6, 'M'],
+    [1e3, 'K'],
+  ];
+  for (const [size, suffix] of steps) {
+    if (count >= size) {
+      const value = count / size;
+      return `${value >= 100 ? Math.round(value) : Number(value.toPrecision(3))}${suffix}`;
+    }
+  }
+  return String(count);
+}
+
+/** A token's text with its whitespace made visible: "␣the", "⏎". */
+export function visibleToken(text: string): string {
+  return text.replace(/ /g, '␣').replace(/\n/g, '⏎').replace(/\t/g, '⇥') || '∅';
+}
+
+export function formatLogprob(logprob: number): string {
+  return Number.isFinite(logprob) ? logprob.toFixed(3) : String(logprob);
+}
+
+export function formatProbability(logprob: number): string {
+  const p = Math.exp(logprob);
+  if (p >= 0.001) return `${(p * 100).toFixed(p >= 0.1 ? 1 : 2)}%`;
+  return p.toExponential(1);
+}
+
+export function formatSigned(value: number, digits = 3): string {
+  return `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(digits)}`;
+}
+
+export function formatTime(iso: string): string {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+}
+
+/** Stop strings as one per line, with \n and \t escapes (a stop string may be a newline). */
+export function formatStopStrings(list: readonly string[]): string {
+  return list.map((item) => item.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\t/g, '\\t')).join('\n');
+}
+
+export function parseStopStrings(text: string): string[] {
+  return text
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => line.replace(/\\(\\|n|t)/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : '\\')));
+}
+
+export function vectorNorm(vector: readonly number[]): number {
+  let sum = 0;
+  for (const value of vector) sum += value * value;
+  return Math.sqrt(sum);
+}

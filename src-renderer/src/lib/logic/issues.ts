@@ -1,0 +1,81 @@
+/**
+ * Problems with a variant, located by a dotted path into it ("interventions.0.vector")
+ * so each form can show them next to its field. They come from two places: the engine's
+ * validateVariant (checked against the loaded model) and quick checks here that need no
+ * round trip (an empty vector, a block past the last one).
+ */
+import type { ModelInfo, Variant, VariantIssue } from '../api/types';
+
+/** "interventions[0].source.prompt_ids[1]" -> "interventions.0.source.prompt_ids.1". */
+export function normalizePath(path: string): string {
+  return path.replace(/\[(\d+)\]/g, '.$1').replace(/^\./, '');
+}
+
+export function normalizeIssues(issues: readonly VariantIssue[]): VariantIssue[] {
+  return issues.map((issue) => ({ path: normalizePath(issue.path), message: issue.message }));
+}
+
+/** Issues at `prefix` or inside it. */
+export function issuesAt(issues: readonly VariantIssue[], prefix: string): VariantIssue[] {
+  return issues.filter((issue) => issue.path === prefix || issue.path.startsWith(`${prefix}.`));
+}
+
+/** Issues exactly at `path`, as messages. */
+export function messagesAt(issues: readonly VariantIssue[], path: string): string[] {
+  return issues.filter((issue) => issue.path === path).map((issue) => issue.message);
+}
+
+export function mergeIssues(...lists: (readonly VariantIssue[])[]): VariantIssue[] {
+  const seen = new Set<string>();
+  const out: VariantIssue[] = [];
+  for (const issue of lists.flat()) {
+    const key = `${issue.path}\u0000${issue.message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(issue);
+    }
+  }
+  return out;
+}
+
+/** Checks that need no engine. The engine's validateVariant repeats the model-dependent ones authoritatively. */
+export function checkVariant(variant: Variant, model: ModelInfo | null): VariantIssue[] {
+  const issues: VariantIssue[] = [];
+  const report = (path: string, message: string) => issues.push({ path, message });
+  if (variant.name.trim() === '') report('name', 'must not be empty');
+
+  variant.interventions.forEach((step, i) => {
+    const at = `interventions.${i}`;
+    switch (step.op) {
+      case 'add':
+        if (step.vector.length === 0) report(`${at}.vector`, 'no vector yet: make one from a token, a contrast pair or a file');
+        else if (model && step.vector.length !== model.dModel) report(`${at}.vector`, `has ${step.vector.length} values; this model's d_model is ${model.dModel}`);
+        if (!Number.isFinite(step.scale)) report(`${at}.scale`, 'must be a number');
+        break;
+      case 'set':
+      case 'scale':
+        if (step.indices.length === 0) report(`${at}.indices`, 'must not be empty');
+        if (step.values.length === 0) report(`${at}.values`, 'must not be empty');
+        break;
+      case 'schedule':
+        if (step.blocks.length === 0) report(`${at}.blocks`, 'must run at least one block');
+        if (model) step.blocks.forEach((block, j) => block >= model.nLayers && report(`${at}.blocks.${j}`, `block ${block} is out of range (0..${model.nLayers - 1})`));
+        break;
+      case 'patch':
+        if ('prompt_ids' in step.source && step.source.prompt_ids.length === 0) report(`${at}.source.prompt_ids`, 'no source prompt yet: type one and tokenize it');
+        break;
+      default:
+        break;
+    }
+  });
+
+  const decoding = variant.decoding;
+  const nLayers = model?.nLayers;
+  if (decoding.strategy === 'lfd' && decoding.candidateLayers && nLayers !== undefined) {
+    decoding.candidateLayers.forEach((layer, j) => layer > nLayers && report(`decoding.candidateLayers.${j}`, `layer ${layer} is out of range (0..${nLayers})`));
+  }
+  if (decoding.strategy === 'dola' && Array.isArray(decoding.layers) && nLayers !== undefined) {
+    decoding.layers.forEach((layer, j) => layer > nLayers && report(`decoding.layers.${j}`, `layer ${layer} is out of range (0..${nLayers})`));
+  }
+  return issues;
+}

@@ -1,0 +1,148 @@
+/**
+ * The open experiment: what the user edits (name, prompt, settings, variants), its
+ * cached results, the file it lives in, and whether it changed since it was saved.
+ * Components read it through getters and change it through the methods below.
+ */
+import type { Experiment, ExperimentResults, GenerationSettings, ModelRef, Variant } from '../api/types';
+import { newExperiment, newVariant } from '../logic/defaults';
+import { duplicateVariant, uniqueName } from '../logic/variants';
+
+type Editable = Omit<Experiment, 'results' | 'updatedAt'>;
+
+export class ExperimentDocument {
+  #doc = $state<Editable>(editable(newExperiment(null)));
+  #results = $state.raw<ExperimentResults | null>(null);
+  #path = $state<string | null>(null);
+  #savedJson = $state('');
+  #savedResults = $state.raw<ExperimentResults | null>(null);
+  /** Bumped when a whole document replaces the current one, so editors start afresh. */
+  #revision = $state(0);
+
+  #json = $derived(JSON.stringify(this.#doc));
+  #dirty = $derived(this.#json !== this.#savedJson || this.#results !== this.#savedResults);
+
+  constructor() {
+    this.#savedJson = JSON.stringify(this.#doc);
+  }
+
+  get name(): string {
+    return this.#doc.name;
+  }
+  get model(): ModelRef | null {
+    return this.#doc.model;
+  }
+  get prompt(): Experiment['prompt'] {
+    return this.#doc.prompt;
+  }
+  get settings(): GenerationSettings {
+    return this.#doc.settings;
+  }
+  get variants(): Variant[] {
+    return this.#doc.variants;
+  }
+  get results(): ExperimentResults | null {
+    return this.#results;
+  }
+  get path(): string | null {
+    return this.#path;
+  }
+  get dirty(): boolean {
+    return this.#dirty;
+  }
+  get revision(): number {
+    return this.#revision;
+  }
+
+  /** The document as saved: a plain snapshot with results, stamped now. */
+  toExperiment(now: Date = new Date()): Experiment {
+    return { ...$state.snapshot(this.#doc), updatedAt: now.toISOString(), results: $state.snapshot(this.#results) };
+  }
+
+  /** Replace everything (New, Open, Restore); `path` null for an unsaved document. */
+  load(experiment: Experiment, path: string | null, { clean = true } = {}): void {
+    this.#doc = editable(experiment);
+    this.#results = experiment.results;
+    this.#path = path;
+    this.#revision += 1;
+    if (clean) this.#markClean();
+    else {
+      // A restored autosave: unsaved by definition.
+      this.#savedJson = '';
+      this.#savedResults = null;
+    }
+  }
+
+  reset(model: ModelRef | null): void {
+    this.load(newExperiment(model), null);
+  }
+
+  markSaved(path: string): void {
+    this.#path = path;
+    this.#markClean();
+  }
+
+  #markClean(): void {
+    this.#savedJson = JSON.stringify(this.#doc);
+    this.#savedResults = this.#results;
+  }
+
+  setName(name: string): void {
+    this.#doc.name = name;
+  }
+
+  /** The loaded model. An untouched new document takes it without becoming dirty. */
+  setModel(model: ModelRef | null): void {
+    const untouched = this.#path === null && !this.#dirty;
+    this.#doc.model = model;
+    if (untouched) this.#markClean();
+  }
+
+  setPromptText(text: string): void {
+    this.#doc.prompt.text = text;
+  }
+
+  setChat(chat: boolean): void {
+    this.#doc.prompt.chat = chat;
+  }
+
+  updateSettings(change: Partial<GenerationSettings>): void {
+    this.#doc.settings = { ...this.#doc.settings, ...change };
+  }
+
+  updateVariant(index: number, variant: Variant): void {
+    this.#doc.variants[index] = variant;
+  }
+
+  /** A new empty variant after the others; returns its index. */
+  addVariant(): number {
+    const name = uniqueName(`Variant ${this.#doc.variants.length}`, this.#names());
+    this.#doc.variants.push(newVariant(name));
+    return this.#doc.variants.length - 1;
+  }
+
+  duplicateVariant(index: number): number {
+    const source = $state.snapshot(this.#doc.variants[index]);
+    const copy = duplicateVariant(source, uniqueName(`${source.name} copy`, this.#names()));
+    this.#doc.variants.splice(index + 1, 0, copy);
+    return index + 1;
+  }
+
+  /** Remove a variant; the baseline (index 0) stays. */
+  removeVariant(index: number): void {
+    if (index <= 0 || index >= this.#doc.variants.length) return;
+    this.#doc.variants.splice(index, 1);
+  }
+
+  setResults(results: ExperimentResults | null): void {
+    this.#results = results;
+  }
+
+  #names(): string[] {
+    return this.#doc.variants.map((variant) => variant.name);
+  }
+}
+
+function editable(experiment: Experiment): Editable {
+  const { results: _results, updatedAt: _updatedAt, ...rest } = $state.snapshot(experiment);
+  return rest;
+}

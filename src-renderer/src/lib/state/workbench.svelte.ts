@@ -1,0 +1,390 @@
+/**
+ * The window's controller: ties the engine session, the open experiment and the live
+ * run together, and implements every user action once, whether it comes from a button,
+ * a keyboard shortcut or the application menu ('menu' events).
+ */
+import { createContext } from 'svelte';
+import { errorMessage, issueLines } from '../api/errors';
+import type { Experiment, MenuCommand, PickKind, RecentExperiment, TokenRecord, VariantResult, WorkbenchEvent } from '../api/types';
+import { modelRefOf } from '../logic/defaults';
+import { checkVariant } from '../logic/issues';
+import { finishedExperiment } from '../logic/sanitize';
+import { ExperimentDocument } from './document.svelte';
+import { Dialogs } from './dialogs.svelte';
+import { Notices } from './notices.svelte';
+import { LiveRun } from './run.svelte';
+import type { Session } from './session.svelte';
+
+export type View = 'variants' | 'compare';
+
+/** One column of the compare view. */
+export interface CompareColumn {
+  variantId: string;
+  name: string;
+  tokens: TokenRecord[];
+  stopReason: VariantResult['stopReason'] | null;
+  tokensPerSecond: number | null;
+}
+
+const AUTOSAVE_MS = 5000;
+
+export class Workbench {
+  readonly session: Session;
+  readonly doc = new ExperimentDocument();
+  readonly run = new LiveRun();
+  readonly dialogs = new Dialogs();
+  readonly notices = new Notices();
+
+  #view = $state<View>('variants');
+  #selected = $state(0);
+  #recent = $state.raw<RecentExperiment[]>([]);
+  #recovered = $state.raw<Experiment | null>(null);
+  #busy = $state<string | null>(null);
+  #catalogRequested = $state(0);
+  #lastAutosaved = '';
+  #fileAction = false;
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #unsubscribe: (() => void) | null = null;
+
+  #columns = $derived.by((): CompareColumn[] => this.#computeColumns());
+
+  constructor(session: Session) {
+    this.session = session;
+  }
+
+  get view(): View {
+    return this.#view;
+  }
+  set view(view: View) {
+    this.#view = view;
+  }
+  /** Index of the variant open in the editor. */
+  get selected(): number {
+    return Math.min(this.#selected, this.doc.variants.length - 1);
+  }
+  set selected(index: number) {
+    this.#selected = index;
+  }
+  get recent(): RecentExperiment[] {
+    return this.#recent;
+  }
+  get recovered(): Experiment | null {
+    return this.#recovered;
+  }
+  /** What a slow file action is doing ("Saving…"), or null. */
+  get busy(): string | null {
+    return this.#busy;
+  }
+  /** Bumped when the menu asks to show the model catalogue. */
+  get catalogRequested(): number {
+    return this.#catalogRequested;
+  }
+  get columns(): CompareColumn[] {
+    return this.#columns;
+  }
+  /** The experiment names a model that is not the loaded one. */
+  get modelMismatch(): boolean {
+    const wanted = this.doc.model;
+    const loaded = this.session.model;
+    return wanted !== null && (loaded === null || loaded.fingerprint !== wanted.fingerprint);
+  }
+  get canGenerate(): boolean {
+    return this.session.model !== null && !this.run.active && !this.session.crashed;
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  async start(): Promise<void> {
+    this.#unsubscribe = this.session.api.onEvent((event) => this.handleEvent(event));
+    await this.session.refresh();
+    const model = this.session.model;
+    if (model) this.doc.setModel(modelRefOf(model));
+    await Promise.all([this.refreshRecent(), this.session.refreshCatalog(), this.#checkAutosave()]);
+    this.#timer = setInterval(() => void this.#autosave(), AUTOSAVE_MS);
+  }
+
+  dispose(): void {
+    this.#unsubscribe?.();
+    if (this.#timer !== null) clearInterval(this.#timer);
+  }
+
+  handleEvent(event: WorkbenchEvent): void {
+    switch (event.type) {
+      case 'status':
+      case 'download':
+        this.session.handleEvent(event);
+        break;
+      case 'menu':
+        void this.menu(event.command, event.path);
+        break;
+      default: {
+        const results = this.run.accept(event);
+        if (results) this.#storeResults(results);
+        if (event.type === 'error' && event.runId === this.run.runId) {
+          if (event.error.code !== 'cancelled') this.notices.error(`Generation failed: ${event.error.message}`);
+          // Nothing streamed: keep showing the results the document already has.
+          if (this.run.produced === 0) this.run.settle();
+        }
+      }
+    }
+  }
+
+  async menu(command: MenuCommand, path: string | null = null): Promise<void> {
+    switch (command) {
+      case 'new':
+        return this.newExperiment();
+      case 'open':
+      case 'open-recent':
+        return this.open(path ?? undefined);
+      case 'save':
+        return this.save();
+      case 'save-as':
+        return this.saveAs();
+      case 'open-model-folder':
+      case 'open-model-file': {
+        const picked = path ?? (await this.askPath(command === 'open-model-folder' ? 'model-folder' : 'model-file', 'Open model', 'Load'));
+        if (picked) await this.loadModel(picked);
+        return;
+      }
+      case 'download-model':
+        this.#catalogRequested += 1;
+        return;
+      case 'generate':
+        return this.generate();
+      case 'cancel':
+        return this.cancel();
+    }
+  }
+
+  // ------------------------------------------------------------ model
+
+  async loadModel(path: string): Promise<void> {
+    const model = await this.session.loadModel(path);
+    if (model) this.doc.setModel(modelRefOf(model));
+  }
+
+  async restartEngine(): Promise<void> {
+    try {
+      await this.session.restart();
+    } catch (error) {
+      this.notices.error(`Restart failed: ${errorMessage(error)}`);
+    }
+  }
+
+  // ------------------------------------------------------------ generation
+
+  async generate(): Promise<void> {
+    if (!this.canGenerate) return;
+    const model = this.session.model;
+    const variants = $state.snapshot(this.doc.variants);
+    const problems = variants.flatMap((variant) => checkVariant(variant, model).map((issue) => `${variant.name} › ${issue.path}: ${issue.message}`));
+    if (problems.length > 0) {
+      this.notices.error('Fix these before generating:', problems);
+      this.#view = 'variants';
+      return;
+    }
+    const settings = $state.snapshot(this.doc.settings);
+    this.#view = 'compare';
+    this.run.begin(
+      variants.map((variant) => variant.id),
+      settings.maxNewTokens,
+    );
+    try {
+      const { runId } = await this.session.api.generate({ prompt: $state.snapshot(this.doc.prompt), settings, variants });
+      const results = this.run.attach(runId);
+      if (results) this.#storeResults(results);
+    } catch (error) {
+      this.run.fail(errorMessage(error));
+      this.run.settle();
+      this.notices.error(`Generation failed: ${errorMessage(error)}`, issueLines(error));
+    }
+  }
+
+  async cancel(): Promise<void> {
+    const runId = this.run.runId;
+    if (!this.run.active || runId === null) return;
+    try {
+      await this.session.api.cancel({ runId });
+    } catch (error) {
+      this.notices.error(`Cancel failed: ${errorMessage(error)}`);
+    }
+  }
+
+  #storeResults(results: Experiment['results']): void {
+    this.doc.setResults(results);
+    this.run.settle();
+  }
+
+  #computeColumns(): CompareColumn[] {
+    const byId = new Map(this.doc.variants.map((variant) => [variant.id, variant.name]));
+    if (this.run.showing) {
+      return this.run.variantIds.map((variantId, i) => ({
+        variantId,
+        name: byId.get(variantId) ?? variantId,
+        tokens: this.run.tokens[i] ?? [],
+        stopReason: null,
+        tokensPerSecond: null,
+      }));
+    }
+    const results = this.doc.results;
+    if (!results) return [];
+    return results.variants.map((result) => ({
+      variantId: result.variantId,
+      name: byId.get(result.variantId) ?? `${result.variantId} (removed)`,
+      tokens: result.tokens,
+      stopReason: result.stopReason,
+      tokensPerSecond: result.tokensPerSecond,
+    }));
+  }
+
+  // ------------------------------------------------------------ files
+
+  newExperiment(): Promise<void> {
+    return this.#exclusive(async () => {
+      if (!(await this.#mayDiscard())) return;
+      const model = this.session.model;
+      this.doc.reset(model ? modelRefOf(model) : null);
+      this.#afterReplace();
+    });
+  }
+
+  open(path?: string): Promise<void> {
+    return this.#exclusive(async () => {
+      if (!(await this.#mayDiscard())) return;
+      const target = path ?? (await this.askPath('open-experiment', 'Open experiment', 'Open'));
+      if (!target) return;
+      await this.#withBusy('Opening…', async () => {
+        const opened = await this.session.api.openExperiment({ path: target });
+        this.doc.load(opened.experiment, opened.path);
+        this.#afterReplace();
+        for (const warning of opened.warnings) this.notices.info(warning);
+        await this.refreshRecent();
+      });
+    });
+  }
+
+  /** Save to the file it came from, or ask where (Save As) the first time. */
+  save(): Promise<void> {
+    return this.#exclusive(async () => {
+      const path = this.doc.path;
+      if (path) await this.#saveTo(path);
+      else await this.#saveAs();
+    });
+  }
+
+  saveAs(): Promise<void> {
+    return this.#exclusive(() => this.#saveAs());
+  }
+
+  async #saveAs(): Promise<void> {
+    const suggestion = this.doc.path ?? `${this.doc.name.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '') || 'experiment'}.tiller.json`;
+    const path = await this.askPath('save-experiment', 'Save experiment as', 'Save', suggestion);
+    if (path) await this.#saveTo(path);
+  }
+
+  /**
+   * One file action at a time: in the app a shortcut can arrive twice (the page's keydown
+   * and the menu's accelerator), and a second dialog or save must not start meanwhile.
+   */
+  async #exclusive(action: () => Promise<void>): Promise<void> {
+    if (this.#fileAction) return;
+    this.#fileAction = true;
+    try {
+      await action();
+    } finally {
+      this.#fileAction = false;
+    }
+  }
+
+  async #saveTo(path: string): Promise<void> {
+    await this.#withBusy('Saving…', async () => {
+      const saved = await this.session.api.saveExperiment({ path, experiment: this.doc.toExperiment() });
+      this.doc.markSaved(saved.path);
+      this.#lastAutosaved = '';
+      await this.session.api.autosave({ experiment: null });
+      this.notices.info(`Saved ${saved.path}`);
+      await this.refreshRecent();
+    });
+  }
+
+  async refreshRecent(): Promise<void> {
+    try {
+      this.#recent = await this.session.api.listRecent({});
+    } catch (error) {
+      console.warn(`could not list recent experiments: ${errorMessage(error)}`);
+    }
+  }
+
+  restoreRecovered(): void {
+    const recovered = this.#recovered;
+    if (!recovered) return;
+    this.doc.load(recovered, null, { clean: false });
+    this.#recovered = null;
+    this.#afterReplace();
+  }
+
+  async discardRecovered(): Promise<void> {
+    this.#recovered = null;
+    try {
+      await this.session.api.autosave({ experiment: null });
+    } catch (error) {
+      this.notices.error(`Could not clear the autosave: ${errorMessage(error)}`);
+    }
+  }
+
+  /** A path from the native dialog (Electron) or the in-app path field (browser). */
+  async askPath(kind: PickKind, title: string, confirmLabel: string, defaultPath?: string): Promise<string | null> {
+    if (!this.session.nativeDialogs) return this.dialogs.askPath(kind, title, defaultPath ?? '', confirmLabel);
+    try {
+      return await this.session.api.pickPath(defaultPath === undefined ? { kind } : { kind, defaultPath });
+    } catch (error) {
+      this.notices.error(`Could not open the file dialog: ${errorMessage(error)}`);
+      return null;
+    }
+  }
+
+  async #checkAutosave(): Promise<void> {
+    try {
+      this.#recovered = await this.session.api.recoverAutosave({});
+    } catch (error) {
+      console.warn(`could not read the autosave: ${errorMessage(error)}`);
+    }
+  }
+
+  async #autosave(): Promise<void> {
+    if (!this.doc.dirty || this.session.crashed || this.session.connection === 'closed') return;
+    const experiment = finishedExperiment(this.doc.toExperiment());
+    const key = JSON.stringify({ ...experiment, updatedAt: '' });
+    if (key === this.#lastAutosaved) return;
+    try {
+      await this.session.api.autosave({ experiment });
+      this.#lastAutosaved = key;
+    } catch (error) {
+      console.warn(`autosave failed: ${errorMessage(error)}`);
+    }
+  }
+
+  async #mayDiscard(): Promise<boolean> {
+    if (!this.doc.dirty) return true;
+    return this.dialogs.confirm('Discard changes?', `“${this.doc.name}” has changes that are not saved. Continue without saving them?`, 'Discard');
+  }
+
+  #afterReplace(): void {
+    this.run.clear();
+    this.#selected = 0;
+    this.#view = this.doc.results ? 'compare' : 'variants';
+  }
+
+  async #withBusy(label: string, action: () => Promise<void>): Promise<void> {
+    this.#busy = label;
+    try {
+      await action();
+    } catch (error) {
+      this.notices.error(errorMessage(error), issueLines(error));
+    } finally {
+      this.#busy = null;
+    }
+  }
+}
+
+export const [getWorkbench, setWorkbench] = createContext<Workbench>();

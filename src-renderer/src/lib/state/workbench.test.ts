@@ -1,0 +1,189 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { EngineStatus, Experiment, ExperimentResults, WorkbenchApi, WorkbenchEvent } from '../api/types';
+import { modelRefOf, newExperiment } from '../logic/defaults';
+import { MODEL, token } from '../../test/fixtures';
+import { Session } from './session.svelte';
+import { Workbench } from './workbench.svelte';
+
+const idle: EngineStatus = { state: 'idle', model: MODEL, error: null, transport: 'websocket', nativeDialogs: false };
+
+/** A WorkbenchApi whose methods are spies, and a way to push events as the engine would. */
+function fakeApi(overrides: Partial<WorkbenchApi> = {}) {
+  const listeners = new Set<(event: WorkbenchEvent) => void>();
+  const api: WorkbenchApi = {
+    status: vi.fn(async () => idle),
+    restartEngine: vi.fn(async () => idle),
+    loadModel: vi.fn(async () => MODEL),
+    unloadModel: vi.fn(async () => undefined),
+    listHooks: vi.fn(async () => []),
+    tokenize: vi.fn(async () => ({ ids: [1], tokens: ['a'] })),
+    embeddingVector: vi.fn(async () => ({ vector: [1, 2, 3, 4], tokenId: 400 })),
+    contrastVector: vi.fn(async () => ({ vector: [1, 2, 3, 4] })),
+    readVectorFile: vi.fn(async () => ({ vector: [1, 2, 3, 4], key: null, keys: [] })),
+    validateVariant: vi.fn(async () => ({ issues: [] })),
+    generate: vi.fn(async () => ({ runId: 'run-1', promptIds: [1, 2] })),
+    cancel: vi.fn(async () => undefined),
+    saveExperiment: vi.fn(async ({ path }: { path: string }) => ({ path, warnings: [] })),
+    openExperiment: vi.fn(async ({ path }: { path: string }) => ({ path, experiment: savedExperiment(), warnings: [] })),
+    listRecent: vi.fn(async () => []),
+    autosave: vi.fn(async () => undefined),
+    recoverAutosave: vi.fn(async () => null),
+    listModels: vi.fn(async () => []),
+    downloadModel: vi.fn(async () => ({ downloadId: 'd' })),
+    pickPath: vi.fn(async () => null),
+    onEvent: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    ...overrides,
+  };
+  const emit = (event: WorkbenchEvent) => listeners.forEach((listener) => listener(event));
+  return { api, emit };
+}
+
+function results(ids: string[]): ExperimentResults {
+  return {
+    ranAt: '2026-01-01T00:00:00.000Z',
+    provider: 'cpu',
+    promptIds: [1, 2],
+    variants: ids.map((variantId, i) => ({ variantId, tokens: [token(10 + i, `t${i}`, -0.5)], text: `t${i}`, stopReason: 'max_tokens', tokensPerSecond: 50 })),
+  };
+}
+
+function savedExperiment(): Experiment {
+  const experiment = { ...newExperiment(modelRefOf(MODEL)), name: 'Saved one' };
+  return { ...experiment, results: results([experiment.variants[0].id]) };
+}
+
+async function started(overrides: Partial<WorkbenchApi> = {}) {
+  const { api, emit } = fakeApi(overrides);
+  const bench = new Workbench(new Session(api, 'websocket'));
+  await bench.start();
+  return { bench, api, emit };
+}
+
+describe('workbench controller', () => {
+  let bench: Workbench | null = null;
+  afterEach(() => {
+    bench?.dispose();
+    bench = null;
+    vi.useRealTimers();
+  });
+
+  it('starts with the engine’s model and offers an autosave to restore', async () => {
+    const recovered = { ...newExperiment(null), name: 'Lost work' };
+    const setup = await started({ recoverAutosave: vi.fn(async () => recovered) });
+    bench = setup.bench;
+    expect(bench.doc.model).toEqual(modelRefOf(MODEL));
+    expect(bench.doc.dirty).toBe(false);
+    expect(bench.recovered?.name).toBe('Lost work');
+    bench.restoreRecovered();
+    expect(bench.doc.name).toBe('Lost work');
+    expect(bench.doc.dirty).toBe(true);
+    expect(bench.recovered).toBeNull();
+  });
+
+  it('generates, streams tokens that arrive before the run id, and stores the results', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const setup = await started({
+      generate: vi.fn(async () => {
+        await gate;
+        return { runId: 'run-1', promptIds: [1, 2] };
+      }),
+    });
+    bench = setup.bench;
+    const ids = bench.doc.variants.map((variant) => variant.id);
+    const running = bench.generate();
+    expect(bench.view).toBe('compare');
+    setup.emit({ type: 'token', runId: 'run-1', variant: 0, index: 0, token: token(10, 't0', -0.5) });
+    release();
+    await running;
+    expect(setup.api.generate).toHaveBeenCalledWith({ prompt: { text: 'Once upon a time', chat: false }, settings: expect.objectContaining({ seed: 0 }), variants: [expect.objectContaining({ id: ids[0] })] });
+    setup.emit({ type: 'done', runId: 'run-1', results: results(ids) });
+    expect(bench.doc.results?.variants[0].tokens[0].text).toBe('t0');
+    expect(bench.columns.map((column) => column.name)).toEqual(['Baseline']);
+    expect(bench.columns[0].stopReason).toBe('max_tokens');
+    expect(bench.doc.dirty).toBe(true);
+  });
+
+  it('cancels the running generation (Stop, Esc, the menu)', async () => {
+    const setup = await started();
+    bench = setup.bench;
+    await bench.generate();
+    expect(bench.run.active).toBe(true);
+    setup.emit({ type: 'menu', command: 'cancel', path: null });
+    await vi.waitFor(() => expect(setup.api.cancel).toHaveBeenCalledWith({ runId: 'run-1' }));
+  });
+
+  it('keeps the saved results when a run fails before its first token', async () => {
+    const setup = await started();
+    bench = setup.bench;
+    const id = bench.doc.variants[0].id;
+    bench.doc.setResults(results([id]));
+    await bench.generate();
+    setup.emit({ type: 'error', runId: 'run-1', error: { code: 'bad_plan', message: 'block 2 is skipped' } });
+    expect(bench.columns[0].tokens[0].text).toBe('t0');
+    expect(bench.notices.items.at(-1)?.message).toBe('Generation failed: block 2 is skipped');
+  });
+
+  it('refuses to generate a variant with problems and says which', async () => {
+    const setup = await started();
+    bench = setup.bench;
+    const index = bench.doc.addVariant();
+    bench.doc.updateVariant(index, { ...bench.doc.variants[index], interventions: [{ op: 'add', hook: 'blocks.1.hook_resid_post', vector: [], scale: 4, positions: 'all' }] });
+    await bench.generate();
+    expect(setup.api.generate).not.toHaveBeenCalled();
+    expect(bench.notices.items[0].details[0]).toMatch(/Variant 1 › interventions\.0\.vector: no vector yet/);
+  });
+
+  it('maps menu commands to the same actions: save asks for a path, then saves there', async () => {
+    const setup = await started();
+    bench = setup.bench;
+    bench.doc.setPromptText('Hello');
+    const saving = bench.menu('save');
+    await vi.waitFor(() => expect(bench?.dialogs.path?.title).toBe('Save experiment as'));
+    bench.dialogs.path?.settle('/tmp/x.tiller.json');
+    await saving;
+    expect(setup.api.saveExperiment).toHaveBeenCalledWith({ path: '/tmp/x.tiller.json', experiment: expect.objectContaining({ prompt: { text: 'Hello', chat: false } }) });
+    expect(setup.api.autosave).toHaveBeenCalledWith({ experiment: null });
+    expect(bench.doc.path).toBe('/tmp/x.tiller.json');
+    expect(bench.doc.dirty).toBe(false);
+  });
+
+  it('opens a file named by a menu event and shows its saved results at once', async () => {
+    const setup = await started();
+    bench = setup.bench;
+    setup.emit({ type: 'menu', command: 'open-recent', path: '/tmp/saved.tiller.json' });
+    await vi.waitFor(() => expect(bench?.doc.name).toBe('Saved one'));
+    expect(setup.api.openExperiment).toHaveBeenCalledWith({ path: '/tmp/saved.tiller.json' });
+    expect(bench.view).toBe('compare');
+    expect(bench.columns).toHaveLength(1);
+    expect(setup.api.generate).not.toHaveBeenCalled();
+  });
+
+  it('shows a crash and restarts the engine without touching the experiment', async () => {
+    const setup = await started();
+    bench = setup.bench;
+    bench.doc.setPromptText('keep me');
+    setup.emit({ type: 'status', status: { ...idle, state: 'crashed', model: null, error: { code: 'internal', message: 'engine exited with code 139' } } });
+    expect(bench.session.crashed).toBe(true);
+    expect(bench.canGenerate).toBe(false);
+    await bench.restartEngine();
+    expect(setup.api.restartEngine).toHaveBeenCalled();
+    expect(bench.session.crashed).toBe(false);
+    expect(bench.doc.prompt.text).toBe('keep me');
+  });
+
+  it('autosaves a changed experiment every few seconds, once per change', async () => {
+    vi.useFakeTimers();
+    const setup = await started();
+    bench = setup.bench;
+    bench.doc.setPromptText('draft');
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(setup.api.autosave).toHaveBeenCalledTimes(1);
+    expect(setup.api.autosave).toHaveBeenCalledWith({ experiment: expect.objectContaining({ prompt: { text: 'draft', chat: false } }) });
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(setup.api.autosave).toHaveBeenCalledTimes(1);
+  });
+});

@@ -1,0 +1,69 @@
+/** A small model, its hook catalogue and a fake engine, for component tests (no engine runs here). */
+import { vi } from 'vitest';
+import type { EditorApi, EditorEnv } from '../lib/components/variants/env';
+import type { HookInfo, ModelInfo, TokenRecord } from '../lib/api/types';
+
+export const MODEL: ModelInfo = {
+  path: '/models/tiny',
+  format: 'huggingface',
+  architecture: 'LlamaForCausalLM',
+  family: 'llama',
+  nParams: 260_000,
+  nLayers: 5,
+  dModel: 4,
+  nHeads: 4,
+  nKvHeads: 2,
+  dHead: 1,
+  dMlp: 8,
+  dVocab: 512,
+  nCtx: 512,
+  provider: 'cpu',
+  fallbackReason: null,
+  weightBytes: 1_200_000,
+  fingerprint: 'abc123',
+  hasChatTemplate: false,
+};
+
+function hook(name: string, layer: number | null, site: string, dims: string[], shape: (number | 'pos')[], indexUnit: HookInfo['indexUnit'], nIndex: number): HookInfo {
+  return { name, layer, site, dims, shape, indexUnit, nIndex } as HookInfo;
+}
+
+/** A catalogue shaped like engine/hooks/names.ts's, for a subset of sites. */
+export function hooksOf(model: ModelInfo): HookInfo[] {
+  const residual = (name: string, layer: number | null, site: string) => hook(name, layer, site, ['pos', 'd_model'], ['pos', model.dModel], 'dim', model.dModel);
+  const list: HookInfo[] = [residual('hook_embed', null, 'hook_embed')];
+  for (let l = 0; l < model.nLayers; l++) {
+    list.push(residual(`blocks.${l}.hook_resid_pre`, l, 'hook_resid_pre'));
+    list.push(hook(`blocks.${l}.attn.hook_pattern`, l, 'attn.hook_pattern', ['head', 'q_pos', 'k_pos'], [model.nHeads, 'pos', 'pos'], 'head', model.nHeads));
+    list.push(hook(`blocks.${l}.attn.hook_z`, l, 'attn.hook_z', ['pos', 'head', 'd_head'], ['pos', model.nHeads, model.dHead], 'head', model.nHeads));
+    list.push(residual(`blocks.${l}.hook_attn_out`, l, 'hook_attn_out'));
+    list.push(residual(`blocks.${l}.hook_resid_mid`, l, 'hook_resid_mid'));
+    list.push(hook(`blocks.${l}.mlp.hook_post`, l, 'mlp.hook_post', ['pos', 'd_mlp'], ['pos', model.dMlp], 'neuron', model.dMlp));
+    list.push(residual(`blocks.${l}.hook_mlp_out`, l, 'hook_mlp_out'));
+    list.push(residual(`blocks.${l}.hook_resid_post`, l, 'hook_resid_post'));
+  }
+  list.push(residual('ln_final.hook_normalized', null, 'ln_final.hook_normalized'));
+  list.push(hook('logits', null, 'logits', ['pos', 'd_vocab'], ['pos', model.dVocab], null, 0));
+  return list;
+}
+
+/** The engine calls the editor makes, as spies with plausible answers. */
+export function fakeEditorApi(overrides: Partial<EditorApi> = {}): EditorApi {
+  return {
+    embeddingVector: vi.fn(async ({ token }: { token: string }) => ({ vector: [0.5, -1, 0.25, 2], tokenId: token.length + 400 })),
+    contrastVector: vi.fn(async () => ({ vector: [1, 1, 0, 0] })),
+    readVectorFile: vi.fn(async () => ({ vector: [0, 0, 1, 0], key: 'blocks.1.hook_resid_post', keys: ['blocks.1.hook_resid_post'] })),
+    tokenize: vi.fn(async ({ text }: { text: string }) => ({ ids: text.split(' ').map((_, i) => 10 + i), tokens: text.split(' ') })),
+    validateVariant: vi.fn(async () => ({ issues: [] })),
+    pickPath: vi.fn(async () => null),
+    ...overrides,
+  };
+}
+
+export function editorEnv(api: EditorApi = fakeEditorApi(), model: ModelInfo | null = MODEL): EditorEnv {
+  return { api, model, hooks: model ? hooksOf(model) : [], nativeDialogs: false };
+}
+
+export function token(id: number, text: string, logprob: number, top: [number, string, number][] = []): TokenRecord {
+  return { id, text, logprob, top: top.map(([altId, altText, altLogprob]) => ({ id: altId, text: altText, logprob: altLogprob })) };
+}
