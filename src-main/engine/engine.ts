@@ -41,6 +41,11 @@ export interface VariantTokenEvent {
   decoding: DecodingStep | null;
   /** The variant plan's captures at the positions this step fed (the prompt at the first token). */
   captures: Record<string, CaptureResult>;
+  /**
+   * The logprob variants[0] (the baseline) gave this token at the same step, so a UI can
+   * show how much a variant changed it; null for the baseline itself or once it stopped.
+   */
+  baselineLogprob: number | null;
 }
 
 /** One forward pass with a plan: logits per position, captures by hook, plan lens logits by block. */
@@ -299,7 +304,10 @@ export class ModelHandle {
             const lens = (name: string) => rowsOf(outputs[name].data as Float32Array, r, 1, this.spec.dVocab)[0];
             const { scores, step } = scorers[i].score(logits[r][0], lens, sequence.ids);
             const token = sequence.choose(scores, feedMs + performance.now() - rowStarted, signal, { penalized: scorers[i].penalized });
-            yield { variant: i, token, decoding: step, captures: group.batch.captures(plans[i], r, outputs, run) };
+            // The baseline is the first row of the first group, so its step is already chosen.
+            const baseline = i > 0 && sequences[0].generatedIds.length === sequence.generatedIds.length ? sequences[0].lastLogprobs : null;
+            const baselineLogprob = baseline ? baseline[token.id] : null;
+            yield { variant: i, token, decoding: step, captures: group.batch.captures(plans[i], r, outputs, run), baselineLogprob };
           }
         }
         if (signal?.aborted) sequences.forEach((sequence) => sequence.cancel());

@@ -289,6 +289,15 @@ describe('generation with plans', () => {
       expect(maxAbsDiff(logprobs(together.events, i), logprobs(alone.events, 0)), `variant ${i} logprobs`).toBeLessThan(1e-5);
     }
     expect(new Set(together.results.map((r) => r.generatedIds.join(','))).size).toBeGreaterThan(1);
+    // Each variant's token carries the baseline's logprob of it at the same step.
+    const baselineEvents = together.events.filter((e) => e.variant === 0);
+    expect(baselineEvents.every((e) => e.baselineLogprob === null)).toBe(true);
+    for (const event of together.events.filter((e) => e.variant > 0)) {
+      const baseline = baselineEvents[event.token.index];
+      expect(event.baselineLogprob).not.toBeNull();
+      if (baseline.token.id === event.token.id) expect(event.baselineLogprob).toBeCloseTo(baseline.token.logprob, 6);
+      else expect(event.baselineLogprob!).toBeLessThanOrEqual(baseline.token.logprob + 1e-6); // greedy: the baseline's own token was its most likely
+    }
   });
 
   it('runs variants with different schedules side by side', async () => {

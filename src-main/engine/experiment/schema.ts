@@ -48,6 +48,8 @@ export const tokenRecordSchema = z.strictObject({
   text: z.string(),
   logprob: z.number(),
   top: z.array(alternativeSchema),
+  /** The baseline's logprob of this token at the same step (variants after the first only). */
+  baselineLogprob: z.number().optional(),
   /** Lens-based decoding only: the layer used at this step and the score of each candidate. */
   decoding: z
     .strictObject({ strategy: z.enum(['lfd', 'dola']), layer: z.int(), scores: z.record(z.string(), z.number()) })

@@ -76,6 +76,8 @@ export class Sequence {
   private prefillMs = 0;
   private decodeMs = 0;
   stopReason: StopReason | null = null;
+  /** log_softmax of the scores the last token was chosen from (what `logprob` and `top` report). */
+  lastLogprobs: Float32Array | null = null;
 
   constructor(
     private readonly tokenizer: TextTokenizer,
@@ -105,6 +107,7 @@ export class Sequence {
     // A strategy that applies its own repetition penalty (DoLa) says so: never penalize twice.
     const penalizedLogits = options.penalized ? scores : applyRepetitionPenalty(scores, ids, settings.repetitionPenalty);
     const logprobs = logSoftmax(penalizedLogits);
+    this.lastLogprobs = logprobs;
     const id = chooseToken(penalizedLogits, settings, this.rng);
     ids.push(id);
     generatedIds.push(id);

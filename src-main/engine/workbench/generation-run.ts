@@ -46,8 +46,8 @@ export class GenerationRun {
       const stream = handle.generateVariants(promptIds, settings, runs, { signal: this.abort.signal });
       let step = await stream.next();
       while (!step.done) {
-        const { variant, token, decoding } = step.value;
-        const record = tokenRecord(token, decoding);
+        const { variant, token, decoding, baselineLogprob } = step.value;
+        const record = tokenRecord(token, decoding, baselineLogprob);
         tokens[variant].push(record);
         this.emit({ type: 'token', runId: this.runId, variant, index: token.index, token: record });
         step = await stream.next();
@@ -72,7 +72,7 @@ export class GenerationRun {
 }
 
 /** The saved form of a token (experiment/schema.ts tokenRecordSchema), field by field so nothing extra leaks in. */
-function tokenRecord(token: TokenEvent, decoding: DecodingStep | null): TokenRecord {
+function tokenRecord(token: TokenEvent, decoding: DecodingStep | null, baselineLogprob: number | null): TokenRecord {
   const record: TokenRecord = {
     id: token.id,
     text: token.text,
@@ -81,6 +81,8 @@ function tokenRecord(token: TokenEvent, decoding: DecodingStep | null): TokenRec
     // become null in JSON and break the saved results; it was never a possible token anyway.
     top: token.top.filter((alternative) => Number.isFinite(alternative.logprob)).map((alternative) => ({ id: alternative.id, text: alternative.text, logprob: alternative.logprob })),
   };
+  // -Infinity (a token DoLa's plausibility cut removed from the baseline) has no JSON form.
+  if (baselineLogprob !== null && Number.isFinite(baselineLogprob)) record.baselineLogprob = baselineLogprob;
   if (decoding) {
     // JSON keys are strings: the saved form keys scores by the layer number as text.
     record.decoding = { strategy: decoding.strategy, layer: decoding.layer, scores: Object.fromEntries(Object.entries(decoding.scores)) };

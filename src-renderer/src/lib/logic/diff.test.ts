@@ -28,6 +28,13 @@ describe('token diff against the baseline', () => {
     expect(comparisons[1]).toMatchObject({ differs: true, baselineLogprob: null, deltaLogprob: null });
   });
 
+  it("prefers the engine's baseline logprob of the token, even outside the baseline's top alternatives", () => {
+    const reported = { ...token(5, ' x', -1), baselineLogprob: -7.25 };
+    const [comparison] = compareTokens(baseline, [reported]);
+    expect(comparison).toMatchObject({ differs: true, baselineLogprob: -7.25 });
+    expect(comparison.deltaLogprob).toBeCloseTo(6.25);
+  });
+
   it('counts tokens past the end of the baseline as differing', () => {
     const longer = [...baseline, token(4, ' time', -0.1)];
     const comparisons = compareTokens(baseline, longer);

@@ -10,7 +10,7 @@ export interface TokenComparison {
   differs: boolean;
   /** At or after the first differing index: the contexts are no longer the same. */
   diverged: boolean;
-  /** The baseline's logprob of THIS token at this index: its own token, or one of its top alternatives; null if unknown. */
+  /** The baseline's logprob of THIS token at this step: reported by the engine, or (older results) found among the baseline's top alternatives; null if unknown. */
   baselineLogprob: number | null;
   /** logprob - baselineLogprob, null when the baseline's value is unknown. */
   deltaLogprob: number | null;
@@ -28,7 +28,10 @@ export function compareTokens(baseline: readonly TokenRecord[], tokens: readonly
   return tokens.map((token, i) => {
     const reference = baseline[i];
     const differs = reference === undefined || reference.id !== token.id;
-    const baselineLogprob = reference === undefined ? null : reference.id === token.id ? reference.logprob : (reference.top.find((alt) => alt.id === token.id)?.logprob ?? null);
+    // The engine reports the baseline's logprob of this token at the same step; results
+    // saved without it fall back to the baseline's own token or its top alternatives.
+    const baselineLogprob =
+      token.baselineLogprob ?? (reference === undefined ? null : reference.id === token.id ? reference.logprob : (reference.top.find((alt) => alt.id === token.id)?.logprob ?? null));
     return {
       differs,
       diverged: divergence !== null && i >= divergence,
