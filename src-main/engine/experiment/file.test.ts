@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { expectEngineError } from '../../test/expect-engine-error';
 import { openSafetensors } from '../model/safetensors';
 import { MAX_EXPERIMENT_JSON_BYTES, openExperiment, saveExperiment } from './file';
-import { safetensorsBytes } from './safetensors-write';
+import { safetensorsBytes } from '../model/safetensors-write';
 import { seededVector, sampleExperiment } from './test/fixtures';
 
 let dir: string;

@@ -20,7 +20,7 @@ import { removeStaleTemps, writeAtomically } from '../write-atomically';
 import { documentError, zodIssues } from './issues';
 import { formatDocument, parseJsonText } from './json-text';
 import { experimentVersion, migrateExperiment } from './migrate';
-import { safetensorsBytes } from './safetensors-write';
+import { safetensorsBytes } from '../model/safetensors-write';
 import { EXPERIMENT_VERSION, experimentSchema, type Experiment } from './schema';
 import { extractTensors, resolveTensors, type SidecarAccess } from './tensors';
 

@@ -13,7 +13,7 @@
 import { EngineError } from '../errors';
 import type { TensorReader } from '../model/safetensors';
 import { formatPath } from './issues';
-import type { F32Tensor } from './safetensors-write';
+import type { F32Tensor } from '../model/safetensors-write';
 import type { Experiment } from './schema';
 
 /** Lists with more values than this go to the sidecar; shorter ones stay readable in the JSON. */
