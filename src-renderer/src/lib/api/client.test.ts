@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { WorkbenchEvent } from './types';
 import { createWorkbenchApi } from './client';
-import { ApiError, TRANSPORT_CLOSED } from './errors';
+import { ApiError, errorHeadline, issueLines, TRANSPORT_CLOSED } from './errors';
 import { createIpcTransport } from './ipc';
 import { createWebSocketTransport, engineSocketUrl, type SocketLike } from './websocket';
 
@@ -151,5 +151,18 @@ describe('IPC client', () => {
   it('rejects a malformed reply', async () => {
     const api = createWorkbenchApi(createIpcTransport({ invoke: async () => ({ nonsense: true }) as never, onEvent: () => () => {} }));
     await expect(api.status({})).rejects.toMatchObject({ code: 'bad_reply' });
+  });
+});
+
+describe('error headline', () => {
+  it('drops the issue list the message repeats when details carry it', () => {
+    const issues = [
+      { path: 'createdAt', message: 'missing (expected string)' },
+      { path: 'variants[0].interventions[0].vector', message: 'expected array, received string' },
+    ];
+    const error = new ApiError('bad_experiment', '/tmp/x.tiller.json: invalid experiment: createdAt: missing (expected string); variants[0].interventions[0].vector: expected array, received string', { issues });
+    expect(errorHeadline(error)).toBe('/tmp/x.tiller.json: invalid experiment');
+    expect(issueLines(error)).toHaveLength(2);
+    expect(errorHeadline(new ApiError('not_found', 'cannot open /x'))).toBe('cannot open /x');
   });
 });

@@ -35,3 +35,14 @@ export function issueLines(error: unknown): string[] {
     return typeof message === 'string' ? [typeof path === 'string' && path ? `${path}: ${message}` : message] : [];
   });
 }
+
+/**
+ * The error's message without the issue list it repeats when details.issues carries the
+ * same list (shown as separate lines beside it): "a.json: invalid experiment".
+ */
+export function errorHeadline(error: unknown): string {
+  const message = errorMessage(error);
+  const lines = issueLines(error);
+  const start = lines.length > 0 ? message.indexOf(lines[0]) : -1;
+  return start > 0 ? message.slice(0, start).replace(/[\s:;]+$/, '') : message;
+}

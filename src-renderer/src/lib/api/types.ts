@@ -6,6 +6,7 @@
 export type {
   CatalogModel,
   Decoding,
+  DecodingStep,
   EngineStatus,
   Experiment,
   ExperimentResults,

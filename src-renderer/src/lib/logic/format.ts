@@ -1,4 +1,5 @@
 /** Number and token formatting for the UI. */
+import type { DecodingStep } from '../api/types';
 
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes) || bytes < 0) return '—';
@@ -69,4 +70,32 @@ export function vectorNorm(vector: readonly number[]): number {
   let sum = 0;
   for (const value of vector) sum += value * value;
   return Math.sqrt(sum);
+}
+
+export interface LayerScore {
+  layer: number;
+  score: number;
+  chosen: boolean;
+}
+
+/**
+ * A lens strategy's per-layer scores, best first by its own rule (LFD uses the lowest
+ * IKS, DoLa the highest JSD to the final layer), with the layer it used marked.
+ */
+export function rankedLayerScores(step: DecodingStep, limit = 4): LayerScore[] {
+  const sign = step.strategy === 'lfd' ? 1 : -1;
+  return Object.entries(step.scores)
+    .map(([layer, score]) => ({ layer: Number(layer), score, chosen: Number(layer) === step.layer }))
+    .sort((a, b) => sign * (a.score - b.score) || a.layer - b.layer)
+    .slice(0, limit);
+}
+
+/** The heading for those scores. */
+export function layerScoresLabel(strategy: DecodingStep['strategy']): string {
+  return strategy === 'lfd' ? 'IKS by layer (lowest is used)' : 'JSD to final layer (highest is used)';
+}
+
+/** "/a/b/c.tiller.json" -> "/a/b/" ("" for a bare name); either separator. */
+export function folderOf(path: string): string {
+  return path.slice(0, Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
 }

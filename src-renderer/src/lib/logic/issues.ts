@@ -4,7 +4,8 @@
  * validateVariant (checked against the loaded model) and quick checks here that need no
  * round trip (an empty vector, a block past the last one).
  */
-import type { ModelInfo, Variant, VariantIssue } from '../api/types';
+import type { Intervention, ModelInfo, Variant, VariantIssue } from '../api/types';
+import { formKindOf, splitHook } from './interventions';
 
 /** "interventions[0].source.prompt_ids[1]" -> "interventions.0.source.prompt_ids.1". */
 export function normalizePath(path: string): string {
@@ -53,10 +54,18 @@ export function checkVariant(variant: Variant, model: ModelInfo | null): Variant
         if (!Number.isFinite(step.scale)) report(`${at}.scale`, 'must be a number');
         break;
       case 'set':
-      case 'scale':
+      case 'scale': {
         if (step.indices.length === 0) report(`${at}.indices`, 'must not be empty');
         if (step.values.length === 0) report(`${at}.values`, 'must not be empty');
+        else if (step.values.length !== 1 && step.values.length !== step.indices.length)
+          report(`${at}.values`, `has ${step.values.length} values for ${step.indices.length} indices; give one per index, or one for all`);
+        const range = model ? indexRange(step, model) : null;
+        const outside = range ? step.indices.find((index) => index >= range.size) : undefined;
+        if (range && outside !== undefined) report(`${at}.indices`, `${range.what} ${outside} is out of range (0..${range.size - 1})`);
+        const layer = splitHook(step.hook).layer;
+        if (model && layer !== null && layer >= model.nLayers) report(`${at}.hook`, `block ${layer} is out of range (0..${model.nLayers - 1})`);
         break;
+      }
       case 'schedule':
         if (step.blocks.length === 0) report(`${at}.blocks`, 'must run at least one block');
         if (model) step.blocks.forEach((block, j) => block >= model.nLayers && report(`${at}.blocks.${j}`, `block ${block} is out of range (0..${model.nLayers - 1})`));
@@ -78,4 +87,16 @@ export function checkVariant(variant: Variant, model: ModelInfo | null): Variant
     decoding.layers.forEach((layer, j) => layer > nLayers && report(`decoding.layers.${j}`, `layer ${layer} is out of range (0..${nLayers})`));
   }
   return issues;
+}
+
+/** What a clamp's or a head ablation's indices count, and how many there are; null for other ops. */
+function indexRange(step: Intervention, model: ModelInfo): { what: string; size: number } | null {
+  switch (formKindOf(step)) {
+    case 'clamp':
+      return { what: 'neuron', size: model.dMlp };
+    case 'heads':
+      return { what: 'head', size: model.nHeads };
+    default:
+      return null;
+  }
 }

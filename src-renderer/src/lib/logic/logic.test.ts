@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Experiment, Variant } from '../api/types';
-import { formatStopStrings, formatCount, parseStopStrings, visibleToken } from './format';
+import { folderOf, formatStopStrings, formatCount, layerScoresLabel, parseStopStrings, rankedLayerScores, visibleToken } from './format';
+import { columnsPerRow } from './layout';
 import { formatIndexList, parseIndexList, parseNumberList } from './indices';
 import { checkVariant, normalizePath } from './issues';
 import { formKindOf, headScale, neuronClamp, splitHook } from './interventions';
@@ -81,6 +82,29 @@ describe('issues', () => {
       { path: 'interventions.1.blocks.1', message: 'block 9 is out of range (0..4)' },
     ]);
   });
+  it('checks clamp and head indices against the model, and the values count', () => {
+    const variant: Variant = { ...newVariant('v'), interventions: [neuronClamp(1, [2, 8], [1, 2, 3]), headScale(7, [4])] };
+    expect(checkVariant(variant, MODEL)).toEqual([
+      { path: 'interventions.0.values', message: 'has 3 values for 2 indices; give one per index, or one for all' },
+      { path: 'interventions.0.indices', message: 'neuron 8 is out of range (0..7)' },
+      { path: 'interventions.1.indices', message: 'head 4 is out of range (0..3)' },
+      { path: 'interventions.1.hook', message: 'block 7 is out of range (0..4)' },
+    ]);
+    expect(checkVariant(variant, null)).toEqual([{ path: 'interventions.0.values', message: 'has 3 values for 2 indices; give one per index, or one for all' }]);
+  });
+});
+
+describe('compare layout', () => {
+  it('fits as many columns as the width allows and balances the rows', () => {
+    expect(columnsPerRow(1, 1000)).toBe(1);
+    expect(columnsPerRow(2, 1068)).toBe(2);
+    expect(columnsPerRow(4, 1068)).toBe(4);
+    expect(columnsPerRow(6, 1068)).toBe(3); // 3 + 3, not 4 + 2
+    expect(columnsPerRow(5, 1068)).toBe(3); // 3 + 2
+    expect(columnsPerRow(6, 650)).toBe(2);
+    expect(columnsPerRow(3, 200)).toBe(1);
+    expect(columnsPerRow(5, 0)).toBe(5); // not measured yet
+  });
 });
 
 describe('autosave of an unfinished experiment', () => {
@@ -104,5 +128,18 @@ describe('formatting', () => {
     expect(visibleToken(' a\n')).toBe('␣a⏎');
     const stops = ['\n\n', 'The end', 'a\\b'];
     expect(parseStopStrings(formatStopStrings(stops))).toEqual(stops);
+  });
+  it('ranks lens scores by each strategy’s rule and marks the layer used', () => {
+    expect(rankedLayerScores({ strategy: 'lfd', layer: 3, scores: { 3: 0.089, 4: 0.11, 2: 0.3 } }, 2)).toEqual([
+      { layer: 3, score: 0.089, chosen: true },
+      { layer: 4, score: 0.11, chosen: false },
+    ]);
+    expect(rankedLayerScores({ strategy: 'dola', layer: 2, scores: { 2: 0.607, 4: 0.113 } }).map((item) => item.layer)).toEqual([2, 4]);
+    expect(layerScoresLabel('lfd')).toMatch(/lowest/);
+  });
+  it('takes the folder of a path', () => {
+    expect(folderOf('/a/b/c.tiller.json')).toBe('/a/b/');
+    expect(folderOf('C:\\x\\y.json')).toBe('C:\\x\\');
+    expect(folderOf('bare.json')).toBe('');
   });
 });

@@ -82,18 +82,37 @@ export class Session {
   }
 
   async loadModel(path: string): Promise<ModelInfo | null> {
+    const previous = this.model?.path ?? null;
     this.#loadingPath = path;
     this.#loadError = null;
     try {
-      const model = await this.api.loadModel({ path });
-      if (this.#status) this.#apply({ ...this.#status, model });
-      await this.refresh();
-      return model;
+      return await this.#load(path);
     } catch (error) {
       this.#loadError = errorMessage(error);
+      // The engine releases the loaded model before it opens the new one, so a mistyped
+      // path would leave none: load the previous one back.
+      if (previous !== null && previous !== path) await this.#reload(previous);
       return null;
     } finally {
       this.#loadingPath = null;
+    }
+  }
+
+  async #load(path: string): Promise<ModelInfo> {
+    const model = await this.api.loadModel({ path });
+    if (this.#status) this.#apply({ ...this.#status, model });
+    await this.refresh();
+    return model;
+  }
+
+  async #reload(path: string): Promise<void> {
+    this.#loadingPath = path;
+    try {
+      await this.#load(path);
+      this.#loadError = `${this.#loadError ?? ''} (the previous model is loaded again)`;
+    } catch (error) {
+      this.#loadError = `${this.#loadError ?? ''}; loading the previous model again failed: ${errorMessage(error)}`;
+      await this.refresh().catch(() => undefined);
     }
   }
 

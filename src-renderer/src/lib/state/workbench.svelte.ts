@@ -4,9 +4,10 @@
  * a keyboard shortcut or the application menu ('menu' events).
  */
 import { createContext } from 'svelte';
-import { errorMessage, issueLines } from '../api/errors';
+import { errorHeadline, errorMessage, issueLines } from '../api/errors';
 import type { Experiment, MenuCommand, PickKind, RecentExperiment, TokenRecord, VariantResult, WorkbenchEvent } from '../api/types';
 import { modelRefOf } from '../logic/defaults';
+import { folderOf } from '../logic/format';
 import { checkVariant } from '../logic/issues';
 import { finishedExperiment } from '../logic/sanitize';
 import { ExperimentDocument } from './document.svelte';
@@ -196,7 +197,7 @@ export class Workbench {
     } catch (error) {
       this.run.fail(errorMessage(error));
       this.run.settle();
-      this.notices.error(`Generation failed: ${errorMessage(error)}`, issueLines(error));
+      this.notices.error(`Generation failed: ${errorHeadline(error)}`, issueLines(error));
     }
   }
 
@@ -277,7 +278,10 @@ export class Workbench {
   }
 
   async #saveAs(): Promise<void> {
-    const suggestion = this.doc.path ?? `${this.doc.name.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '') || 'experiment'}.tiller.json`;
+    const file = `${this.doc.name.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '') || 'experiment'}.tiller.json`;
+    // The in-page dialog needs an absolute path (a relative one lands in the engine's working
+    // directory): suggest the folder of the latest recent experiment.
+    const suggestion = this.doc.path ?? `${folderOf(this.#recent[0]?.path ?? '')}${file}`;
     const path = await this.askPath('save-experiment', 'Save experiment as', 'Save', suggestion);
     if (path) await this.#saveTo(path);
   }
@@ -380,7 +384,7 @@ export class Workbench {
     try {
       await action();
     } catch (error) {
-      this.notices.error(errorMessage(error), issueLines(error));
+      this.notices.error(errorHeadline(error), issueLines(error));
     } finally {
       this.#busy = null;
     }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { EngineStatus, Experiment, ExperimentResults, WorkbenchApi, WorkbenchEvent } from '../api/types';
+import { ApiError } from '../api/errors';
 import { modelRefOf, newExperiment } from '../logic/defaults';
 import { MODEL, token } from '../../test/fixtures';
 import { Session } from './session.svelte';
@@ -173,6 +174,30 @@ describe('workbench controller', () => {
     expect(setup.api.restartEngine).toHaveBeenCalled();
     expect(bench.session.crashed).toBe(false);
     expect(bench.doc.prompt.text).toBe('keep me');
+  });
+
+  it('loads the previous model back when a new path fails, and keeps the error', async () => {
+    const setup = await started({
+      loadModel: vi.fn(async ({ path }: { path: string }) => {
+        if (path === '/nope') throw new ApiError('not_found', '/nope does not exist');
+        return MODEL;
+      }),
+    });
+    bench = setup.bench;
+    await bench.loadModel('/nope');
+    expect(setup.api.loadModel).toHaveBeenLastCalledWith({ path: MODEL.path });
+    expect(bench.session.model?.path).toBe(MODEL.path);
+    expect(bench.session.loadError).toBe('/nope does not exist (the previous model is loaded again)');
+    expect(bench.modelMismatch).toBe(false);
+  });
+
+  it('suggests saving beside the latest recent experiment (the in-page dialog needs a full path)', async () => {
+    const setup = await started({ listRecent: vi.fn(async () => [{ path: '/data/runs/old.tiller.json', name: 'old', openedAt: '2026-01-01T00:00:00.000Z' }]) });
+    bench = setup.bench;
+    const saving = bench.saveAs();
+    await vi.waitFor(() => expect(bench?.dialogs.path?.defaultPath).toBe('/data/runs/Untitled-experiment.tiller.json'));
+    bench.dialogs.path?.settle(null);
+    await saving;
   });
 
   it('autosaves a changed experiment every few seconds, once per change', async () => {

@@ -57,6 +57,21 @@ describe('variant editor', () => {
     expect(latest().origins['0']).toEqual({ kind: 'contrast', hook: 'blocks.1.hook_resid_post', positive: 'Love', negative: 'Hate' });
   });
 
+  it('reads a vector file by the op’s hook name first, then as the file’s only vector', async () => {
+    const readVectorFile = vi.fn(async ({ path, key }: { path: string; key?: string }) => {
+      if (key !== undefined) throw new Error(`${path}: has no entry "${key}" (entries: other)`);
+      return { vector: [0, 0, 1, 0], key: 'other', keys: ['other'] };
+    });
+    const { latest } = setup(newVariant('File'), editorEnv(fakeEditorApi({ readVectorFile })));
+    await fireEvent.click(screen.getByRole('button', { name: '+ Steering vector' }));
+    await fireEvent.click(screen.getByLabelText('File'));
+    await type('Vector file', '/tmp/v.safetensors');
+    await fireEvent.click(screen.getByRole('button', { name: 'Read vector' }));
+    await waitFor(() => expect(latest().interventions[0]).toMatchObject({ vector: [0, 0, 1, 0] }));
+    expect(readVectorFile.mock.calls.map(([request]) => request)).toEqual([{ path: '/tmp/v.safetensors', key: 'blocks.1.hook_resid_post' }, { path: '/tmp/v.safetensors' }]);
+    expect(screen.queryByRole('alert')).toBeNull();
+  });
+
   it('builds a neuron clamp as a set op at blocks.L.mlp.hook_post', async () => {
     const { latest } = setup();
     await fireEvent.click(screen.getByRole('button', { name: '+ Neuron clamp' }));
@@ -99,17 +114,30 @@ describe('variant editor', () => {
     expect(env.api.tokenize).toHaveBeenCalledWith({ text: 'a b c', chat: false });
   });
 
-  it('flags invalid input inline and keeps it out of the variant', async () => {
+  it('flags unreadable input inline, keeps it out of the variant and does not call the variant valid', async () => {
     const { latest, changes } = setup();
     await fireEvent.click(screen.getByRole('button', { name: '+ Neuron clamp' }));
+    await waitFor(() => expect(screen.getByRole('status').textContent).toMatch(/Valid for/));
     const before = changes.length;
     await type('Neuron ids', '3, x');
     expect(screen.getByText('“x” is not a non-negative integer or a range like 3-7')).toBeTruthy();
     expect(screen.getByLabelText('Neuron ids').getAttribute('aria-invalid')).toBe('true');
-    await type('Neuron ids', '9');
-    expect(screen.getByText('9 is out of range (0..7)')).toBeTruthy();
     expect(changes.length).toBe(before);
     expect(latest().interventions[0]).toMatchObject({ indices: [0] });
+    expect(screen.getByRole('status').textContent).toMatch(/1 field is not applied/);
+    await type('Neuron ids', '3');
+    expect(screen.getByRole('status').textContent).not.toMatch(/not applied/);
+  });
+
+  it('keeps an out-of-range neuron in the variant and marks the variant invalid', async () => {
+    const { latest, env } = setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ Neuron clamp' }));
+    await type('Neuron ids', '3, 9');
+    expect(latest().interventions[0]).toMatchObject({ indices: [3, 9] });
+    expect(screen.getByText('neuron 9 is out of range (0..7)')).toBeTruthy();
+    expect(screen.getByLabelText('Neuron ids').getAttribute('aria-invalid')).toBe('true');
+    expect(screen.getByRole('status').textContent).toMatch(/1 problem/);
+    expect(env.api.validateVariant).not.toHaveBeenCalledWith({ variant: latest() });
   });
 
   it('flags a steering op with no vector yet, without asking the engine', async () => {
