@@ -23,7 +23,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { Engine, generationSettingsSchema, type ModelHandle, type VariantRun } from '../engine/api';
+import { EXECUTION_PROVIDERS, Engine, generationSettingsSchema, type ExecutionProvider, type ModelHandle, type VariantRun } from '../engine/api';
 import { GraphBuilder } from '../engine/graph/builder';
 import { encodeModel } from '../engine/graph/onnx-proto';
 import { Runtime } from '../engine/runtime/runtime';
@@ -159,12 +159,16 @@ async function measureDecode(model: ModelHandle, work: Workload): Promise<ModelR
   }
 }
 
+/** The engine settings a run measures: intra-op threads, and the execution provider asked for. */
+interface EngineChoice { threads: number; ep: ExecutionProvider }
+
 /** Load a model in its own engine and cache folder, measure it, and close the engine. */
-async function benchModel(name: string, path: string, cacheDir: string, threads: number, work: Workload, withPlans = false): Promise<{ result: ModelResult; provider: string; plans: PlanResult | null }> {
-  const engine = Engine.create({ cacheDir, threads });
+async function benchModel(name: string, path: string, cacheDir: string, options: EngineChoice, work: Workload, withPlans = false): Promise<{ result: ModelResult; provider: string; plans: PlanResult | null }> {
+  const engine = Engine.create({ cacheDir, threads: options.threads, executionProvider: options.ep });
   try {
     log(`${name}: loading`);
     const model = await engine.loadModel(path);
+    if (model.fallbackReason) log(`${name}: ${model.fallbackReason}`);
     log(`${name}: prefill ${work.prefillTokens} tokens x ${work.prefillRuns}`);
     const prefill = await measurePrefill(model, work);
     log(`${name}: decode ${work.decodeTokens} tokens`);
@@ -300,27 +304,35 @@ function formatReport(r: Report): string {
   ].join('\n');
 }
 
+const benchArgsSchema = z.object({
+  json: z.boolean(),
+  threads: z.coerce.number().int().positive({ message: '--threads must be a positive integer' }).optional(),
+  ep: z.enum(EXECUTION_PROVIDERS, { message: `--ep must be one of ${EXECUTION_PROVIDERS.join(', ')}` }),
+});
+
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, threads: { type: 'string' }, help: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, threads: { type: 'string' }, ep: { type: 'string', default: 'cpu' }, help: { type: 'boolean', default: false } } });
   if (values.help) {
-    process.stdout.write('Usage: npm run bench -- [--json] [--threads N]   (default threads: all logical cores)\n');
+    process.stdout.write(`Usage: npm run bench -- [--json] [--threads N] [--ep ${EXECUTION_PROVIDERS.join('|')}]   (default: all logical cores, cpu)\n`);
     return 0;
   }
-  const threads = values.threads === undefined ? availableParallelism() : Number(values.threads);
-  if (!Number.isInteger(threads) || threads < 1) {
-    process.stderr.write(`error: --threads must be a positive integer, got ${values.threads}\n`);
+  const parsed = benchArgsSchema.safeParse(values);
+  if (!parsed.success) {
+    process.stderr.write(`error: ${parsed.error.issues.map((i) => i.message).join('; ')}\n`);
     return 2;
   }
+  const choice: EngineChoice = { threads: parsed.data.threads ?? availableParallelism(), ep: parsed.data.ep };
+  const threads = choice.threads;
 
   const started = performance.now();
   const tmp = mkdtempSync(join(tmpdir(), 'tiller-bench-'));
   try {
     log(`probe: streaming 1 GiB x ${PROBE_RUNS + 1}`);
     const probe = await probeBandwidth(threads, tmp);
-    const stories = await benchModel('stories260K', STORIES_PATH, join(tmp, 'cache-stories'), threads, STORIES_WORKLOAD);
+    const stories = await benchModel('stories260K', STORIES_PATH, join(tmp, 'cache-stories'), choice, STORIES_WORKLOAD);
     log('SmolLM2-135M-shaped: writing random fp32 weights');
     const smolPath = buildSmolLmShapedModel(join(tmp, 'smollm2-135m-shaped'));
-    const smol = await benchModel('SmolLM2-135M-shaped', smolPath, join(tmp, 'cache-smollm'), threads, SMOLLM_WORKLOAD, true);
+    const smol = await benchModel('SmolLM2-135M-shaped', smolPath, join(tmp, 'cache-smollm'), choice, SMOLLM_WORKLOAD, true);
     const s = smol.result;
     // The installed binding's version, read from its package.json: only engine/runtime imports onnxruntime-node.
     const ortPackage = z.object({ version: z.string() }).parse(JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')));
