@@ -60,6 +60,8 @@ export interface EngineOptions {
   cacheDir?: string;
   executionProvider?: ExecutionProvider;
   threads?: number;
+  /** Idle inference threads spin (default true: fastest on an otherwise idle machine). Interactive hosts turn it off. */
+  spinning?: boolean;
 }
 
 /** Bumped whenever the weight layout or graph changes, so stale caches are not reused. */
@@ -81,7 +83,7 @@ export class Engine {
   private readonly executionProvider: ExecutionProvider;
 
   private constructor(options: EngineOptions) {
-    this.runtime = new Runtime({ threads: options.threads });
+    this.runtime = new Runtime({ threads: options.threads, spinning: options.spinning });
     this.cacheDir = options.cacheDir ?? defaultCacheDir();
     this.executionProvider = options.executionProvider ?? 'cpu';
   }

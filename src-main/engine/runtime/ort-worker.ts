@@ -20,6 +20,7 @@ async function createSession(modelPath: string, options: SessionOptions): Promis
     executionMode: 'sequential',
     intraOpNumThreads: options.threads,
     logSeverityLevel: 3,
+    extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
   };
   const available = ort.listSupportedBackends().map((b) => b.name);
   let fallbackReason: string | null = null;

@@ -10,6 +10,12 @@ export interface SessionOptions {
   executionProvider: ExecutionProvider;
   /** Intra-op threads; always set explicitly (unset, ORT pins its pool to one core per session). */
   threads: number;
+  /**
+   * Whether idle intra-op threads spin waiting for work. Spinning is a little faster on an
+   * idle machine (5-7%) but 2-3x slower when another process wants the same cores, as the
+   * app's own window does while tokens stream in (ORT-NOTES.md).
+   */
+  spinning: boolean;
 }
 
 export interface SessionInfo {

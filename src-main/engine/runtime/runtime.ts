@@ -26,6 +26,8 @@ function toEngineError(error: SerializedError): EngineError {
 export interface RuntimeOptions {
   /** Intra-op threads per session; defaults to the number of logical cores. */
   threads?: number;
+  /** Idle intra-op threads spin (default true); see SessionOptions.spinning. */
+  spinning?: boolean;
 }
 
 export class Runtime {
@@ -34,9 +36,11 @@ export class Runtime {
   private nextRequestId = 1;
   private stopped: Error | null = null;
   readonly threads: number;
+  private readonly spinning: boolean;
 
   constructor(options: RuntimeOptions = {}) {
     this.threads = options.threads ?? availableParallelism();
+    this.spinning = options.spinning ?? true;
     this.worker = spawnWorker();
     this.worker.unref(); // an idle runtime never keeps the process alive
     this.worker.on('message', (response: WorkerResponse) => this.settle(response));
@@ -70,7 +74,7 @@ export class Runtime {
   }
 
   async createSession(modelPath: string, executionProvider: ExecutionProvider = 'cpu'): Promise<Session> {
-    const info = await this.call('createSession', { modelPath, options: { executionProvider, threads: this.threads } });
+    const info = await this.call('createSession', { modelPath, options: { executionProvider, threads: this.threads, spinning: this.spinning } });
     return new Session(this, info);
   }
 
