@@ -2,8 +2,9 @@
  * The whole research loop in a browser against the real engine (`npm run serve`):
  * load stories260K, steer a variant with a token embedding, generate both columns, save,
  * reload the page, reopen the file and find everything (results included) back, then
- * re-run and get the same tokens. Screenshots of each view go to test-results/, and the
- * compare view also to docs/compare-view.png for the README.
+ * re-run and get the same tokens. Screenshots of each view go to test-results/; with
+ * TILLER_UPDATE_SCREENSHOTS=1 the compare view also goes to docs/compare-view.png for the
+ * README (only then, so a test run leaves the working tree clean).
  */
 import { expect, test } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
@@ -55,10 +56,23 @@ test('steer, compare, save, reopen and re-run in the browser', async ({ page }, 
   await page.screenshot({ path: shot('compare-view-tooltip') });
   await page.mouse.move(5, 890);
   await expect(tooltip).toBeHidden();
+
+  // The same details from the keyboard: focus shows them, arrows move, Escape hides them.
+  const steeredTokens = columns(page).nth(1).getByRole('option');
+  await steeredTokens.first().focus();
+  await expect(tooltip).toContainText('#0 ·');
+  await page.keyboard.press('ArrowRight');
+  await expect(steeredTokens.nth(1)).toBeFocused();
+  await expect(tooltip).toContainText('#1 ·');
+  await page.keyboard.press('Escape');
+  await expect(tooltip).toBeHidden();
+  await expect(steeredTokens.nth(1)).toBeFocused();
   await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
   await page.screenshot({ path: shot('compare-view') });
-  mkdirSync(resolve(repoRoot, 'docs'), { recursive: true });
-  await page.screenshot({ path: resolve(repoRoot, 'docs/compare-view.png') });
+  if (process.env.TILLER_UPDATE_SCREENSHOTS === '1') {
+    mkdirSync(resolve(repoRoot, 'docs'), { recursive: true });
+    await page.screenshot({ path: resolve(repoRoot, 'docs/compare-view.png') });
+  }
   // The dark theme follows the OS; the chart re-reads its colours.
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.screenshot({ path: shot('compare-view-dark') });

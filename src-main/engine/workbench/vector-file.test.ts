@@ -33,9 +33,12 @@ describe('readVectorFile', () => {
     expect(readVectorFile(several, 'hook_embed').vector).toEqual([1, 2, 3, 4]); // [1, n] is a vector too
   });
 
-  it('needs a key when a file holds several vectors, and names them', async () => {
-    await expectEngineError(() => readVectorFile(several), 'bad_argument', 'holds 3 vectors', 'blocks.2.hook_resid_post', 'choose one by key');
-    await expectEngineError(() => readVectorFile(several, 'blocks.9.hook_resid_post'), 'bad_argument', 'no entry "blocks.9.hook_resid_post"');
+  it('needs a key when a file holds several vectors, and names them (details.keys for the UI)', async () => {
+    const keys = ['blocks.2.hook_resid_post', 'hook_embed', 'matrix'];
+    const unkeyed = await expectEngineError(() => readVectorFile(several), 'bad_argument', 'holds 3 vectors', 'blocks.2.hook_resid_post', 'choose one by key');
+    expect(unkeyed.details).toEqual({ keys });
+    const missing = await expectEngineError(() => readVectorFile(several, 'blocks.9.hook_resid_post'), 'bad_argument', 'no entry "blocks.9.hook_resid_post"');
+    expect(missing.details).toEqual({ keys });
     await expectEngineError(() => readVectorFile(several, 'matrix'), 'bad_argument', 'shape [2, 2]', '1-D');
   });
 
@@ -58,7 +61,8 @@ describe('readVectorFile', () => {
 
   it('reads an object of named vectors by key', async () => {
     const path = sharedPath('interchange', 'neuronpedia', 'sample_vectors_from_webapp-python-client.json');
-    await expectEngineError(() => readVectorFile(path), 'bad_argument', 'holds 2 vectors', 'GPT2_SMALL_RES_JB_JEDI_VECTOR');
+    const error = await expectEngineError(() => readVectorFile(path), 'bad_argument', 'holds 2 vectors', 'GPT2_SMALL_RES_JB_JEDI_VECTOR');
+    expect(error.details).toEqual({ keys: ['GPT2_SMALL_RES_JB_JEDI_VECTOR', 'GEMMA2_2B_IT_DINOSAURS_VECTOR'] });
     const result = readVectorFile(path, 'GEMMA2_2B_IT_DINOSAURS_VECTOR');
     expect(result.vector).toHaveLength(2304);
     expect(result.keys).toEqual(['GPT2_SMALL_RES_JB_JEDI_VECTOR', 'GEMMA2_2B_IT_DINOSAURS_VECTOR']);

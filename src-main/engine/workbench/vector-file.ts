@@ -26,7 +26,7 @@ export interface VectorFileResult {
   keys: string[];
 }
 
-const badFile = (path: string, problem: string): EngineError => new EngineError('bad_argument', `${path}: ${problem}`);
+const badFile = (path: string, problem: string, details?: Record<string, unknown>): EngineError => new EngineError('bad_argument', `${path}: ${problem}`, details);
 
 export function readVectorFile(path: string, key?: string): VectorFileResult {
   let size: number;
@@ -60,13 +60,14 @@ function sniffFormat(path: string): 'json' | 'safetensors' {
   throw badFile(path, 'is neither a JSON nor a safetensors vector file');
 }
 
+/** The entry to read; when that takes a choice, the error's details.keys lists the entries for a UI to offer. */
 function pickKey(path: string, keys: string[], key: string | undefined): string {
   if (key !== undefined) {
-    if (!keys.includes(key)) throw badFile(path, `has no entry "${key}" (entries: ${keys.join(', ')})`);
+    if (!keys.includes(key)) throw badFile(path, `has no entry "${key}" (entries: ${keys.join(', ')})`, { keys });
     return key;
   }
   if (keys.length === 0) throw badFile(path, 'holds no vectors');
-  if (keys.length > 1) throw badFile(path, `holds ${keys.length} vectors (${keys.join(', ')}); choose one by key`);
+  if (keys.length > 1) throw badFile(path, `holds ${keys.length} vectors (${keys.join(', ')}); choose one by key`, { keys });
   return keys[0];
 }
 

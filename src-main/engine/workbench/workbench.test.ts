@@ -3,12 +3,14 @@
  * what needs a model and what does not, contrast vectors, variant validation against the
  * model, and experiment files with the recent list and the autosave.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { expectEngineError } from '../../test/expect-engine-error';
 import { sharedPath } from '../../test/shared-paths';
+import { Engine } from '../engine';
+import { EngineError } from '../errors';
 import { experimentSchema, type Experiment } from '../experiment/schema';
 import type { WorkbenchEvent } from './protocol';
 import { Workbench } from './workbench';
@@ -43,6 +45,17 @@ function experiment(name: string): Experiment {
       { id: 'steer', name: 'Steer', interventions: [{ op: 'add', hook: 'blocks.2.hook_resid_post', vector: Array.from({ length: 64 }, (_, i) => i / 64), scale: 2 }] },
     ],
   });
+}
+
+/** Generate a few tokens with the loaded model and wait for the run's results. */
+async function generateText(): Promise<string> {
+  const { runId } = await workbench.generate({ prompt: { text: 'Once upon a time' }, settings: { maxNewTokens: 4 }, variants: [{ id: 'a', name: 'A' }] });
+  const done = await vi.waitFor(() => {
+    const event = events.find((item) => item.type === 'done' && item.runId === runId);
+    if (event?.type !== 'done') throw new Error(`run ${runId} has not finished`);
+    return event;
+  });
+  return done.results.variants[0].text;
 }
 
 describe('Workbench without a model', () => {
@@ -115,6 +128,33 @@ describe('Workbench with stories260K', () => {
     expect(issues.map((issue) => issue.path)).toEqual(['interventions.0.hook', 'interventions.1.vector', 'interventions.2.indices.1', 'decoding.candidateLayers.1']);
     expect(issues[1].message).toContain('needs d_model = 64');
     expect(await workbench.validateVariant({ variant: experiment('ok').variants[1] })).toEqual({ issues: [] });
+  });
+
+  it('keeps the loaded model when a new path does not exist or is not a model', async () => {
+    const before = await generateText();
+    const loaded = (await workbench.status({})).model;
+    await expectEngineError(() => workbench.loadModel({ path: join(dir, 'typo-model') }), 'not_found', 'typo-model', 'does not exist');
+    expect(await workbench.status({})).toMatchObject({ state: 'idle', model: loaded, error: { code: 'not_found' } });
+    expect(await generateText()).toBe(before);
+
+    const broken = join(dir, 'broken-model');
+    mkdirSync(broken, { recursive: true });
+    writeFileSync(join(broken, 'config.json'), '{ not json');
+    await expectEngineError(() => workbench.loadModel({ path: broken }), 'bad_config', 'config.json');
+    expect((await workbench.status({})).model).toEqual(loaded);
+    expect(await generateText()).toBe(before);
+  });
+
+  it('loads the previous model back when a checked model still fails to build', async () => {
+    const loaded = (await workbench.status({})).model;
+    const build = vi.spyOn(Engine.prototype, 'loadModel').mockRejectedValueOnce(new EngineError('runtime_error', 'onnxruntime refused the graph'));
+    try {
+      await expectEngineError(() => workbench.loadModel({ path: sharedPath('models', 'stories260K', 'stories260K.bin') }), 'runtime_error', 'onnxruntime refused the graph');
+    } finally {
+      build.mockRestore();
+    }
+    expect(await workbench.status({})).toMatchObject({ model: loaded, error: { code: 'runtime_error' } });
+    expect((await generateText()).length).toBeGreaterThan(0);
   });
 
   it('unloads, after which model calls are refused again', async () => {

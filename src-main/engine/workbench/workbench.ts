@@ -10,7 +10,8 @@
  * One generation at a time: a new generate request cancels the run in progress (the user
  * asked for new results, so the old ones are stale) and waits for it to wind down. The
  * cancelled run still ends with its 'done' event (stopReason 'cancelled') before the new
- * run's first token. Loading or unloading a model cancels the run the same way.
+ * run's first token. Loading or unloading a model cancels the run the same way. A load
+ * that fails leaves the model that was loaded before it in place.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import { Engine, type EngineOptions, type ModelHandle } from '../engine';
 import { EngineError, serializeError, type SerializedError } from '../errors';
 import type { Experiment } from '../experiment/schema';
 import { hookInfo, listHooks, type HookInfo } from '../hooks/names';
+import { openModel } from '../model/load';
 import { bundledCatalog, describeCatalog, type CatalogEntry } from './catalog';
 import { ModelDownloads } from './download';
 import { ExperimentStore } from './experiment-store';
@@ -53,6 +55,13 @@ export interface WorkbenchOptions {
 
 type Listener = (event: WorkbenchEvent) => void;
 
+/** The model in use, and the tokenizer it was loaded with, so it can be loaded again. */
+interface CurrentModel {
+  handle: ModelHandle;
+  info: ModelInfo;
+  tokenizerPath: string | undefined;
+}
+
 export class Workbench implements WorkbenchApi {
   private readonly engine: Engine;
   private readonly listeners = new Set<Listener>();
@@ -60,8 +69,7 @@ export class Workbench implements WorkbenchApi {
   private readonly experiments: ExperimentStore;
   private readonly catalog: CatalogEntry[];
   private readonly modelsDir: string;
-  private handle: ModelHandle | null = null;
-  private info: ModelInfo | null = null;
+  private loaded: CurrentModel | null = null;
   private state: EngineStatus['state'] = 'idle';
   private lastError: SerializedError | null = null;
   private run: GenerationRun | null = null;
@@ -69,7 +77,8 @@ export class Workbench implements WorkbenchApi {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: WorkbenchOptions) {
-    this.engine = Engine.create(options.engine);
+    // A window shares the cores with inference: threads that spin while idle would starve it.
+    this.engine = Engine.create({ spinning: false, ...options.engine });
     this.modelsDir = join(options.appDataDir, 'models');
     this.catalog = options.catalog ?? bundledCatalog();
     this.downloads = new ModelDownloads(this.modelsDir, (event) => this.emit(event));
@@ -88,7 +97,7 @@ export class Workbench implements WorkbenchApi {
   }
 
   private snapshot(): EngineStatus {
-    return { state: this.state, model: this.info, error: this.lastError, transport: this.options.transport, nativeDialogs: this.options.nativeDialogs ?? false };
+    return { state: this.state, model: this.loaded?.info ?? null, error: this.lastError, transport: this.options.transport, nativeDialogs: this.options.nativeDialogs ?? false };
   }
 
   private setState(state: EngineStatus['state'], error: SerializedError | null = this.lastError): void {
@@ -113,13 +122,25 @@ export class Workbench implements WorkbenchApi {
   async loadModel(request: RequestOf<'loadModel'>): Promise<ModelInfo> {
     const { path, tokenizerPath } = parse('loadModel', request);
     return this.changeModel(async () => {
+      const previous = this.loaded;
       this.setState('loading', null);
       try {
-        const handle = await this.engine.loadModel(path, { tokenizerPath });
-        this.handle = handle;
-        this.info = modelInfo(handle);
+        // Opening reads the config, the tokenizer and every weight header, so a wrong
+        // path or a bad checkpoint fails here while the current model is still loaded.
+        // Building the new model's sessions next to the old ones would be safer still,
+        // but ORT prepacks weights per session: two large models at once may not fit.
+        (await openModel(path, { tokenizerPath })).weights.close();
+        await this.release();
+        try {
+          this.loaded = await this.open(path, tokenizerPath);
+        } catch (error) {
+          // Past the checks (a full disk, onnxruntime refusing the graph): load the old one
+          // back. Should that fail too, no model is loaded, and the status says so.
+          if (previous) this.loaded = await this.open(previous.handle.path, previous.tokenizerPath).catch(() => null);
+          throw error;
+        }
         this.setState('idle', null);
-        return this.info;
+        return this.loaded.info;
       } catch (error) {
         this.setState('idle', serializeError(error));
         throw error;
@@ -130,19 +151,27 @@ export class Workbench implements WorkbenchApi {
   async unloadModel(request: RequestOf<'unloadModel'>): Promise<void> {
     parse('unloadModel', request);
     return this.changeModel(async () => {
+      await this.release();
       this.setState('idle', null);
     });
   }
 
-  /** Cancel any run, release the current model, then `load` (which may set a new one). */
-  private changeModel<T>(load: () => Promise<T>): Promise<T> {
+  private async open(path: string, tokenizerPath: string | undefined): Promise<CurrentModel> {
+    const handle = await this.engine.loadModel(path, { tokenizerPath });
+    return { handle, info: modelInfo(handle), tokenizerPath };
+  }
+
+  private async release(): Promise<void> {
+    const previous = this.loaded;
+    this.loaded = null;
+    if (previous) await previous.handle.unload();
+  }
+
+  /** Cancel any run, then `change` the model: no run ever sees a model being replaced. */
+  private changeModel<T>(change: () => Promise<T>): Promise<T> {
     return this.exclusive(async () => {
       await this.stopRun();
-      const previous = this.handle;
-      this.handle = null;
-      this.info = null;
-      if (previous) await previous.unload();
-      return load();
+      return change();
     });
   }
 
@@ -158,8 +187,8 @@ export class Workbench implements WorkbenchApi {
   }
 
   private model(): ModelHandle {
-    if (!this.handle) throw new EngineError('bad_argument', 'no model is loaded: load a model first');
-    return this.handle;
+    if (!this.loaded) throw new EngineError('bad_argument', 'no model is loaded: load a model first');
+    return this.loaded.handle;
   }
 
   async listHooks(request: RequestOf<'listHooks'>): Promise<HookInfo[]> {
@@ -221,7 +250,7 @@ export class Workbench implements WorkbenchApi {
   async validateVariant(request: RequestOf<'validateVariant'>): Promise<{ issues: VariantIssue[] }> {
     const parsed = requestSchemas.validateVariant.safeParse(request);
     if (!parsed.success) return { issues: zodIssues(parsed.error).map((issue) => ({ ...issue, path: issue.path.replace(/^variant\.?/, '') })) };
-    return { issues: variantIssues(this.handle?.spec ?? null, parsed.data.variant) };
+    return { issues: variantIssues(this.loaded?.handle.spec ?? null, parsed.data.variant) };
   }
 
   // ---------------------------------------------------------------- generation
@@ -316,7 +345,7 @@ export class Workbench implements WorkbenchApi {
   /** Stop runs and downloads, release the model and the inference worker. */
   async close(): Promise<void> {
     this.downloads.cancelAll();
-    await this.changeModel(async () => undefined);
+    await this.changeModel(() => this.release());
     await this.engine.close();
     this.listeners.clear();
   }

@@ -82,37 +82,20 @@ export class Session {
   }
 
   async loadModel(path: string): Promise<ModelInfo | null> {
-    const previous = this.model?.path ?? null;
     this.#loadingPath = path;
     this.#loadError = null;
     try {
-      return await this.#load(path);
+      const model = await this.api.loadModel({ path });
+      if (this.#status) this.#apply({ ...this.#status, model });
+      await this.refresh();
+      return model;
     } catch (error) {
       this.#loadError = errorMessage(error);
-      // The engine releases the loaded model before it opens the new one, so a mistyped
-      // path would leave none: load the previous one back.
-      if (previous !== null && previous !== path) await this.#reload(previous);
+      // A failed load leaves the engine's previous model loaded; show what it holds now.
+      await this.refresh().catch(() => undefined);
       return null;
     } finally {
       this.#loadingPath = null;
-    }
-  }
-
-  async #load(path: string): Promise<ModelInfo> {
-    const model = await this.api.loadModel({ path });
-    if (this.#status) this.#apply({ ...this.#status, model });
-    await this.refresh();
-    return model;
-  }
-
-  async #reload(path: string): Promise<void> {
-    this.#loadingPath = path;
-    try {
-      await this.#load(path);
-      this.#loadError = `${this.#loadError ?? ''} (the previous model is loaded again)`;
-    } catch (error) {
-      this.#loadError = `${this.#loadError ?? ''}; loading the previous model again failed: ${errorMessage(error)}`;
-      await this.refresh().catch(() => undefined);
     }
   }
 

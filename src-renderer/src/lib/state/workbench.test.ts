@@ -176,18 +176,24 @@ describe('workbench controller', () => {
     expect(bench.doc.prompt.text).toBe('keep me');
   });
 
-  it('loads the previous model back when a new path fails, and keeps the error', async () => {
+  it('shows a failed load and, from the engine’s status, the model it still holds', async () => {
+    // The engine keeps its model when a load fails and reports the error in its status.
+    let engine = idle;
     const setup = await started({
-      loadModel: vi.fn(async ({ path }: { path: string }) => {
-        if (path === '/nope') throw new ApiError('not_found', '/nope does not exist');
-        return MODEL;
+      status: vi.fn(async () => engine),
+      loadModel: vi.fn(async () => {
+        engine = { ...idle, error: { code: 'not_found', message: '/nope does not exist' } };
+        throw new ApiError('not_found', '/nope does not exist');
       }),
     });
     bench = setup.bench;
     await bench.loadModel('/nope');
-    expect(setup.api.loadModel).toHaveBeenLastCalledWith({ path: MODEL.path });
+    expect(setup.api.loadModel).toHaveBeenCalledTimes(1);
+    expect(bench.session.loadError).toBe('/nope does not exist');
+    expect(bench.session.loadingPath).toBeNull();
+    expect(bench.session.status?.error?.code).toBe('not_found');
     expect(bench.session.model?.path).toBe(MODEL.path);
-    expect(bench.session.loadError).toBe('/nope does not exist (the previous model is loaded again)');
+    expect(bench.doc.model).toEqual(modelRefOf(MODEL));
     expect(bench.modelMismatch).toBe(false);
   });
 

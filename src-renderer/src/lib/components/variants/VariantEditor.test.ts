@@ -1,5 +1,6 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import { describe, expect, it, vi } from 'vitest';
+import { ApiError } from '../../api/errors';
 import type { Variant } from '../../api/types';
 import { newVariant } from '../../logic/defaults';
 import { editorEnv, fakeEditorApi, MODEL } from '../../../test/fixtures';
@@ -69,6 +70,29 @@ describe('variant editor', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'Read vector' }));
     await waitFor(() => expect(latest().interventions[0]).toMatchObject({ vector: [0, 0, 1, 0] }));
     expect(readVectorFile.mock.calls.map(([request]) => request)).toEqual([{ path: '/tmp/v.safetensors', key: 'blocks.1.hook_resid_post' }, { path: '/tmp/v.safetensors' }]);
+    expect(screen.queryByRole('alert')).toBeNull();
+  });
+
+  it('offers the entries a vector file error lists, and reads the one picked', async () => {
+    const keys = ['happy', 'sad'];
+    const readVectorFile = vi.fn(async ({ path, key }: { path: string; key?: string }) => {
+      if (key === 'sad') return { vector: [0, 1, 0, 0], key, keys };
+      if (key !== undefined) throw new ApiError('bad_argument', `${path}: has no entry "${key}" (entries: happy, sad)`, { keys });
+      throw new ApiError('bad_argument', `${path}: holds 2 vectors (happy, sad); choose one by key`, { keys });
+    });
+    const { latest } = setup(newVariant('File'), editorEnv(fakeEditorApi({ readVectorFile })));
+    await fireEvent.click(screen.getByRole('button', { name: '+ Steering vector' }));
+    await fireEvent.click(screen.getByLabelText('File'));
+    await type('Vector file', '/tmp/two.json');
+    await fireEvent.click(screen.getByRole('button', { name: 'Read vector' }));
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('holds 2 vectors'));
+    const select = screen.getByLabelText('Key', { exact: true }) as HTMLSelectElement;
+    expect([...select.options].filter((option) => !option.disabled).map((option) => option.value)).toEqual(keys);
+    await fireEvent.change(select, { target: { value: 'sad' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Read vector' }));
+    await waitFor(() => expect(latest().interventions[0]).toMatchObject({ vector: [0, 1, 0, 0] }));
+    expect(readVectorFile).toHaveBeenLastCalledWith({ path: '/tmp/two.json', key: 'sad' });
+    expect(latest().origins['0']).toEqual({ kind: 'file', path: '/tmp/two.json', key: 'sad' });
     expect(screen.queryByRole('alert')).toBeNull();
   });
 
