@@ -47,5 +47,11 @@ export function modelInfo(handle: ModelHandle): ModelInfo {
     weightBytes: graphWeightBytes(spec),
     fingerprint: handle.fingerprint,
     hasChatTemplate: handle.tokenizer.chatTemplate !== null,
+    compiled: compiledUsage(handle),
   };
+}
+
+export function compiledUsage(handle: ModelHandle): ModelInfo['compiled'] {
+  const usage = handle.sessionUsage();
+  return { graphs: usage.sessions, estimatedBytes: usage.estimatedBytes };
 }

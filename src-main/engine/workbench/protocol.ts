@@ -33,6 +33,12 @@ export interface ModelInfo {
   fingerprint: string;
   /** The tokenizer has a chat template, so the prompt's chat toggle means something. */
   hasChatTemplate: boolean;
+  /**
+   * Graphs compiled for the plans run so far (one per plan structure, the oldest evicted
+   * past a bound) and an upper bound on the memory they hold; grows as new kinds of
+   * variants run, so the status after each run carries it afresh.
+   */
+  compiled: { graphs: number; estimatedBytes: number };
 }
 
 export interface EngineStatus {

@@ -130,6 +130,16 @@ describe('Workbench with stories260K', () => {
     expect(await workbench.validateVariant({ variant: experiment('ok').variants[1] })).toEqual({ issues: [] });
   });
 
+  it('reports the graphs compiled for the plans run so far, and their memory bound', async () => {
+    const before = (await workbench.status({})).model!.compiled;
+    expect(before.graphs).toBeGreaterThanOrEqual(1); // the plain forward pass
+    const { runId } = await workbench.generate({ prompt: { text: 'Once upon a time' }, settings: { maxNewTokens: 2 }, variants: experiment('plans').variants });
+    await vi.waitFor(() => expect(events.some((event) => event.type === 'done' && event.runId === runId)).toBe(true));
+    const after = (await workbench.status({})).model!.compiled;
+    expect(after.graphs).toBeGreaterThan(before.graphs);
+    expect(after.estimatedBytes).toBeGreaterThan(before.estimatedBytes);
+  });
+
   it('keeps the loaded model when a new path does not exist or is not a model', async () => {
     const before = await generateText();
     const loaded = (await workbench.status({})).model;
@@ -153,7 +163,8 @@ describe('Workbench with stories260K', () => {
     } finally {
       build.mockRestore();
     }
-    expect(await workbench.status({})).toMatchObject({ model: loaded, error: { code: 'runtime_error' } });
+    // Loaded afresh, so no plan graphs compiled yet: the same model otherwise.
+    expect(await workbench.status({})).toMatchObject({ model: { ...loaded, compiled: { graphs: 1 } }, error: { code: 'runtime_error' } });
     expect((await generateText()).length).toBeGreaterThan(0);
   });
 

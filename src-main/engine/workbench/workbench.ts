@@ -25,7 +25,7 @@ import { bundledCatalog, describeCatalog, type CatalogEntry } from './catalog';
 import { ModelDownloads } from './download';
 import { ExperimentStore } from './experiment-store';
 import { GenerationRun } from './generation-run';
-import { modelInfo } from './model-info';
+import { compiledUsage, modelInfo } from './model-info';
 import {
   requestSchemas,
   type CatalogModel,
@@ -97,7 +97,8 @@ export class Workbench implements WorkbenchApi {
   }
 
   private snapshot(): EngineStatus {
-    return { state: this.state, model: this.loaded?.info ?? null, error: this.lastError, transport: this.options.transport, nativeDialogs: this.options.nativeDialogs ?? false };
+    const model = this.loaded ? { ...this.loaded.info, compiled: compiledUsage(this.loaded.handle) } : null;
+    return { state: this.state, model, error: this.lastError, transport: this.options.transport, nativeDialogs: this.options.nativeDialogs ?? false };
   }
 
   private setState(state: EngineStatus['state'], error: SerializedError | null = this.lastError): void {

@@ -22,6 +22,7 @@ export const MODEL: ModelInfo = {
   weightBytes: 1_200_000,
   fingerprint: 'abc123',
   hasChatTemplate: false,
+  compiled: { graphs: 1, estimatedBytes: 1_300_000 },
 };
 
 function hook(name: string, layer: number | null, site: string, dims: string[], shape: (number | 'pos')[], indexUnit: HookInfo['indexUnit'], nIndex: number): HookInfo {
