@@ -14,6 +14,7 @@ export const USAGE = `Usage: npm run cli -- <command> [options]
 Commands
   generate   Generate text from a prompt
   run        One forward pass over a prompt with an intervention plan; prints JSON
+  hooks      List the hook points a plan can name, with their dims and sizes
   tokenize   Print the token ids of a text
 
 Model (all commands)
@@ -51,6 +52,9 @@ run
   --prompt TEXT | --prompt-ids 1,2,3
   --plan FILE             intervention plan (JSON: captures and interventions by hook name)
   prints {"argmax_per_pos", "logits_last", "captures": {hook: nested arrays}}
+
+hooks
+  --json                  print the list as JSON [{name, layer, site, dims, shape, indexUnit, nIndex}]
 
 tokenize
   --text TEXT
@@ -113,6 +117,8 @@ export const runArgsSchema = z
     json: z.boolean().default(true),
   })
   .refine((a) => (a.prompt === undefined) !== (a.promptIds === undefined), { message: 'give exactly one of --prompt and --prompt-ids' });
+
+export const hooksArgsSchema = z.object({ ...modelOptions, json: z.boolean().default(false) });
 
 export const tokenizeArgsSchema = z.object({
   ...modelOptions,

@@ -43,6 +43,26 @@ describe('cli', () => {
     expect(output.tokens[0].top).toHaveLength(5);
   });
 
+  it('lists the hook points with their dims and sizes, as text and JSON', async () => {
+    const text = await cli('hooks', '--model', sharedPath('models', 'stories260K-hf'));
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^blocks\.3\.attn\.hook_z +\[pos=pos, head=8, d_head=8\] +set\/scale index: head 0\.\.7$/m);
+    const json = await cli('hooks', '--model', sharedPath('models', 'stories260K-hf'), '--json');
+    const hooks = JSON.parse(json.stdout) as { name: string; shape: unknown[] }[];
+    expect(hooks.find((hook) => hook.name === 'blocks.1.mlp.hook_post')?.shape).toEqual(['pos', 172]);
+    expect(hooks.at(-1)?.name).toBe('logits');
+  });
+
+  it('reports a generate plan\'s captures with each token: the prompt at the first, then the new token', async () => {
+    const planFile = join(cacheDir, 'capture-plan.json');
+    writeFileSync(planFile, JSON.stringify({ captures: [{ hook: 'blocks.1.hook_resid_post', positions: 'all' }] }));
+    const { code, stdout } = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt-ids', '1,403,407', '--max-new-tokens', '3', '--plan', planFile, '--json');
+    expect(code).toBe(0);
+    const tokens = (JSON.parse(stdout) as { tokens: { captures: Record<string, number[][]> }[] }).tokens;
+    expect(tokens.map((token) => token.captures['blocks.1.hook_resid_post'].length)).toEqual([3, 1, 1]);
+    expect(tokens[0].captures['blocks.1.hook_resid_post'][0]).toHaveLength(64);
+  });
+
   it('tokenizes with and without special tokens', async () => {
     const withBos = await cli('tokenize', '--model', sharedPath('models', 'stories260K-hf'), '--text', 'Once upon a time', '--json');
     expect(JSON.parse(withBos.stdout)).toEqual({ ids: [1, 403, 407, 261, 378] });

@@ -4,9 +4,9 @@
  * with a message naming the problem.
  */
 import { z } from 'zod';
-import { decodingSchema, Engine, EngineError, generationSettingsSchema, type Decoding, type ExecutionProvider, type GenerationResult, type ModelHandle, type VariantRun, type VariantTokenEvent } from '../engine/api';
+import { decodingSchema, Engine, EngineError, generationSettingsSchema, listHooks, type CaptureResult, type Decoding, type ExecutionProvider, type GenerationResult, type ModelHandle, type VariantRun, type VariantTokenEvent } from '../engine/api';
 import { readFileSync } from 'node:fs';
-import { USAGE, describeIssues, generateArgsSchema, parseCommandLine, runArgsSchema, tokenizeArgsSchema } from './args';
+import { USAGE, describeIssues, generateArgsSchema, hooksArgsSchema, parseCommandLine, runArgsSchema, tokenizeArgsSchema } from './args';
 
 class UsageError extends Error {}
 
@@ -84,7 +84,15 @@ async function generateCommand(flags: Record<string, unknown>): Promise<void> {
       prefill_ms: result.prefillMs,
       tokens: events
         .filter((e) => e.variant === i)
-        .map(({ token, decoding }) => ({ id: token.id, text: token.text, logprob: token.logprob, top: token.top, ...(decoding ? { layer: decoding.layer, layer_scores: decoding.scores } : {}) })),
+        .map(({ token, decoding, captures }) => ({
+          id: token.id,
+          text: token.text,
+          logprob: token.logprob,
+          top: token.top,
+          ...(decoding ? { layer: decoding.layer, layer_scores: decoding.scores } : {}),
+          // The plan's captures at the positions this step fed (the whole prompt at the first token).
+          ...(Object.keys(captures).length ? { captures: capturesJson(captures) } : {}),
+        })),
     });
     const common = { provider: model.provider, fallback_reason: model.fallbackReason };
     const output = args.variants ? { prompt_ids: promptIds, ...common, variants: results.map(describe) } : { ...describe(results[0], 0), ...common };
@@ -138,6 +146,10 @@ function nested(shape: number[], data: Float32Array, offset = 0): unknown[] {
   return Array.from({ length: size }, (_, i) => (rest.length ? nested(rest, data, offset + i * stride) : data[offset + i]));
 }
 
+function capturesJson(captures: Record<string, CaptureResult>): Record<string, unknown[]> {
+  return Object.fromEntries(Object.entries(captures).map(([hook, c]) => [hook, nested(c.shape, c.data)]));
+}
+
 function readPlanFile(path: string | undefined): unknown {
   return path === undefined ? {} : readJsonFile(path, 'plan');
 }
@@ -167,7 +179,7 @@ async function runCommand(flags: Record<string, unknown>): Promise<void> {
       ids,
       argmax_per_pos: logits.map(argmax),
       logits_last: Array.from(logits[logits.length - 1]),
-      captures: Object.fromEntries(Object.entries(captures).map(([hook, c]) => [hook, nested(c.shape, c.data)])),
+      captures: capturesJson(captures),
       capture_dims: Object.fromEntries(Object.entries(captures).map(([hook, c]) => [hook, { dims: c.dims, shape: c.shape, positions: c.positions }])),
       // Logit lens of each lens-op block at the last position: argmax and logits.
       lens_last: Object.fromEntries(Object.entries(lens).map(([layer, rows]) => [layer, { argmax: argmax(rows[rows.length - 1]), logits: Array.from(rows[rows.length - 1]) }])),
@@ -186,8 +198,27 @@ async function tokenizeCommand(flags: Record<string, unknown>): Promise<void> {
   });
 }
 
+/** The hook points a plan can name, with their TransformerLens dims and sizes. */
+async function hooksCommand(flags: Record<string, unknown>): Promise<void> {
+  const args = validate(hooksArgsSchema, flags);
+  await withModel(args, async (model) => {
+    const hooks = listHooks(model.spec);
+    if (args.json) {
+      process.stdout.write(`${JSON.stringify(hooks)}\n`);
+      return;
+    }
+    const width = Math.max(...hooks.map((hook) => hook.name.length));
+    for (const hook of hooks) {
+      const shape = hook.dims.map((dim, i) => `${dim}=${hook.shape[i]}`).join(', ');
+      const indexed = hook.indexUnit ? `  set/scale index: ${hook.indexUnit} 0..${hook.nIndex - 1}` : '';
+      process.stdout.write(`${hook.name.padEnd(width)}  [${shape}]${indexed}\n`);
+    }
+  });
+}
+
 const COMMANDS: Record<string, (flags: Record<string, unknown>) => Promise<void>> = {
   generate: generateCommand,
+  hooks: hooksCommand,
   run: runCommand,
   tokenize: tokenizeCommand,
 };

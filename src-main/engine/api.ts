@@ -9,7 +9,8 @@ export { generationSettingsSchema, defaultGenerationSettings, type GenerationSet
 export type { GenerationEvent, GenerationResult, StopReason, TokenEvent, TokenAlternative } from './generate/generate';
 export { EXECUTION_PROVIDERS, type ExecutionProvider } from './runtime/protocol';
 export type { ModelSpec } from './model/spec';
-export type { HookInfo } from './hooks/names';
+export type { CaptureResult } from './plan/captures';
+export { listHooks, type HookInfo } from './hooks/names';
 export { decodingSchema, type Decoding, type DecodingInput, type DecodingStep } from './generate/decoding-options';
 export * from './experiment/schema';
 export * from './workbench/protocol';
