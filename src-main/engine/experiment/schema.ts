@@ -11,9 +11,13 @@ export const EXPERIMENT_FORMAT = 'tiller-experiment';
 export const EXPERIMENT_VERSION = 1;
 
 /** How a steering vector was made, so a reopened experiment shows it (the vector itself is in the intervention). */
+/** A contrast vector from the mean over each prompt's own tokens, or from the last position only. */
+export const contrastReduceSchema = z.enum(['mean', 'last']);
+
 export const vectorOriginSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('embedding'), token: z.string(), tokenId: z.int().min(0) }),
-  z.strictObject({ kind: z.literal('contrast'), hook: z.string(), positive: z.string(), negative: z.string() }),
+  // reduce: how each prompt's positions became one vector; files older than the choice used 'last'.
+  z.strictObject({ kind: z.literal('contrast'), hook: z.string(), positive: z.string(), negative: z.string(), reduce: contrastReduceSchema.default('last') }),
   z.strictObject({ kind: z.literal('file'), path: z.string(), key: z.string().optional() }),
 ]);
 

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import type { SerializedError } from '../errors';
-import { experimentSchema, promptSchema, variantSchema, type Experiment, type ExperimentResults, type TokenRecord } from '../experiment/schema';
+import { contrastReduceSchema, experimentSchema, promptSchema, variantSchema, type Experiment, type ExperimentResults, type TokenRecord } from '../experiment/schema';
 import { generationSettingsSchema } from '../generate/settings';
 import type { HookInfo } from '../hooks/names';
 import type { ExecutionProvider } from '../runtime/protocol';
@@ -119,7 +119,7 @@ export const requestSchemas = {
   listHooks: z.strictObject({}),
   tokenize: z.strictObject({ text: z.string().max(1_000_000), chat: z.boolean().default(false) }),
   embeddingVector: z.strictObject({ token: z.string().min(1, 'must name a token') }),
-  contrastVector: z.strictObject({ hook: z.string().min(1), positive: z.string().min(1), negative: z.string().min(1) }),
+  contrastVector: z.strictObject({ hook: z.string().min(1), positive: z.string().min(1), negative: z.string().min(1), reduce: contrastReduceSchema.default('mean') }),
   readVectorFile: z.strictObject({ path, key: z.string().optional() }),
   validateVariant: z.strictObject({ variant: variantSchema }),
   generate: z.strictObject({

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { expectEngineError } from '../../test/expect-engine-error';
 import { sharedPath } from '../../test/shared-paths';
-import { Engine } from '../engine';
+import { Engine, type ModelHandle } from '../engine';
 import { EngineError } from '../errors';
 import { experimentSchema, type Experiment } from '../experiment/schema';
 import type { WorkbenchEvent } from './protocol';
@@ -97,10 +97,23 @@ describe('Workbench with stories260K', () => {
     expect((await workbench.status({})).error).toBeNull();
   });
 
-  it('makes a contrast vector: the difference of the last position at the hook', async () => {
+  it('makes a contrast vector: the difference of the mean over each prompt\'s tokens, or of the last position', async () => {
     const { vector } = await workbench.contrastVector({ hook: 'blocks.2.hook_resid_post', positive: 'She was happy', negative: 'She was sad' });
     expect(vector).toHaveLength(64);
     expect(vector.some((value) => Math.abs(value) > 1e-3)).toBe(true);
+    // The same difference computed from captures: BOS is left out of each mean.
+    const handle = (workbench as unknown as { loaded: { handle: ModelHandle } }).loaded.handle;
+    const rows = async (text: string): Promise<number[][]> => {
+      const capture = (await handle.run(handle.tokenizer.encode(text), { captures: [{ hook: 'blocks.2.hook_resid_post', positions: 'all' }] })).captures['blocks.2.hook_resid_post'];
+      return Array.from({ length: capture.shape[0] }, (_, p) => Array.from(capture.data.subarray(p * 64, (p + 1) * 64)));
+    };
+    const mean = (list: number[][]): number[] => list[0].map((_, i) => list.reduce((sum, row) => sum + row[i], 0) / list.length);
+    const [happy, sad] = [await rows('She was happy'), await rows('She was sad')];
+    const expected = mean(happy.slice(1)).map((value, i) => value - mean(sad.slice(1))[i]);
+    expect(Math.max(...vector.map((value, i) => Math.abs(value - expected[i])))).toBeLessThan(1e-5);
+    const last = await workbench.contrastVector({ hook: 'blocks.2.hook_resid_post', positive: 'She was happy', negative: 'She was sad', reduce: 'last' });
+    const expectedLast = happy.at(-1)!.map((value, i) => value - sad.at(-1)![i]);
+    expect(Math.max(...last.vector.map((value, i) => Math.abs(value - expectedLast[i])))).toBeLessThan(1e-5);
     const same = await workbench.contrastVector({ hook: 'blocks.2.hook_resid_post', positive: 'She was happy', negative: 'She was happy' });
     expect(same.vector.every((value) => value === 0)).toBe(true);
     // MLP neurons are a vector per position too ([pos, d_mlp]).

@@ -226,19 +226,28 @@ export class Workbench implements WorkbenchApi {
   }
 
   async contrastVector(request: RequestOf<'contrastVector'>): Promise<{ vector: number[] }> {
-    const { hook, positive, negative } = parse('contrastVector', request);
+    const { hook, positive, negative, reduce } = parse('contrastVector', request);
     const handle = this.model();
     const info = hookAt(handle, hook);
-    // One row per position ([pos, width]) makes "the last position" a vector; attention sites are not.
+    // One row per position ([pos, width]) makes a position a vector; attention sites are not.
     if (info.dims.length !== 2 || info.dims[0] !== 'pos') {
       throw new EngineError('bad_argument', `a contrast vector needs a hook with one vector per position ([pos, width]); ${hook} is [${info.dims.join(', ')}]`);
     }
-    const lastRow = async (text: string): Promise<Float32Array> => {
-      const { captures } = await handle.run(handle.tokenizer.encode(text), { captures: [{ hook, positions: 'last' }] });
-      return captures[hook].data;
+    const width = info.shape[1] as number;
+    // 'mean' averages the text's own tokens: special tokens the tokenizer adds (BOS) look
+    // the same in both prompts and would only dilute the difference.
+    const promptVector = async (text: string): Promise<Float64Array> => {
+      const ids = handle.tokenizer.encode(text);
+      const added = ids.length - handle.tokenizer.encode(text, { addSpecialTokens: false }).length;
+      const first = reduce === 'last' ? ids.length - 1 : Math.min(added, ids.length - 1);
+      const { captures } = await handle.run(ids, { captures: [{ hook, positions: 'all' }] });
+      const rows = captures[hook].data;
+      const sum = new Float64Array(width);
+      for (let pos = first; pos < ids.length; pos++) for (let i = 0; i < width; i++) sum[i] += rows[pos * width + i];
+      return sum.map((value) => value / (ids.length - first));
     };
-    const plus = await lastRow(positive);
-    const minus = await lastRow(negative);
+    const plus = await promptVector(positive);
+    const minus = await promptVector(negative);
     return { vector: Array.from(plus, (value, i) => value - minus[i]) };
   }
 

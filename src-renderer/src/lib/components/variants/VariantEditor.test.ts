@@ -54,8 +54,13 @@ describe('variant editor', () => {
     await type('Negative prompt', 'Hate');
     await fireEvent.click(screen.getByRole('button', { name: 'Compute vector' }));
     await waitFor(() => expect(latest().interventions[0]).toMatchObject({ vector: [1, 1, 0, 0] }));
-    expect(env.api.contrastVector).toHaveBeenCalledWith({ hook: 'blocks.1.hook_resid_post', positive: 'Love', negative: 'Hate' });
-    expect(latest().origins['0']).toEqual({ kind: 'contrast', hook: 'blocks.1.hook_resid_post', positive: 'Love', negative: 'Hate' });
+    expect(env.api.contrastVector).toHaveBeenCalledWith({ hook: 'blocks.1.hook_resid_post', positive: 'Love', negative: 'Hate', reduce: 'mean' });
+    expect(latest().origins['0']).toEqual({ kind: 'contrast', hook: 'blocks.1.hook_resid_post', positive: 'Love', negative: 'Hate', reduce: 'mean' });
+    // The last position only, when asked.
+    await fireEvent.change(screen.getByLabelText('Compare'), { target: { value: 'last' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Compute vector' }));
+    await waitFor(() => expect(latest().origins['0']).toMatchObject({ reduce: 'last' }));
+    expect(env.api.contrastVector).toHaveBeenLastCalledWith({ hook: 'blocks.1.hook_resid_post', positive: 'Love', negative: 'Hate', reduce: 'last' });
   });
 
   it('reads a vector file by the op’s hook name first, then as the file’s only vector', async () => {
