@@ -34,6 +34,8 @@ export const modelRefSchema = z.strictObject({
   path: z.string().min(1),
   format: z.enum(['huggingface', 'llama2c']),
   architecture: z.string(),
+  /** The engine's model family (e.g. 'llama'); absent in files written before it was kept. */
+  family: z.string().optional(),
   /** model/fingerprint.ts: sampled hash of the checkpoint files. */
   fingerprint: z.string().min(1),
   tokenizerPath: z.string().optional(),
@@ -97,3 +99,36 @@ export type TokenRecord = z.infer<typeof tokenRecordSchema>;
 export type VariantResult = z.infer<typeof variantResultSchema>;
 export type ExperimentResults = z.infer<typeof resultsSchema>;
 export type Experiment = z.infer<typeof experimentSchema>;
+
+/**
+ * The experiment file as a JSON Schema (docs/tiller-experiment.schema.json), for editors
+ * and other tools. It describes the JSON as written: a long number list of an
+ * intervention may be a {"$tensor", "shape"} reference into the sidecar (tensors.ts), so
+ * every list of numbers (or of rows of numbers) also admits that form.
+ */
+export function experimentJsonSchema(): Record<string, unknown> {
+  const schema = allowTensorRefs(z.toJSONSchema(experimentSchema, { io: 'input', unrepresentable: 'any' })) as { properties: Record<string, unknown> };
+  // The sidecar's file name, beside the JSON, when the file has one (file.ts).
+  schema.properties.sidecar = { type: 'string', pattern: '\\.safetensors$' };
+  return schema;
+}
+
+const TENSOR_REF_JSON_SCHEMA = {
+  type: 'object',
+  properties: { $tensor: { type: 'string' }, shape: { type: 'array', items: { type: 'integer', minimum: 0 } } },
+  required: ['$tensor', 'shape'],
+  additionalProperties: false,
+};
+
+function allowTensorRefs(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(allowTensorRefs);
+  if (typeof node !== 'object' || node === null) return node;
+  const entries = Object.fromEntries(Object.entries(node).map(([key, value]) => [key, allowTensorRefs(value)]));
+  return isNumberList(node) ? { anyOf: [entries, TENSOR_REF_JSON_SCHEMA] } : entries;
+}
+
+function isNumberList(node: object): boolean {
+  const { type, items } = node as { type?: unknown; items?: { type?: unknown } };
+  if (type !== 'array' || typeof items !== 'object' || items === null) return false;
+  return items.type === 'number' || isNumberList(items);
+}
