@@ -32,7 +32,8 @@ export function formatCount(count: number): string {
 
 /** A token's text with its whitespace made visible: "␣the", "⏎". */
 export function visibleToken(text: string): string {
-  return text.replace(/ /g, '␣').replace(/\n/g, '⏎').replace(/\t/g, '⇥') || '∅';
+  // SentencePiece vocabularies spell a leading space '▁' in raw token text: show it the same way.
+  return text.replace(/[ \u2581]/g, '␣').replace(/\n/g, '⏎').replace(/\t/g, '⇥') || '∅';
 }
 
 export function formatLogprob(logprob: number): string {
@@ -40,9 +41,11 @@ export function formatLogprob(logprob: number): string {
 }
 
 export function formatProbability(logprob: number): string {
-  const p = Math.exp(logprob);
-  if (p >= 0.001) return `${(p * 100).toFixed(p >= 0.1 ? 1 : 2)}%`;
-  return p.toExponential(1);
+  // Always a percentage, so a list of alternatives reads in one unit.
+  const percent = Math.exp(logprob) * 100;
+  if (percent >= 10) return `${percent.toFixed(1)}%`;
+  if (percent >= 0.01) return `${percent.toFixed(2)}%`;
+  return percent >= 0.001 ? `${percent.toFixed(3)}%` : '<0.001%';
 }
 
 export function formatSigned(value: number, digits = 3): string {

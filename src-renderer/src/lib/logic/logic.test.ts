@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Experiment, Variant } from '../api/types';
-import { folderOf, formatStopStrings, formatCount, layerScoresLabel, parseStopStrings, rankedLayerScores, visibleToken } from './format';
+import { folderOf, formatProbability, formatStopStrings, formatCount, layerScoresLabel, parseStopStrings, rankedLayerScores, visibleToken } from './format';
 import { columnsPerRow } from './layout';
+import { seriesDash, seriesIndex } from './series';
 import { formatIndexList, parseIndexList, parseNumberList } from './indices';
 import { checkVariant, normalizePath } from './issues';
 import { formKindOf, headScale, neuronClamp, splitHook } from './interventions';
@@ -107,6 +108,15 @@ describe('compare layout', () => {
   });
 });
 
+describe('series colours', () => {
+  it('keep grey for the baseline alone and dot the second lap of colours', () => {
+    expect(Array.from({ length: 16 }, (_, i) => seriesIndex(i))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 1, 2, 3, 4, 5, 6, 7, 1]);
+    expect(seriesDash(0)).toEqual([4, 3]);
+    expect(seriesDash(7)).toEqual([]);
+    expect(seriesDash(8)).toEqual([1, 3]);
+  });
+});
+
 describe('autosave of an unfinished experiment', () => {
   it('leaves out unfinished ops and keeps origins aligned', () => {
     const experiment: Experiment = { ...newExperiment(null), updatedAt: 'now' } as Experiment;
@@ -126,6 +136,8 @@ describe('formatting', () => {
     expect(formatCount(260_000)).toBe('260K');
     expect(formatCount(1_100_000_000)).toBe('1.1B');
     expect(visibleToken(' a\n')).toBe('␣a⏎');
+    expect(visibleToken('\u2581with')).toBe('␣with'); // SentencePiece's space marker, as in top-k lists
+    expect([0.999, 0.0786, 1e-4, 5e-5, 2e-6].map((p) => formatProbability(Math.log(p)))).toEqual(['99.9%', '7.86%', '0.01%', '0.005%', '<0.001%']);
     const stops = ['\n\n', 'The end', 'a\\b'];
     expect(parseStopStrings(formatStopStrings(stops))).toEqual(stops);
   });
