@@ -5,6 +5,7 @@
  * the engine sees it. Streams (tokens, download progress, menu commands) arrive as
  * WorkbenchEvents through onEvent.
  */
+import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import type { SerializedError } from '../errors';
 import { contrastReduceSchema, experimentSchema, promptSchema, variantSchema, type Experiment, type ExperimentResults, type TokenRecord } from '../experiment/schema';
@@ -108,7 +109,13 @@ export type WorkbenchEvent =
   | { type: 'status'; status: EngineStatus }
   | { type: 'menu'; command: MenuCommand; path: string | null };
 
-const path = z.string().min(1, 'must name a path').max(4096);
+// Absolute only: a relative path would resolve against the engine's working directory,
+// which the user never sees (in browser mode the page types paths as text).
+const path = z
+  .string()
+  .min(1, 'must name a path')
+  .max(4096)
+  .refine((value) => isAbsolute(value), { message: 'must be an absolute path (e.g. /home/me/runs/sweep.tiller.json or C:\\runs\\sweep.tiller.json)' });
 
 /** Requests by method; the receiving side parses params with these before acting. */
 export const requestSchemas = {
@@ -145,6 +152,8 @@ export interface VariantIssue {
   /** Dotted path into the variant, e.g. "interventions.0.vector". */
   path: string;
   message: string;
+  /** Absent for errors (the variant cannot run); 'warning' for parts that run but have no effect. */
+  severity?: 'warning';
 }
 
 export interface WorkbenchApi {

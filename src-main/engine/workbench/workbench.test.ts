@@ -73,6 +73,9 @@ describe('Workbench without a model', () => {
 
   it('validates its own requests for direct callers, naming the field', async () => {
     await expectEngineError(() => workbench.loadModel({ path: 42 } as never), 'bad_argument', 'loadModel', 'path');
+    // A relative path would land in the engine's working directory, which the user never sees.
+    await expectEngineError(() => workbench.saveExperiment({ path: 'sweep.tiller.json', experiment: experiment('relative') }), 'bad_argument', 'path', 'absolute');
+    expect(existsSync(join(process.cwd(), 'sweep.tiller.json'))).toBe(false);
   });
 
   it('checks a variant against the schema only', async () => {
