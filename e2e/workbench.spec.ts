@@ -51,7 +51,7 @@ test('steer, compare, save, reopen and re-run in the browser', async ({ page }, 
   await highlighted.first().hover();
   const tooltip = page.getByRole('tooltip');
   await expect(tooltip).toContainText('Probability');
-  await expect(tooltip).toContainText('Δ vs baseline');
+  await expect(tooltip).toContainText('Δ logprob vs baseline');
   await expect(tooltip).toContainText('Top 5');
   await page.screenshot({ path: shot('compare-view-tooltip') });
   await page.mouse.move(5, 890);

@@ -83,3 +83,62 @@ describe('engine process and host', () => {
     expect(host.crashStatus).toBeNull();
   });
 });
+
+/** A child that only records what it is sent; the test speaks for the engine and decides when it dies. */
+function fakeChild() {
+  const sent: WireRequest[] = [];
+  let receive: (message: unknown) => void = () => {};
+  let exit: (code: number | null) => void = () => {};
+  const child: EngineChild = {
+    postMessage: (message) => sent.push(message as WireRequest),
+    onMessage: (listener) => (receive = listener),
+    onExit: (listener) => (exit = listener),
+    kill: () => exit(null),
+  };
+  return { child, sent, receive: (message: unknown) => receive(message), exit: (code: number | null) => exit(code) };
+}
+
+describe('engine host runs', () => {
+  const generate = (id: number): WireRequest => request(id, 'generate', { prompt: { text: 'x', chat: false }, settings: {}, variants: [] });
+  const token = (runId: string) => ({ kind: 'event', event: { type: 'token', runId, variant: 0, index: 0, token: { id: 1, text: 'a', logprob: 0 } } });
+
+  it('ends the runs in progress with an error event when the engine dies, before the crash status', async () => {
+    const fake = fakeChild();
+    const seen: WorkbenchEvent[] = [];
+    const host = new EngineHost({ spawn: () => fake.child, onEvent: (event) => seen.push(event) });
+    host.start();
+    // run-a: answered, then streams; run-b: finished before the crash; run-c: a token before its answer.
+    const answers = [host.call(generate(1)), host.call(generate(2)), host.call(generate(3))];
+    fake.receive({ kind: 'response', id: fake.sent[0].id, ok: true, result: { runId: 'run-a', promptIds: [1] } });
+    fake.receive(token('run-a'));
+    fake.receive({ kind: 'event', event: { type: 'done', runId: 'run-b', results: { ranAt: '', provider: 'cpu', promptIds: [1], variants: [] } } });
+    fake.receive({ kind: 'response', id: fake.sent[1].id, ok: true, result: { runId: 'run-b', promptIds: [1] } });
+    fake.receive(token('run-c'));
+    fake.exit(139);
+
+    expect(await answers[0]).toMatchObject({ id: 1, ok: true, result: { runId: 'run-a' } });
+    expect(await answers[2]).toMatchObject({ id: 3, ok: false, error: { code: 'runtime_error' } });
+    const afterTokens = seen.filter((event) => event.type !== 'token' && event.type !== 'done');
+    expect(afterTokens.map((event) => (event.type === 'error' ? `error ${event.runId}` : event.type))).toEqual(['error run-a', 'error run-c', 'status']);
+    expect(afterTokens[0]).toMatchObject({ error: { code: 'runtime_error', message: expect.stringContaining('exited unexpectedly (code 139)') } });
+  });
+
+  it('forgets runs that ended, and ends a running one when restarted', async () => {
+    const first = fakeChild();
+    const second = fakeChild();
+    const children = [first, second];
+    const seen: WorkbenchEvent[] = [];
+    const host = new EngineHost({ spawn: () => children.shift()!.child, onEvent: (event) => seen.push(event) });
+    host.start();
+    const done = host.call(generate(1));
+    first.receive({ kind: 'response', id: first.sent[0].id, ok: true, result: { runId: 'run-1', promptIds: [1] } });
+    await done;
+    first.receive({ kind: 'event', event: { type: 'error', runId: 'run-1', error: { code: 'cancelled', message: 'cancelled' } } });
+    const running = host.call(generate(2));
+    first.receive({ kind: 'response', id: first.sent[1].id, ok: true, result: { runId: 'run-2', promptIds: [1] } });
+    await running;
+    await host.restart();
+    expect(seen.slice(1)).toEqual([{ type: 'error', runId: 'run-2', error: { code: 'runtime_error', message: 'the engine was stopped' } }]);
+    expect(host.crashStatus).toBeNull();
+  });
+});

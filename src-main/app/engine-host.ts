@@ -2,7 +2,8 @@
  * Main's handle on the engine process (engine-process.ts): forwards parsed requests,
  * matches responses by id, passes events on, and notices when the process dies. A dead
  * engine answers every call with an error until restart() starts a new one; the
- * renderer is told with a status event { state: 'crashed' }.
+ * renderer is told with an error event for each run it was generating (their ids come
+ * from generate's answers and the runs' own events), then a status event { state: 'crashed' }.
  *
  * The process is started through `spawn` (main.ts passes Electron's utilityProcess.fork),
  * so this logic runs, and is tested, without Electron.
@@ -27,7 +28,11 @@ type Incoming = WireResponse | { kind: 'event'; event: WorkbenchEvent };
 export class EngineHost {
   private child: EngineChild | null = null;
   private exited: Promise<void> = Promise.resolve();
-  private readonly pending = new Map<number, { clientId: number; settle: (response: WireResponse) => void }>();
+  private readonly pending = new Map<number, { clientId: number; method: WireRequest['method']; settle: (response: WireResponse) => void }>();
+  /** Runs the engine is generating: they end with a done or error event, or with the process. */
+  private readonly runs = new Set<string>();
+  /** Runs that ended before generate answered with their id (a run can fail at once). */
+  private readonly endedEarly = new Set<string>();
   private nextId = 1;
   private crash: EngineStatus | null = null;
   private stopping = false;
@@ -57,7 +62,7 @@ export class EngineHost {
     // Our own ids on the wire: the renderer's ids are per call site and may repeat.
     const id = this.nextId++;
     return new Promise((settle) => {
-      this.pending.set(id, { clientId: request.id, settle });
+      this.pending.set(id, { clientId: request.id, method: request.method, settle });
       child.postMessage({ ...request, id });
     });
   }
@@ -78,13 +83,28 @@ export class EngineHost {
 
   private receive(message: Incoming): void {
     if (message.kind === 'event') {
+      this.track(message.event);
       this.options.onEvent(message.event);
       return;
     }
     const waiter = message.id === null ? undefined : this.pending.get(message.id);
     if (!waiter || message.id === null) return;
     this.pending.delete(message.id);
+    if (waiter.method === 'generate' && message.ok) this.started((message.result as { runId: string }).runId);
     waiter.settle({ ...message, id: waiter.clientId });
+  }
+
+  /** generate answered with a run id; the run may already have ended. */
+  private started(runId: string): void {
+    if (!this.endedEarly.delete(runId)) this.runs.add(runId);
+  }
+
+  /** A run's events: tokens may come before generate's answer; done and error end it. */
+  private track(event: WorkbenchEvent): void {
+    if (event.type === 'token') this.runs.add(event.runId);
+    else if (event.type === 'done' || event.type === 'error') {
+      if (!this.runs.delete(event.runId)) this.endedEarly.add(event.runId);
+    }
   }
 
   private onExit(child: EngineChild, code: number | null): void {
@@ -95,6 +115,10 @@ export class EngineHost {
       settle({ kind: 'response', id: clientId, ok: false, error: { code: 'runtime_error', message: `${message} while handling this request` } });
     }
     this.pending.clear();
+    // The engine that would have ended these runs is gone; the renderer waits for their last event.
+    for (const runId of this.runs) this.options.onEvent({ type: 'error', runId, error: { code: 'runtime_error', message } });
+    this.runs.clear();
+    this.endedEarly.clear();
     if (this.stopping) return;
     this.crash = { state: 'crashed', model: null, error: { code: 'runtime_error', message }, transport: 'ipc', nativeDialogs: true };
     this.options.onEvent({ type: 'status', status: this.crash });

@@ -78,15 +78,33 @@ export function checkVariant(variant: Variant, model: ModelInfo | null): Variant
     }
   });
 
-  const decoding = variant.decoding;
-  const nLayers = model?.nLayers;
-  if (decoding.strategy === 'lfd' && decoding.candidateLayers && nLayers !== undefined) {
-    decoding.candidateLayers.forEach((layer, j) => layer > nLayers && report(`decoding.candidateLayers.${j}`, `layer ${layer} is out of range (0..${nLayers})`));
-  }
-  if (decoding.strategy === 'dola' && Array.isArray(decoding.layers) && nLayers !== undefined) {
-    decoding.layers.forEach((layer, j) => layer > nLayers && report(`decoding.layers.${j}`, `layer ${layer} is out of range (0..${nLayers})`));
-  }
+  if (model) decodingIssues(variant.decoding, model.nLayers).forEach(({ path, message }) => report(`decoding.${path}`, message));
   return issues;
+}
+
+/**
+ * The decoding layers generation refuses, with the engine's messages
+ * (engine/generate/decoding/layers.ts). Layers are hidden-state indices: 0 = hook_embed,
+ * l = the output of block l-1, N = the final layer, which is never a candidate.
+ *   LFD: explicit candidates must lie in 1..N-1 (N is the fusion partner; layer 0 has no block to score).
+ *   DoLa: premature layers are 0..N-1; like Hugging Face the engine drops larger ones (and
+ *   warns about each in validateVariant), and refuses only a list that leaves none.
+ */
+function decodingIssues(decoding: Variant['decoding'], nLayers: number): { path: string; message: string }[] {
+  const last = nLayers - 1;
+  if (decoding.strategy === 'lfd') {
+    if (nLayers < 2) return [{ path: 'strategy', message: `LFD needs a model with at least 2 blocks; this one has ${nLayers}` }];
+    return (decoding.candidateLayers ?? []).flatMap((layer, j) =>
+      layer < 1 || layer > last
+        ? [{ path: `candidateLayers.${j}`, message: `LFD candidate layer ${layer} is outside 1..${last}: layer ${nLayers} is the final layer it fuses with, and layer 0 has no block to score` }]
+        : [],
+    );
+  }
+  if (decoding.strategy === 'dola' && Array.isArray(decoding.layers) && decoding.layers.length > 0 && decoding.layers.every((layer) => layer > last)) {
+    // The engine's message adds " with tied embeddings" for such models, which ModelInfo does not say.
+    return [{ path: 'layers', message: `DoLa has no premature layer: layers [${decoding.layers.join(', ')}] leaves none for a ${nLayers}-block model; give layers in 0..${last}` }];
+  }
+  return [];
 }
 
 /** What a clamp's or a head ablation's indices count, and how many there are; null for other ops. */

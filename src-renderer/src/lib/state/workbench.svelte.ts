@@ -6,6 +6,7 @@
 import { createContext } from 'svelte';
 import { errorHeadline, errorMessage, issueLines } from '../api/errors';
 import type { Experiment, MenuCommand, PickKind, RecentExperiment, TokenRecord, VariantResult, WorkbenchEvent } from '../api/types';
+import type { ConnectionState } from '../api/websocket';
 import { modelRefOf } from '../logic/defaults';
 import { folderOf } from '../logic/format';
 import { checkVariant } from '../logic/issues';
@@ -114,20 +115,44 @@ export class Workbench {
       case 'status':
       case 'download':
         this.session.handleEvent(event);
+        // A crashed engine sends nothing more for its run, and a restarted one does not know it.
+        if (this.session.crashed) this.#abandonRun(this.session.status?.error?.message ?? 'the engine crashed');
         break;
       case 'menu':
         void this.menu(event.command, event.path);
         break;
       default: {
+        const wasActive = this.run.active;
         const results = this.run.accept(event);
         if (results) this.#storeResults(results);
-        if (event.type === 'error' && event.runId === this.run.runId) {
+        // Only while it runs: an error for a run already ended here (crash, lost connection) was reported then.
+        if (event.type === 'error' && wasActive && event.runId === this.run.runId) {
           if (event.error.code !== 'cancelled') this.notices.error(`Generation failed: ${event.error.message}`);
           // Nothing streamed: keep showing the results the document already has.
           if (this.run.produced === 0) this.run.settle();
         }
       }
     }
+  }
+
+  /**
+   * The transport's state (IPC is always open). A closed WebSocket answers no more calls and
+   * carries no more events, so a run in progress is ended here, as after a crash.
+   */
+  setConnection(state: ConnectionState): void {
+    this.session.setConnection(state);
+    if (state === 'closed') this.#abandonRun('the connection to the engine closed');
+  }
+
+  /**
+   * The engine can no longer finish the run (it crashed, or the connection dropped): end it
+   * here as failed, keeping the tokens it streamed; the document is left as it is.
+   */
+  #abandonRun(message: string): void {
+    if (!this.run.active) return;
+    this.run.fail(message);
+    this.notices.error(`Generation failed: ${message}`);
+    if (this.run.produced === 0) this.run.settle();
   }
 
   async menu(command: MenuCommand, path: string | null = null): Promise<void> {
@@ -195,6 +220,8 @@ export class Workbench {
       const results = this.run.attach(runId);
       if (results) this.#storeResults(results);
     } catch (error) {
+      // Already ended (and reported) when the engine crashed or the connection closed meanwhile.
+      if (!this.run.active) return;
       this.run.fail(errorMessage(error));
       this.run.settle();
       this.notices.error(`Generation failed: ${errorHeadline(error)}`, issueLines(error));

@@ -176,6 +176,75 @@ describe('workbench controller', () => {
     expect(bench.doc.prompt.text).toBe('keep me');
   });
 
+  it('ends the run when the engine crashes mid-generation, keeping its tokens and the document; a restarted engine generates again', async () => {
+    let runs = 0;
+    const setup = await started({ generate: vi.fn(async () => ({ runId: `run-${++runs}`, promptIds: [1, 2] })) });
+    bench = setup.bench;
+    bench.doc.setPromptText('unsaved prompt');
+    const before = JSON.stringify(bench.doc.toExperiment(new Date(0)));
+    await bench.generate();
+    setup.emit({ type: 'token', runId: 'run-1', variant: 0, index: 0, token: token(10, 't0', -0.5) });
+    const crash = 'the engine process exited unexpectedly (code 139); unsaved work is kept, restart the engine to go on';
+    setup.emit({ type: 'status', status: { ...idle, state: 'crashed', model: null, error: { code: 'runtime_error', message: crash } } });
+
+    expect(bench.run.active).toBe(false);
+    expect(bench.run.phase).toBe('failed');
+    expect(bench.run.error).toBe(crash);
+    expect(bench.notices.items.at(-1)?.message).toBe(`Generation failed: ${crash}`);
+    expect(bench.columns[0].tokens.map((record) => record.text)).toEqual(['t0']);
+    expect(JSON.stringify(bench.doc.toExperiment(new Date(0)))).toBe(before);
+    expect(bench.doc.dirty).toBe(true);
+
+    await bench.restartEngine();
+    expect(bench.canGenerate).toBe(true);
+    await bench.generate();
+    expect(setup.api.generate).toHaveBeenCalledTimes(2);
+    expect(bench.run.runId).toBe('run-2');
+    const ids = bench.doc.variants.map((variant) => variant.id);
+    setup.emit({ type: 'done', runId: 'run-2', results: results(ids) });
+    expect(bench.run.phase).toBe('finished');
+    expect(bench.doc.results?.variants[0].tokens[0].text).toBe('t0');
+  });
+
+  it('ends the run once when the engine reports it failed and then that it crashed', async () => {
+    const setup = await started();
+    bench = setup.bench;
+    await bench.generate();
+    const message = 'the engine process exited unexpectedly (code 139); unsaved work is kept, restart the engine to go on';
+    setup.emit({ type: 'error', runId: 'run-1', error: { code: 'runtime_error', message } });
+    setup.emit({ type: 'status', status: { ...idle, state: 'crashed', model: null, error: { code: 'runtime_error', message } } });
+    expect(bench.run.phase).toBe('failed');
+    expect(bench.notices.items.filter((notice) => notice.message.startsWith('Generation failed'))).toHaveLength(1);
+  });
+
+  it('ends the run when the engine crashes before generate answers, reporting it once', async () => {
+    let reject: (error: Error) => void = () => {};
+    const setup = await started({ generate: vi.fn(() => new Promise<never>((_resolve, fail) => (reject = fail))) });
+    bench = setup.bench;
+    const running = bench.generate();
+    setup.emit({ type: 'status', status: { ...idle, state: 'crashed', model: null, error: { code: 'runtime_error', message: 'engine gone' } } });
+    expect(bench.run.active).toBe(false);
+    reject(new ApiError('runtime_error', 'engine gone while handling this request'));
+    await running;
+    expect(bench.run.error).toBe('engine gone');
+    expect(bench.notices.items.map((notice) => notice.message)).toEqual(['Generation failed: engine gone']);
+  });
+
+  it('ends the run when the connection to the engine closes, as the WebSocket reports it', async () => {
+    const setup = await started();
+    bench = setup.bench;
+    bench.doc.setPromptText('unsaved prompt');
+    await bench.generate();
+    setup.emit({ type: 'token', runId: 'run-1', variant: 0, index: 0, token: token(10, 't0', -0.5) });
+    bench.setConnection('closed');
+    expect(bench.session.connection).toBe('closed');
+    expect(bench.run.active).toBe(false);
+    expect(bench.run.error).toBe('the connection to the engine closed');
+    expect(bench.notices.items.at(-1)?.message).toBe('Generation failed: the connection to the engine closed');
+    expect(bench.columns[0].tokens).toHaveLength(1);
+    expect(bench.doc.prompt.text).toBe('unsaved prompt');
+  });
+
   it('shows a failed load and, from the engine’s status, the model it still holds', async () => {
     // The engine keeps its model when a load fails and reports the error in its status.
     let engine = idle;

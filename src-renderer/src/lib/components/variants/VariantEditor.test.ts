@@ -216,6 +216,34 @@ describe('variant editor', () => {
     expect(latest().decoding).toEqual({ strategy: 'dola', layers: 'high', alpha: 0.1, prematureFinalNorm: false, repetitionPenalty: 1.2 });
   });
 
+  it('toggles the final norm of LFD’s candidate layers and DoLa’s premature layers, each with its default and a hint', async () => {
+    const { latest } = setup();
+    await fireEvent.change(screen.getByLabelText('Decoding strategy'), { target: { value: 'lfd' } });
+    const lfdNorm = screen.getByRole('checkbox', { name: 'Apply the final norm to intermediate layers', description: /ln_final runs before the unembedding/ }) as HTMLInputElement;
+    expect(lfdNorm.checked).toBe(true);
+    await fireEvent.click(lfdNorm);
+    expect(latest().decoding).toMatchObject({ strategy: 'lfd', applyFinalNorm: false });
+    await fireEvent.click(lfdNorm);
+    expect(latest().decoding).toMatchObject({ strategy: 'lfd', applyFinalNorm: true });
+
+    await fireEvent.change(screen.getByLabelText('Decoding strategy'), { target: { value: 'dola' } });
+    expect(screen.queryByRole('checkbox', { name: 'Apply the final norm to intermediate layers' })).toBeNull();
+    const dolaNorm = screen.getByRole('checkbox', { name: 'Apply the final norm to premature layers', description: /as Hugging Face/ }) as HTMLInputElement;
+    expect(dolaNorm.checked).toBe(false);
+    await fireEvent.click(dolaNorm);
+    expect(latest().decoding).toMatchObject({ strategy: 'dola', prematureFinalNorm: true });
+  });
+
+  it('refuses LFD’s final layer as a candidate at once, with the engine’s message', async () => {
+    const { latest, env } = setup();
+    await fireEvent.change(screen.getByLabelText('Decoding strategy'), { target: { value: 'lfd' } });
+    await type('Candidate layers', '4-5');
+    expect(latest().decoding).toMatchObject({ candidateLayers: [4, 5] });
+    expect(screen.getByText('LFD candidate layer 5 is outside 1..4: layer 5 is the final layer it fuses with, and layer 0 has no block to score')).toBeTruthy();
+    expect(screen.getByRole('status').textContent).toMatch(/1 problem/);
+    expect(env.api.validateVariant).not.toHaveBeenCalledWith({ variant: latest() });
+  });
+
   it('renames the variant and flags an empty name', async () => {
     const { latest } = setup();
     await type('Variant name', 'Happy');
