@@ -66,6 +66,7 @@ async function generateCommand(flags: Record<string, unknown>): Promise<void> {
     const results = step.value;
     for (const [i, result] of results.entries()) {
       const label = variants.length > 1 ? `${variantName(variants[i], i)}: ` : '';
+      for (const warning of result.warnings) process.stderr.write(`warning: ${label}${warning}\n`);
       process.stderr.write(`${streaming ? '\n' : ''}[${model.provider}] ${label}${result.promptTokens} prompt + ${result.generatedTokens} generated tokens, ${result.tokensPerSecond.toFixed(1)} tok/s, stop: ${result.stopReason}\n`);
     }
     if (!args.json && !streaming) {
@@ -82,6 +83,7 @@ async function generateCommand(flags: Record<string, unknown>): Promise<void> {
       stop_reason: result.stopReason,
       tokens_per_second: result.tokensPerSecond,
       prefill_ms: result.prefillMs,
+      warnings: result.warnings,
       tokens: events
         .filter((e) => e.variant === i)
         .map(({ token, decoding, captures }) => ({
@@ -173,7 +175,8 @@ async function runCommand(flags: Record<string, unknown>): Promise<void> {
   const plan = readPlanFile(args.plan);
   await withModel(args, async (model) => {
     const ids = args.promptIds ?? model.tokenizer.encode(args.prompt ?? '');
-    const { logits, captures, lens } = await model.run(ids, plan);
+    const { logits, captures, lens, warnings } = await model.run(ids, plan);
+    for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
     const argmax = (row: Float32Array): number => row.reduce((best, v, i) => (v > row[best] ? i : best), 0);
     const output = {
       ids,
@@ -184,6 +187,7 @@ async function runCommand(flags: Record<string, unknown>): Promise<void> {
       // Logit lens of each lens-op block at the last position: argmax and logits.
       lens_last: Object.fromEntries(Object.entries(lens).map(([layer, rows]) => [layer, { argmax: argmax(rows[rows.length - 1]), logits: Array.from(rows[rows.length - 1]) }])),
       provider: model.provider,
+      warnings,
     };
     process.stdout.write(`${JSON.stringify(output)}\n`);
   });

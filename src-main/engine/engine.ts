@@ -8,12 +8,13 @@ import { join } from 'node:path';
 import { EngineError } from './errors';
 import type { DecodingInput, DecodingStep } from './generate/decoding-options';
 import { checkPrompt, generate, Sequence, type GenerationEvent, type GenerationResult, type TokenEvent } from './generate/generate';
-import { stepScorer } from './generate/scorers';
+import { decodingReport, stepScorer } from './generate/scorers';
 import type { GenerationSettings } from './generate/settings';
 import type { StepModel } from './generate/step-model';
 import { llamaGraphWeights } from './graph/llama';
 import { ensureWeightFile } from './graph/weights-file';
-import { validatePlan, type Plan } from './hooks/plan';
+import { planWarnings, validatePlan, validateRunPositions, type Plan } from './hooks/plan';
+import { issueText, planScheduleBlocks, scheduleReport } from './hooks/schedule';
 import type { RunPositions } from './hooks/positions';
 import { captureOutput, type LensHead } from './graph/taps';
 import { shapeCapture, type CaptureResult } from './plan/captures';
@@ -53,6 +54,8 @@ export interface PlanRunResult {
   logits: Float32Array[];
   captures: Record<string, CaptureResult>;
   lens: Record<number, Float32Array[]>;
+  /** "path: message" for each part of the plan that has no effect (e.g. an intervention in a block the schedule skips). */
+  warnings: string[];
 }
 
 export interface EngineOptions {
@@ -201,11 +204,13 @@ export class ModelHandle {
   /**
    * One forward pass over `ids` with a plan: logits at every position, the plan's
    * captures keyed by hook name, and its lens logits by block. The plan is validated
-   * against this model first.
+   * against this model first, and its explicit positions and patch rows against `ids`.
    */
   async run(ids: number[], planInput: unknown = {}, options: { promptLength?: number } = {}): Promise<PlanRunResult> {
     const plan: Plan = validatePlan(this.spec, planInput);
     this.checkIds(ids);
+    // promptLength < ids.length treats the rest as generated (for "generated" positions).
+    validateRunPositions(plan, { start: 0, count: ids.length, promptLength: options.promptLength ?? ids.length });
     const row = await this.rowPlan(plan);
     const lease = await this.plans.acquire(plan);
     try {
@@ -214,11 +219,10 @@ export class ModelHandle {
         const all = ids.map((_, i) => i);
         const lensLayers = plan.interventions.flatMap((step) => (step.op === 'lens' ? step.layers : []));
         const lensNames = [...new Set(lensLayers)].map(planLensOutput);
-        // promptLength < ids.length treats the rest as generated (for "generated" positions).
         const { logits, outputs, run } = await batch.feed([ids], options.promptLength ?? ids.length, all, lensNames);
         const lens: Record<number, Float32Array[]> = {};
         for (const layer of new Set(lensLayers)) lens[layer] = rowsOf(outputs[planLensOutput(layer)].data as Float32Array, 0, ids.length, this.spec.dVocab);
-        return { logits: logits[0], captures: batch.captures(plan, 0, outputs, run), lens };
+        return { logits: logits[0], captures: batch.captures(plan, 0, outputs, run), lens, warnings: planWarnings(plan).map(issueText) };
       } finally {
         await batch.release();
       }
@@ -227,11 +231,12 @@ export class ModelHandle {
     }
   }
 
-  /** A plan's row: patches from a source prompt are run (clean) once and cached. */
+  /** A plan's row: patches from a source prompt are run (clean) once and cached; a patch with no effect is not. */
   private async rowPlan(plan: Plan, active?: ReadonlySet<number>, lensLambdas?: Map<string, number>): Promise<RowPlan> {
     const patches = new Map<number, PatchRows>();
+    const { inert } = scheduleReport(plan);
     for (const [index, step] of plan.interventions.entries()) {
-      if (step.op !== 'patch' || (active && !active.has(index))) continue;
+      if (step.op !== 'patch' || (active && !active.has(index)) || inert.has(index)) continue;
       if (!('prompt_ids' in step.source)) {
         patches.set(index, patchRowsFromValues(step));
         continue;
@@ -273,6 +278,15 @@ export class ModelHandle {
     if (variants.length === 0) throw new EngineError('bad_argument', 'no variants to generate');
     checkPrompt(promptIds, { maxPositions: this.spec.nCtx, vocabSize: this.spec.dVocab });
     const plans = variants.map((variant, i) => validateVariantPlan(this.spec, variant.plan, i));
+    // The checks validateVariant shares: errors refuse the request, warnings go with each result.
+    const warnings = plans.map((plan, i) => {
+      const decoding = decodingReport(this.spec, variants[i].decoding, planScheduleBlocks(plan));
+      if (decoding.errors.length > 0) {
+        const list = decoding.errors.map((issue) => `decoding.${issueText(issue)}`).join('; ');
+        throw new EngineError('bad_plan', `variant ${i}: ${list}`, { issues: decoding.errors.map((issue) => ({ ...issue, path: `decoding.${issue.path}` })) });
+      }
+      return [...planWarnings(plan).map(issueText), ...decoding.warnings.map((issue) => `decoding.${issueText(issue)}`)];
+    });
     const scorers = variants.map((variant) => stepScorer(this.spec, variant.decoding));
     const sequences = variants.map(() => new Sequence(this.tokenizer, promptIds, settings, this.spec.nCtx));
     const groups: VariantGroup[] = [];
@@ -316,7 +330,7 @@ export class ModelHandle {
         // Rows that stopped keep feeding their last token so the batch stays in step; nothing reads them.
         fed = (group) => group.members.map((i) => [sequences[i].ids[sequences[i].ids.length - 1]]);
       }
-      return sequences.map((sequence) => sequence.result());
+      return sequences.map((sequence, i) => ({ ...sequence.result(), warnings: warnings[i] }));
     } finally {
       for (const group of groups) {
         await group.batch.release();
@@ -351,7 +365,7 @@ function validateVariantPlan(spec: ModelSpec, plan: unknown, variant: number): P
 function groupBySchedule(plans: Plan[]): number[][] {
   const groups = new Map<string, number[]>();
   plans.forEach((plan, i) => {
-    const key = JSON.stringify(plan.interventions.find((step) => step.op === 'schedule')?.blocks ?? null);
+    const key = JSON.stringify(planScheduleBlocks(plan));
     groups.set(key, [...(groups.get(key) ?? []), i]);
   });
   return [...groups.values()];

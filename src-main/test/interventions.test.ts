@@ -133,6 +133,40 @@ describe('patch', () => {
   });
 });
 
+describe('positions in one forward pass', () => {
+  const row = (value: number) => Array(64).fill(value);
+
+  it('refuses explicit positions past the end of the run, naming the field', async () => {
+    const n = prompt.length;
+    await expectEngineError(() => handle.run(prompt, { captures: [{ hook: 'blocks.1.hook_resid_post', positions: [0, n] }] }), 'bad_plan', `captures[0].positions[1]: position ${n} is past the end of the run (${n} tokens: positions 0..${n - 1})`);
+    await expectEngineError(() => handle.run(prompt, { interventions: [steer(1, [n + 3])] }), 'bad_plan', `interventions[0].positions[0]: position ${n + 3} is past the end of the run`);
+    await expectEngineError(
+      () => handle.run(prompt, { interventions: [{ op: 'scale', hook: 'blocks.0.attn.hook_z', indices: [0], values: [0], positions: [1, 40] }] }),
+      'bad_plan',
+      'interventions[0].positions[1]: position 40',
+    );
+  });
+
+  it('refuses a patch whose rows do not match the positions it selects', async () => {
+    const n = prompt.length;
+    const patch = (positions: unknown, rows: number) => ({ op: 'patch', hook: 'blocks.1.hook_resid_mid', positions, source: { values: Array.from({ length: rows }, (_, i) => row(i)) } });
+    await expectEngineError(() => handle.run(prompt, { interventions: [patch('all', n - 1)] }), 'bad_plan', `interventions[0].source.values: has ${n - 1} rows; positions "all" select ${n} of the run's ${n}`);
+    await expectEngineError(() => handle.run(prompt, { interventions: [patch('all', n + 1)] }), 'bad_plan', `has ${n + 1} rows`);
+    await expectEngineError(() => handle.run(prompt, { interventions: [patch('prompt', 2)] }, { promptLength: 4 }), 'bad_plan', 'has 2 rows; positions "prompt" select 4');
+    await expectEngineError(() => handle.run(prompt, { interventions: [patch('generated', n)] }, { promptLength: 4 }), 'bad_plan', `has ${n} rows; positions "generated" select ${n - 4}`);
+    await expectEngineError(() => handle.run(prompt, { interventions: [patch('last', 2)] }), 'bad_plan', 'interventions[0].source.values: has 2 rows; positions "last" select 1');
+    await expectEngineError(
+      () => handle.run(prompt, { interventions: [{ op: 'patch', hook: 'blocks.1.hook_resid_mid', positions: 'all', source: { prompt_ids: otherPrompt.slice(0, 3) } }] }),
+      'bad_plan',
+      'interventions[0].source.prompt_ids: has 3 tokens',
+    );
+    // Rows that match are applied, row j at the j-th selected position.
+    const { logits } = await handle.run(prompt, { interventions: [patch('generated', n - 4)] }, { promptLength: 4 });
+    const hook: ReferenceHook = (name, r) => (name === 'blocks.1.hook_resid_mid' ? r.map((x, pos) => (pos >= 4 ? Float64Array.from(row(pos - 4)) : x)) : undefined);
+    expectLogitsClose(logits, reference(prompt, hook).logits);
+  });
+});
+
 describe('schedule', () => {
   it('the identity schedule is the baseline', async () => {
     const plan = { interventions: [{ op: 'schedule', blocks: [0, 1, 2, 3] }] };
@@ -152,11 +186,73 @@ describe('schedule', () => {
     const blocks = [0, 1, 1, 3];
     const settings = generationSettingsSchema.parse({ maxNewTokens: 12, stopAtEos: false });
     const { results } = await generateAll([{ plan: { interventions: [{ op: 'schedule', blocks }] } }], settings);
-    expectGreedyAgrees(results[0], (ids) => reference(ids, undefined, blocks).logits);
+    await expectGreedyAgrees(results[0], (ids) => reference(ids, undefined, blocks).logits);
   });
 
-  it('refuses a capture in a block the schedule skips', async () => {
-    await expectEngineError(() => handle.run(prompt, { captures: [{ hook: 'blocks.2.hook_resid_post' }], interventions: [{ op: 'schedule', blocks: [0, 1, 3] }] }), 'bad_plan', 'schedule [0, 1, 3] skips');
+  it('applies the interventions and weight edits of a repeated block at each of its runs', async () => {
+    const blocks = [0, 1, 1, 3];
+    const u = [Array.from({ length: 64 }, (_, i) => 0.2 * Math.cos(i))];
+    const v = [Array.from({ length: 128 }, (_, i) => 0.2 * Math.sin(i))];
+    const plan = {
+      interventions: [
+        { op: 'schedule', blocks },
+        { op: 'set', hook: 'blocks.1.mlp.hook_post', indices: [3, 17], values: [2.5, -1] },
+        { op: 'weight_delta', param: 'blocks.1.mlp.down_proj', u, v },
+      ],
+    };
+    const weights = new Map(model.weights);
+    const down = Float32Array.from(weights.get('blocks.1.mlp.down_proj.weight')!);
+    u[0].forEach((uo, o) => v[0].forEach((vi, i) => (down[o * 128 + i] += uo * vi)));
+    weights.set('blocks.1.mlp.down_proj.weight', down);
+    const expected = reference(prompt, editAt('blocks.1.mlp.hook_post', () => true, (row) => ((row[3] = 2.5), (row[17] = -1))), blocks, weights);
+    expectLogitsClose((await handle.run(prompt, plan)).logits, expected.logits);
+  });
+
+  it('refuses a capture of a skipped block other than its residual hooks, naming the schedule', async () => {
+    await expectEngineError(
+      () => handle.run(prompt, { captures: [{ hook: 'blocks.2.attn.hook_z' }], interventions: [{ op: 'schedule', blocks: [0, 1, 3] }] }),
+      'bad_plan',
+      'captures[0].hook: blocks.2.attn.hook_z is in block 2, which the schedule [0, 1, 3] skips',
+    );
+  });
+
+  it.each([
+    ['after the last lower block', [0, 1, 3], 'blocks.2', 1],
+    ['after the last lower block in schedule order, not the highest', [1, 0, 3], 'blocks.2', 1],
+    ['the embedding when no lower block runs', [2, 3], 'blocks.0', null],
+  ])('a skipped block passes the stream on: its residual hooks read the stream %s', async (_name, blocks, block, run) => {
+    const hooks = ['hook_resid_pre', 'hook_resid_mid', 'hook_resid_post'].map((site) => `${block}.${site}`);
+    const layer = Number(block.split('.')[1]);
+    const plan = { captures: hooks.map((hook) => ({ hook, positions: 'all' })), interventions: [{ op: 'schedule', blocks }, { op: 'lens', layers: [layer] }] };
+    const { captures, lens, logits } = await handle.run(prompt, plan);
+    let embed: Float64Array[] = [];
+    const expected = reference(prompt, (name, rows) => void (name === 'hook_embed' && (embed = rows)), blocks);
+    const stream = run === null ? embed : expected.residPost[run];
+    expectLogitsClose(logits, expected.logits);
+    for (const hook of hooks) prompt.forEach((_, pos) => expect(maxAbsDiff(captures[hook].data.subarray(pos * 64, (pos + 1) * 64), stream[pos]), `${hook} at ${pos}`).toBeLessThan(TOLERANCE));
+    lens[layer].forEach((row, pos) => expect(maxAbsDiff(row, referenceLens(model.spec, weightGetter(model.weights), stream[pos])), `lens at ${pos}`).toBeLessThan(TOLERANCE));
+  });
+
+  it('accepts interventions and weight edits in a skipped block, which change nothing, and warns about each', async () => {
+    const blocks = [0, 1, 3];
+    const base = { interventions: [{ op: 'schedule', blocks }, steer(2)] };
+    const noOps = [
+      { op: 'scale', hook: 'blocks.2.attn.hook_z', indices: [1], values: [0] },
+      { op: 'add', hook: 'blocks.2.hook_resid_post', vector: Array(64).fill(3) },
+      { op: 'patch', hook: 'blocks.2.hook_resid_pre', positions: 'all', source: { prompt_ids: otherPrompt } },
+      { op: 'weight_delta', param: 'blocks.2.attn.o_proj', u: Array(64).fill(0.5), v: Array(96).fill(0.5) },
+    ];
+    const plain = await handle.run(prompt, base);
+    const withNoOps = await handle.run(prompt, { interventions: [...base.interventions, ...noOps] });
+    expect(withNoOps.logits).toEqual(plain.logits);
+    expect(plain.warnings).toEqual([]);
+    const skips = 'is in block 2, which the schedule [0, 1, 3] skips: no effect';
+    expect(withNoOps.warnings).toEqual([
+      `interventions[2]: blocks.2.attn.hook_z ${skips}`,
+      `interventions[3]: blocks.2.hook_resid_post ${skips}`,
+      `interventions[4]: blocks.2.hook_resid_pre ${skips}`,
+      `interventions[5]: blocks.2.attn.o_proj ${skips}`,
+    ]);
   });
 });
 
@@ -175,6 +271,14 @@ describe('weight_delta', () => {
     const [u, v] = [factor(2, 64, 1), factor(2, 128, 2)];
     const plan = { interventions: [{ op: 'weight_delta', param: 'blocks.1.mlp.down_proj', u, v }] };
     expectLogitsClose((await handle.run(prompt, plan)).logits, reference(prompt, undefined, undefined, edited('blocks.1.mlp.down_proj', u, v)).logits);
+  });
+
+  it('two deltas on one weight add up, as one delta of their combined rank', async () => {
+    const [u, v] = [factor(2, 64, 5), factor(2, 128, 6)];
+    const split = { interventions: [0, 1].map((k) => ({ op: 'weight_delta', param: 'blocks.2.mlp.down_proj', u: [u[k]], v: [v[k]] })) };
+    const merged = { interventions: [{ op: 'weight_delta', param: 'blocks.2.mlp.down_proj', u, v }] };
+    expectLogitsClose((await handle.run(prompt, split)).logits, (await handle.run(prompt, merged)).logits, 1e-5);
+    expectLogitsClose((await handle.run(prompt, split)).logits, reference(prompt, undefined, undefined, edited('blocks.2.mlp.down_proj', u, v)).logits);
   });
 
   it('a rank-1 delta on attn.q_proj (flat lists) equals editing the weight', async () => {
@@ -242,16 +346,13 @@ async function generateAll(variants: VariantRun[], settings = generationSettings
 }
 
 /** Each greedy token is the argmax of an uncached recomputation of its prefix (up to a near-tie). */
-function expectGreedyAgrees(result: GenerationResult, logitsOf: (ids: number[]) => Float32Array[] | Promise<Float32Array[]>): Promise<void> | void {
-  const check = async () => {
-    for (const [step, id] of result.generatedIds.entries()) {
-      const prefix = result.ids.slice(0, prompt.length + step);
-      const rows = await logitsOf(prefix);
-      const last = rows[rows.length - 1];
-      expect(last[argmax(last)] - last[id], `step ${step}: chose ${id}, recomputation ${argmax(last)}`).toBeLessThan(TOLERANCE);
-    }
-  };
-  return check();
+async function expectGreedyAgrees(result: GenerationResult, logitsOf: (ids: number[]) => Float32Array[] | Promise<Float32Array[]>): Promise<void> {
+  for (const [step, id] of result.generatedIds.entries()) {
+    const prefix = result.ids.slice(0, prompt.length + step);
+    const rows = await logitsOf(prefix);
+    const last = rows[rows.length - 1];
+    expect(last[argmax(last)] - last[id], `step ${step}: chose ${id}, recomputation ${argmax(last)}`).toBeLessThan(TOLERANCE);
+  }
 }
 
 const steer = (scale: number, positions: unknown = 'all') => ({
@@ -308,6 +409,26 @@ describe('generation with plans', () => {
     await expectGreedyAgrees(together.results[1], (ids) => reference(ids, undefined, [0, 2, 3]).logits);
   });
 
+  it('"last" steers the last prompt position and then each generated token as it is fed: explicit [P - 1, P, P + 1, ...]', async () => {
+    const every = Array.from({ length: 21 }, (_, i) => prompt.length - 1 + i);
+    const { events, results } = await generateAll([{}, { plan: { interventions: [steer(3, 'last')] } }, { plan: { interventions: [steer(3, every)] } }]);
+    expect(results[1].generatedIds).toHaveLength(20);
+    expect(results[2].generatedIds).toEqual(results[1].generatedIds);
+    const logprobs = (v: number) => events.filter((e) => e.variant === v).map((e) => e.token.logprob);
+    expect(maxAbsDiff(logprobs(1), logprobs(2))).toBeLessThan(1e-6);
+    expect(maxAbsDiff(logprobs(0), logprobs(1))).toBeGreaterThan(1e-3); // the steering does something
+    // And neither is "all": the earlier prompt positions stay unsteered.
+    const all = await generateAll([{ plan: { interventions: [steer(3, 'all')] } }]);
+    expect(maxAbsDiff(all.events.map((e) => e.token.logprob), logprobs(1))).toBeGreaterThan(1e-3);
+  });
+
+  it('runs two variants that edit the same weight in one batch', async () => {
+    const delta = (scale: number) => ({ op: 'weight_delta', param: 'blocks.2.mlp.up_proj', u: Array(128).fill(0.01 * scale), v: Array(64).fill(0.02) });
+    const variants: VariantRun[] = [{ plan: { interventions: [delta(1)] } }, { plan: { interventions: [delta(-3)] } }];
+    const together = await generateAll(variants);
+    for (const [i, variant] of variants.entries()) expect(together.results[i].generatedIds, `variant ${i}`).toEqual((await generateAll([variant])).results[0].generatedIds);
+  });
+
   it('streams the variant plan captures with each token', async () => {
     const plan = { captures: [{ hook: 'blocks.3.hook_resid_post', positions: 'last' }] };
     const { events } = await generateAll([{ plan }], generationSettingsSchema.parse({ maxNewTokens: 3, stopAtEos: false }));
@@ -346,6 +467,16 @@ describe('lens-based decoding', () => {
       const best = argmax(scores);
       expect(scores[best] - scores[id], `step ${step}: DoLa chose ${id}, formula ${best}`).toBeLessThan(TOLERANCE);
     }
+  });
+
+  it('DoLa may use hidden state 0, the embedding output, as its premature layer', async () => {
+    const { events } = await generateAll([{ decoding: { strategy: 'dola', layers: [0] } }], generationSettingsSchema.parse({ maxNewTokens: 3, stopAtEos: false }));
+    expect(events.map((e) => e.decoding?.layer)).toEqual([0, 0, 0]);
+  });
+
+  it('refuses LFD candidate layer 0 naming the decoding field and layer, as validation does', async () => {
+    const error = await expectEngineError(() => generateAll([{}, { decoding: { strategy: 'lfd', candidateLayers: [2, 0] } }]), 'bad_plan', 'variant 1: decoding.candidateLayers[1]: LFD candidate layer 0 is outside 1..3');
+    expect(error.message).not.toContain('lens:');
   });
 
   it('DoLa with a bucket picks a layer from the bucket at each step', async () => {

@@ -56,6 +56,8 @@ export interface GenerationResult {
   decodeMs: number;
   /** Tokens after the first per second of decodeMs (like run.c's tok/s); 0 with fewer than 2 tokens. */
   tokensPerSecond: number;
+  /** "path: message" for each part of the variant's plan or decoding that has no effect (ModelHandle.generateVariants). */
+  warnings: string[];
 }
 
 const TOP_ALTERNATIVES = 5;
@@ -153,6 +155,7 @@ export class Sequence {
       prefillMs: this.prefillMs,
       decodeMs,
       tokensPerSecond: generatedIds.length > 1 && decodeMs > 0 ? ((generatedIds.length - 1) * 1000) / decodeMs : 0,
+      warnings: [],
     };
   }
 }

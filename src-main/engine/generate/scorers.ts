@@ -3,9 +3,10 @@
  * DoLa) reading extra lens heads that the engine compiles into the same forward pass
  * (one forward per step, never one per layer).
  */
+import { EngineError } from '../errors';
 import type { LensHead } from '../graph/taps';
 import type { ModelSpec } from '../model/spec';
-import { decodingSchema, type DecodingInput, type DecodingStep } from './decoding-options';
+import { decodingSchema, type Decoding, type DecodingInput, type DecodingStep } from './decoding-options';
 import { dolaStep } from './decoding/dola';
 import { dolaCandidateLayers, dolaLensNeeds, lfdCandidateLayers, lfdLensNeeds, type LensNeeds } from './decoding/layers';
 import { lfdStep } from './decoding/lfd';
@@ -80,4 +81,64 @@ export function stepScorer(spec: ModelSpec, input: DecodingInput | undefined): S
       };
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// Checks shared by validation (workbench validateVariant) and generation
+
+/** One problem of a decoding strategy, at its path inside the decoding object, e.g. "candidateLayers[1]". */
+export interface DecodingIssue {
+  path: string;
+  message: string;
+}
+
+/**
+ * A strategy checked against the model and the variant's block schedule exactly as
+ * generation uses it: the errors are what stepScorer refuses (it runs here), so a variant
+ * that validates also generates; the warnings are choices that run but likely do not do
+ * what was meant.
+ */
+export function decodingReport(spec: ModelSpec, input: DecodingInput | undefined, schedule: readonly number[] | null): { errors: DecodingIssue[]; warnings: DecodingIssue[] } {
+  const decoding = decodingSchema.parse(input ?? { strategy: 'greedy' });
+  try {
+    stepScorer(spec, decoding);
+  } catch (error) {
+    if (!(error instanceof EngineError)) throw error;
+    return { errors: [{ path: errorPath(decoding, error.details), message: error.message }], warnings: [] };
+  }
+  return { errors: [], warnings: decodingWarnings(spec, decoding, schedule) };
+}
+
+/** The field a candidate-layer error is about (decoding/layers.ts puts the layer in details). */
+function errorPath(decoding: Decoding, details: Record<string, unknown> | undefined): string {
+  const layer = details?.layer;
+  if (decoding.strategy === 'lfd') {
+    if (typeof layer === 'number' && decoding.candidateLayers) return `candidateLayers[${decoding.candidateLayers.indexOf(layer)}]`;
+    return details && 'nLayers' in details ? 'strategy' : 'candidateLayers';
+  }
+  if (decoding.strategy === 'dola' && typeof layer === 'number' && Array.isArray(decoding.layers)) return `layers[${decoding.layers.indexOf(layer)}]`;
+  return decoding.strategy === 'dola' ? 'layers' : 'strategy';
+}
+
+function decodingWarnings(spec: ModelSpec, decoding: Decoding, schedule: readonly number[] | null): DecodingIssue[] {
+  const warnings: DecodingIssue[] = [];
+  if (decoding.strategy === 'dola' && Array.isArray(decoding.layers)) {
+    decoding.layers.forEach((layer, j) => {
+      if (layer >= spec.nLayers) {
+        warnings.push({ path: `layers[${j}]`, message: `layer ${layer} is not a premature layer of this ${spec.nLayers}-block model (0..${spec.nLayers - 1}): ignored, as Hugging Face does` });
+      }
+    });
+  }
+  if (decoding.strategy === 'lfd' && schedule !== null) {
+    // A skipped block passes the stream on unchanged (hooks/schedule.ts), so the lens before
+    // and after its MLP agree: IKS 0, the lowest there is, and LFD would always pick it.
+    const explicit = decoding.candidateLayers;
+    for (const layer of lfdCandidateLayers(spec.nLayers, decoding)) {
+      const block = layer - 1; // hidden state l is the output of block l - 1
+      if (schedule.includes(block)) continue;
+      const path = explicit ? `candidateLayers[${explicit.indexOf(layer)}]` : 'candidateLayers';
+      warnings.push({ path, message: `layer ${layer} is the output of block ${block}, which the schedule [${schedule.join(', ')}] skips: its IKS is always 0, so LFD picks it (or another skipped layer) at every step` });
+    }
+  }
+  return warnings;
 }

@@ -60,6 +60,15 @@ export class GraphBuilder {
     return this.claim(name);
   }
 
+  /**
+   * The graph input `name`, declared on first use and the same value after: a block that a
+   * schedule runs twice reads its plan parameters (masks, vectors, delta factors) each time.
+   */
+  parameter(name: string, elemType: ElemType, dims: Dim[]): Value {
+    if (this.inputs.some((input) => input.name === name)) return { name };
+    return this.input(name, elemType, dims);
+  }
+
   output(value: Value, elemType: ElemType, dims: Dim[] | null): void {
     this.outputs.push({ name: value.name, elemType, dims });
   }

@@ -93,13 +93,16 @@ export function buildLlamaGraph(spec: ModelSpec, manifest: WeightManifest, tapSp
     if (!value) declared.set(name, (value = g.external(name, entry.dims, { location: manifest.file, offset: entry.offset, length: entry.length })));
     return value;
   };
-  // x W, plus (x V^T) U when the plan edits this weight (weight_delta): W + U^T V without touching W.
+  // x W, plus (x V^T) U for each low-rank edit of this weight (weight_delta): W + sum U^T V without touching W.
   const linear = (x: Value, weight: string, param: string, output: string): Value => {
-    const delta = taps.delta(param);
-    if (!delta) return g.op1('MatMul', [x, w(weight)], { output });
-    const v = g.input(`${delta.prefix}.v`, 'float32', ['batch', `${delta.prefix}.in`, `${delta.prefix}.rank`]);
-    const u = g.input(`${delta.prefix}.u`, 'float32', ['batch', `${delta.prefix}.rank`, `${delta.prefix}.out`]);
-    return g.op1('Add', [g.op1('MatMul', [x, w(weight)]), g.op1('MatMul', [g.op1('MatMul', [x, v]), u])], { output });
+    const deltas = taps.deltas(param);
+    let y = g.op1('MatMul', [x, w(weight)], { output: deltas.length === 0 ? output : undefined });
+    deltas.forEach(({ prefix }, i) => {
+      const v = g.parameter(`${prefix}.v`, 'float32', ['batch', `${prefix}.in`, `${prefix}.rank`]);
+      const u = g.parameter(`${prefix}.u`, 'float32', ['batch', `${prefix}.rank`, `${prefix}.out`]);
+      y = g.op1('Add', [y, g.op1('MatMul', [g.op1('MatMul', [x, v]), u])], { output: i === deltas.length - 1 ? output : undefined });
+    });
+    return y;
   };
   const rmsNorm = (x: Value, gamma: Value, output?: string): Value =>
     g.op1('SimplifiedLayerNormalization', [x, gamma], { attrs: { axis: -1, epsilon: { float: normEps }, stash_type: 1 }, output });

@@ -19,6 +19,7 @@
  * At the pattern, select/values/factor are [batch, n_kv_heads, group, 1, 1] (whole heads)
  * and the mask is [batch, 1, 1, seq, 1] (query positions).
  */
+import { parseHookName } from '../hooks/names';
 import { GraphBuilder, type Value } from './builder';
 
 export type TapOp = 'add' | 'set' | 'scale' | 'patch';
@@ -29,7 +30,11 @@ export interface TapIntervention {
   prefix: string;
 }
 
-/** A low-rank edit of a linear weight: y = x W + (x V^T) U, inputs prefix.v [batch, in, k] and prefix.u [batch, k, out]. */
+/**
+ * A low-rank edit of a linear weight: y = x W + (x V^T) U, inputs prefix.v [batch, in, k]
+ * and prefix.u [batch, k, out]. Several edits of one weight add up (variants batched
+ * together may each edit it).
+ */
 export interface WeightDelta {
   param: string; // canonical name without ".weight", e.g. blocks.2.mlp.down_proj
   prefix: string;
@@ -52,7 +57,10 @@ export interface TapSpec {
   interventions: TapIntervention[];
   deltas: WeightDelta[];
   lenses: LensHead[];
-  /** Block order; null runs every block once, in order. */
+  /**
+   * Block order; null runs every block once, in order. Captures and lens heads may read the
+   * residual hooks of a block it skips: they get the passthrough stream (hooks/schedule.ts).
+   */
   schedule: number[] | null;
 }
 
@@ -65,9 +73,16 @@ export class Taps {
   /** The value each observed hook last had (a block that runs twice: its last run). */
   private readonly latest = new Map<string, Value>();
   private readonly observed: Set<string>;
+  /** Observed hooks of blocks the schedule skips (residual hooks only), by block. */
+  private readonly passthrough = new Map<number, string[]>();
 
   constructor(readonly spec: TapSpec) {
     this.observed = new Set([...spec.captures, ...spec.lenses.map((lens) => lens.hook)]);
+    for (const hook of this.observed) {
+      const layer = parseHookName(hook)?.layer;
+      if (layer === null || layer === undefined || !spec.schedule || spec.schedule.includes(layer)) continue;
+      this.passthrough.set(layer, [...(this.passthrough.get(layer) ?? []), hook]);
+    }
   }
 
   /** True when a plan changes the value at `hook` (so a fused op that hides it must be split). */
@@ -75,17 +90,17 @@ export class Taps {
     return this.spec.interventions.some((intervention) => intervention.hook === hook);
   }
 
-  /** The delta on a linear weight, if the plan edits it. */
-  delta(param: string): WeightDelta | undefined {
-    return this.spec.deltas.find((delta) => delta.param === param);
+  /** The plan's low-rank edits of a linear weight, in plan order (none when it leaves the weight alone). */
+  deltas(param: string): WeightDelta[] {
+    return this.spec.deltas.filter((delta) => delta.param === param);
   }
 
-  /** Apply the interventions at `hook` in plan order, then remember what flows on. */
+  /** Apply the interventions at `hook` in plan order (at every run of a repeated block), then remember what flows on. */
   tap(g: GraphBuilder, hook: string, value: Value, layout: 'rows' | 'pattern' = 'rows'): Value {
     let x = value;
     for (const { op, hook: at, prefix } of this.spec.interventions) {
       if (at !== hook) continue;
-      const input = (name: string, dims: (string | number)[]): Value => g.input(`${prefix}.${name}`, 'float32', dims);
+      const input = (name: string, dims: (string | number)[]): Value => g.parameter(`${prefix}.${name}`, 'float32', dims);
       const mask = input('mask', layout === 'rows' ? ['batch', 'seq', 1] : ['batch', 1, 1, 'seq', 1]);
       const perIndex = (name: string): Value => input(name, layout === 'rows' ? ['batch', 1, `${prefix}.width`] : ['batch', `${prefix}.kv`, `${prefix}.group`, 1, 1]);
       const towards = (target: Value, weight: Value): Value => g.op1('Add', [x, g.op1('Mul', [weight, g.op1('Sub', [target, x])])]);
@@ -109,7 +124,24 @@ export class Taps {
       }
     }
     if (this.observed.has(hook)) this.latest.set(hook, x);
+    this.passOn(hook, x);
     return x;
+  }
+
+  /**
+   * A skipped block is the identity on the residual stream, so its residual hooks read the
+   * stream after the last schedule position whose block is lower (hook_embed's output if
+   * none). Taps come in execution order, so keeping the latest embed / resid_post of a lower
+   * block gives exactly that.
+   */
+  private passOn(hook: string, x: Value): void {
+    if (this.passthrough.size === 0) return;
+    const parsed = parseHookName(hook);
+    if (parsed?.site !== 'hook_embed' && parsed?.site !== 'hook_resid_post') return;
+    const below = parsed.layer ?? -1; // the embedding is below every block
+    for (const [layer, hooks] of this.passthrough) {
+      if (layer > below) for (const skipped of hooks) this.latest.set(skipped, x);
+    }
   }
 
   /** The last value of an observed hook; throws if the graph never reached it. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { storiesSpec } from '../../test/fixtures/specs';
 import { EngineError } from '../errors';
-import { factorRows, parsePlanJson, planSchema, planStructureKey, validatePlan, type Plan } from './plan';
+import { factorRows, parsePlanJson, planSchema, planStructureKey, planWarnings, validatePlan, validateRunPositions, type Plan } from './plan';
 
 // stories260K-like: d_model 64, 5 blocks, 8 query / 4 KV heads of 8, d_mlp 172, d_vocab 512.
 const spec = storiesSpec();
@@ -116,6 +116,13 @@ describe('validatePlan rejects with bad_plan naming the field', () => {
     ['patch values of the wrong width', one({ ...patch, source: { values: [filled(64), filled(63)] } }), 'interventions[0].source.values[1]: has 63 values; blocks.2.hook_resid_pre needs d_model = 64'],
     ['patch head values of the wrong width', one({ ...patch, hook: 'blocks.0.attn.hook_q', positions: 'last', source: { values: [filled(32)] } }), 'interventions[0].source.values[0]: has 32 values; blocks.0.attn.hook_q needs head * d_head = 64'],
     ['patch values with one row per position missing', one({ ...patch, source: { values: [filled(64)] } }), 'interventions[0].source.values: has 1 rows; positions [3,4] select 2'],
+    ['a position past the context', one({ ...add, positions: [3, 512] }), "interventions[0].positions[1]: position 512 is beyond the model's context (n_ctx = 512: positions 0..511)"],
+    ['a capture position past the context', { captures: [{ hook: 'logits', positions: [600] }] }, "captures[0].positions[0]: position 600 is beyond the model's context"],
+    [
+      'a capture of a skipped block other than its residual hooks',
+      { captures: [{ hook: 'blocks.3.ln2.hook_normalized' }], interventions: [{ op: 'schedule', blocks: [0, 1, 2, 4] }] },
+      'captures[0].hook: blocks.3.ln2.hook_normalized is in block 3, which the schedule [0, 1, 2, 4] skips: of a skipped block only the residual hooks (hook_resid_pre/mid/post, which read the stream passing it by) can be captured',
+    ],
     ['a schedule past the last block', one({ op: 'schedule', blocks: [0, 5] }), 'interventions[0].blocks[1]: block 5 is out of range: this model has blocks 0..4'],
     ['two schedules', { interventions: [{ op: 'schedule', blocks: [0] }, add, { op: 'schedule', blocks: [1] }] }, 'interventions[2]: a plan may have only one schedule (the first is interventions[0])'],
     ['a lens past the last block', one({ op: 'lens', layers: [2, 5] }), 'interventions[0].layers[1]: block 5 is out of range: this model has blocks 0..4'],
@@ -139,6 +146,51 @@ describe('validatePlan rejects with bad_plan naming the field', () => {
       { path: 'interventions[0].vector', message: 'has 3 values; blocks.2.hook_resid_post needs d_model = 64' },
       { path: 'interventions[1].layers[0]', message: 'block 9 is out of range: this model has blocks 0..4' },
     ]);
+  });
+});
+
+describe('a schedule that skips blocks', () => {
+  it('accepts the residual hooks of a skipped block as captures and lens layers, and positions up to n_ctx - 1', () => {
+    const plan = { captures: [{ hook: 'blocks.3.hook_resid_mid' }, { hook: 'blocks.3.hook_resid_post', positions: [511] }], interventions: [{ op: 'schedule', blocks: [0, 1, 2, 4] }, { op: 'lens', layers: [3] }] };
+    expect(planWarnings(validatePlan(spec, plan))).toEqual([]);
+  });
+
+  it('warns about each intervention and weight edit in a skipped block, and only those', () => {
+    expect(planWarnings(validatePlan(spec, canonicalPlan()))).toEqual([{ path: 'interventions[2]', message: 'blocks.3.attn.hook_z is in block 3, which the schedule [0, 1, 1, 2, 4] skips: no effect' }]);
+    const plan = validatePlan(spec, { interventions: [{ op: 'schedule', blocks: [4, 0] }, { op: 'weight_delta', param: 'blocks.1.attn.q_proj', u: filled(64), v: filled(64) }, { op: 'add', hook: 'blocks.4.hook_resid_pre', vector: filled(64) }, { op: 'weight_delta', param: 'unembed', u: filled(512), v: filled(64) }] });
+    expect(planWarnings(plan)).toEqual([{ path: 'interventions[1]', message: 'blocks.1.attn.q_proj is in block 1, which the schedule [4, 0] skips: no effect' }]);
+  });
+});
+
+describe('validateRunPositions', () => {
+  const run = (count: number, promptLength = count) => ({ start: 0, count, promptLength });
+  const check = (plan: unknown, count: number, promptLength?: number): string | null => {
+    try {
+      validateRunPositions(validatePlan(spec, plan), run(count, promptLength));
+      return null;
+    } catch (error) {
+      if (error instanceof EngineError) return error.message;
+      throw error;
+    }
+  };
+  const patch = (positions: unknown, source: object) => ({ interventions: [{ op: 'patch', hook: 'blocks.2.hook_resid_pre', positions, source }] });
+
+  it('accepts positions inside the run and patches with a row for every selected position', () => {
+    expect(check(canonicalPlan(), 5)).toBeNull();
+    expect(check(patch('all', { values: [filled(64), filled(64)] }), 2)).toBeNull();
+    expect(check(patch('generated', { values: [filled(64)] }), 3, 2)).toBeNull();
+    expect(check(patch('prompt', { prompt_ids: [1, 2] }), 3, 2)).toBeNull();
+  });
+
+  it.each<[string, unknown, number, number | undefined, string]>([
+    ['a capture position past the end', { captures: [{ hook: 'logits', positions: [5] }] }, 5, undefined, 'captures[0].positions[0]: position 5 is past the end of the run (5 tokens: positions 0..4)'],
+    ['an intervention position past the end', canonicalPlan(), 4, undefined, 'interventions[3].positions[1]: position 4 is past the end of the run (4 tokens: positions 0..3)'],
+    ['too few rows for "all"', patch('all', { values: [filled(64)] }), 2, undefined, 'interventions[0].source.values: has 1 rows; positions "all" select 2 of the run\'s 2'],
+    ['too many rows for "prompt"', patch('prompt', { values: [filled(64), filled(64)] }), 3, 1, 'has 2 rows; positions "prompt" select 1 of the run\'s 3'],
+    ['rows for "generated" with nothing generated', patch('generated', { values: [filled(64)] }), 3, undefined, 'has 1 rows; positions "generated" select 0'],
+    ['a source prompt shorter than "all"', patch('all', { prompt_ids: [1, 2] }), 3, undefined, 'interventions[0].source.prompt_ids: has 2 tokens; positions "all" select 3 of the run\'s 3, up to position 2, which the source run does not reach'],
+  ])('refuses %s', (_, plan, count, promptLength, expected) => {
+    expect(check(plan, count, promptLength)).toContain(expected);
   });
 });
 

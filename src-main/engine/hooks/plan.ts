@@ -3,8 +3,10 @@
  * a closure; a Tiller intervention crosses IPC, is saved in experiment files and is
  * compiled into ONNX, so it is a JSON value instead, checked in two steps:
  *
- *   planSchema     the shape of the JSON (zod), independent of any model
- *   validatePlan   the schema, then every hook, width and index against one model
+ *   planSchema            the shape of the JSON (zod), independent of any model
+ *   validatePlan          the schema, then every hook, width, index and position against
+ *                         one model (and the schedule's skipped blocks, hooks/schedule.ts)
+ *   validateRunPositions  explicit positions and patch rows against one forward pass
  *
  * The ops form a closed set, mirroring DESIGN.md:
  *   add(hook, vector, scale, positions)        acts[p] += scale * vector          steering
@@ -12,13 +14,17 @@
  *   scale(hook, indices, values, positions)    acts[p][..., i] *= value           head ablation
  *   patch(hook, positions, source)             acts[p] = source activations[p]    activation patching
  *   schedule(blocks)                           run blocks in this order (skip, repeat, reorder)
+ *                                              a skipped block is the identity: hooks/schedule.ts
  *   lens(layers)                               extra logits from hook_resid_post of these blocks
  *   weight_delta(param, u, v)                  W += sum_k u[k] v[k]^T             ROME / EigenShift
+ *                                              (several on one weight add up)
  */
 import { z } from 'zod';
 import { EngineError } from '../errors';
 import { expectedParams, type ModelSpec } from '../model/spec';
 import { blockRange, hookInfo, type HookInfo } from './names';
+import { selectedIndices, type RunPositions } from './positions';
+import { scheduleReport } from './schedule';
 
 /** Named position sets; explicit indices are absolute positions in the sequence. */
 export const POSITION_KINDS = ['all', 'last', 'prompt', 'generated'] as const;
@@ -139,7 +145,7 @@ function isRows(factor: number[] | number[][]): factor is number[][] {
 // ------------------------------------------------------------------------ validation
 
 /** One problem, located by its JSON path, e.g. "interventions[0].vector". */
-interface PlanIssue {
+export interface PlanIssue {
   path: string;
   message: string;
 }
@@ -155,8 +161,56 @@ export function validatePlan(spec: ModelSpec, plan: unknown): Plan {
   if (!parsed.success) throw planError(zodIssues(parsed.error.issues, []));
   const issues: PlanIssue[] = [];
   checkAgainstModel(spec, parsed.data, (path, message) => issues.push({ path, message }));
+  if (issues.length === 0) issues.push(...scheduleReport(parsed.data).errors); // needs known hooks and blocks
   if (issues.length > 0) throw planError(issues);
   return parsed.data;
+}
+
+/**
+ * Warnings for a valid plan: interventions that have no effect because the schedule
+ * skips their block (hooks/schedule.ts). They run; the results carry these.
+ */
+export function planWarnings(plan: Plan): PlanIssue[] {
+  return scheduleReport(plan).warnings;
+}
+
+/**
+ * Checks that need the run's length, for one forward pass over `run.count` tokens from
+ * position 0 (ModelHandle.run). Explicit positions must lie inside the run, and a patch
+ * must have a row for every position it selects: its `source.values` one row per selected
+ * position, its `source.prompt_ids` a token at each. During generation the same plan
+ * is not checked this way: explicit positions may name tokens not generated yet (they
+ * only have to be below n_ctx, which validatePlan checks), and a patch leaves positions
+ * it has no row for unpatched.
+ */
+export function validateRunPositions(plan: Plan, run: RunPositions): void {
+  const issues: PlanIssue[] = [];
+  const last = run.start + run.count - 1;
+  const inside = (positions: Positions, path: string): void => {
+    if (typeof positions === 'string') return;
+    positions.forEach((position, j) => {
+      if (position > last) issues.push({ path: `${path}.positions[${j}]`, message: `position ${position} is past the end of the run (${run.count} tokens: positions 0..${last})` });
+    });
+  };
+  plan.captures.forEach((capture, i) => inside(capture.positions, `captures[${i}]`));
+  plan.interventions.forEach((step, i) => {
+    const path = `interventions[${i}]`;
+    if (!('positions' in step)) return;
+    inside(step.positions, path);
+    if (step.op !== 'patch') return;
+    const selected = selectedIndices(step.positions, run).map((index) => run.start + index);
+    const what = `positions ${JSON.stringify(step.positions)} select ${selected.length} of the run's ${run.count}`;
+    if ('values' in step.source) {
+      if (step.source.values.length !== selected.length) issues.push({ path: `${path}.source.values`, message: `has ${step.source.values.length} rows; ${what} (one row per selected position, in order)` });
+    } else {
+      const length = step.source.prompt_ids.length;
+      const beyond = selected.filter((position) => position >= length);
+      if (beyond.length > 0 && typeof step.positions === 'string') {
+        issues.push({ path: `${path}.source.prompt_ids`, message: `has ${length} tokens; ${what}, up to position ${beyond[beyond.length - 1]}, which the source run does not reach` });
+      }
+    }
+  });
+  if (issues.length > 0) throw planError(issues);
 }
 
 /** validatePlan for JSON text (a file, a CLI flag). */
@@ -212,6 +266,7 @@ function checkAgainstModel(spec: ModelSpec, plan: Plan, report: Report): void {
   const captured = new Map<string, string>();
   plan.captures.forEach((capture, i) => {
     const path = `captures[${i}]`;
+    checkPositions(spec, capture.positions, path, report);
     hookOrReport(spec, `${path}.hook`, capture.hook, report);
     // Captures come back keyed by hook name, so a second one would collide.
     const first = captured.get(capture.hook);
@@ -221,6 +276,7 @@ function checkAgainstModel(spec: ModelSpec, plan: Plan, report: Report): void {
 
   plan.interventions.forEach((step, i) => {
     const path = `interventions[${i}]`;
+    if ('positions' in step) checkPositions(spec, step.positions, path, report);
     switch (step.op) {
       case 'add': {
         const info = hookOrReport(spec, `${path}.hook`, step.hook, report);
@@ -259,6 +315,14 @@ function hookOrReport(spec: ModelSpec, path: string, name: string, report: Repor
     report(path, error.message);
     return null;
   }
+}
+
+/** Explicit positions may name tokens generated later, but never past the model's context. */
+function checkPositions(spec: ModelSpec, positions: Positions, path: string, report: Report): void {
+  if (typeof positions === 'string') return;
+  positions.forEach((position, j) => {
+    if (position >= spec.nCtx) report(`${path}.positions[${j}]`, `position ${position} is beyond the model's context (n_ctx = ${spec.nCtx}: positions 0..${spec.nCtx - 1})`);
+  });
 }
 
 function checkBlock(spec: ModelSpec, block: number, path: string, report: Report): void {

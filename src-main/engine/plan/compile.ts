@@ -13,8 +13,9 @@ import { encodeModel } from '../graph/onnx-proto';
 import { buildLlamaGraph } from '../graph/llama';
 import type { LensHead, TapSpec } from '../graph/taps';
 import type { WeightManifest } from '../graph/weights-file';
-import { hookName, parseHookName } from '../hooks/names';
+import { hookName } from '../hooks/names';
 import { planStructureKey, type Plan } from '../hooks/plan';
+import { isResidualHook, issueText, planScheduleBlocks, scheduleReport, skippedBlockOf } from '../hooks/schedule';
 import type { ModelSpec } from '../model/spec';
 import type { ExecutionProvider } from '../runtime/protocol';
 import type { Runtime, Session } from '../runtime/runtime';
@@ -25,57 +26,43 @@ const MAX_CACHED_SESSIONS = 8;
 /** The graph output of the plan's lens op for block `layer`: logit lens of its hook_resid_post. */
 export const planLensOutput = (layer: number): string => `lens.${layer}`;
 
-/** The plan's block order: its schedule, or every block once. */
-export function planSchedule(spec: ModelSpec, plan: Plan): number[] {
-  const schedule = plan.interventions.find((step) => step.op === 'schedule');
-  return schedule ? schedule.blocks : Array.from({ length: spec.nLayers }, (_, layer) => layer);
-}
+/**
+ * What the graph must do for `plan` (validated) and the extra lens heads. A block the
+ * schedule skips is the identity (hooks/schedule.ts): interventions on its hooks and
+ * edits of its weights are left out (the run warns about them), and captures and lens
+ * heads of its residual hooks read the stream passing it by (graph/taps.ts).
+ */
+export function tapSpecFor(plan: Plan, extraLenses: LensHead[] = []): TapSpec {
+  const schedule = planScheduleBlocks(plan);
+  const { errors, inert } = scheduleReport(plan);
+  if (errors.length > 0) throw new EngineError('bad_plan', `invalid plan: ${errors.map(issueText).join('; ')}`, { issues: errors }); // validatePlan reports these first
 
-/** What the graph must do for `plan` (validated) and the extra lens heads. */
-export function tapSpecFor(spec: ModelSpec, plan: Plan, extraLenses: LensHead[] = []): TapSpec {
-  const scheduled = plan.interventions.find((step) => step.op === 'schedule');
-  const runs = new Set(planSchedule(spec, plan));
-  // A hook of a block the schedule skips never gets a value: say so instead of failing in ORT.
-  const requireRuns = (hook: string, path: string): void => {
-    const layer = parseHookName(hook)?.layer;
-    if (layer !== null && layer !== undefined && !runs.has(layer)) {
-      throw new EngineError('bad_plan', `${path}: ${hook} is in block ${layer}, which the schedule [${[...planSchedule(spec, plan)].join(', ')}] skips`);
-    }
-  };
-  plan.captures.forEach((capture, i) => requireRuns(capture.hook, `captures[${i}].hook`));
-
-  const tapSpec: TapSpec = { captures: plan.captures.map((c) => c.hook), interventions: [], deltas: [], lenses: [], schedule: scheduled ? scheduled.blocks : null };
+  const tapSpec: TapSpec = { captures: plan.captures.map((c) => c.hook), interventions: [], deltas: [], lenses: [], schedule };
   plan.interventions.forEach((step, i) => {
+    if (inert.has(i)) return;
     const prefix = `intervention.${i}`;
     switch (step.op) {
       case 'add':
       case 'set':
       case 'scale':
       case 'patch':
-        requireRuns(step.hook, `interventions[${i}].hook`);
         tapSpec.interventions.push({ op: step.op, hook: step.hook, prefix });
         break;
-      case 'weight_delta': {
-        if (tapSpec.deltas.some((delta) => delta.param === step.param)) {
-          throw new EngineError('bad_plan', `interventions[${i}].param: ${step.param} already has a weight_delta; merge them into one of higher rank`);
-        }
-        requireRuns(`${step.param.split('.').slice(0, 2).join('.')}.hook_resid_post`, `interventions[${i}].param`);
+      case 'weight_delta':
         tapSpec.deltas.push({ param: step.param, prefix });
         break;
-      }
       case 'lens':
-        step.layers.forEach((layer, j) => {
-          const hook = hookName.residPost(layer);
-          requireRuns(hook, `interventions[${i}].layers[${j}]`);
-          if (!tapSpec.lenses.some((lens) => lens.name === planLensOutput(layer))) tapSpec.lenses.push({ name: planLensOutput(layer), hook, finalNorm: true, fuse: false });
-        });
+        for (const layer of step.layers) {
+          if (!tapSpec.lenses.some((lens) => lens.name === planLensOutput(layer))) tapSpec.lenses.push({ name: planLensOutput(layer), hook: hookName.residPost(layer), finalNorm: true, fuse: false });
+        }
         break;
       case 'schedule':
         break;
     }
   });
   for (const lens of extraLenses) {
-    requireRuns(lens.hook, `lens ${lens.name}`);
+    // Decoding strategies read hook_embed and residual hooks only, which every schedule gives a value.
+    if (skippedBlockOf(lens.hook, schedule) !== null && !isResidualHook(lens.hook)) throw new Error(`lens head on ${lens.hook}, a hook of a block the schedule skips`);
     tapSpec.lenses.push(lens);
   }
   return tapSpec;
@@ -120,7 +107,7 @@ export class PlanSessions {
     if (entry) {
       this.entries.delete(key); // re-insert: Map order is the least-recently-used order
     } else {
-      const tapSpec = tapSpecFor(this.spec, plan, extraLenses);
+      const tapSpec = tapSpecFor(plan, extraLenses);
       const graphPath = join(this.dir, `plan-${createHash('sha256').update(key).digest('hex').slice(0, 16)}.onnx`);
       writeAtomically(graphPath, encodeModel(buildLlamaGraph(this.spec, this.manifest, tapSpec)));
       const slots = tapSpec.schedule?.length ?? this.spec.nLayers;

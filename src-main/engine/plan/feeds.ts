@@ -11,8 +11,8 @@ import { isSelected, positionMask, type RunPositions } from '../hooks/positions'
 import type { ModelSpec } from '../model/spec';
 import { float32, type TensorMap } from '../runtime/tensor';
 
-/** The activations a patch writes, by absolute position (a source run, or rows given in the plan). */
-export type PatchRows = (position: number) => Float32Array | null;
+/** The activations a patch writes at an absolute position of a run (a source run, or rows given in the plan); null leaves it. */
+export type PatchRows = (position: number, run: RunPositions) => Float32Array | null;
 
 /**
  * One batch row: a validated plan, the rows of its patches (by intervention index), and
@@ -38,16 +38,30 @@ function columns(info: HookInfo, spec: ModelSpec, index: number): [number, numbe
   return info.indexUnit === 'head' ? [index * spec.dHead, (index + 1) * spec.dHead] : [index, index + 1];
 }
 
-/** Rows from the plan's own values: explicit positions take one row each; otherwise row p is position p. */
+/**
+ * Rows from the plan's own values: row j goes to the j-th position the selector selects.
+ * Explicit positions take their rows in listed order; "last" its one row at the last
+ * token each run feeds; "all" and "prompt" row p at position p; "generated" row j at the
+ * j-th generated position. A position past the rows stays unpatched (generation cannot
+ * know its length in advance; a single run checks the count, hooks/plan.ts validateRunPositions).
+ */
 export function patchRowsFromValues(step: Extract<Intervention, { op: 'patch' }>): PatchRows {
   if (!('values' in step.source)) throw new Error('patch source is a prompt: run it first');
   const rows = step.source.values.map((row) => Float32Array.from(row));
-  if (Array.isArray(step.positions)) {
-    const byPosition = new Map(step.positions.map((position, j) => [position, rows[j]]));
+  const selector = step.positions;
+  if (Array.isArray(selector)) {
+    const byPosition = new Map(selector.map((position, j) => [position, rows[j]]));
     return (position) => byPosition.get(position) ?? null;
   }
-  if (step.positions === 'last') return () => rows[0];
-  return (position) => rows[position] ?? null;
+  switch (selector) {
+    case 'last':
+      return () => rows[0];
+    case 'generated':
+      return (position, run) => rows[position - run.promptLength] ?? null;
+    case 'all':
+    case 'prompt':
+      return (position) => rows[position] ?? null;
+  }
 }
 
 export function planFeeds(spec: ModelSpec, tapSpec: TapSpec, rows: RowPlan[], run: RunPositions): TensorMap {
@@ -76,13 +90,13 @@ export function planFeeds(spec: ModelSpec, tapSpec: TapSpec, rows: RowPlan[], ru
       stack(`${prefix}.mask`, [run.count, 1], (row, out) => {
         const rowsAt = row.patches.get(index);
         if (!applies(row) || !rowsAt) return;
-        for (let i = 0; i < run.count; i++) out[i] = isSelected(positions(row), run.start + i, run) && rowsAt(run.start + i) ? 1 : 0;
+        for (let i = 0; i < run.count; i++) out[i] = isSelected(positions(row), run.start + i, run) && rowsAt(run.start + i, run) ? 1 : 0;
       });
       stack(`${prefix}.values`, [run.count, width], (row, out) => {
         const rowsAt = row.patches.get(index);
         if (!applies(row) || !rowsAt) return;
         for (let i = 0; i < run.count; i++) {
-          const values = rowsAt(run.start + i);
+          const values = rowsAt(run.start + i, run);
           if (values && values.length !== width) throw new EngineError('bad_plan', `interventions[${index}]: patch rows have ${values.length} values; ${hook} needs ${width}`);
           if (values) out.set(values, i * width);
         }

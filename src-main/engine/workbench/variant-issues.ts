@@ -1,13 +1,17 @@
 /**
  * A variant's problems as { path, message } pairs the UI can put next to the field:
  * the document schema first, then its interventions against the loaded model
- * (hooks/plan.ts validatePlan) and its decoding layers against the model's depth.
+ * (hooks/plan.ts validatePlan) and its decoding strategy against the model and the
+ * plan's schedule (generate/scorers.ts decodingReport). These are the checks generation
+ * itself runs, so a variant without errors generates. Warnings (severity 'warning') mark
+ * parts that run but have no effect, e.g. an intervention in a block the schedule skips.
  */
 import type { z } from 'zod';
 import { EngineError } from '../errors';
-import type { Decoding } from '../generate/decoding-options';
+import { decodingReport } from '../generate/scorers';
 import { variantSchema, type Variant } from '../experiment/schema';
-import { validatePlan } from '../hooks/plan';
+import { planWarnings, validatePlan, type Plan } from '../hooks/plan';
+import { planScheduleBlocks } from '../hooks/schedule';
 import type { ModelSpec } from '../model/spec';
 import type { VariantIssue } from './protocol';
 
@@ -20,35 +24,35 @@ export function zodIssues(error: z.ZodError): VariantIssue[] {
   return error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
 }
 
-/** Problems of `input`; with no model loaded only the schema can be checked. */
+/** Problems of `input`, errors then warnings; with no model loaded only the schema can be checked. */
 export function variantIssues(spec: ModelSpec | null, input: unknown): VariantIssue[] {
   const parsed = variantSchema.safeParse(input);
   if (!parsed.success) return zodIssues(parsed.error);
   if (!spec) return [];
-  return [...planIssues(spec, parsed.data), ...decodingIssues(spec, parsed.data.decoding)];
+  const variant = parsed.data;
+  const { plan, errors } = checkPlan(spec, variant);
+  // An invalid plan still lets the decoding be checked, against no schedule.
+  const decoding = decodingReport(spec, variant.decoding, plan && planScheduleBlocks(plan));
+  const at = (prefix: string, severity?: 'warning') => (issue: { path: string; message: string }): VariantIssue => ({
+    path: dottedPath(`${prefix}${issue.path}`),
+    message: issue.message,
+    ...(severity ? { severity } : {}),
+  });
+  return [
+    ...errors,
+    ...decoding.errors.map(at('decoding.')),
+    ...(plan ? planWarnings(plan) : []).map(at('', 'warning')),
+    ...decoding.warnings.map(at('decoding.', 'warning')),
+  ];
 }
 
-function planIssues(spec: ModelSpec, variant: Variant): VariantIssue[] {
+/** The variant's interventions as a valid plan, or null and their problems. */
+function checkPlan(spec: ModelSpec, variant: Variant): { plan: Plan | null; errors: VariantIssue[] } {
   try {
-    validatePlan(spec, { interventions: variant.interventions });
-    return [];
+    return { plan: validatePlan(spec, { interventions: variant.interventions }), errors: [] };
   } catch (error) {
     const issues = error instanceof EngineError ? (error.details?.issues as { path: string; message: string }[] | undefined) : undefined;
     if (!issues) throw error;
-    return issues.map((issue) => ({ path: dottedPath(issue.path), message: issue.message }));
+    return { plan: null, errors: issues.map((issue) => ({ path: dottedPath(issue.path), message: issue.message })) };
   }
-}
-
-/**
- * Lens layers are hidden-state indices (generate/decoding-options.ts): 0 is hook_embed,
- * N the final layer. Candidate and premature layers must come before the final one.
- */
-function decodingIssues(spec: ModelSpec, decoding: Decoding): VariantIssue[] {
-  const layers = decoding.strategy === 'lfd' ? decoding.candidateLayers : decoding.strategy === 'dola' && Array.isArray(decoding.layers) ? decoding.layers : undefined;
-  if (!layers) return [];
-  const field = decoding.strategy === 'lfd' ? 'candidateLayers' : 'layers';
-  const last = spec.nLayers - 1;
-  return layers.flatMap((layer, i) =>
-    layer > last ? [{ path: `decoding.${field}.${i}`, message: `layer ${layer} is out of range: this model's intermediate layers are 0..${last} (${spec.nLayers} is the final layer)` }] : [],
-  );
 }
