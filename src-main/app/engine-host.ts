@@ -8,6 +8,7 @@
  * The process is started through `spawn` (main.ts passes Electron's utilityProcess.fork),
  * so this logic runs, and is tested, without Electron.
  */
+import { homedir } from 'node:os';
 import type { EngineStatus, WireRequest, WireResponse, WorkbenchEvent } from '../engine/api';
 
 /** The little of a child process the host needs; Electron's UtilityProcess, adapted. */
@@ -120,7 +121,8 @@ export class EngineHost {
     this.runs.clear();
     this.endedEarly.clear();
     if (this.stopping) return;
-    this.crash = { state: 'crashed', model: null, error: { code: 'runtime_error', message }, transport: 'ipc', nativeDialogs: true };
+    // defaultDir: the home folder will do while the engine is down (the native dialog picks paths in the app anyway).
+    this.crash = { state: 'crashed', model: null, error: { code: 'runtime_error', message }, transport: 'ipc', nativeDialogs: true, defaultDir: homedir() };
     this.options.onEvent({ type: 'status', status: this.crash });
   }
 }

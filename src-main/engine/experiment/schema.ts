@@ -10,22 +10,27 @@ import { interventionSchema } from '../hooks/plan';
 export const EXPERIMENT_FORMAT = 'tiller-experiment';
 export const EXPERIMENT_VERSION = 1;
 
-/** How a steering vector was made, so a reopened experiment shows it (the vector itself is in the intervention). */
 /** A contrast vector from the mean over each prompt's own tokens, or from the last position only. */
 export const contrastReduceSchema = z.enum(['mean', 'last']);
 
+/**
+ * How a steering vector was made, so a reopened experiment shows it (the vector itself is
+ * in the intervention); for a patch, the prompt its source ids came from.
+ */
 export const vectorOriginSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('embedding'), token: z.string(), tokenId: z.int().min(0) }),
   // reduce: how each prompt's positions became one vector; files older than the choice used 'last'.
   z.strictObject({ kind: z.literal('contrast'), hook: z.string(), positive: z.string(), negative: z.string(), reduce: contrastReduceSchema.default('last') }),
   z.strictObject({ kind: z.literal('file'), path: z.string(), key: z.string().optional() }),
+  // Not a vector: the text a patch's source.prompt_ids were tokenized from, so the UI can show it again.
+  z.strictObject({ kind: z.literal('patch-source'), text: z.string() }),
 ]);
 
 export const variantSchema = z.strictObject({
   id: z.string().min(1),
   name: z.string().min(1, 'must not be empty'),
   interventions: z.array(interventionSchema).default(() => []),
-  /** Origin of the vector of interventions[i], keyed by i (as a string, JSON keys are strings). */
+  /** Origin of the vector (or a patch's source prompt) of interventions[i], keyed by i (as a string, JSON keys are strings). */
   origins: z.record(z.string(), vectorOriginSchema).default(() => ({})),
   decoding: decodingSchema.default({ strategy: 'greedy' }),
 });

@@ -50,6 +50,12 @@ export interface EngineStatus {
   transport: 'ipc' | 'websocket';
   /** Native file dialogs exist (Electron); in a browser the UI asks for paths as text. */
   nativeDialogs: boolean;
+  /**
+   * An absolute folder to suggest for a new experiment file (Documents in the user's home
+   * if it exists, else the home folder): paths must be absolute, and the engine's working
+   * directory means nothing to the user.
+   */
+  defaultDir: string;
 }
 
 export interface RecentExperiment {

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { expectEngineError } from '../../test/expect-engine-error';
 import { sharedPath } from '../../test/shared-paths';
@@ -60,7 +60,10 @@ async function generateText(): Promise<string> {
 
 describe('Workbench without a model', () => {
   it('reports its status, transport and dialogs; pickPath has no dialog to show', async () => {
-    expect(await workbench.status({})).toEqual({ state: 'idle', model: null, error: null, transport: 'ipc', nativeDialogs: true });
+    const status = await workbench.status({});
+    expect(status).toEqual({ state: 'idle', model: null, error: null, transport: 'ipc', nativeDialogs: true, defaultDir: expect.any(String) });
+    // Save As suggests a file there, and the engine takes absolute paths only.
+    expect(isAbsolute(status.defaultDir)).toBe(true);
     expect(await workbench.restartEngine({})).toMatchObject({ state: 'idle' });
     expect(await workbench.pickPath({ kind: 'model-folder' })).toBeNull();
   });

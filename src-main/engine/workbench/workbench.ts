@@ -13,7 +13,8 @@
  * run's first token. Loading or unloading a model cancels the run the same way. A load
  * that fails leaves the model that was loaded before it in place.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { Engine, type EngineOptions, type ModelHandle } from '../engine';
@@ -73,6 +74,7 @@ export class Workbench implements WorkbenchApi {
   private state: EngineStatus['state'] = 'idle';
   private lastError: SerializedError | null = null;
   private run: GenerationRun | null = null;
+  private readonly defaultDir = defaultExperimentDir();
   /** Model changes and run starts, one after another (see exclusive). */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -98,7 +100,14 @@ export class Workbench implements WorkbenchApi {
 
   private snapshot(): EngineStatus {
     const model = this.loaded ? { ...this.loaded.info, compiled: compiledUsage(this.loaded.handle) } : null;
-    return { state: this.state, model, error: this.lastError, transport: this.options.transport, nativeDialogs: this.options.nativeDialogs ?? false };
+    return {
+      state: this.state,
+      model,
+      error: this.lastError,
+      transport: this.options.transport,
+      nativeDialogs: this.options.nativeDialogs ?? false,
+      defaultDir: this.defaultDir,
+    };
   }
 
   private setState(state: EngineStatus['state'], error: SerializedError | null = this.lastError): void {
@@ -271,7 +280,7 @@ export class Workbench implements WorkbenchApi {
       const handle = this.model();
       // Checked before the current run is touched: a bad request leaves it running.
       variants.forEach((variant, i) => {
-        const issues = variantIssues(handle.spec, variant);
+        const issues = variantIssues(handle.spec, variant).filter((issue) => issue.severity !== 'warning'); // warnings run
         if (issues.length > 0) {
           const list = issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
           throw new EngineError('bad_plan', `variant ${i} (${variant.name}): ${list}`, { variant: i, issues });
@@ -377,4 +386,11 @@ function hookAt(handle: ModelHandle, hook: string): HookInfo {
     if (error instanceof EngineError) throw new EngineError('bad_argument', `${hook}: ${error.message}`);
     throw error;
   }
+}
+
+/** Where Save As starts when there is no file yet: ~/Documents if there is one, else home. */
+function defaultExperimentDir(): string {
+  const home = homedir();
+  const documents = join(home, 'Documents');
+  return existsSync(documents) ? documents : home;
 }

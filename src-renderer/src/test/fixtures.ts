@@ -1,7 +1,7 @@
 /** A small model, its hook catalogue and a fake engine, for component tests (no engine runs here). */
 import { vi } from 'vitest';
 import type { EditorApi, EditorEnv } from '../lib/components/variants/env';
-import type { HookInfo, ModelInfo, TokenRecord } from '../lib/api/types';
+import type { EngineStatus, HookInfo, ModelInfo, TokenRecord, WorkbenchApi, WorkbenchEvent } from '../lib/api/types';
 
 export const MODEL: ModelInfo = {
   path: '/models/tiny',
@@ -67,4 +67,37 @@ export function editorEnv(api: EditorApi = fakeEditorApi(), model: ModelInfo | n
 
 export function token(id: number, text: string, logprob: number, top: [number, string, number][] = []): TokenRecord {
   return { id, text, logprob, top: top.map(([altId, altText, altLogprob]) => ({ id: altId, text: altText, logprob: altLogprob })) };
+}
+
+export const IDLE: EngineStatus = { state: 'idle', model: MODEL, error: null, transport: 'websocket', nativeDialogs: false, defaultDir: '/home/me/Documents' };
+
+/** A WorkbenchApi whose methods are spies with plausible answers, and a way to push events as the engine would. */
+export function fakeWorkbenchApi(overrides: Partial<WorkbenchApi> = {}) {
+  const listeners = new Set<(event: WorkbenchEvent) => void>();
+  const api: WorkbenchApi = {
+    status: vi.fn(async () => IDLE),
+    restartEngine: vi.fn(async () => IDLE),
+    loadModel: vi.fn(async () => MODEL),
+    unloadModel: vi.fn(async () => undefined),
+    listHooks: vi.fn(async () => hooksOf(MODEL)),
+    listRecent: vi.fn(async () => []),
+    listModels: vi.fn(async () => []),
+    recoverAutosave: vi.fn(async () => null),
+    autosave: vi.fn(async () => undefined),
+    generate: vi.fn(async () => ({ runId: 'run-1', promptIds: [1, 2] })),
+    cancel: vi.fn(async () => undefined),
+    saveExperiment: vi.fn(async ({ path }: { path: string }) => ({ path, warnings: [] })),
+    openExperiment: vi.fn(async () => {
+      throw new Error('no files here');
+    }),
+    downloadModel: vi.fn(async () => ({ downloadId: 'd' })),
+    ...fakeEditorApi(),
+    onEvent: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    ...overrides,
+  };
+  const emit = (event: WorkbenchEvent) => listeners.forEach((listener) => listener(event));
+  return { api, emit };
 }

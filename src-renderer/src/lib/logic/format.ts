@@ -102,3 +102,10 @@ export function layerScoresLabel(strategy: DecodingStep['strategy']): string {
 export function folderOf(path: string): string {
   return path.slice(0, Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
 }
+
+/** `file` in `folder`, with the folder's own separator (a Windows folder has backslashes only). */
+export function inFolder(folder: string, file: string): string {
+  if (folder === '') return file;
+  const separator = folder.includes('\\') && !folder.includes('/') ? '\\' : '/';
+  return folder.endsWith(separator) ? `${folder}${file}` : `${folder}${separator}${file}`;
+}

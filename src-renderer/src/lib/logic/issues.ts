@@ -3,9 +3,31 @@
  * so each form can show them next to its field. They come from two places: the engine's
  * validateVariant (checked against the loaded model) and quick checks here that need no
  * round trip (an empty vector, a block past the last one).
+ *
+ * An issue with severity 'warning' marks a part that runs but does nothing useful (an
+ * intervention in a skipped block, a vector measured at another hook): it is shown, in
+ * amber, but it neither makes the variant invalid nor blocks Generate.
  */
 import type { Intervention, ModelInfo, Variant, VariantIssue } from '../api/types';
 import { formKindOf, splitHook } from './interventions';
+
+export function isWarning(issue: VariantIssue): boolean {
+  return issue.severity === 'warning';
+}
+
+/** The issues that stop a variant from running. */
+export function errorsOf(issues: readonly VariantIssue[]): VariantIssue[] {
+  return issues.filter((issue) => !isWarning(issue));
+}
+
+export function warningsOf(issues: readonly VariantIssue[]): VariantIssue[] {
+  return issues.filter(isWarning);
+}
+
+/** "path: message", or the message alone for the variant as a whole. */
+export function issueLine(issue: VariantIssue): string {
+  return issue.path ? `${issue.path}: ${issue.message}` : issue.message;
+}
 
 /** "interventions[0].source.prompt_ids[1]" -> "interventions.0.source.prompt_ids.1". */
 export function normalizePath(path: string): string {
@@ -13,7 +35,12 @@ export function normalizePath(path: string): string {
 }
 
 export function normalizeIssues(issues: readonly VariantIssue[]): VariantIssue[] {
-  return issues.map((issue) => ({ path: normalizePath(issue.path), message: issue.message }));
+  return issues.map((issue) => ({ path: normalizePath(issue.path), message: issue.message, ...(isWarning(issue) ? { severity: 'warning' as const } : {}) }));
+}
+
+/** Issues inside `prefix`, with paths relative to it ("interventions.0.vector" -> "vector"). */
+export function relativeTo(issues: readonly VariantIssue[], prefix: string): VariantIssue[] {
+  return issuesAt(issues, prefix).map((issue) => ({ ...issue, path: issue.path.slice(prefix.length + 1) }));
 }
 
 /** Issues at `prefix` or inside it. */
@@ -21,16 +48,21 @@ export function issuesAt(issues: readonly VariantIssue[], prefix: string): Varia
   return issues.filter((issue) => issue.path === prefix || issue.path.startsWith(`${prefix}.`));
 }
 
-/** Issues exactly at `path`, as messages. */
+/** Errors exactly at `path`, as messages (what a field shows in red). */
 export function messagesAt(issues: readonly VariantIssue[], path: string): string[] {
-  return issues.filter((issue) => issue.path === path).map((issue) => issue.message);
+  return issues.filter((issue) => issue.path === path && !isWarning(issue)).map((issue) => issue.message);
+}
+
+/** Warnings exactly at `path`, as messages. */
+export function warningsAt(issues: readonly VariantIssue[], path: string): string[] {
+  return issues.filter((issue) => issue.path === path && isWarning(issue)).map((issue) => issue.message);
 }
 
 export function mergeIssues(...lists: (readonly VariantIssue[])[]): VariantIssue[] {
   const seen = new Set<string>();
   const out: VariantIssue[] = [];
   for (const issue of lists.flat()) {
-    const key = `${issue.path}\u0000${issue.message}`;
+    const key = `${issue.path}\u0000${issue.message}\u0000${issue.severity ?? ''}`;
     if (!seen.has(key)) {
       seen.add(key);
       out.push(issue);
@@ -39,20 +71,36 @@ export function mergeIssues(...lists: (readonly VariantIssue[])[]): VariantIssue
   return out;
 }
 
-/** Checks that need no engine. The engine's validateVariant repeats the model-dependent ones authoritatively. */
+/**
+ * Checks that need no engine, errors then warnings. The engine's validateVariant repeats
+ * the model-dependent ones authoritatively.
+ */
 export function checkVariant(variant: Variant, model: ModelInfo | null): VariantIssue[] {
   const issues: VariantIssue[] = [];
+  const warnings: VariantIssue[] = [];
   const report = (path: string, message: string) => issues.push({ path, message });
+  const warn = (path: string, message: string) => warnings.push({ path, message, severity: 'warning' });
   if (variant.name.trim() === '') report('name', 'must not be empty');
+  // A block past the model's last: caught here so the variant is never called valid meanwhile.
+  const checkBlockOf = (path: string, name: string) => {
+    const layer = splitHook(name).layer;
+    if (model && layer !== null && layer >= model.nLayers) report(path, `block ${layer} is out of range (0..${model.nLayers - 1})`);
+  };
 
   variant.interventions.forEach((step, i) => {
     const at = `interventions.${i}`;
     switch (step.op) {
-      case 'add':
+      case 'add': {
+        checkBlockOf(`${at}.hook`, step.hook);
         if (step.vector.length === 0) report(`${at}.vector`, 'no vector yet: make one from a token, a contrast pair or a file');
         else if (model && step.vector.length !== model.dModel) report(`${at}.vector`, `has ${step.vector.length} values; this model's d_model is ${model.dModel}`);
         if (!Number.isFinite(step.scale)) report(`${at}.scale`, 'must be a number');
+        // The vector still runs, but it was measured for another site.
+        const origin = variant.origins[String(i)];
+        if (origin?.kind === 'contrast' && origin.hook !== step.hook && step.vector.length > 0)
+          warn(`${at}.vector`, `measured at ${origin.hook}, not at ${step.hook}: compute it again for this hook`);
         break;
+      }
       case 'set':
       case 'scale': {
         if (step.indices.length === 0) report(`${at}.indices`, 'must not be empty');
@@ -62,8 +110,7 @@ export function checkVariant(variant: Variant, model: ModelInfo | null): Variant
         const range = model ? indexRange(step, model) : null;
         const outside = range ? step.indices.find((index) => index >= range.size) : undefined;
         if (range && outside !== undefined) report(`${at}.indices`, `${range.what} ${outside} is out of range (0..${range.size - 1})`);
-        const layer = splitHook(step.hook).layer;
-        if (model && layer !== null && layer >= model.nLayers) report(`${at}.hook`, `block ${layer} is out of range (0..${model.nLayers - 1})`);
+        checkBlockOf(`${at}.hook`, step.hook);
         break;
       }
       case 'schedule':
@@ -71,15 +118,20 @@ export function checkVariant(variant: Variant, model: ModelInfo | null): Variant
         if (model) step.blocks.forEach((block, j) => block >= model.nLayers && report(`${at}.blocks.${j}`, `block ${block} is out of range (0..${model.nLayers - 1})`));
         break;
       case 'patch':
+        checkBlockOf(`${at}.hook`, step.hook);
         if ('prompt_ids' in step.source && step.source.prompt_ids.length === 0) report(`${at}.source.prompt_ids`, 'no source prompt yet: type one and tokenize it');
         break;
-      default:
+      case 'lens':
+        if (model) step.layers.forEach((layer, j) => layer >= model.nLayers && report(`${at}.layers.${j}`, `block ${layer} is out of range (0..${model.nLayers - 1})`));
+        break;
+      case 'weight_delta':
+        checkBlockOf(`${at}.param`, step.param);
         break;
     }
   });
 
   if (model) decodingIssues(variant.decoding, model.nLayers).forEach(({ path, message }) => report(`decoding.${path}`, message));
-  return issues;
+  return [...issues, ...warnings];
 }
 
 /**

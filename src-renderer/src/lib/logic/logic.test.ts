@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Experiment, Variant } from '../api/types';
-import { folderOf, formatProbability, formatStopStrings, formatCount, layerScoresLabel, parseStopStrings, rankedLayerScores, visibleToken } from './format';
+import { folderOf, formatProbability, inFolder, formatStopStrings, formatCount, layerScoresLabel, parseStopStrings, rankedLayerScores, visibleToken } from './format';
 import { columnsPerRow } from './layout';
 import { seriesDash, seriesIndex } from './series';
 import { formatIndexList, parseIndexList, parseNumberList } from './indices';
@@ -153,5 +153,11 @@ describe('formatting', () => {
     expect(folderOf('/a/b/c.tiller.json')).toBe('/a/b/');
     expect(folderOf('C:\\x\\y.json')).toBe('C:\\x\\');
     expect(folderOf('bare.json')).toBe('');
+  });
+  it('puts a file in a folder with the folder’s own separator', () => {
+    expect(inFolder('/home/me', 'a.tiller.json')).toBe('/home/me/a.tiller.json');
+    expect(inFolder('/home/me/', 'a.tiller.json')).toBe('/home/me/a.tiller.json');
+    expect(inFolder('C:\\Users\\me\\Documents', 'a.tiller.json')).toBe('C:\\Users\\me\\Documents\\a.tiller.json');
+    expect(inFolder('', 'a.tiller.json')).toBe('a.tiller.json');
   });
 });

@@ -127,10 +127,18 @@ export class ExperimentDocument {
     return index + 1;
   }
 
-  /** Remove a variant; the baseline (index 0) stays. */
-  removeVariant(index: number): void {
-    if (index <= 0 || index >= this.#doc.variants.length) return;
-    this.#doc.variants.splice(index, 1);
+  /** Remove a variant and return it; the baseline (index 0) stays. */
+  removeVariant(index: number): Variant | null {
+    if (index <= 0 || index >= this.#doc.variants.length) return null;
+    const [removed] = this.#doc.variants.splice(index, 1);
+    return $state.snapshot(removed) as Variant;
+  }
+
+  /** Put a variant back at `index` (never before the baseline); returns where it went. */
+  insertVariant(index: number, variant: Variant): number {
+    const at = Math.min(Math.max(1, index), this.#doc.variants.length);
+    this.#doc.variants.splice(at, 0, variant);
+    return at;
   }
 
   setResults(results: ExperimentResults | null): void {

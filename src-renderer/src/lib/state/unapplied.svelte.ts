@@ -1,21 +1,28 @@
 /**
  * Fields whose typed text does not parse: the document still holds their last valid
- * value, so the variant editor must not call the variant valid while any are left.
- * The editor provides one per variant; fields outside an editor find none and skip it.
+ * value, so nothing may call it valid, or run it, while any are left. The variant editor
+ * provides one per variant, the workbench one for the generation settings; fields outside
+ * either find none and skip it.
  */
 import { createContext } from 'svelte';
-import { SvelteSet } from 'svelte/reactivity';
+import { SvelteMap } from 'svelte/reactivity';
 
 export class UnappliedFields {
-  #ids = new SvelteSet<string>();
+  /** Field id -> what is wrong with it ("Temperature: must be at least 0"). */
+  #fields = new SvelteMap<string, string>();
 
   get count(): number {
-    return this.#ids.size;
+    return this.#fields.size;
   }
 
-  set(id: string, unapplied: boolean): void {
-    if (unapplied) this.#ids.add(id);
-    else this.#ids.delete(id);
+  /** One line per field, for a notice that says what to fix. */
+  get messages(): string[] {
+    return [...this.#fields.values()];
+  }
+
+  set(id: string, unapplied: boolean, what = 'a field holds text that does not parse'): void {
+    if (unapplied) this.#fields.set(id, what);
+    else this.#fields.delete(id);
   }
 }
 

@@ -8,14 +8,16 @@ import { errorHeadline, errorMessage, issueLines } from '../api/errors';
 import type { Experiment, MenuCommand, PickKind, RecentExperiment, TokenRecord, VariantResult, WorkbenchEvent } from '../api/types';
 import type { ConnectionState } from '../api/websocket';
 import { modelRefOf } from '../logic/defaults';
-import { folderOf } from '../logic/format';
-import { checkVariant } from '../logic/issues';
+import { folderOf, inFolder } from '../logic/format';
+import { checkVariant, errorsOf, issueLine } from '../logic/issues';
 import { finishedExperiment } from '../logic/sanitize';
 import { ExperimentDocument } from './document.svelte';
 import { Dialogs } from './dialogs.svelte';
+import { EngineChecks } from './engine-checks.svelte';
 import { Notices } from './notices.svelte';
 import { LiveRun } from './run.svelte';
 import type { Session } from './session.svelte';
+import { UnappliedFields } from './unapplied.svelte';
 
 export type View = 'variants' | 'compare';
 
@@ -36,6 +38,10 @@ export class Workbench {
   readonly run = new LiveRun();
   readonly dialogs = new Dialogs();
   readonly notices = new Notices();
+  /** The engine's answers about each variant (the variants view keeps them current). */
+  readonly checks: EngineChecks;
+  /** Generation settings whose typed text is not in the document (SettingsForm reports them). */
+  readonly settingsFields = new UnappliedFields();
 
   #view = $state<View>('variants');
   #selected = $state(0);
@@ -52,6 +58,7 @@ export class Workbench {
 
   constructor(session: Session) {
     this.session = session;
+    this.checks = new EngineChecks(session.api);
   }
 
   get view(): View {
@@ -91,7 +98,16 @@ export class Workbench {
     return wanted !== null && (loaded === null || loaded.fingerprint !== wanted.fingerprint);
   }
   get canGenerate(): boolean {
-    return this.session.model !== null && !this.run.active && !this.session.crashed;
+    return this.session.model !== null && !this.run.active && !this.session.crashed && this.settingsFields.count === 0;
+  }
+  /**
+   * Why Generate would not run the settings the user sees: a settings field holds text
+   * that is not applied, so the document still has an older value. Null when none does.
+   */
+  get settingsBlock(): string | null {
+    const count = this.settingsFields.count;
+    if (count === 0) return null;
+    return `${count === 1 ? 'A generation setting is' : `${count} generation settings are`} not applied: fix the text marked in red`;
   }
 
   // ------------------------------------------------------------ lifecycle
@@ -200,10 +216,21 @@ export class Workbench {
   // ------------------------------------------------------------ generation
 
   async generate(): Promise<void> {
+    const blocked = this.settingsBlock;
+    if (blocked !== null && !this.run.active) {
+      // A shortcut or the menu may ask while the button is disabled: say why nothing runs.
+      this.notices.error(`${blocked}.`, this.settingsFields.messages);
+      return;
+    }
     if (!this.canGenerate) return;
     const model = this.session.model;
     const variants = $state.snapshot(this.doc.variants);
-    const problems = variants.flatMap((variant) => checkVariant(variant, model).map((issue) => `${variant.name} › ${issue.path}: ${issue.message}`));
+    // Warnings run; errors the engine already reported are refused here as they would be there.
+    const problems = variants.flatMap((variant) => {
+      const check = this.checks.result(variant, model);
+      const issues = [...checkVariant(variant, model), ...(check?.state === 'done' ? check.issues : [])];
+      return errorsOf(issues).map((issue) => `${variant.name} › ${issueLine(issue)}`);
+    });
     if (problems.length > 0) {
       this.notices.error('Fix these before generating:', problems);
       this.#view = 'variants';
@@ -265,6 +292,25 @@ export class Workbench {
     }));
   }
 
+  // ------------------------------------------------------------ variants
+
+  /** Delete a variant (not the baseline), with an Undo in the notice that says so. */
+  removeVariant(index: number): void {
+    const removed = this.doc.removeVariant(index);
+    if (!removed) return;
+    this.#selected = Math.max(0, index - 1);
+    const revision = this.doc.revision;
+    this.notices.info(`Deleted variant “${removed.name}”`, {
+      label: 'Undo',
+      run: () => {
+        // Another document replaced this one meanwhile: the variant belongs to neither.
+        if (this.doc.revision !== revision) return;
+        this.#selected = this.doc.insertVariant(index, removed);
+        this.#view = 'variants';
+      },
+    });
+  }
+
   // ------------------------------------------------------------ files
 
   newExperiment(): Promise<void> {
@@ -306,9 +352,11 @@ export class Workbench {
 
   async #saveAs(): Promise<void> {
     const file = `${this.doc.name.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '') || 'experiment'}.tiller.json`;
-    // The in-page dialog needs an absolute path (a relative one lands in the engine's working
-    // directory): suggest the folder of the latest recent experiment.
-    const suggestion = this.doc.path ?? `${folderOf(this.#recent[0]?.path ?? '')}${file}`;
+    // The engine takes absolute paths only (a relative one would land in its working
+    // directory): suggest the folder of the latest recent experiment, else the engine's
+    // default folder (home, or Documents).
+    const latest = this.#recent[0]?.path;
+    const suggestion = this.doc.path ?? (latest ? `${folderOf(latest)}${file}` : inFolder(this.session.status?.defaultDir ?? '', file));
     const path = await this.askPath('save-experiment', 'Save experiment as', 'Save', suggestion);
     if (path) await this.#saveTo(path);
   }

@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { EngineStatus, Experiment, ExperimentResults, WorkbenchApi, WorkbenchEvent } from '../api/types';
+import type { EngineStatus, Experiment, ExperimentResults, Variant, WorkbenchApi, WorkbenchEvent } from '../api/types';
 import { ApiError } from '../api/errors';
 import { modelRefOf, newExperiment } from '../logic/defaults';
 import { MODEL, token } from '../../test/fixtures';
 import { Session } from './session.svelte';
 import { Workbench } from './workbench.svelte';
 
-const idle: EngineStatus = { state: 'idle', model: MODEL, error: null, transport: 'websocket', nativeDialogs: false };
+const idle: EngineStatus = { state: 'idle', model: MODEL, error: null, transport: 'websocket', nativeDialogs: false, defaultDir: '/home/me/Documents' };
 
 /** A WorkbenchApi whose methods are spies, and a way to push events as the engine would. */
 function fakeApi(overrides: Partial<WorkbenchApi> = {}) {
@@ -273,6 +273,75 @@ describe('workbench controller', () => {
     await vi.waitFor(() => expect(bench?.dialogs.path?.defaultPath).toBe('/data/runs/Untitled-experiment.tiller.json'));
     bench.dialogs.path?.settle(null);
     await saving;
+  });
+
+  it('suggests the engine’s default folder when there is no file and no recent one (never a relative path)', async () => {
+    const setup = await started();
+    bench = setup.bench;
+    const saving = bench.saveAs();
+    await vi.waitFor(() => expect(bench?.dialogs.path?.defaultPath).toBe('/home/me/Documents/Untitled-experiment.tiller.json'));
+    bench.dialogs.path?.settle(null);
+    await saving;
+  });
+
+  it('will not generate while a settings field holds text that is not applied, and says which', async () => {
+    const setup = await started();
+    bench = setup.bench;
+    bench.settingsFields.set('t', true, 'Temperature: must be at least 0');
+    expect(bench.canGenerate).toBe(false);
+    expect(bench.settingsBlock).toMatch(/not applied/);
+    await bench.menu('generate'); // the shortcut and the menu reach generate() with the button disabled
+    expect(setup.api.generate).not.toHaveBeenCalled();
+    expect(bench.notices.items.at(-1)).toMatchObject({ kind: 'error', details: ['Temperature: must be at least 0'] });
+    bench.settingsFields.set('t', false);
+    expect(bench.canGenerate).toBe(true);
+    await bench.generate();
+    expect(setup.api.generate).toHaveBeenCalledTimes(1);
+  });
+
+  it('generates variants that have only warnings, and refuses errors the engine reported', async () => {
+    const validateVariant = vi.fn(async ({ variant }: { variant: Variant }) => ({
+      issues:
+        variant.name === 'Warned'
+          ? [{ path: 'interventions[0]', message: 'blocks.2.hook_resid_post is in block 2, which the schedule skips: no effect', severity: 'warning' as const }]
+          : variant.name === 'Refused'
+            ? [{ path: 'interventions[0].hook', message: 'not a hook of this model' }]
+            : [],
+    }));
+    const setup = await started({ validateVariant });
+    bench = setup.bench;
+    const index = bench.doc.addVariant();
+    bench.doc.updateVariant(index, { ...bench.doc.variants[index], name: 'Warned' });
+    bench.checks.sync(bench.doc.variants, bench.session.model);
+    await vi.waitFor(() => expect(bench?.checks.result(bench.doc.variants[index], MODEL)).toMatchObject({ state: 'done' }));
+    await bench.generate();
+    expect(setup.api.generate).toHaveBeenCalledTimes(1);
+
+    await bench.cancel();
+    bench.run.clear();
+    bench.doc.updateVariant(index, { ...bench.doc.variants[index], name: 'Refused' });
+    bench.checks.sync(bench.doc.variants, bench.session.model);
+    await vi.waitFor(() => expect(bench?.checks.result(bench.doc.variants[index], MODEL)).toMatchObject({ state: 'done' }));
+    await bench.generate();
+    expect(setup.api.generate).toHaveBeenCalledTimes(1);
+    expect(bench.notices.items.at(-1)?.details).toEqual(['Refused › interventions.0.hook: not a hook of this model']);
+  });
+
+  it('deletes a variant with an Undo that puts it back where it was', async () => {
+    const setup = await started();
+    bench = setup.bench;
+    bench.doc.addVariant();
+    bench.doc.addVariant();
+    const names = bench.doc.variants.map((variant) => variant.name);
+    bench.selected = 1;
+    bench.removeVariant(1);
+    expect(bench.doc.variants.map((variant) => variant.name)).toEqual([names[0], names[2]]);
+    const notice = bench.notices.items.at(-1);
+    expect(notice).toMatchObject({ kind: 'info', message: `Deleted variant “${names[1]}”`, action: { label: 'Undo' } });
+    bench.notices.act(notice!.id);
+    expect(bench.doc.variants.map((variant) => variant.name)).toEqual(names);
+    expect(bench.selected).toBe(1);
+    expect(bench.notices.items).toEqual([]);
   });
 
   it('autosaves a changed experiment every few seconds, once per change', async () => {

@@ -257,4 +257,138 @@ describe('variant editor', () => {
     expect(screen.getByText('Load a model to check this variant against it.')).toBeTruthy();
     expect(MODEL.nLayers).toBe(5);
   });
+
+  it('turns a pasted JSON op that a form describes into that form when the field is left, filling in defaults', async () => {
+    const { latest } = setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ JSON op' }));
+    const json = screen.getByLabelText('Intervention JSON');
+    // No positions: the steering form used to format undefined and throw.
+    await fireEvent.input(json, { target: { value: '{"op":"add","hook":"blocks.9.hook_resid_post","vector":[1,2,3,4],"scale":1}' } });
+    // Still JSON while it is being typed: the textarea does not turn into a form under the cursor.
+    expect(screen.getByLabelText('Intervention JSON')).toBeTruthy();
+    await fireEvent.blur(json);
+    expect(latest().interventions).toEqual([{ op: 'add', hook: 'blocks.9.hook_resid_post', vector: [1, 2, 3, 4], scale: 1, positions: 'all' }]);
+    const card = screen.getByRole('article', { name: /Intervention 1: Steering vector/ });
+    expect(within(card).getByLabelText('Positions')).toBeTruthy();
+    // The model has blocks 0..4: flagged at once, and the variant is not called valid.
+    expect(within(card).getByText('block 9 is out of range (0..4)')).toBeTruthy();
+    expect(screen.getByRole('status').textContent).toMatch(/1 problem/);
+  });
+
+  it('keeps a JSON op of the wrong shape in the editor, out of the variant, and says what is wrong', async () => {
+    const { latest } = setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ JSON op' }));
+    const before = latest().interventions;
+    const json = screen.getByLabelText('Intervention JSON');
+    await fireEvent.input(json, { target: { value: '{"op":"add","hook":"blocks.1.hook_resid_post","vector":"oops"}' } });
+    await fireEvent.blur(json);
+    expect(screen.getByText('vector: must be a list of numbers')).toBeTruthy();
+    expect(json.getAttribute('aria-invalid')).toBe('true');
+    expect(latest().interventions).toEqual(before);
+    expect(screen.getByRole('status').textContent).toMatch(/1 field is not applied/);
+  });
+
+  it('applies a JSON op that no form describes as it is typed', async () => {
+    const { latest } = setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ JSON op' }));
+    await fireEvent.input(screen.getByLabelText('Intervention JSON'), { target: { value: '{"op":"lens","layers":[1,7]}' } });
+    expect(latest().interventions).toEqual([{ op: 'lens', layers: [1, 7] }]);
+    expect(screen.getByText('layers.1: block 7 is out of range (0..4)')).toBeTruthy();
+  });
+
+  it('shows the engine’s warnings in amber, apart from problems, and still calls the variant runnable', async () => {
+    const validateVariant = vi.fn(async () => ({
+      issues: [
+        { path: 'interventions[0]', message: 'blocks.0.mlp.hook_post is in block 0, which the schedule skips: no effect', severity: 'warning' as const },
+        { path: 'decoding.layers[1]', message: 'layer 7 is not a premature layer of this 5-block model (0..4): ignored, as Hugging Face does', severity: 'warning' as const },
+      ],
+    }));
+    setup(newVariant('Warned'), editorEnv(fakeEditorApi({ validateVariant })));
+    await fireEvent.click(screen.getByRole('button', { name: '+ Neuron clamp' }));
+    await waitFor(() => expect(screen.getByRole('status').textContent).toMatch(/⚠ Runs on LlamaForCausalLM, with 2 warnings/));
+    expect(screen.getByRole('status').textContent).not.toMatch(/problem|Valid/);
+    const card = screen.getByRole('article', { name: /Intervention 1/ });
+    const warning = within(card).getByText('blocks.0.mlp.hook_post is in block 0, which the schedule skips: no effect');
+    expect(warning.className).toContain('warning');
+    expect(card.className).toContain('warned');
+    expect(card.className).not.toContain('invalid');
+    expect(screen.getByText(/layers\.1: layer 7 is not a premature layer/).className).toContain('warning');
+  });
+
+  it('warns in the header when a contrast vector was measured at another hook than the op’s', async () => {
+    const { latest } = setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ Steering vector' }));
+    await fireEvent.click(screen.getByLabelText('Contrast pair'));
+    await type('Positive prompt', 'Love');
+    await type('Negative prompt', 'Hate');
+    await fireEvent.click(screen.getByRole('button', { name: 'Compute vector' }));
+    await waitFor(() => expect(screen.getByRole('status').textContent).toMatch(/Valid for/));
+    await fireEvent.change(screen.getByLabelText('Layer'), { target: { value: '3' } });
+    expect(latest().interventions[0]).toMatchObject({ hook: 'blocks.3.hook_resid_post' });
+    await waitFor(() => expect(screen.getByRole('status').textContent).toMatch(/with 1 warning/));
+    expect(screen.getByText('measured at blocks.1.hook_resid_post, not at blocks.3.hook_resid_post: compute it again for this hook').className).toContain('warning');
+  });
+
+  it('clears the key found in the last file when the path changes, and flags a failed read that left the old vector', async () => {
+    const readVectorFile = vi.fn(async ({ path, key }: { path: string; key?: string }) => {
+      if (path === '/tmp/a.safetensors') return { vector: [0, 0, 1, 0], key: 'blocks.1.hook_resid_post', keys: ['blocks.1.hook_resid_post'] };
+      throw new ApiError('bad_argument', `${path}: has no entry "${key}"`);
+    });
+    const { latest } = setup(newVariant('File'), editorEnv(fakeEditorApi({ readVectorFile })));
+    await fireEvent.click(screen.getByRole('button', { name: '+ Steering vector' }));
+    await fireEvent.click(screen.getByLabelText('File'));
+    await type('Vector file', '/tmp/a.safetensors');
+    await fireEvent.click(screen.getByRole('button', { name: 'Read vector' }));
+    await waitFor(() => expect(latest().interventions[0]).toMatchObject({ vector: [0, 0, 1, 0] }));
+    expect((screen.getByLabelText('Key (optional)') as HTMLInputElement).value).toBe('blocks.1.hook_resid_post');
+
+    await type('Vector file', '/tmp/b.json');
+    expect((screen.getByLabelText('Key (optional)') as HTMLInputElement).value).toBe('');
+    await fireEvent.click(screen.getByRole('button', { name: 'Read vector' }));
+    // No key: the op's hook first, then the file's only vector.
+    await waitFor(() => expect(screen.getByRole('alert')).toBeTruthy());
+    expect(readVectorFile).toHaveBeenLastCalledWith({ path: '/tmp/b.json' });
+    expect(screen.getByLabelText('Vector summary').textContent).toMatch(/Still the previous vector: the last read failed/);
+    expect(screen.getByRole('status').textContent).toMatch(/1 field is not applied/);
+  });
+
+  it('drops a vector that arrives after its intervention was removed', async () => {
+    let release: (value: { vector: number[] }) => void = () => {};
+    const contrastVector = vi.fn(() => new Promise<{ vector: number[] }>((resolve) => (release = resolve)));
+    const { latest } = setup(newVariant('Late'), editorEnv(fakeEditorApi({ contrastVector })));
+    await fireEvent.click(screen.getByRole('button', { name: '+ Steering vector' }));
+    await fireEvent.click(screen.getByLabelText('Contrast pair'));
+    await type('Positive prompt', 'a');
+    await type('Negative prompt', 'b');
+    await fireEvent.click(screen.getByRole('button', { name: 'Compute vector' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Remove intervention 1' }));
+    release({ vector: [1, 1, 0, 0] });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // It used to write the op back (replaceIntervention at its old index).
+    expect(latest().interventions).toEqual([]);
+    expect(latest().origins).toEqual({});
+  });
+
+  it('keeps a patch’s source prompt text with the variant and shows it again when reopened', async () => {
+    const { latest, unmount } = setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ Activation patch' }));
+    await type('Source prompt', 'a b c');
+    await fireEvent.click(screen.getByRole('button', { name: 'Tokenize' }));
+    await waitFor(() => expect(latest().origins['0']).toEqual({ kind: 'patch-source', text: 'a b c' }));
+    const saved = latest();
+    unmount();
+    setup(saved);
+    expect((screen.getByLabelText('Source prompt') as HTMLInputElement).value).toBe('a b c');
+  });
+
+  it('says a decoding-only variant leaves the model as it is but decodes differently', async () => {
+    setup();
+    expect(screen.getByText('No interventions: this variant runs the unmodified model.')).toBeTruthy();
+    await fireEvent.change(screen.getByLabelText('Decoding strategy'), { target: { value: 'dola' } });
+    expect(screen.getByText(/No interventions: the model's weights and activations are unmodified; only the decoding \(DoLa\) differs/)).toBeTruthy();
+    await fireEvent.change(screen.getByLabelText('Decoding strategy'), { target: { value: 'lfd' } });
+    expect(screen.getByText(/only the decoding \(LFD\) differs/)).toBeTruthy();
+    // No reference to a file users do not have.
+    expect(screen.getByText(/exact scoring formula is not verified/).textContent).not.toMatch(/METHODS/);
+  });
 });
