@@ -1,45 +1,17 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { EngineStatus, Experiment, ExperimentResults, Variant, WorkbenchApi, WorkbenchEvent } from '../api/types';
+import type { Experiment, ExperimentResults, Variant, WorkbenchApi } from '../api/types';
 import { ApiError } from '../api/errors';
 import { modelRefOf, newExperiment } from '../logic/defaults';
-import { MODEL, token } from '../../test/fixtures';
+import { IDLE, MODEL, fakeWorkbenchApi, token } from '../../test/fixtures';
 import { Session } from './session.svelte';
 import { Workbench } from './workbench.svelte';
 
-const idle: EngineStatus = { state: 'idle', model: MODEL, error: null, transport: 'websocket', nativeDialogs: false, defaultDir: '/home/me/Documents' };
-
-/** A WorkbenchApi whose methods are spies, and a way to push events as the engine would. */
+/** The shared fake engine, answering openExperiment with this file's saved experiment. */
 function fakeApi(overrides: Partial<WorkbenchApi> = {}) {
-  const listeners = new Set<(event: WorkbenchEvent) => void>();
-  const api: WorkbenchApi = {
-    status: vi.fn(async () => idle),
-    restartEngine: vi.fn(async () => idle),
-    loadModel: vi.fn(async () => MODEL),
-    unloadModel: vi.fn(async () => undefined),
-    listHooks: vi.fn(async () => []),
-    tokenize: vi.fn(async () => ({ ids: [1], tokens: ['a'] })),
-    embeddingVector: vi.fn(async () => ({ vector: [1, 2, 3, 4], tokenId: 400 })),
-    contrastVector: vi.fn(async () => ({ vector: [1, 2, 3, 4] })),
-    readVectorFile: vi.fn(async () => ({ vector: [1, 2, 3, 4], key: null, keys: [] })),
-    validateVariant: vi.fn(async () => ({ issues: [] })),
-    generate: vi.fn(async () => ({ runId: 'run-1', promptIds: [1, 2] })),
-    cancel: vi.fn(async () => undefined),
-    saveExperiment: vi.fn(async ({ path }: { path: string }) => ({ path, warnings: [] })),
+  return fakeWorkbenchApi({
     openExperiment: vi.fn(async ({ path }: { path: string }) => ({ path, experiment: savedExperiment(), warnings: [] })),
-    listRecent: vi.fn(async () => []),
-    autosave: vi.fn(async () => undefined),
-    recoverAutosave: vi.fn(async () => null),
-    listModels: vi.fn(async () => []),
-    downloadModel: vi.fn(async () => ({ downloadId: 'd' })),
-    pickPath: vi.fn(async () => null),
-    onEvent: (listener) => {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
     ...overrides,
-  };
-  const emit = (event: WorkbenchEvent) => listeners.forEach((listener) => listener(event));
-  return { api, emit };
+  });
 }
 
 function results(ids: string[]): ExperimentResults {
@@ -167,7 +139,7 @@ describe('workbench controller', () => {
     const setup = await started();
     bench = setup.bench;
     bench.doc.setPromptText('keep me');
-    setup.emit({ type: 'status', status: { ...idle, state: 'crashed', model: null, error: { code: 'internal', message: 'engine exited with code 139' } } });
+    setup.emit({ type: 'status', status: { ...IDLE, state: 'crashed', model: null, error: { code: 'internal', message: 'engine exited with code 139' } } });
     expect(bench.session.crashed).toBe(true);
     expect(bench.canGenerate).toBe(false);
     await bench.restartEngine();
@@ -185,7 +157,7 @@ describe('workbench controller', () => {
     await bench.generate();
     setup.emit({ type: 'token', runId: 'run-1', variant: 0, index: 0, token: token(10, 't0', -0.5) });
     const crash = 'the engine process exited unexpectedly (code 139); unsaved work is kept, restart the engine to go on';
-    setup.emit({ type: 'status', status: { ...idle, state: 'crashed', model: null, error: { code: 'runtime_error', message: crash } } });
+    setup.emit({ type: 'status', status: { ...IDLE, state: 'crashed', model: null, error: { code: 'runtime_error', message: crash } } });
 
     expect(bench.run.active).toBe(false);
     expect(bench.run.phase).toBe('failed');
@@ -212,7 +184,7 @@ describe('workbench controller', () => {
     await bench.generate();
     const message = 'the engine process exited unexpectedly (code 139); unsaved work is kept, restart the engine to go on';
     setup.emit({ type: 'error', runId: 'run-1', error: { code: 'runtime_error', message } });
-    setup.emit({ type: 'status', status: { ...idle, state: 'crashed', model: null, error: { code: 'runtime_error', message } } });
+    setup.emit({ type: 'status', status: { ...IDLE, state: 'crashed', model: null, error: { code: 'runtime_error', message } } });
     expect(bench.run.phase).toBe('failed');
     expect(bench.notices.items.filter((notice) => notice.message.startsWith('Generation failed'))).toHaveLength(1);
   });
@@ -222,7 +194,7 @@ describe('workbench controller', () => {
     const setup = await started({ generate: vi.fn(() => new Promise<never>((_resolve, fail) => (reject = fail))) });
     bench = setup.bench;
     const running = bench.generate();
-    setup.emit({ type: 'status', status: { ...idle, state: 'crashed', model: null, error: { code: 'runtime_error', message: 'engine gone' } } });
+    setup.emit({ type: 'status', status: { ...IDLE, state: 'crashed', model: null, error: { code: 'runtime_error', message: 'engine gone' } } });
     expect(bench.run.active).toBe(false);
     reject(new ApiError('runtime_error', 'engine gone while handling this request'));
     await running;
@@ -247,11 +219,11 @@ describe('workbench controller', () => {
 
   it('shows a failed load and, from the engine’s status, the model it still holds', async () => {
     // The engine keeps its model when a load fails and reports the error in its status.
-    let engine = idle;
+    let engine = IDLE;
     const setup = await started({
       status: vi.fn(async () => engine),
       loadModel: vi.fn(async () => {
-        engine = { ...idle, error: { code: 'not_found', message: '/nope does not exist' } };
+        engine = { ...IDLE, error: { code: 'not_found', message: '/nope does not exist' } };
         throw new ApiError('not_found', '/nope does not exist');
       }),
     });
