@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { buildMenuTemplate, type MenuItemSpec } from './menu-template';
 
 const recent = [
-  { path: '/work/a.tiller.json', name: 'Honesty', openedAt: '2025-01-01T00:00:00.000Z' },
-  { path: '/work/b.tiller.json', name: 'Clamp', openedAt: '2024-12-31T00:00:00.000Z' },
+  { path: '/data/runs/a.tiller.json', name: 'Honesty', openedAt: '2025-01-01T00:00:00.000Z' },
+  { path: '/data/runs/b.tiller.json', name: 'Clamp', openedAt: '2024-12-31T00:00:00.000Z' },
 ];
 
 const menu = (template: MenuItemSpec[], label: string): MenuItemSpec[] => template.find((item) => item.label === label)?.submenu ?? [];
@@ -29,8 +29,8 @@ describe('application menu', () => {
   it('lists recent experiments, each opening its path', () => {
     const items = byLabel(menu(linux, 'File'), 'Open Recent')?.submenu ?? [];
     expect(items).toEqual([
-      { label: 'Honesty — /work/a.tiller.json', command: 'open-recent', path: '/work/a.tiller.json' },
-      { label: 'Clamp — /work/b.tiller.json', command: 'open-recent', path: '/work/b.tiller.json' },
+      { label: 'Honesty — /data/runs/a.tiller.json', command: 'open-recent', path: '/data/runs/a.tiller.json' },
+      { label: 'Clamp — /data/runs/b.tiller.json', command: 'open-recent', path: '/data/runs/b.tiller.json' },
     ]);
     const empty = buildMenuTemplate({ platform: 'linux', appName: 'Tiller', recent: [] });
     expect(byLabel(menu(empty, 'File'), 'Open Recent')?.submenu).toEqual([{ label: 'No Recent Experiments', enabled: false }]);

@@ -30,7 +30,7 @@ describe('navigation policy', () => {
 
   it('accepts IPC only from the renderer itself', () => {
     expect(isAppUrl('file:///opt/Tiller/resources/app.asar/out/renderer/index.html', built)).toBe(true);
-    expect(isAppUrl('file:///tmp/evil.html', built)).toBe(false);
+    expect(isAppUrl('file:///data/evil.html', built)).toBe(false);
     expect(isAppUrl('https://example.com/', built)).toBe(false);
     expect(isAppUrl('http://localhost:5173/', dev)).toBe(true);
     expect(isAppUrl('http://localhost:5173/', built)).toBe(false);

@@ -160,8 +160,8 @@ describe('error headline', () => {
       { path: 'createdAt', message: 'missing (expected string)' },
       { path: 'variants[0].interventions[0].vector', message: 'expected array, received string' },
     ];
-    const error = new ApiError('bad_experiment', '/tmp/x.tiller.json: invalid experiment: createdAt: missing (expected string); variants[0].interventions[0].vector: expected array, received string', { issues });
-    expect(errorHeadline(error)).toBe('/tmp/x.tiller.json: invalid experiment');
+    const error = new ApiError('bad_experiment', '/data/x.tiller.json: invalid experiment: createdAt: missing (expected string); variants[0].interventions[0].vector: expected array, received string', { issues });
+    expect(errorHeadline(error)).toBe('/data/x.tiller.json: invalid experiment');
     expect(issueLines(error)).toHaveLength(2);
     expect(errorHeadline(new ApiError('not_found', 'cannot open /x'))).toBe('cannot open /x');
   });
