@@ -96,7 +96,14 @@ export class Engine {
   }
 
   async loadModel(path: string, options: { tokenizerPath?: string } = {}): Promise<ModelHandle> {
-    const loaded = await openModel(path, options);
+    return this.loadOpened(await openModel(path, options));
+  }
+
+  /**
+   * Build a model already opened (and so checked) by openModel: cache its graph-layout
+   * weights and compile the plain forward pass. Closes the checkpoint files either way.
+   */
+  async loadOpened(loaded: LoadedModel): Promise<ModelHandle> {
     try {
       const fingerprint = weightsFingerprint(loaded.weights.files);
       const dir = join(this.cacheDir, 'models', `${fingerprint.slice(0, 24)}-${GRAPH_VERSION}`);

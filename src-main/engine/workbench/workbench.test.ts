@@ -176,7 +176,10 @@ describe('Workbench with stories260K', () => {
 
   it('loads the previous model back when a checked model still fails to build', async () => {
     const loaded = (await workbench.status({})).model;
-    const build = vi.spyOn(Engine.prototype, 'loadModel').mockRejectedValueOnce(new EngineError('runtime_error', 'onnxruntime refused the graph'));
+    const build = vi.spyOn(Engine.prototype, 'loadOpened').mockImplementationOnce(async (opened) => {
+      opened.weights.close();
+      throw new EngineError('runtime_error', 'onnxruntime refused the graph');
+    });
     try {
       await expectEngineError(() => workbench.loadModel({ path: sharedPath('models', 'stories260K', 'stories260K.bin') }), 'runtime_error', 'onnxruntime refused the graph');
     } finally {

@@ -63,6 +63,10 @@ interface CurrentModel {
   tokenizerPath: string | undefined;
 }
 
+function current(handle: ModelHandle, tokenizerPath: string | undefined): CurrentModel {
+  return { handle, info: modelInfo(handle), tokenizerPath };
+}
+
 export class Workbench implements WorkbenchApi {
   private readonly engine: Engine;
   private readonly listeners = new Set<Listener>();
@@ -139,14 +143,23 @@ export class Workbench implements WorkbenchApi {
         // path or a bad checkpoint fails here while the current model is still loaded.
         // Building the new model's sessions next to the old ones would be safer still,
         // but ORT prepacks weights per session: two large models at once may not fit.
-        (await openModel(path, { tokenizerPath })).weights.close();
-        await this.release();
+        const opened = await openModel(path, { tokenizerPath });
         try {
-          this.loaded = await this.open(path, tokenizerPath);
+          await this.release();
+        } catch (error) {
+          opened.weights.close(); // loadOpened closes them, but it will not run
+          throw error;
+        }
+        try {
+          this.loaded = current(await this.engine.loadOpened(opened), tokenizerPath);
         } catch (error) {
           // Past the checks (a full disk, onnxruntime refusing the graph): load the old one
           // back. Should that fail too, no model is loaded, and the status says so.
-          if (previous) this.loaded = await this.open(previous.handle.path, previous.tokenizerPath).catch(() => null);
+          if (previous) {
+            this.loaded = await this.engine
+              .loadModel(previous.handle.path, { tokenizerPath: previous.tokenizerPath })
+              .then((handle) => current(handle, previous.tokenizerPath), () => null);
+          }
           throw error;
         }
         this.setState('idle', null);
@@ -164,11 +177,6 @@ export class Workbench implements WorkbenchApi {
       await this.release();
       this.setState('idle', null);
     });
-  }
-
-  private async open(path: string, tokenizerPath: string | undefined): Promise<CurrentModel> {
-    const handle = await this.engine.loadModel(path, { tokenizerPath });
-    return { handle, info: modelInfo(handle), tokenizerPath };
   }
 
   private async release(): Promise<void> {
