@@ -20,6 +20,7 @@
  * and the mask is [batch, 1, 1, seq, 1] (query positions).
  */
 import { parseHookName } from '../hooks/names';
+import { skippedBlockOf } from '../hooks/schedule';
 import { GraphBuilder, type Value } from './builder';
 
 export type TapOp = 'add' | 'set' | 'scale' | 'patch';
@@ -79,9 +80,8 @@ export class Taps {
   constructor(readonly spec: TapSpec) {
     this.observed = new Set([...spec.captures, ...spec.lenses.map((lens) => lens.hook)]);
     for (const hook of this.observed) {
-      const layer = parseHookName(hook)?.layer;
-      if (layer === null || layer === undefined || !spec.schedule || spec.schedule.includes(layer)) continue;
-      this.passthrough.set(layer, [...(this.passthrough.get(layer) ?? []), hook]);
+      const layer = skippedBlockOf(hook, spec.schedule);
+      if (layer !== null) this.passthrough.set(layer, [...(this.passthrough.get(layer) ?? []), hook]);
     }
   }
 
