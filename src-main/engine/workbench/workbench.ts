@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 import { Engine, type EngineOptions, type ModelHandle } from '../engine';
 import { EngineError, serializeError, type SerializedError } from '../errors';
+import type { RecoveredSession } from '../experiment/autosave';
 import type { Experiment } from '../experiment/schema';
 import { hookInfo, listHooks, type HookInfo } from '../hooks/names';
 import { openModel } from '../model/load';
@@ -340,11 +341,11 @@ export class Workbench implements WorkbenchApi {
   }
 
   async autosave(request: RequestOf<'autosave'>): Promise<void> {
-    const { experiment } = parse('autosave', request);
-    await this.experiments.autosave(experiment);
+    const { experiment, path } = parse('autosave', request);
+    await this.experiments.autosave(experiment, path);
   }
 
-  async recoverAutosave(request: RequestOf<'recoverAutosave'>): Promise<Experiment | null> {
+  async recoverAutosave(request: RequestOf<'recoverAutosave'>): Promise<RecoveredSession | null> {
     parse('recoverAutosave', request);
     return this.experiments.recoverAutosave();
   }

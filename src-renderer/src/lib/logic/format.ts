@@ -103,6 +103,11 @@ export function folderOf(path: string): string {
   return path.slice(0, Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
 }
 
+/** "/a/b/c.tiller.json" -> "c.tiller.json"; either separator. */
+export function fileName(path: string): string {
+  return path.slice(folderOf(path).length);
+}
+
 /** `file` in `folder`, with the folder's own separator (a Windows folder has backslashes only). */
 export function inFolder(folder: string, file: string): string {
   if (folder === '') return file;

@@ -5,7 +5,7 @@
  */
 import { createContext } from 'svelte';
 import { errorHeadline, errorMessage, issueLines } from '../api/errors';
-import type { Experiment, MenuCommand, PickKind, RecentExperiment, TokenRecord, VariantResult, WorkbenchEvent } from '../api/types';
+import type { Experiment, MenuCommand, PickKind, RecentExperiment, RecoveredSession, TokenRecord, VariantResult, WorkbenchEvent } from '../api/types';
 import type { ConnectionState } from '../api/websocket';
 import { modelRefOf } from '../logic/defaults';
 import { folderOf, inFolder } from '../logic/format';
@@ -46,7 +46,7 @@ export class Workbench {
   #view = $state<View>('variants');
   #selected = $state(0);
   #recent = $state.raw<RecentExperiment[]>([]);
-  #recovered = $state.raw<Experiment | null>(null);
+  #recovered = $state.raw<RecoveredSession | null>(null);
   #busy = $state<string | null>(null);
   #catalogRequested = $state(0);
   #lastAutosaved = '';
@@ -77,7 +77,8 @@ export class Workbench {
   get recent(): RecentExperiment[] {
     return this.#recent;
   }
-  get recovered(): Experiment | null {
+  /** Work a session that ended without saving left, with the file it was editing (null: never saved). */
+  get recovered(): RecoveredSession | null {
     return this.#recovered;
   }
   /** What a slow file action is doing ("Saving…"), or null. */
@@ -397,7 +398,8 @@ export class Workbench {
   restoreRecovered(): void {
     const recovered = this.#recovered;
     if (!recovered) return;
-    this.doc.load(recovered, null, { clean: false });
+    // Back in the file it came from: the title names it and Save writes to it, not to a new file.
+    this.doc.load(recovered.experiment, recovered.path, { clean: false });
     this.#recovered = null;
     this.#afterReplace();
   }
@@ -433,10 +435,11 @@ export class Workbench {
   async #autosave(): Promise<void> {
     if (!this.doc.dirty || this.session.crashed || this.session.connection === 'closed') return;
     const experiment = finishedExperiment(this.doc.toExperiment());
-    const key = JSON.stringify({ ...experiment, updatedAt: '' });
+    const path = this.doc.path;
+    const key = JSON.stringify({ ...experiment, updatedAt: '', path });
     if (key === this.#lastAutosaved) return;
     try {
-      await this.session.api.autosave({ experiment });
+      await this.session.api.autosave({ experiment, path });
       this.#lastAutosaved = key;
     } catch (error) {
       console.warn(`autosave failed: ${errorMessage(error)}`);

@@ -44,16 +44,34 @@ describe('workbench controller', () => {
   });
 
   it('starts with the engine’s model and offers an autosave to restore', async () => {
-    const recovered = { ...newExperiment(null), name: 'Lost work' };
+    const recovered = { experiment: { ...newExperiment(null), name: 'Lost work' }, path: null };
     const setup = await started({ recoverAutosave: vi.fn(async () => recovered) });
     bench = setup.bench;
     expect(bench.doc.model).toEqual(modelRefOf(MODEL));
     expect(bench.doc.dirty).toBe(false);
-    expect(bench.recovered?.name).toBe('Lost work');
+    expect(bench.recovered?.experiment.name).toBe('Lost work');
     bench.restoreRecovered();
     expect(bench.doc.name).toBe('Lost work');
+    expect(bench.doc.path).toBeNull();
     expect(bench.doc.dirty).toBe(true);
     expect(bench.recovered).toBeNull();
+  });
+
+  it('restores an autosave into the file it was editing: Save writes there, and autosaves keep naming it', async () => {
+    vi.useFakeTimers();
+    const recovered = { experiment: { ...newExperiment(modelRefOf(MODEL)), name: 'Sweep' }, path: '/runs/sweep.tiller.json' };
+    const setup = await started({ recoverAutosave: vi.fn(async () => recovered) });
+    bench = setup.bench;
+    bench.restoreRecovered();
+    expect(bench.doc.path).toBe('/runs/sweep.tiller.json');
+    expect(bench.doc.dirty).toBe(true);
+    bench.doc.setPromptText('more');
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(setup.api.autosave).toHaveBeenCalledWith({ experiment: expect.objectContaining({ name: 'Sweep' }), path: '/runs/sweep.tiller.json' });
+    await bench.menu('save');
+    expect(bench.dialogs.path).toBeNull(); // no Save As: the file is known
+    expect(setup.api.saveExperiment).toHaveBeenCalledWith({ path: '/runs/sweep.tiller.json', experiment: expect.objectContaining({ name: 'Sweep' }) });
+    expect(bench.doc.dirty).toBe(false);
   });
 
   it('generates, streams tokens that arrive before the run id, and stores the results', async () => {
@@ -323,7 +341,7 @@ describe('workbench controller', () => {
     bench.doc.setPromptText('draft');
     await vi.advanceTimersByTimeAsync(5000);
     expect(setup.api.autosave).toHaveBeenCalledTimes(1);
-    expect(setup.api.autosave).toHaveBeenCalledWith({ experiment: expect.objectContaining({ prompt: { text: 'draft', chat: false } }) });
+    expect(setup.api.autosave).toHaveBeenCalledWith({ experiment: expect.objectContaining({ prompt: { text: 'draft', chat: false } }), path: null });
     await vi.advanceTimersByTimeAsync(10_000);
     expect(setup.api.autosave).toHaveBeenCalledTimes(1);
   });
