@@ -6,7 +6,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { EngineError } from './errors';
-import type { DecodingInput, DecodingStep } from './generate/decoding-options';
+import type { DecodingInput, DecodingStep } from '../../src-shared/decoding-schema';
 import { checkPrompt, generate, Sequence, type GenerationEvent, type GenerationResult, type TokenEvent } from './generate/generate';
 import { decodingReport, stepScorer } from './generate/scorers';
 import type { GenerationSettings } from './generate/settings';
