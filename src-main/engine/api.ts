@@ -11,7 +11,7 @@ export { EXECUTION_PROVIDERS, type ExecutionProvider } from './runtime/protocol'
 export type { ModelSpec } from './model/spec';
 export type { CaptureResult } from './plan/captures';
 export { listHooks, type HookInfo } from './hooks/names';
-export { decodingSchema, type Decoding, type DecodingInput, type DecodingStep } from './generate/decoding-options';
+export { decodingSchema, type Decoding, type DecodingInput, type DecodingStep } from '../../src-shared/decoding-schema';
 export * from './experiment/schema';
 export * from './workbench/protocol';
 export { Workbench, type WorkbenchOptions } from './workbench/workbench';

@@ -33,6 +33,7 @@ function importsOf(file: string): ImportRef[] {
 function layerOf(path: string): string {
   const parts = path.split('/');
   if (parts[0] === 'src-renderer') return 'renderer';
+  if (parts[0] === 'src-shared') return 'shared';
   if (parts[1] === 'engine') return `engine/${parts[2]}`;
   return parts[1];
 }
@@ -50,9 +51,13 @@ const ALLOWED: Record<string, string[]> = {
 
 const SHARED = ['src-main/engine/errors', 'src-main/engine/write-atomically'];
 
+// src-shared holds what both sides parse with (schemas, the issue formatter): the engine
+// and the renderer import it at run time, and it imports neither, only zod.
+const SHARED_PACKAGES = ['zod'];
+
 function violations(): string[] {
   const problems: string[] = [];
-  const files = [...sourceFiles(join(ROOT, 'src-main')), ...(statExists(join(ROOT, 'src-renderer')) ? sourceFiles(join(ROOT, 'src-renderer')) : [])];
+  const files = ['src-main', 'src-renderer', 'src-shared'].flatMap((dir) => (statExists(join(ROOT, dir)) ? sourceFiles(join(ROOT, dir)) : []));
   for (const file of files) {
     const from = relative(ROOT, file).split('\\').join('/');
     // Tests and the benchmark measure engine internals directly, by design.
@@ -61,8 +66,13 @@ function violations(): string[] {
     for (const ref of importsOf(file)) {
       if (ref.specifier === 'onnxruntime-node' && layer !== 'engine/runtime') problems.push(`${from}: only engine/runtime may import onnxruntime-node`);
       if (ref.specifier === 'electron' && !['app', 'preload'].includes(layer)) problems.push(`${from}: only app and preload may import electron`);
+      if (layer === 'shared' && !ref.specifier.startsWith('.') && !SHARED_PACKAGES.includes(ref.specifier)) problems.push(`${from}: src-shared may import only ${SHARED_PACKAGES.join(', ')} (imports ${ref.specifier})`);
       if (!ref.specifier.startsWith('.')) continue;
       const target = relative(ROOT, resolve(dirname(file), ref.specifier)).split('\\').join('/');
+      if (layer === 'shared') {
+        if (!target.startsWith('src-shared/')) problems.push(`${from}: src-shared may not import ${target}`);
+        continue;
+      }
       const targetLayer = layerOf(target);
       const isEngineTarget = target.startsWith('src-main/engine/');
       if (layer === 'renderer') {

@@ -3,7 +3,7 @@
  * here; on disk large ones move to a sidecar safetensors file (experiment/file.ts).
  */
 import { z } from 'zod';
-import { decodingSchema } from '../generate/decoding-options';
+import { decodingSchema } from '../../../src-shared/decoding-schema';
 import { generationSettingsSchema } from '../generate/settings';
 import { interventionSchema } from '../hooks/plan';
 

@@ -12,7 +12,7 @@
  */
 import { EngineError } from '../errors';
 import type { TensorReader } from '../model/safetensors';
-import { formatPath } from './issues';
+import { formatPath } from '../../../src-shared/issues';
 import type { F32Tensor } from '../model/safetensors-write';
 import type { Experiment } from './schema';
 
@@ -74,7 +74,7 @@ export interface SidecarAccess {
  */
 export function resolveTensors(document: unknown, sidecar: SidecarAccess | null, file: string): unknown {
   const used = new Set<string>();
-  const fail = (path: PropertyKey[], problem: string) => new EngineError('bad_experiment', `${file}: ${formatPath(path)}: ${problem}`);
+  const fail = (path: PropertyKey[], problem: string) => new EngineError('bad_experiment', `${file}: ${formatPath(path, '(document)')}: ${problem}`);
 
   const resolve = (value: unknown, path: PropertyKey[]): unknown => {
     if (path.length > MAX_DEPTH) throw fail(path, `nested more than ${MAX_DEPTH} levels deep`);
@@ -107,7 +107,7 @@ function openReader(sidecar: SidecarAccess, key: string, path: PropertyKey[], fi
     return sidecar.reader();
   } catch (error) {
     if (!(error instanceof EngineError)) throw error;
-    throw new EngineError('bad_experiment', `${file}: ${error.message} (needed for tensor "${key}" at ${formatPath(path)})`);
+    throw new EngineError('bad_experiment', `${file}: ${error.message} (needed for tensor "${key}" at ${formatPath(path, '(document)')})`);
   }
 }
 

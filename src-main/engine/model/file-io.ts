@@ -3,6 +3,7 @@
  * readers keep a file descriptor open and fetch one region at a time instead of
  * loading whole files.
  */
+import { constants } from 'node:buffer';
 import { readSync } from 'node:fs';
 import { EngineError } from '../errors';
 
@@ -35,3 +36,23 @@ export function elementCount(shape: readonly number[]): number {
 }
 
 export const formatShape = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
+
+/** The largest typed array Node allocates (4 GiB in Node 20): bigger tensors are read in rows. */
+export const MAX_ARRAY_BYTES = constants.MAX_LENGTH;
+
+/**
+ * Elements per row of a tensor (the product of every dimension after the first) after
+ * checking that rows [first, first + count) exist and fit in one typed array of
+ * `bytesPerElement`. A 1-D tensor's rows are its elements; a scalar is one row of one.
+ */
+export function checkRowRange(shape: readonly number[], first: number, count: number, bytesPerElement: number, what: string): number {
+  const rows = shape.length === 0 ? 1 : shape[0];
+  const rowElements = elementCount(shape.slice(1));
+  if (!Number.isSafeInteger(first) || !Number.isSafeInteger(count) || first < 0 || count < 0 || first + count > rows) {
+    throw new EngineError('bad_argument', `${what}: rows [${first}, ${first + count}) are outside its ${rows} rows`);
+  }
+  if (count * rowElements * bytesPerElement > MAX_ARRAY_BYTES) {
+    throw new EngineError('bad_argument', `${what}: ${count} rows are ${count * rowElements * bytesPerElement} bytes, more than one array can hold (${MAX_ARRAY_BYTES}); read fewer rows at a time`);
+  }
+  return rowElements;
+}

@@ -73,6 +73,10 @@ class CanonicalWeights implements WeightSource {
     return this.reader.read(this.checkpointName(name));
   }
 
+  readRows(name: string, first: number, count: number): Float32Array {
+    return this.reader.readRows(this.checkpointName(name), first, count);
+  }
+
   close(): void {
     this.reader.close();
   }

@@ -19,7 +19,7 @@
  */
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { EngineError } from '../errors';
-import { elementCount, readExactly } from './file-io';
+import { checkRowRange, elementCount, readExactly } from './file-io';
 import { type ModelSpec, paramName, type TensorInfo, type WeightSource } from './spec';
 
 const HEADER_BYTES = 7 * 4;
@@ -154,12 +154,26 @@ class Llama2cWeights implements WeightSource {
   }
 
   read(name: string): Float32Array {
+    return this.readRows(name, 0, this.region(name).shape[0]);
+  }
+
+  readRows(name: string, first: number, count: number): Float32Array {
     const { offset, shape, rotaryHeads } = this.region(name);
     if (this.closed) throw new EngineError('bad_argument', `${this.file} was closed before reading "${name}"`);
-    const stored = new Float32Array(elementCount(shape));
+    const cols = checkRowRange(shape, first, count, 4, `${this.file}: parameter "${name}"`);
+    const out = new Float32Array(count * cols);
+    const bytes = new Uint8Array(out.buffer);
     // The checkpoint is little-endian float32, as is every platform Electron ships on.
-    readExactly(this.fd, new Uint8Array(stored.buffer), offset, this.file);
-    return rotaryHeads === undefined ? stored : interleavedToRotateHalf(stored, rotaryHeads, shape[1]);
+    if (rotaryHeads === undefined) {
+      readExactly(this.fd, bytes, offset + first * cols * 4, this.file);
+      return out;
+    }
+    const headDim = shape[0] / rotaryHeads;
+    for (let row = 0; row < count; row++) {
+      const stored = storedRotaryRow(first + row, headDim);
+      readExactly(this.fd, bytes.subarray(row * cols * 4, (row + 1) * cols * 4), offset + stored * cols * 4, this.file);
+    }
+    return out;
   }
 
   close(): void {
@@ -181,20 +195,12 @@ class Llama2cWeights implements WeightSource {
  * makes the two equivalent. This is the permutation of transformers'
  * convert_llama_weights_to_hf.py and llama2.c's export.py:
  *   w.view(n_heads, head_dim // 2, 2, dim).transpose(1, 2).reshape(n_heads * head_dim, dim)
- * i.e. new row (head, half, i) = old row (head, i, half).
+ * i.e. new row (head, half, i) = old row (head, i, half). Returns the old (stored) row.
  */
-function interleavedToRotateHalf(weight: Float32Array, nHeads: number, cols: number): Float32Array {
-  const headDim = weight.length / cols / nHeads;
+function storedRotaryRow(row: number, headDim: number): number {
   const halfDim = headDim / 2;
-  const out = new Float32Array(weight.length);
-  for (let head = 0; head < nHeads; head++) {
-    for (let half = 0; half < 2; half++) {
-      for (let i = 0; i < halfDim; i++) {
-        const from = (head * headDim + i * 2 + half) * cols;
-        const to = (head * headDim + half * halfDim + i) * cols;
-        out.set(weight.subarray(from, from + cols), to);
-      }
-    }
-  }
-  return out;
+  const head = Math.floor(row / headDim);
+  const half = Math.floor((row % headDim) / halfDim);
+  const i = row % halfDim;
+  return head * headDim + i * 2 + half;
 }

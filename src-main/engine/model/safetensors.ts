@@ -13,7 +13,7 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import { EngineError } from '../errors';
-import { elementCount, readExactly } from './file-io';
+import { checkRowRange, elementCount, readExactly } from './file-io';
 import type { SourceDtype, TensorInfo, WeightSource } from './spec';
 
 /** A weight source under the checkpoint's own tensor names, which it can list. */
@@ -151,21 +151,29 @@ class SafetensorsFile implements TensorReader {
   }
 
   read(name: string): Float32Array {
+    const { shape } = this.entry(name);
+    return this.readRows(name, 0, shape.length === 0 ? 1 : shape[0]);
+  }
+
+  readRows(name: string, first: number, count: number): Float32Array {
     const entry = this.entry(name);
     if (this.closed) throw new EngineError('bad_argument', `${this.file} was closed before reading "${name}"`);
-    const count = elementCount(entry.shape);
-    const out = new Float32Array(count);
+    const rowElements = checkRowRange(entry.shape, first, count, 4, `${this.file}: tensor "${name}"`);
+    const bytesPerElement = BYTES_PER_ELEMENT[entry.dtype];
+    const begin = entry.begin + first * rowElements * bytesPerElement; // a plain number: exact far beyond 4 GiB
+    const elements = count * rowElements;
+    const out = new Float32Array(elements);
     if (entry.dtype === 'F32') {
       // Safetensors is little-endian, as is every platform Electron ships on: read in place.
-      readExactly(this.fd, new Uint8Array(out.buffer), entry.begin, this.file);
+      readExactly(this.fd, new Uint8Array(out.buffer), begin, this.file);
       return out;
     }
     const decode = entry.dtype === 'F16' ? decodeF16 : decodeBf16;
     const chunkElements = CONVERT_CHUNK_BYTES / 2;
-    const scratch = new Uint16Array(Math.min(count, chunkElements));
-    for (let start = 0; start < count; start += chunkElements) {
-      const part = scratch.subarray(0, Math.min(chunkElements, count - start));
-      readExactly(this.fd, new Uint8Array(part.buffer, 0, part.byteLength), entry.begin + start * 2, this.file);
+    const scratch = new Uint16Array(Math.min(elements, chunkElements));
+    for (let start = 0; start < elements; start += chunkElements) {
+      const part = scratch.subarray(0, Math.min(chunkElements, elements - start));
+      readExactly(this.fd, new Uint8Array(part.buffer, 0, part.byteLength), begin + start * 2, this.file);
       decode(part, out.subarray(start, start + part.length));
     }
     return out;
@@ -280,6 +288,10 @@ class ShardedSafetensors implements TensorReader {
 
   read(name: string): Float32Array {
     return this.shard(name).read(name);
+  }
+
+  readRows(name: string, first: number, count: number): Float32Array {
+    return this.shard(name).readRows(name, first, count);
   }
 
   close(): void {

@@ -8,7 +8,7 @@
  */
 import { basename, resolve } from 'node:path';
 import { EngineError } from '../errors';
-import { AutosaveStore } from '../experiment/autosave';
+import { AutosaveStore, type RecoveredSession } from '../experiment/autosave';
 import { openExperiment, saveExperiment } from '../experiment/file';
 import { RecentExperiments } from '../experiment/recent';
 import type { Experiment } from '../experiment/schema';
@@ -47,11 +47,11 @@ export class ExperimentStore {
     return this.recentList.list();
   }
 
-  autosave(experiment: Experiment | null): void {
-    this.autosaves.write(experiment);
+  autosave(experiment: Experiment | null, origin: string | null): void {
+    this.autosaves.write(experiment, origin === null ? null : resolve(origin));
   }
 
-  recoverAutosave(): Experiment | null {
+  recoverAutosave(): RecoveredSession | null {
     return this.autosaves.recover();
   }
 }

@@ -10,8 +10,11 @@ import { z } from 'zod';
 import type { SerializedError } from '../errors';
 import { contrastReduceSchema, experimentSchema, promptSchema, variantSchema, type Experiment, type ExperimentResults, type TokenRecord } from '../experiment/schema';
 import { generationSettingsSchema } from '../generate/settings';
+import type { RecoveredSession } from '../experiment/autosave';
 import type { HookInfo } from '../hooks/names';
 import type { ExecutionProvider } from '../runtime/protocol';
+
+export type { RecoveredSession };
 
 export interface ModelInfo {
   path: string;
@@ -144,7 +147,8 @@ export const requestSchemas = {
   saveExperiment: z.strictObject({ path, experiment: experimentSchema }),
   openExperiment: z.strictObject({ path }),
   listRecent: z.strictObject({}),
-  autosave: z.strictObject({ experiment: experimentSchema.nullable() }),
+  // path: the file the session edits (opened or last saved), so restored work saves back to it.
+  autosave: z.strictObject({ experiment: experimentSchema.nullable(), path: path.nullable().default(null) }),
   recoverAutosave: z.strictObject({}),
   listModels: z.strictObject({}),
   downloadModel: z.strictObject({ id: z.string().min(1) }),
@@ -185,9 +189,10 @@ export interface WorkbenchApi {
   saveExperiment(request: RequestOf<'saveExperiment'>): Promise<{ path: string; warnings: string[] }>;
   openExperiment(request: RequestOf<'openExperiment'>): Promise<{ path: string; experiment: Experiment; warnings: string[] }>;
   listRecent(request: RequestOf<'listRecent'>): Promise<RecentExperiment[]>;
-  /** Keep the unsaved session for crash recovery; null clears it (after a save). */
+  /** Keep the unsaved session (and the file it belongs to) for crash recovery; null clears it (after a save). */
   autosave(request: RequestOf<'autosave'>): Promise<void>;
-  recoverAutosave(request: RequestOf<'recoverAutosave'>): Promise<Experiment | null>;
+  /** What a session that ended without saving left: its experiment and its file (null if it had none). */
+  recoverAutosave(request: RequestOf<'recoverAutosave'>): Promise<RecoveredSession | null>;
   listModels(request: RequestOf<'listModels'>): Promise<CatalogModel[]>;
   downloadModel(request: RequestOf<'downloadModel'>): Promise<{ downloadId: string }>;
   /** A native file dialog; null when cancelled or when there are no native dialogs. */

@@ -223,10 +223,19 @@ describe('Workbench experiments', () => {
   it('keeps an autosave until it is cleared', async () => {
     expect(await workbench.recoverAutosave({})).toBeNull();
     await workbench.autosave({ experiment: experiment('Unsaved') });
-    expect(await workbench.recoverAutosave({})).toEqual(experiment('Unsaved'));
+    expect(await workbench.recoverAutosave({})).toEqual({ experiment: experiment('Unsaved'), path: null });
+    // Work on a saved file comes back with that file, so Save writes to it again.
+    const file = join(dir, 'kept.tiller.json');
+    await workbench.autosave({ experiment: experiment('Edited'), path: file });
+    expect(await workbench.recoverAutosave({})).toEqual({ experiment: experiment('Edited'), path: file });
     await workbench.autosave({ experiment: null });
     expect(await workbench.recoverAutosave({})).toBeNull();
     expect(existsSync(join(appDataDir, 'autosave', 'session.tiller.json'))).toBe(false);
+    expect(existsSync(join(appDataDir, 'autosave', 'session.origin.json'))).toBe(false);
+  });
+
+  it('refuses an autosave origin that is not an absolute path', async () => {
+    await expectEngineError(() => workbench.autosave({ experiment: experiment('Unsaved'), path: 'relative.tiller.json' }), 'bad_argument', 'path');
   });
 
   it('emitted a status event for every state change', () => {

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 import { Engine, type EngineOptions, type ModelHandle } from '../engine';
 import { EngineError, serializeError, type SerializedError } from '../errors';
+import type { RecoveredSession } from '../experiment/autosave';
 import type { Experiment } from '../experiment/schema';
 import { hookInfo, listHooks, type HookInfo } from '../hooks/names';
 import { openModel } from '../model/load';
@@ -39,7 +40,8 @@ import {
   type WorkbenchEvent,
   type WorkbenchMethod,
 } from './protocol';
-import { variantIssues, zodIssues } from './variant-issues';
+import { variantIssues } from './variant-issues';
+import { dottedPath, issueLines, safeParseBounded, zodIssues } from '../../../src-shared/issues';
 import { readVectorFile } from './vector-file';
 
 export interface WorkbenchOptions {
@@ -275,8 +277,8 @@ export class Workbench implements WorkbenchApi {
 
   /** Schema problems, then (with a model loaded) hooks, widths, indices and lens layers against it. */
   async validateVariant(request: RequestOf<'validateVariant'>): Promise<{ issues: VariantIssue[] }> {
-    const parsed = requestSchemas.validateVariant.safeParse(request);
-    if (!parsed.success) return { issues: zodIssues(parsed.error).map((issue) => ({ ...issue, path: issue.path.replace(/^variant\.?/, '') })) };
+    const parsed = safeParseBounded(requestSchemas.validateVariant, request);
+    if (!parsed.success) return { issues: zodIssues(parsed.error.issues).map((issue) => ({ ...issue, path: dottedPath(issue.path).replace(/^variant\.?/, '') })) };
     return { issues: variantIssues(this.loaded?.handle.spec ?? null, parsed.data.variant) };
   }
 
@@ -339,11 +341,11 @@ export class Workbench implements WorkbenchApi {
   }
 
   async autosave(request: RequestOf<'autosave'>): Promise<void> {
-    const { experiment } = parse('autosave', request);
-    await this.experiments.autosave(experiment);
+    const { experiment, path } = parse('autosave', request);
+    await this.experiments.autosave(experiment, path);
   }
 
-  async recoverAutosave(request: RequestOf<'recoverAutosave'>): Promise<Experiment | null> {
+  async recoverAutosave(request: RequestOf<'recoverAutosave'>): Promise<RecoveredSession | null> {
     parse('recoverAutosave', request);
     return this.experiments.recoverAutosave();
   }
@@ -380,10 +382,9 @@ export class Workbench implements WorkbenchApi {
 
 /** A request parsed with its schema (defaults filled in); EngineError('bad_argument') naming the field otherwise. */
 function parse<M extends WorkbenchMethod>(method: M, request: unknown): z.output<(typeof requestSchemas)[M]> {
-  const result = requestSchemas[method].safeParse(request ?? {});
+  const result = safeParseBounded(requestSchemas[method], request ?? {});
   if (result.success) return result.data as z.output<(typeof requestSchemas)[M]>;
-  const problems = zodIssues(result.error).map((issue) => `${issue.path || '(params)'}: ${issue.message}`);
-  throw new EngineError('bad_argument', `${method}: ${problems.join('; ')}`);
+  throw new EngineError('bad_argument', `${method}: ${issueLines(zodIssues(result.error.issues, [], '(params)'))}`);
 }
 
 /** The hook's layout, or EngineError('bad_argument') that names the hook the caller gave. */

@@ -18,6 +18,7 @@ export type {
   ModelRef,
   PickKind,
   RecentExperiment,
+  RecoveredSession,
   RequestOf,
   ResultOf,
   SerializedError,
