@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { decodingSchema, Engine, EngineError, generationSettingsSchema, listHooks, type CaptureResult, type Decoding, type ExecutionProvider, type GenerationResult, type ModelHandle, type VariantRun, type VariantTokenEvent } from '../engine/api';
 import { readFileSync } from 'node:fs';
 import { USAGE, describeIssues, generateArgsSchema, hooksArgsSchema, parseCommandLine, runArgsSchema, tokenizeArgsSchema } from './args';
+import { parseJson } from '../../src-shared/json-syntax';
 
 class UsageError extends Error {}
 
@@ -163,11 +164,9 @@ function readJsonFile(path: string, what: 'plan' | 'variants'): unknown {
   } catch {
     throw new EngineError('not_found', `${what} file ${path} cannot be read`);
   }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new EngineError('bad_plan', `${what} file ${path} is not valid JSON: ${(error as Error).message}`);
-  }
+  const parsed = parseJson(text);
+  if (!parsed.ok) throw new EngineError('bad_plan', `${what} file ${path}: ${parsed.message}`, { line: parsed.line, column: parsed.column });
+  return parsed.value;
 }
 
 async function runCommand(flags: Record<string, unknown>): Promise<void> {

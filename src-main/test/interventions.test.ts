@@ -497,7 +497,7 @@ describe('bad plans', () => {
     await expectEngineError(() => handle.run(prompt, { captures: [{ hook: 'blocks.1.hook_nonsense' }] }), 'bad_plan', 'captures[0].hook: ', 'hook_nonsense');
     await expectEngineError(() => handle.run(prompt, { interventions: [{ op: 'set', hook: 'blocks.1.mlp.hook_post', indices: [128], values: [1] }] }), 'bad_plan', 'indices[0]: 128 is out of range: blocks.1.mlp.hook_post has 128 neurons');
     await expectEngineError(() => handle.run(prompt, { interventions: [{ op: 'lens', layers: [4] }] }), 'bad_plan', 'block 4 is out of range');
-    expect(() => parsePlanJson('{"interventions": [', model.spec)).toThrow(/malformed JSON/);
+    expect(() => parsePlanJson('{"interventions": [', model.spec)).toThrow(/not valid JSON at line 1, column 20/);
     await expectEngineError(
       () => generateAll([{}, { plan: { interventions: [{ op: 'scale', hook: 'blocks.0.attn.hook_z', indices: [6], values: [0] }] } }]),
       'bad_plan',

@@ -199,8 +199,10 @@ describe('parsePlanJson', () => {
     expect(parsePlanJson(JSON.stringify(canonicalPlan()), spec)).toEqual(validatePlan(spec, canonicalPlan()));
   });
 
-  it('reports malformed JSON as bad_plan', () => {
-    expect(() => parsePlanJson('{"captures": [', spec)).toThrow(expect.objectContaining({ code: 'bad_plan', message: expect.stringMatching(/^malformed JSON: /) }));
+  it('reports malformed JSON as bad_plan with its line and column', () => {
+    expect(() => parsePlanJson('{"captures": [\n  {"hook": x}]}', spec)).toThrow(
+      expect.objectContaining({ code: 'bad_plan', message: expect.stringMatching(/^plan: not valid JSON at line 2, column 12: /), details: { line: 2, column: 12 } }),
+    );
   });
 
   it('reports a valid JSON plan that does not fit the model', () => {

@@ -20,6 +20,7 @@
  *                                              (several on one weight add up)
  */
 import { MAX_ISSUES, capIssues, issueLines, safeParseBounded, zodIssues, type Issue } from '../../../src-shared/issues';
+import { parseJson } from '../../../src-shared/json-syntax';
 import { planSchemaFor, type PlanLimits, type Plan, type Positions, type Intervention } from '../../../src-shared/plan-schema';
 import { EngineError } from '../errors';
 import { expectedParams, type ModelSpec } from '../model/spec';
@@ -185,13 +186,9 @@ export function validateRunPositions(plan: Plan, run: RunPositions): void {
 
 /** validatePlan for JSON text (a file, a CLI flag). */
 export function parsePlanJson(text: string, spec: ModelSpec): Plan {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new EngineError('bad_plan', `malformed JSON: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  return validatePlan(spec, value);
+  const parsed = parseJson(text);
+  if (!parsed.ok) throw new EngineError('bad_plan', `plan: ${parsed.message}`, { line: parsed.line, column: parsed.column });
+  return validatePlan(spec, parsed.value);
 }
 
 function planError(all: PlanIssue[]): EngineError {
