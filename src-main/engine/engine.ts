@@ -12,7 +12,7 @@ import { decodingReport, stepScorer } from './generate/scorers';
 import type { GenerationSettings } from './generate/settings';
 import type { StepModel } from './generate/step-model';
 import { llamaGraphWeights } from './graph/llama';
-import { ensureWeightFile } from './graph/weights-file';
+import { ensureWeightFile, weightCacheBytes, type ConversionProgress } from './graph/weights-file';
 import { planWarnings, validatePlan, validateRunPositions, type Plan } from './hooks/plan';
 import { issueText, planScheduleBlocks, scheduleReport } from './hooks/schedule';
 import type { RunPositions } from './hooks/positions';
@@ -24,6 +24,7 @@ import { unionPlan } from './plan/union';
 import { weightsFingerprint } from './model/fingerprint';
 import { openModel, type LoadedModel } from './model/load';
 import type { ModelSpec } from './model/spec';
+import { F32_WEIGHTS, weightOptionsLabel, type WeightOptions } from './model/weight-format';
 import type { TextTokenizer } from './model/tokenizer/types';
 import type { ExecutionProvider } from './runtime/protocol';
 import { Runtime, type KvCacheHandle } from './runtime/runtime';
@@ -58,6 +59,13 @@ export interface PlanRunResult {
   warnings: string[];
 }
 
+export interface LoadOptions {
+  /** Weight format (default float32: exact parity with the references). */
+  weights?: WeightOptions;
+  /** Called as the first load converts the checkpoint into the cached weight file. */
+  onProgress?: (progress: ConversionProgress) => void;
+}
+
 export interface EngineOptions {
   /** Where graph-layout weights and compiled graphs are cached (default: the user's cache folder). */
   cacheDir?: string;
@@ -68,7 +76,7 @@ export interface EngineOptions {
 }
 
 /** Bumped whenever the weight layout or graph changes, so stale caches are not reused. */
-const GRAPH_VERSION = 'llama-2';
+const GRAPH_VERSION = 'llama-3';
 const EMPTY_PLAN: Plan = { captures: [], interventions: [] };
 /** Source runs of patches, kept so re-running a variant does not recompute them. */
 const MAX_CACHED_SOURCES = 16;
@@ -95,22 +103,25 @@ export class Engine {
     return new Engine(options);
   }
 
-  async loadModel(path: string, options: { tokenizerPath?: string } = {}): Promise<ModelHandle> {
-    return this.loadOpened(await openModel(path, options));
+  async loadModel(path: string, options: { tokenizerPath?: string } & LoadOptions = {}): Promise<ModelHandle> {
+    return this.loadOpened(await openModel(path, options), options);
   }
 
   /**
    * Build a model already opened (and so checked) by openModel: cache its graph-layout
-   * weights and compile the plain forward pass. Closes the checkpoint files either way.
+   * weights in the requested format (converted once, per model and format) and compile
+   * the plain forward pass. Closes the checkpoint files either way.
    */
-  async loadOpened(loaded: LoadedModel): Promise<ModelHandle> {
+  async loadOpened(loaded: LoadedModel, options: LoadOptions = {}): Promise<ModelHandle> {
     try {
+      const weights = options.weights ?? F32_WEIGHTS;
       const fingerprint = weightsFingerprint(loaded.weights.files);
-      const dir = join(this.cacheDir, 'models', `${fingerprint.slice(0, 24)}-${GRAPH_VERSION}`);
-      const manifest = ensureWeightFile(dir, `${fingerprint}:${GRAPH_VERSION}`, llamaGraphWeights(loaded.spec, loaded.weights));
+      const dir = join(this.cacheDir, 'models', `${fingerprint.slice(0, 24)}-${GRAPH_VERSION}-${weightOptionsLabel(weights)}`);
+      const groups = llamaGraphWeights(loaded.spec, loaded.weights, weights);
+      const manifest = ensureWeightFile(dir, `${fingerprint}:${GRAPH_VERSION}`, weights, groups, options.onProgress);
       const plans = new PlanSessions(this.runtime, loaded.spec, manifest, dir, this.executionProvider);
       const base = await plans.acquire(EMPTY_PLAN); // held for the model's life: the plain forward pass
-      return new ModelHandle(this.runtime, loaded, base, plans, fingerprint);
+      return new ModelHandle(this.runtime, loaded, base, plans, fingerprint, weights, weightCacheBytes(dir));
     } finally {
       loaded.weights.close();
     }
@@ -135,6 +146,10 @@ export class ModelHandle {
     private readonly plans: PlanSessions,
     /** Sampled fingerprint of the checkpoint files (model/fingerprint.ts). */
     readonly fingerprint: string,
+    /** How the weights are stored: float32, or quantized linear layers (model/weight-format.ts). */
+    readonly weights: WeightOptions,
+    /** Bytes of this model's cached weight file in that format. */
+    readonly cacheBytes: number,
   ) {
     this.spec = loaded.spec;
     this.tokenizer = loaded.tokenizer;
