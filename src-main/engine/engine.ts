@@ -171,9 +171,9 @@ export class ModelHandle {
     return this.plans.usage();
   }
 
-  private newCache(slots: number, batch: number): Promise<KvCacheHandle> {
-    const { nKvHeads, dHead, nCtx } = this.spec;
-    return this.runtime.createKvCache({ slots, batch, nKvHeads, dHead, maxPositions: nCtx });
+  private newCache(slots: number, batch: number, maxPositions = this.spec.nCtx): Promise<KvCacheHandle> {
+    const { nKvHeads, dHead } = this.spec;
+    return this.runtime.createKvCache({ slots, batch, nKvHeads, dHead, maxPositions });
   }
 
   private checkIds(ids: readonly number[]): void {
@@ -183,8 +183,36 @@ export class ModelHandle {
   }
 
   /** A batch of rows over one compiled plan and one KV cache; release() frees the cache. */
-  private async openBatch(lease: Lease, rows: RowPlan[]): Promise<PlanBatch> {
-    return new PlanBatch(this.spec, lease, await this.newCache(lease.compiled.slots, rows.length), rows);
+  private async openBatch(lease: Lease, rows: RowPlan[], maxPositions?: number): Promise<PlanBatch> {
+    return new PlanBatch(this.spec, lease, await this.newCache(lease.compiled.slots, rows.length, maxPositions), rows);
+  }
+
+  /**
+   * One forward pass of several batch rows over one compiled plan, from an empty cache:
+   * the primitive the analyses (engine/analysis/) batch their sweeps on. `plan` is
+   * validated and gives the structure; row r feeds `ids[r]` (all of one length) with the
+   * values of `rows[r]` (its own plan of that structure, its active interventions, its
+   * patch rows). Returns per row the logits at `logitsAt` (indices into the fed tokens),
+   * and the fetched outputs (captures of `plan`, lens heads) with the run's positions.
+   */
+  async runRows(plan: Plan, rows: RowPlan[], ids: number[][], options: { lenses?: LensHead[]; logitsAt?: number[]; fetches?: string[] } = {}): Promise<RowsRunResult> {
+    if (rows.length === 0 || rows.length !== ids.length) throw new EngineError('bad_argument', `runRows: ${rows.length} rows for ${ids.length} token lists`);
+    for (const row of ids) this.checkIds(row);
+    if (ids.some((row) => row.length !== ids[0].length)) throw new EngineError('bad_argument', 'runRows: every row must feed the same number of tokens');
+    const lenses = options.lenses ?? [];
+    const lease = await this.plans.acquire(plan, lenses);
+    try {
+      const batch = await this.openBatch(lease, rows, ids[0].length);
+      try {
+        const logitsAt = options.logitsAt ?? [ids[0].length - 1];
+        const fetches = [...lenses.map((lens) => lens.name), ...(options.fetches ?? [])];
+        return await batch.feed(ids, ids[0].length, logitsAt, fetches);
+      } finally {
+        await batch.release();
+      }
+    } finally {
+      lease.done();
+    }
   }
 
   /** One forward pass over `ids` from an empty cache; logits for every position or only the last. */
@@ -365,6 +393,13 @@ export class ModelHandle {
     this.base.done();
     await this.plans.releaseAll();
   }
+}
+
+/** What runRows returns: logits[row][i] at the i-th requested position, and the fetched outputs. */
+export interface RowsRunResult {
+  logits: Float32Array[][];
+  outputs: TensorMap;
+  run: RunPositions;
 }
 
 interface VariantGroup {
