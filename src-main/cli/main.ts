@@ -4,29 +4,13 @@
  * with a message naming the problem.
  */
 import { z } from 'zod';
-import { decodingSchema, Engine, EngineError, generationSettingsSchema, listHooks, type CaptureResult, type Decoding, type ExecutionProvider, type GenerationResult, type ModelHandle, type VariantRun, type VariantTokenEvent } from '../engine/api';
+import { decodingSchema, EngineError, generationSettingsSchema, listHooks, type CaptureResult, type Decoding, type GenerationResult, type VariantRun, type VariantTokenEvent } from '../engine/api';
 import { readFileSync } from 'node:fs';
 import { USAGE, describeIssues, generateArgsSchema, hooksArgsSchema, parseCommandLine, runArgsSchema, tokenizeArgsSchema } from './args';
 import { parseJson } from '../../src-shared/json-syntax';
+import { UsageError, validate, withModel } from './common';
+import { lensCommand, patchCommand } from './inside';
 
-class UsageError extends Error {}
-
-function validate<S extends z.ZodType>(schema: S, flags: Record<string, unknown>): z.output<S> {
-  const result = schema.safeParse(flags);
-  if (!result.success) throw new UsageError(describeIssues(result.error));
-  return result.data;
-}
-
-async function withModel<T>(args: { model: string; tokenizer?: string; ep: ExecutionProvider; threads?: number }, use: (model: ModelHandle) => Promise<T>): Promise<T> {
-  const engine = Engine.create({ executionProvider: args.ep, threads: args.threads });
-  try {
-    const model = await engine.loadModel(args.model, { tokenizerPath: args.tokenizer });
-    if (model.fallbackReason) process.stderr.write(`note: ${model.fallbackReason}\n`);
-    return await use(model);
-  } finally {
-    await engine.close();
-  }
-}
 
 async function generateCommand(flags: Record<string, unknown>): Promise<void> {
   const args = validate(generateArgsSchema, flags);
@@ -222,6 +206,8 @@ async function hooksCommand(flags: Record<string, unknown>): Promise<void> {
 const COMMANDS: Record<string, (flags: Record<string, unknown>) => Promise<void>> = {
   generate: generateCommand,
   hooks: hooksCommand,
+  lens: lensCommand,
+  patch: patchCommand,
   run: runCommand,
   tokenize: tokenizeCommand,
 };

@@ -21,11 +21,13 @@
  */
 import type { ModelSpec, WeightSource } from '../model/spec';
 import { paramName } from '../model/spec';
+import type { WeightOptions } from '../model/weight-format';
 import { GraphBuilder, MS_DOMAIN, type Value } from './builder';
 import type { ModelProtoData } from './onnx-proto';
 import { ropeTables } from './rope';
 import { NO_TAPS, Taps, type TapSpec } from './taps';
-import { transpose, type GraphWeight, type WeightManifest } from './weights-file';
+import { computedTensor, matMulNBitsAttributes, quantizedLinear, quantizedNames, storedTensor, transposedLinear } from './weight-groups';
+import type { WeightGroup, WeightManifest } from './weights-file';
 
 /** Graph-layout weight names: linear weights are stored transposed ([in, out]) for MatMul. */
 const weightName = {
@@ -45,43 +47,43 @@ const weightName = {
   ropeSin: 'rope.sin', // [n_ctx, d_head / 2]
 };
 
-/** Every tensor the graph reads, in file order, produced from the checkpoint on demand. */
-export function llamaGraphWeights(spec: ModelSpec, source: WeightSource): GraphWeight[] {
-  const { dModel, dHead, nHeads, nKvHeads, dMlp, dVocab } = spec;
-  const linear = (name: string, param: string, outFeatures: number, inFeatures: number): GraphWeight => ({
-    name,
-    dims: [inFeatures, outFeatures],
-    produce: () => transpose(source.read(param), outFeatures, inFeatures),
-  });
-  const vector = (name: string, param: string): GraphWeight => ({ name, dims: [dModel], produce: () => source.read(param) });
+/**
+ * Every tensor the graph reads, in file order, converted from the checkpoint as the file
+ * is written: linear layers (the head included) as float32 [in, out] for MatMul or
+ * quantized for MatMulNBits, the embedding table in float32, or float16 when quantized.
+ */
+export function llamaGraphWeights(spec: ModelSpec, source: WeightSource, options: WeightOptions): WeightGroup[] {
+  const linear = (name: string, param: string): WeightGroup =>
+    options.format === 'f32' ? transposedLinear(name, source, param) : quantizedLinear(name, source, param, options);
+  const vector = (name: string, param: string): WeightGroup => storedTensor(name, source, param, 'float32');
   const rope = ropeTables(spec, spec.nCtx);
 
-  const weights: GraphWeight[] = [{ name: weightName.embed, dims: [dVocab, dModel], produce: () => source.read(paramName.embed()) }];
+  const groups: WeightGroup[] = [storedTensor(weightName.embed, source, paramName.embed(), options.format === 'f32' ? 'float32' : 'float16')];
   for (let l = 0; l < spec.nLayers; l++) {
-    weights.push(
+    groups.push(
       vector(weightName.ln1(l), paramName.ln1(l)),
-      linear(weightName.q(l), paramName.q(l), nHeads * dHead, dModel),
-      linear(weightName.k(l), paramName.k(l), nKvHeads * dHead, dModel),
-      linear(weightName.v(l), paramName.v(l), nKvHeads * dHead, dModel),
-      linear(weightName.o(l), paramName.o(l), dModel, nHeads * dHead),
+      linear(weightName.q(l), paramName.q(l)),
+      linear(weightName.k(l), paramName.k(l)),
+      linear(weightName.v(l), paramName.v(l)),
+      linear(weightName.o(l), paramName.o(l)),
       vector(weightName.ln2(l), paramName.ln2(l)),
-      linear(weightName.gate(l), paramName.gate(l), dMlp, dModel),
-      linear(weightName.up(l), paramName.up(l), dMlp, dModel),
-      linear(weightName.down(l), paramName.down(l), dModel, dMlp),
+      linear(weightName.gate(l), paramName.gate(l)),
+      linear(weightName.up(l), paramName.up(l)),
+      linear(weightName.down(l), paramName.down(l)),
     );
   }
-  weights.push(
+  groups.push(
     vector(weightName.lnFinal, paramName.lnFinal()),
-    linear(weightName.unembed, spec.tiedEmbeddings ? paramName.embed() : paramName.unembed(), dVocab, dModel),
-    { name: weightName.ropeCos, dims: [spec.nCtx, dHead / 2], produce: () => rope.cos },
-    { name: weightName.ropeSin, dims: [spec.nCtx, dHead / 2], produce: () => rope.sin },
+    linear(weightName.unembed, spec.tiedEmbeddings ? paramName.embed() : paramName.unembed()),
+    computedTensor(weightName.ropeCos, [spec.nCtx, spec.dHead / 2], () => rope.cos),
+    computedTensor(weightName.ropeSin, [spec.nCtx, spec.dHead / 2], () => rope.sin),
   );
-  return weights;
+  return groups;
 }
 
 export function buildLlamaGraph(spec: ModelSpec, manifest: WeightManifest, tapSpec: TapSpec = NO_TAPS): ModelProtoData {
   const taps = new Taps(tapSpec);
-  const { dHead, nHeads, nKvHeads, dVocab, normEps } = spec;
+  const { dModel, dHead, nHeads, nKvHeads, dVocab, normEps } = spec;
   const schedule = tapSpec.schedule ?? Array.from({ length: spec.nLayers }, (_, layer) => layer);
   const g = new GraphBuilder('tiller-llama');
   // Each weight is declared once, however often a schedule or a lens head reads it.
@@ -90,13 +92,24 @@ export function buildLlamaGraph(spec: ModelSpec, manifest: WeightManifest, tapSp
     const entry = manifest.tensors[name];
     if (!entry) throw new Error(`weight file lacks ${name}`);
     let value = declared.get(name);
-    if (!value) declared.set(name, (value = g.external(name, entry.dims, { location: manifest.file, offset: entry.offset, length: entry.length })));
+    if (!value) declared.set(name, (value = g.external(name, entry.elemType, entry.dims, { location: manifest.file, offset: entry.offset, length: entry.length })));
     return value;
   };
-  // x W, plus (x V^T) U for each low-rank edit of this weight (weight_delta): W + sum U^T V without touching W.
-  const linear = (x: Value, weight: string, param: string, output: string): Value => {
+  // x W for a linear weight with `inFeatures` inputs: MatMul on float32 [in, out], or
+  // MatMulNBits on the quantized [out, in] blocks (graph/quantize.ts).
+  const { weights: stored } = manifest;
+  const matmul = (x: Value, weight: string, inFeatures: number, output?: string): Value => {
+    if (stored.format === 'f32') return g.op1('MatMul', [x, w(weight)], { output });
+    const names = quantizedNames(weight);
+    const outFeatures = manifest.tensors[names.data]?.dims[0] ?? 0;
+    const layout = { rows: outFeatures, cols: inFeatures, bits: stored.format === 'int8' ? 8 : 4, blockSize: stored.blockSize } as const;
+    return g.op1('MatMulNBits', [x, w(names.data), w(names.scales), w(names.zeroPoints)], { domain: MS_DOMAIN, attrs: matMulNBitsAttributes(layout, stored.accuracyLevel), output });
+  };
+  // x W, plus (x V^T) U for each low-rank edit of this weight (weight_delta): W + sum U^T V without
+  // touching W, so a quantized W needs no re-quantization and an edit costs O(rank) per token.
+  const linear = (x: Value, weight: string, inFeatures: number, param: string, output: string): Value => {
     const deltas = taps.deltas(param);
-    let y = g.op1('MatMul', [x, w(weight)], { output: deltas.length === 0 ? output : undefined });
+    let y = matmul(x, weight, inFeatures, deltas.length === 0 ? output : undefined);
     deltas.forEach(({ prefix }, i) => {
       const v = g.parameter(`${prefix}.v`, 'float32', ['batch', `${prefix}.in`, `${prefix}.rank`]);
       const u = g.parameter(`${prefix}.u`, 'float32', ['batch', `${prefix}.rank`, `${prefix}.out`]);
@@ -136,7 +149,11 @@ export function buildLlamaGraph(spec: ModelSpec, manifest: WeightManifest, tapSp
   const axis2 = g.constant('int64', [1], [2], 'axis2');
   const attnScale = g.constant('float32', [], [1 / Math.sqrt(dHead)], 'attn_scale');
 
-  const embed = taps.tap(g, 'hook_embed', g.op1('Gather', [w(weightName.embed), inputIds], { attrs: { axis: 0 }, output: 'hook_embed' })); // [batch, pos, d_model]
+  // A float16 table (quantized models) is gathered, then widened: the residual stream stays float32.
+  const embedTable = w(weightName.embed);
+  const embedRows = (output: string): Value => g.op1('Gather', [embedTable, inputIds], { attrs: { axis: 0 }, output });
+  const embedded = stored.format === 'f32' ? embedRows('hook_embed') : g.op1('Cast', [embedRows(g.fresh('embed_f16'))], { attrs: { to: 1 }, output: 'hook_embed' });
+  const embed = taps.tap(g, 'hook_embed', embedded); // [batch, pos, d_model]
   let residPre = taps.tap(g, `blocks.${schedule[0]}.hook_resid_pre`, embed);
   const ln1Hook = `blocks.${schedule[0]}.ln1.hook_normalized`;
   let normed = taps.tap(g, ln1Hook, rmsNorm(residPre, w(weightName.ln1(schedule[0])), ln1Hook)); // [batch, pos, d_model]
@@ -150,9 +167,9 @@ export function buildLlamaGraph(spec: ModelSpec, manifest: WeightManifest, tapSp
     const pastValue = g.input(`past_value.${slot}`, 'float32', ['past', 'batch', nKvHeads, dHead]);
 
     // Attention
-    const q = at('attn.hook_q', linear(normed, weightName.q(layer), `blocks.${layer}.attn.q_proj`, named('attn.hook_q'))); // [batch, pos, n_heads * d_head]
-    const k = at('attn.hook_k', linear(normed, weightName.k(layer), `blocks.${layer}.attn.k_proj`, named('attn.hook_k'))); // [batch, pos, n_kv_heads * d_head]
-    const v = at('attn.hook_v', linear(normed, weightName.v(layer), `blocks.${layer}.attn.v_proj`, named('attn.hook_v'))); // [batch, pos, n_kv_heads * d_head]
+    const q = at('attn.hook_q', linear(normed, weightName.q(layer), dModel, `blocks.${layer}.attn.q_proj`, named('attn.hook_q'))); // [batch, pos, n_heads * d_head]
+    const k = at('attn.hook_k', linear(normed, weightName.k(layer), dModel, `blocks.${layer}.attn.k_proj`, named('attn.hook_k'))); // [batch, pos, n_kv_heads * d_head]
+    const v = at('attn.hook_v', linear(normed, weightName.v(layer), dModel, `blocks.${layer}.attn.v_proj`, named('attn.hook_v'))); // [batch, pos, n_kv_heads * d_head]
     const rotary = (x: Value, heads: number, name: string): Value =>
       at(name, g.op1('RotaryEmbedding', [x, positionIds, ropeCos, ropeSin], { domain: MS_DOMAIN, attrs: { interleaved: 0, num_heads: heads }, output: named(name) }));
     const qRot = rotary(q, nHeads, 'attn.hook_rot_q');
@@ -170,15 +187,15 @@ export function buildLlamaGraph(spec: ModelSpec, manifest: WeightManifest, tapSp
     const pattern = at('attn.hook_pattern', g.op1('Softmax', [scores], { attrs: { axis: -1 }, output: named('attn.hook_pattern') }), 'pattern'); // grouped: head = kv_head * group + g
     const zGrouped = g.op1('MatMul', [pattern, vByHead]); // [batch, n_kv_heads, group, pos, d_head]
     const z = at('attn.hook_z', g.op1('Reshape', [g.op1('Transpose', [zGrouped], { attrs: { perm: [0, 3, 1, 2, 4] } }), flatHeadsShape], { output: named('attn.hook_z') })); // [batch, pos, n_heads * d_head]
-    const attnOut = at('hook_attn_out', linear(z, weightName.o(layer), `blocks.${layer}.attn.o_proj`, named('hook_attn_out'))); // [batch, pos, d_model]
+    const attnOut = at('hook_attn_out', linear(z, weightName.o(layer), nHeads * dHead, `blocks.${layer}.attn.o_proj`, named('hook_attn_out'))); // [batch, pos, d_model]
     const [normed2, residMid] = residualThenNorm(attnOut, residPre, w(weightName.ln2(layer)), [hook('hook_resid_mid')], hook('ln2.hook_normalized'));
 
     // MLP: down_proj(silu(gate_proj(x)) * up_proj(x))
-    const gate = at('mlp.hook_pre', linear(normed2, weightName.gate(layer), `blocks.${layer}.mlp.gate_proj`, named('mlp.hook_pre'))); // [batch, pos, d_mlp]
-    const up = at('mlp.hook_pre_linear', linear(normed2, weightName.up(layer), `blocks.${layer}.mlp.up_proj`, named('mlp.hook_pre_linear'))); // [batch, pos, d_mlp]
+    const gate = at('mlp.hook_pre', linear(normed2, weightName.gate(layer), dModel, `blocks.${layer}.mlp.gate_proj`, named('mlp.hook_pre'))); // [batch, pos, d_mlp]
+    const up = at('mlp.hook_pre_linear', linear(normed2, weightName.up(layer), dModel, `blocks.${layer}.mlp.up_proj`, named('mlp.hook_pre_linear'))); // [batch, pos, d_mlp]
     const silu = g.op1('Mul', [gate, g.op1('Sigmoid', [gate])]);
     const post = at('mlp.hook_post', g.op1('Mul', [silu, up], { output: named('mlp.hook_post') })); // [batch, pos, d_mlp]
-    const mlpOut = at('hook_mlp_out', linear(post, weightName.down(layer), `blocks.${layer}.mlp.down_proj`, named('hook_mlp_out'))); // [batch, pos, d_model]
+    const mlpOut = at('hook_mlp_out', linear(post, weightName.down(layer), spec.dMlp, `blocks.${layer}.mlp.down_proj`, named('hook_mlp_out'))); // [batch, pos, d_model]
 
     // Residual add, fused with the norm that reads it next: the next block's ln1 or ln_final.
     const next = schedule[slot + 1];
@@ -192,7 +209,7 @@ export function buildLlamaGraph(spec: ModelSpec, manifest: WeightManifest, tapSp
   // Unembed only the requested positions: prefill needs one row of logits, not seq rows.
   const atLogitsPositions = (x: Value): Value => g.op1('Gather', [x, logitsPositions], { attrs: { axis: 1 } }); // [batch, n_logits, d_model]
   const changed = taps.changes('logits'); // then the output is the changed value, renamed
-  let logits = taps.tap(g, 'logits', g.op1('MatMul', [atLogitsPositions(normed), w(weightName.unembed)], { output: changed ? undefined : 'logits' })); // [batch, n_logits, d_vocab]
+  let logits = taps.tap(g, 'logits', matmul(atLogitsPositions(normed), weightName.unembed, dModel, changed ? undefined : 'logits')); // [batch, n_logits, d_vocab]
   if (changed) logits = g.op1('Identity', [logits], { output: 'logits' });
   g.output(logits, 'float32', ['batch', 'n_logits', dVocab]);
 
@@ -204,7 +221,7 @@ export function buildLlamaGraph(spec: ModelSpec, manifest: WeightManifest, tapSp
       h = g.op1('Add', [atLogitsPositions(finalResidual), g.op1('Mul', [lambda, h])]);
     }
     if (lens.finalNorm) h = rmsNorm(h, w(weightName.lnFinal));
-    g.output(g.op1('MatMul', [h, w(weightName.unembed)], { output: lens.name }), 'float32', ['batch', 'n_logits', dVocab]);
+    g.output(matmul(h, weightName.unembed, dModel, lens.name), 'float32', ['batch', 'n_logits', dVocab]);
   }
   taps.finish(g);
   return g.toModel();

@@ -1,6 +1,6 @@
 /**
- * MatMulNBits packing against a reference dequantization written here from the op's
- * spec (docs/ContribOperators.md): exact bytes for a hand-worked block, the error bound
+ * MatMulNBits packing against a reference dequantization written from the op's spec
+ * (test/reference/quantized-weights.ts): exact bytes for a hand-worked block, the error bound
  * and exact zeros on random odd-sized matrices with a partial last block, row-chunked
  * quantization equal to whole-matrix quantization, and onnxruntime's MatMulNBits on the
  * packed weights equal to a MatMul with the dequantized weights.
@@ -14,7 +14,8 @@ import { float32 } from '../runtime/tensor';
 import { expectEngineError } from '../../test/expect-engine-error';
 import { MS_DOMAIN } from './builder';
 import { encodeModel, type ModelProtoData } from './onnx-proto';
-import { quantizedBytes, quantizeRows, quantLayout, type QuantBits, type QuantLayout, type QuantizedRows } from './quantize';
+import { codeAt, dequantize } from '../../test/reference/quantized-weights';
+import { quantizedBytes, quantizeRows, quantLayout, type QuantLayout, type QuantizedRows } from './quantize';
 
 /** Seeded uniform values in [-1, 1) (a small LCG: deterministic, no dependency). */
 function randomValues(count: number, seed: number): Float32Array {
@@ -23,28 +24,6 @@ function randomValues(count: number, seed: number): Float32Array {
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
     return state / 2 ** 31 - 1;
   });
-}
-
-/** The spec's unpacking: code i of a packed run (8-bit bytes, or 4-bit nibbles low first). */
-function codeAt(bytes: Uint8Array, offset: number, bits: QuantBits, i: number): number {
-  if (bits === 8) return bytes[offset + i];
-  const byte = bytes[offset + Math.floor(i / 2)];
-  return i % 2 === 0 ? byte & 0x0f : byte >> 4;
-}
-
-/** Reference dequantization: W[n, k] = (q - zero_point) * scale, per block of K. */
-function dequantize(layout: QuantLayout, packed: QuantizedRows): Float32Array {
-  const { rows, cols, bits, blockSize, blocksPerRow, blockBytes, zeroPointBytesPerRow } = layout;
-  const out = new Float32Array(rows * cols);
-  for (let n = 0; n < rows; n++) {
-    for (let k = 0; k < cols; k++) {
-      const block = Math.floor(k / blockSize);
-      const q = codeAt(packed.data, (n * blocksPerRow + block) * blockBytes, bits, k % blockSize);
-      const zeroPoint = codeAt(packed.zeroPoints, n * zeroPointBytesPerRow, bits, block);
-      out[n * cols + k] = (q - zeroPoint) * packed.scales[n * blocksPerRow + block];
-    }
-  }
-  return out;
 }
 
 describe('quantizeRows', () => {

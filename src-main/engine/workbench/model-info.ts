@@ -3,27 +3,14 @@
  */
 import type { ModelHandle } from '../engine';
 import { expectedParams, type ModelSpec } from '../model/spec';
+import { weightFileBytes } from '../model/weight-format';
 import type { ModelInfo } from './protocol';
-
-const FLOAT32_BYTES = 4;
 
 /** Parameters of the checkpoint (tied embeddings counted once), from the spec's parameter shapes. */
 export function parameterCount(spec: ModelSpec): number {
   let count = 0;
   for (const shape of expectedParams(spec).values()) count += shape.reduce((a, b) => a * b, 1);
   return count;
-}
-
-/**
- * Bytes of the float32 graph-layout weights the engine maps (graph/llama.ts,
- * llamaGraphWeights): every parameter, plus the graph's own unembedding matrix when the
- * checkpoint ties it to the embedding, plus the rotary cos/sin tables ([n_ctx, d_head / 2]
- * each). Alignment padding in the cache file is not counted.
- */
-export function graphWeightBytes(spec: ModelSpec): number {
-  const untiedUnembed = spec.tiedEmbeddings ? spec.dVocab * spec.dModel : 0;
-  const ropeTables = spec.nCtx * spec.dHead;
-  return (parameterCount(spec) + untiedUnembed + ropeTables) * FLOAT32_BYTES;
 }
 
 export function modelInfo(handle: ModelHandle): ModelInfo {
@@ -44,7 +31,7 @@ export function modelInfo(handle: ModelHandle): ModelInfo {
     nCtx: spec.nCtx,
     provider: handle.provider,
     fallbackReason: handle.fallbackReason,
-    weightBytes: graphWeightBytes(spec),
+    weightBytes: weightFileBytes(spec, handle.weights),
     fingerprint: handle.fingerprint,
     hasChatTemplate: handle.tokenizer.chatTemplate !== null,
     compiled: compiledUsage(handle),

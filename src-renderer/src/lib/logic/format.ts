@@ -1,5 +1,5 @@
 /** Number and token formatting for the UI. */
-import type { DecodingStep } from '../api/types';
+import type { DecodingStep, ModelRef } from '../api/types';
 
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes) || bytes < 0) return '—';
@@ -106,6 +106,11 @@ export function folderOf(path: string): string {
 /** "/a/b/c.tiller.json" -> "c.tiller.json"; either separator. */
 export function fileName(path: string): string {
   return path.slice(folderOf(path).length);
+}
+
+/** How notices and banners name a model: its folder or file name, and its architecture. */
+export function modelLabel(model: Pick<ModelRef, 'path' | 'architecture'>): string {
+  return `${fileName(model.path.replace(/[\\/]+$/, '')) || model.path} (${model.architecture})`;
 }
 
 /** `file` in `folder`, with the folder's own separator (a Windows folder has backslashes only). */

@@ -90,8 +90,13 @@ export class ExperimentDocument {
     this.#doc.name = name;
   }
 
-  /** The loaded model. An untouched new document takes it without becoming dirty. */
+  /**
+   * The loaded model, for a document without results (results belong to the model that
+   * made them: setResults changes both). An untouched new document takes it without
+   * becoming dirty.
+   */
   setModel(model: ModelRef | null): void {
+    if (this.#results !== null) throw new Error('setModel: the document has results; they change model only with setResults');
     const untouched = this.#path === null && !this.#dirty;
     this.#doc.model = model;
     if (untouched) this.#markClean();
@@ -141,8 +146,13 @@ export class ExperimentDocument {
     return at;
   }
 
-  setResults(results: ExperimentResults | null): void {
+  /**
+   * New results (or none) and the model they belong to: the file names one model, so
+   * results are never saved under another model's reference and fingerprint.
+   */
+  setResults(results: ExperimentResults | null, model: ModelRef | null): void {
     this.#results = results;
+    this.#doc.model = model;
   }
 
   #names(): string[] {

@@ -1,0 +1,66 @@
+/**
+ * How a model's weights are stored for the graph: float32 as in the checkpoint (exact
+ * parity with the references), or every linear layer quantized to 8 or 4 bits per
+ * weight in blocks (onnxruntime's MatMulNBits, graph/quantize.ts) with the token
+ * embedding table in float16. This file is data and arithmetic only: what each format
+ * costs in bytes, so a model's memory can be checked before anything is converted.
+ */
+import { z } from 'zod';
+import { expectedParams, paramName, type ModelSpec } from './spec';
+
+export const WEIGHT_FORMATS = ['f32', 'int8', 'int4'] as const;
+export type WeightFormat = (typeof WEIGHT_FORMATS)[number];
+
+export const DEFAULT_BLOCK_SIZE = 32;
+
+export const weightOptionsSchema = z.object({
+  format: z.enum(WEIGHT_FORMATS),
+  /** Weights per quantization block along in_features: a power of two, at least 16. */
+  blockSize: z.number().int().min(16).max(4096).refine((n) => (n & (n - 1)) === 0, 'block size must be a power of two'),
+  /**
+   * MatMulNBits accuracy_level: 0 computes in float32 (most accurate); 4 quantizes the
+   * activations to int8 as well, which is faster and about 1% less exact (ORT-NOTES.md).
+   */
+  accuracyLevel: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3), z.literal(4)]),
+});
+export type WeightOptions = z.infer<typeof weightOptionsSchema>;
+
+export const F32_WEIGHTS: WeightOptions = { format: 'f32', blockSize: DEFAULT_BLOCK_SIZE, accuracyLevel: 0 };
+
+/** The options with defaults filled in: block 32, and accuracy level 0 (float32 activations). */
+export function weightOptions(format: WeightFormat, overrides: Partial<Omit<WeightOptions, 'format'>> = {}): WeightOptions {
+  return weightOptionsSchema.parse({ ...F32_WEIGHTS, ...overrides, format });
+}
+
+/** A short label for messages and cache folder names, e.g. "int4-b32-a0". */
+export function weightOptionsLabel(options: WeightOptions): string {
+  return options.format === 'f32' ? 'f32' : `${options.format}-b${options.blockSize}-a${options.accuracyLevel}`;
+}
+
+const bitsOf = (format: Exclude<WeightFormat, 'f32'>): number => (format === 'int8' ? 8 : 4);
+
+/** Bytes of one [rows, cols] linear weight in MatMulNBits layout: codes, float32 scales, zero points. */
+export function quantizedMatrixBytes(rows: number, cols: number, bits: number, blockSize: number): number {
+  const blocks = Math.ceil(cols / blockSize);
+  return rows * (blocks * ((blockSize * bits) / 8) + blocks * 4 + Math.ceil((blocks * bits) / 8));
+}
+
+/**
+ * Bytes of the graph-layout weight file for `spec` in a format: matrices as stored (the
+ * float32 unembedding is its own transposed copy even when tied), vectors and the rotary
+ * tables in float32, the embedding table in float32 or float16.
+ */
+export function weightFileBytes(spec: ModelSpec, options: WeightOptions): number {
+  let bytes = 0;
+  for (const [name, shape] of expectedParams(spec)) {
+    if (shape.length === 1) bytes += shape[0] * 4;
+    else if (name === paramName.embed()) bytes += shape[0] * shape[1] * (options.format === 'f32' ? 4 : 2);
+    else bytes += matrixBytes(shape[0], shape[1], options);
+  }
+  if (spec.tiedEmbeddings) bytes += matrixBytes(spec.dVocab, spec.dModel, options); // the head reads its own copy
+  return bytes + 2 * spec.nCtx * (spec.dHead / 2) * 4; // rotary cos and sin tables
+}
+
+function matrixBytes(rows: number, cols: number, options: WeightOptions): number {
+  return options.format === 'f32' ? rows * cols * 4 : quantizedMatrixBytes(rows, cols, bitsOf(options.format), options.blockSize);
+}
