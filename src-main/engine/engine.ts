@@ -44,8 +44,10 @@ export interface VariantTokenEvent {
   /** The variant plan's captures at the positions this step fed (the prompt at the first token). */
   captures: Record<string, CaptureResult>;
   /**
-   * The logprob variants[0] (the baseline) gave this token at the same step, so a UI can
-   * show how much a variant changed it; null for the baseline itself or once it stopped.
+   * The logprob variants[0] (the baseline) gave this token at the same step in the same
+   * context (every earlier generated token equal), so a UI can show how much a variant
+   * changed it; null for the baseline itself, once it stopped, and after the first token
+   * where the two differ (the contexts are no longer the same).
    */
   baselineLogprob: number | null;
 }
@@ -339,6 +341,8 @@ export class ModelHandle {
     });
     const scorers = variants.map((variant) => stepScorer(this.spec, variant.decoding));
     const sequences = variants.map(() => new Sequence(this.tokenizer, promptIds, settings, this.spec.nCtx));
+    // Per variant: it has generated a token the baseline did not (at the same step), so their contexts differ from then on.
+    const diverged = variants.map(() => false);
     const groups: VariantGroup[] = [];
     try {
       for (const members of groupBySchedule(plans)) {
@@ -371,8 +375,12 @@ export class ModelHandle {
             const { scores, step } = scorers[i].score(logits[r][0], lens, sequence.ids);
             const token = sequence.choose(scores, feedMs + performance.now() - rowStarted, signal, { penalized: scorers[i].penalized });
             // The baseline is the first row of the first group, so its step is already chosen.
-            const baseline = i > 0 && sequences[0].generatedIds.length === sequence.generatedIds.length ? sequences[0].lastLogprobs : null;
-            const baselineLogprob = baseline ? baseline[token.id] : null;
+            // Its logprob of this token compares like with like only while both saw the same
+            // tokens: after the first differing token the contexts differ, and nothing is reported.
+            const step0 = sequence.generatedIds.length - 1;
+            const comparable = i > 0 && !diverged[i] && sequences[0].generatedIds.length === step0 + 1;
+            const baselineLogprob = comparable ? (sequences[0].lastLogprobs?.[token.id] ?? null) : null;
+            if (i > 0 && sequences[0].generatedIds[step0] !== token.id) diverged[i] = true;
             yield { variant: i, token, decoding: step, captures: group.batch.captures(plans[i], r, outputs, run), baselineLogprob };
           }
         }
