@@ -15,6 +15,8 @@ Commands
   generate   Generate text from a prompt
   run        One forward pass over a prompt with an intervention plan; prints JSON
   hooks      List the hook points a plan can name, with their dims and sizes
+  lens       Logit lens: every block's residual stream read through the final norm and head
+  patch      Activation patching sweep over layers x positions (or heads), batched
   tokenize   Print the token ids of a text
 
 Model (all commands)
@@ -61,23 +63,42 @@ run
 hooks
   --json                  print the list as JSON [{name, layer, site, dims, shape, indexUnit, nIndex}]
 
+lens
+  --prompt TEXT | --prompt-ids 1,2,3
+  --target TOKEN          a token (text that encodes to one token, or #id): its probability and rank per layer
+  --site NAME             resid_post (default) | resid_pre | resid_mid | attn_out | mlp_out
+  --no-final-norm         unembed the raw stream (default: through the final norm, the logit lens)
+  --json                  print {"layers", "positions", "top1", "top1_prob", "target_prob", "entropy", "kl_to_final", ...}
+
+patch
+  --clean TEXT --corrupted TEXT   prompts of equal token length (or --clean-ids / --corrupted-ids 1,2,3)
+  --answer TOKEN --wrong TOKEN    the clean run's answer and the corrupted run's (text of one token, or #id)
+  --hook NAME             resid_pre (default) | resid_mid | resid_post | attn_out | mlp_out | z (per head)
+  --direction D           denoising (default: restore clean activations in the corrupted run) | noising
+  --metric M              logit_diff (default) | prob | kl
+  --positions P           each (default: one cell per position) | all (every position of a layer at once)
+  --batch-size N          cells per forward pass (default 32)
+  --out FILE              also write the effects as .csv or .safetensors
+  --json                  print {"layers", "positions", "effect", "metric", "forward_passes", ...}
+  prints the number of forward passes used to stderr
+
 tokenize
   --text TEXT
   --no-special            do not add special tokens (BOS)
   --json                  print {"ids": [...]}
 `;
 
-const intList = z
+export const intList = z
   .string()
   .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'expected comma-separated token ids, e.g. 1,2,3')
   .transform((s) => s.split(',').map((x) => Number(x.trim())));
-const numberFlag = (name: string) => z.string().transform((s, ctx) => {
+export const numberFlag = (name: string) => z.string().transform((s, ctx) => {
   const n = Number(s);
   if (s.trim() === '' || !Number.isFinite(n)) ctx.addIssue({ code: 'custom', message: `--${name} must be a number, got "${s}"` });
   return n;
 });
 
-const modelOptions = {
+export const modelOptions = {
   model: z.string().min(1, '--model is required'),
   tokenizer: z.string().optional(),
   ep: z.enum(EXECUTION_PROVIDERS).default('cpu'),
@@ -166,6 +187,20 @@ const FLAGS = {
   alpha: { type: 'string' },
   'dola-penalty': { type: 'string' },
   'final-norm': { type: 'boolean' },
+  target: { type: 'string' },
+  site: { type: 'string' },
+  clean: { type: 'string' },
+  corrupted: { type: 'string' },
+  'clean-ids': { type: 'string' },
+  'corrupted-ids': { type: 'string' },
+  answer: { type: 'string' },
+  wrong: { type: 'string' },
+  hook: { type: 'string' },
+  direction: { type: 'string' },
+  metric: { type: 'string' },
+  positions: { type: 'string' },
+  'batch-size': { type: 'string' },
+  out: { type: 'string' },
   'no-final-norm': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { sharedPath } from '../test/shared-paths';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -152,6 +153,67 @@ describe('cli', () => {
     expect(outOfVocab.stderr).toContain('9999');
     const unknown = await cli('frobnicate');
     expect(unknown.code).toBe(2);
+  });
+});
+
+describe('cli: look inside', () => {
+  const model = sharedPath('models', 'stories260K-hf');
+  const grid = z.array(z.array(z.number()));
+  const lensOutput = z.strictObject({
+    site: z.literal('resid_post'), final_norm: z.boolean(), ids: z.array(z.int()), tokens: z.array(z.string()),
+    layers: z.array(z.int()), positions: z.array(z.int()), top1: grid, top1_tokens: z.array(z.array(z.string())), top1_prob: grid,
+    entropy: grid, kl_to_final: grid, target: z.int().nullable(), target_prob: grid.nullable(), target_rank: grid.nullable(),
+    final_top1: z.array(z.int()), forward_passes: z.int(),
+  });
+  const patchOutput = z.strictObject({
+    metric: z.enum(['logit_diff', 'prob', 'kl']), direction: z.enum(['denoising', 'noising']), hook: z.string(),
+    layers: z.int(), positions: z.int(), column_kind: z.enum(['position', 'head', 'all_positions']), columns: z.array(z.int()),
+    effect: grid, value: grid,
+    clean: z.strictObject({ value: z.number(), logit_diff: z.number(), answer_prob: z.number() }),
+    corrupted: z.strictObject({ value: z.number(), logit_diff: z.number(), answer_prob: z.number() }),
+    forward_passes: z.int(), cells: z.int(), warnings: z.array(z.string()),
+  });
+  // "Once upon a time, Lily had a big" and "... a r" (the start of " red"): the model goes on " b" / "ed".
+  const clean = '1,403,407,261,378,432,317,381,261,370';
+  const corrupted = '1,403,407,261,378,432,317,381,261,352';
+
+  it('prints the logit lens grid as JSON, the last layer reading the model\'s own prediction', async () => {
+    const { code, stdout, stderr } = await cli('lens', '--model', model, '--prompt', 'Once upon a time', '--target', ',', '--json');
+    expect(code).toBe(0);
+    expect(stderr).toContain('lens: 1/1 forward passes');
+    const output = lensOutput.parse(JSON.parse(stdout));
+    expect(output.layers).toEqual([0, 1, 2, 3, 4]);
+    expect(output.positions).toEqual([0, 1, 2, 3, 4]);
+    expect(output.target).toBe(432);
+    expect(output.top1[4]).toEqual(output.final_top1);
+    expect(output.top1_tokens[4][4]).toBe(',');
+    expect(output.target_prob?.[4][4]).toBeCloseTo(output.top1_prob[4][4], 6);
+    expect(output.target_rank?.[4][4]).toBe(0);
+  });
+
+  it('runs a batched patching sweep, reports its forward passes, and exports the effects', async () => {
+    const out = join(cacheDir, 'effects.csv');
+    const { code, stdout, stderr } = await cli('patch', '--model', model, '--clean-ids', clean, '--corrupted-ids', corrupted, '--answer', ' b', '--wrong', 'ed', '--hook', 'resid_pre', '--out', out, '--json');
+    expect(code).toBe(0);
+    expect(stderr).toContain('[cpu] 50 patches in 3 forward passes');
+    const output = patchOutput.parse(JSON.parse(stdout));
+    expect([output.layers, output.positions, output.metric]).toEqual([5, 10, 'logit_diff']);
+    // Only the one position where the prompts differ carries the answer; restoring it there recovers it fully.
+    expect(output.effect[0][9]).toBeCloseTo(1, 4);
+    expect(Math.max(...output.effect[0].slice(0, 9).map(Math.abs))).toBeLessThan(1e-4);
+    const csv = readFileSync(out, 'utf8').trim().split('\n');
+    expect(csv[0]).toBe(`layer,${Array.from({ length: 10 }, (_, p) => `pos_${p}`).join(',')}`);
+    expect(csv).toHaveLength(6);
+    const heads = patchOutput.parse(JSON.parse((await cli('patch', '--model', model, '--clean-ids', clean, '--corrupted-ids', corrupted, '--answer', '#268', '--wrong', '#266', '--hook', 'z', '--json')).stdout));
+    expect([heads.column_kind, heads.columns.length]).toEqual(['head', 8]);
+  });
+
+  it('names a multi-token answer and prompts of different lengths', async () => {
+    const multi = await cli('patch', '--model', model, '--clean-ids', clean, '--corrupted-ids', corrupted, '--answer', ' dog', '--wrong', 'ed');
+    expect(multi.code).toBe(1);
+    expect(multi.stderr).toContain('--answer " dog" is not one token');
+    const lengths = await cli('patch', '--model', model, '--clean-ids', clean, '--corrupted-ids', '1,403', '--answer', '#268', '--wrong', '#266');
+    expect(lengths.stderr).toContain('corrupted: has 2 tokens and clean has 10');
   });
 });
 

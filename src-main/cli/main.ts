@@ -4,61 +4,13 @@
  * with a message naming the problem.
  */
 import { z } from 'zod';
-import { DEFAULT_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, decodingSchema, Engine, EngineError, generationSettingsSchema, listHooks, weightOptionsLabel, weightOptionsSchema, type CaptureResult, type ConversionProgress, type WeightFormat, type WeightOptions, type Decoding, type ExecutionProvider, type GenerationResult, type ModelHandle, type VariantRun, type VariantTokenEvent } from '../engine/api';
+import { decodingSchema, EngineError, generationSettingsSchema, listHooks, type CaptureResult, type Decoding, type GenerationResult, type VariantRun, type VariantTokenEvent } from '../engine/api';
 import { readFileSync } from 'node:fs';
 import { USAGE, describeIssues, generateArgsSchema, hooksArgsSchema, parseCommandLine, runArgsSchema, tokenizeArgsSchema } from './args';
 import { parseJson } from '../../src-shared/json-syntax';
+import { UsageError, validate, withModel } from './common';
+import { lensCommand, patchCommand } from './inside';
 
-class UsageError extends Error {}
-
-function validate<S extends z.ZodType>(schema: S, flags: Record<string, unknown>): z.output<S> {
-  const result = schema.safeParse(flags);
-  if (!result.success) throw new UsageError(describeIssues(result.error));
-  return result.data;
-}
-
-interface ModelArgs {
-  model: string;
-  tokenizer?: string;
-  ep: ExecutionProvider;
-  threads?: number;
-  weights: WeightFormat;
-  blockSize?: number;
-  accuracyLevel?: number;
-}
-
-/** The weight options the flags ask for, checked by the engine's schema (block size, accuracy level). */
-function weightsOf(args: ModelArgs): WeightOptions {
-  const parsed = weightOptionsSchema.safeParse({ format: args.weights, blockSize: args.blockSize ?? DEFAULT_BLOCK_SIZE, accuracyLevel: args.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL });
-  if (!parsed.success) throw new UsageError(parsed.error.issues.map((issue) => `--${issue.path[0] === 'blockSize' ? 'block-size' : 'accuracy-level'}: ${issue.message}`).join('\n'));
-  return parsed.data;
-}
-
-/** One stderr line, rewritten in place, while the first load converts the weights. */
-function progressLine(label: string): (progress: ConversionProgress) => void {
-  let lastShown = 0;
-  return ({ doneBytes, totalBytes, bytesPerSecond }) => {
-    const now = performance.now();
-    const done = doneBytes === totalBytes;
-    if (!done && now - lastShown < 200) return;
-    lastShown = now;
-    const mb = (bytes: number) => (bytes / 1e6).toFixed(0);
-    process.stderr.write(`\rconverting to ${label}: ${mb(doneBytes)} / ${mb(totalBytes)} MB, ${mb(bytesPerSecond)} MB/s${done ? '\n' : ''}`);
-  };
-}
-
-async function withModel<T>(args: ModelArgs, use: (model: ModelHandle) => Promise<T>): Promise<T> {
-  const weights = weightsOf(args);
-  const engine = Engine.create({ executionProvider: args.ep, threads: args.threads });
-  try {
-    const model = await engine.loadModel(args.model, { tokenizerPath: args.tokenizer, weights, onProgress: progressLine(weightOptionsLabel(weights)) });
-    if (model.fallbackReason) process.stderr.write(`note: ${model.fallbackReason}\n`);
-    if (weights.format !== 'f32') process.stderr.write(`weights: ${weightOptionsLabel(weights)}, cache ${(model.cacheBytes / 1e6).toFixed(1)} MB\n`);
-    return await use(model);
-  } finally {
-    await engine.close();
-  }
-}
 
 async function generateCommand(flags: Record<string, unknown>): Promise<void> {
   const args = validate(generateArgsSchema, flags);
@@ -254,6 +206,8 @@ async function hooksCommand(flags: Record<string, unknown>): Promise<void> {
 const COMMANDS: Record<string, (flags: Record<string, unknown>) => Promise<void>> = {
   generate: generateCommand,
   hooks: hooksCommand,
+  lens: lensCommand,
+  patch: patchCommand,
   run: runCommand,
   tokenize: tokenizeCommand,
 };

@@ -19,3 +19,8 @@ export * from './workbench/protocol';
 export { Workbench, type WorkbenchOptions } from './workbench/workbench';
 export { defaultAppDataDir } from './workbench/app-data';
 export type { CatalogEntry } from './workbench/catalog';
+export { logitLens, lensRequestSchema, LENS_SITES, type LensRequest, type LensRequestInput, type LensResult, type LensSite } from './analysis/lens';
+export { patchingSweep, patchRequestSchema, PATCH_SITES, PATCH_METRICS, type PatchRequest, type PatchRequestInput, type PatchResult, type PatchSite, type PatchMetric, type RunSummary } from './analysis/patching';
+export { tokenFromText } from './analysis/tokens';
+export type { AnalysisProgress, AnalysisControl } from './analysis/control';
+export { writePatchExport, patchCsv, PATCH_EXPORT_FORMATS, type PatchExportFormat } from './analysis/export';

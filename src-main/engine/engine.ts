@@ -45,8 +45,10 @@ export interface VariantTokenEvent {
   /** The variant plan's captures at the positions this step fed (the prompt at the first token). */
   captures: Record<string, CaptureResult>;
   /**
-   * The logprob variants[0] (the baseline) gave this token at the same step, so a UI can
-   * show how much a variant changed it; null for the baseline itself or once it stopped.
+   * The logprob variants[0] (the baseline) gave this token at the same step in the same
+   * context (every earlier generated token equal), so a UI can show how much a variant
+   * changed it; null for the baseline itself, once it stopped, and after the first token
+   * where the two differ (the contexts are no longer the same).
    */
   baselineLogprob: number | null;
 }
@@ -175,9 +177,9 @@ export class ModelHandle {
     return this.plans.usage();
   }
 
-  private newCache(slots: number, batch: number): Promise<KvCacheHandle> {
-    const { nKvHeads, dHead, nCtx } = this.spec;
-    return this.runtime.createKvCache({ slots, batch, nKvHeads, dHead, maxPositions: nCtx });
+  private newCache(slots: number, batch: number, maxPositions = this.spec.nCtx): Promise<KvCacheHandle> {
+    const { nKvHeads, dHead } = this.spec;
+    return this.runtime.createKvCache({ slots, batch, nKvHeads, dHead, maxPositions });
   }
 
   private checkIds(ids: readonly number[]): void {
@@ -187,8 +189,36 @@ export class ModelHandle {
   }
 
   /** A batch of rows over one compiled plan and one KV cache; release() frees the cache. */
-  private async openBatch(lease: Lease, rows: RowPlan[]): Promise<PlanBatch> {
-    return new PlanBatch(this.spec, lease, await this.newCache(lease.compiled.slots, rows.length), rows);
+  private async openBatch(lease: Lease, rows: RowPlan[], maxPositions?: number): Promise<PlanBatch> {
+    return new PlanBatch(this.spec, lease, await this.newCache(lease.compiled.slots, rows.length, maxPositions), rows);
+  }
+
+  /**
+   * One forward pass of several batch rows over one compiled plan, from an empty cache:
+   * the primitive the analyses (engine/analysis/) batch their sweeps on. `plan` is
+   * validated and gives the structure; row r feeds `ids[r]` (all of one length) with the
+   * values of `rows[r]` (its own plan of that structure, its active interventions, its
+   * patch rows). Returns per row the logits at `logitsAt` (indices into the fed tokens),
+   * and the fetched outputs (captures of `plan`, lens heads) with the run's positions.
+   */
+  async runRows(plan: Plan, rows: RowPlan[], ids: number[][], options: { lenses?: LensHead[]; logitsAt?: number[]; fetches?: string[] } = {}): Promise<RowsRunResult> {
+    if (rows.length === 0 || rows.length !== ids.length) throw new EngineError('bad_argument', `runRows: ${rows.length} rows for ${ids.length} token lists`);
+    for (const row of ids) this.checkIds(row);
+    if (ids.some((row) => row.length !== ids[0].length)) throw new EngineError('bad_argument', 'runRows: every row must feed the same number of tokens');
+    const lenses = options.lenses ?? [];
+    const lease = await this.plans.acquire(plan, lenses);
+    try {
+      const batch = await this.openBatch(lease, rows, ids[0].length);
+      try {
+        const logitsAt = options.logitsAt ?? [ids[0].length - 1];
+        const fetches = [...lenses.map((lens) => lens.name), ...(options.fetches ?? [])];
+        return await batch.feed(ids, ids[0].length, logitsAt, fetches);
+      } finally {
+        await batch.release();
+      }
+    } finally {
+      lease.done();
+    }
   }
 
   /** One forward pass over `ids` from an empty cache; logits for every position or only the last. */
@@ -315,6 +345,8 @@ export class ModelHandle {
     });
     const scorers = variants.map((variant) => stepScorer(this.spec, variant.decoding));
     const sequences = variants.map(() => new Sequence(this.tokenizer, promptIds, settings, this.spec.nCtx));
+    // Per variant: it has generated a token the baseline did not (at the same step), so their contexts differ from then on.
+    const diverged = variants.map(() => false);
     const groups: VariantGroup[] = [];
     try {
       for (const members of groupBySchedule(plans)) {
@@ -347,8 +379,12 @@ export class ModelHandle {
             const { scores, step } = scorers[i].score(logits[r][0], lens, sequence.ids);
             const token = sequence.choose(scores, feedMs + performance.now() - rowStarted, signal, { penalized: scorers[i].penalized });
             // The baseline is the first row of the first group, so its step is already chosen.
-            const baseline = i > 0 && sequences[0].generatedIds.length === sequence.generatedIds.length ? sequences[0].lastLogprobs : null;
-            const baselineLogprob = baseline ? baseline[token.id] : null;
+            // Its logprob of this token compares like with like only while both saw the same
+            // tokens: after the first differing token the contexts differ, and nothing is reported.
+            const step0 = sequence.generatedIds.length - 1;
+            const comparable = i > 0 && !diverged[i] && sequences[0].generatedIds.length === step0 + 1;
+            const baselineLogprob = comparable ? (sequences[0].lastLogprobs?.[token.id] ?? null) : null;
+            if (i > 0 && sequences[0].generatedIds[step0] !== token.id) diverged[i] = true;
             yield { variant: i, token, decoding: step, captures: group.batch.captures(plans[i], r, outputs, run), baselineLogprob };
           }
         }
@@ -369,6 +405,13 @@ export class ModelHandle {
     this.base.done();
     await this.plans.releaseAll();
   }
+}
+
+/** What runRows returns: logits[row][i] at the i-th requested position, and the fetched outputs. */
+export interface RowsRunResult {
+  logits: Float32Array[][];
+  outputs: TensorMap;
+  run: RunPositions;
 }
 
 interface VariantGroup {

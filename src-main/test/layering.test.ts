@@ -45,8 +45,10 @@ const ALLOWED: Record<string, string[]> = {
   'engine/graph': ['engine/graph', 'engine/model', 'engine/hooks'],
   'engine/runtime': ['engine/runtime'],
   'engine/generate': ['engine/generate', 'engine/runtime', 'engine/graph', 'engine/hooks', 'engine/model'],
-  'engine/analysis': ['engine/analysis', 'engine/generate', 'engine/runtime', 'engine/graph', 'engine/hooks', 'engine/model'],
+  'engine/analysis': ['engine/analysis', 'engine/plan', 'engine/generate', 'engine/runtime', 'engine/graph', 'engine/hooks', 'engine/model'],
   'engine/experiment': ['engine/experiment', 'engine/hooks', 'engine/model', 'engine/generate'],
+  // Vector files other tools read and write (GGUF, safetensors, Neuronpedia, SAELens): data only, no runtime.
+  'engine/interchange': ['engine/interchange', 'engine/hooks', 'engine/model'],
 };
 
 const SHARED = ['src-main/engine/errors', 'src-main/engine/write-atomically'];

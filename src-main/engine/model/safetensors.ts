@@ -44,8 +44,13 @@ const isSourceDtype = (value: string): value is SourceDtype => Object.hasOwn(BYT
 
 const isNonNegativeInt = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
 
+/** One file's reader, with the header's free-form `__metadata__` strings (non-strings dropped). */
+export interface SafetensorsFileReader extends TensorReader {
+  readonly metadata: Record<string, string>;
+}
+
 /** Open one .safetensors file and validate its header. */
-export function openSafetensors(file: string): TensorReader {
+export function openSafetensors(file: string): SafetensorsFileReader {
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -53,15 +58,15 @@ export function openSafetensors(file: string): TensorReader {
     throw new EngineError('not_found', `cannot open ${file}: ${(error as Error).message}`);
   }
   try {
-    const entries = readHeader(fd, file);
-    return new SafetensorsFile(file, fd, entries);
+    const { entries, metadata } = readHeader(fd, file);
+    return new SafetensorsFile(file, fd, entries, metadata);
   } catch (error) {
     closeSync(fd);
     throw error;
   }
 }
 
-function readHeader(fd: number, file: string): Map<string, TensorEntry> {
+function readHeader(fd: number, file: string): { entries: Map<string, TensorEntry>; metadata: Record<string, string> } {
   const fileSize = fstatSync(fd).size;
   if (fileSize < 8) throw badFile(file, `file is ${fileSize} bytes, too short for a safetensors header`);
   const lengthBytes = new Uint8Array(8);
@@ -87,12 +92,17 @@ function readHeader(fd: number, file: string): Map<string, TensorEntry> {
   const dataStart = 8 + headerBytes.byteLength;
   const dataSize = fileSize - dataStart;
   const entries = new Map<string, TensorEntry>();
+  const metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(header)) {
-    if (name === '__metadata__') continue; // free-form string map; nothing here depends on it
+    if (name === '__metadata__') {
+      // Free-form string map: weights ignore it; vector files carry their provenance in it.
+      if (isRecord(raw)) for (const [key, value] of Object.entries(raw)) if (typeof value === 'string') metadata[key] = value;
+      continue;
+    }
     entries.set(name, parseEntry(name, raw, dataStart, dataSize, file));
   }
   checkNoOverlap(entries, file);
-  return entries;
+  return { entries, metadata };
 }
 
 function parseEntry(name: string, raw: unknown, dataStart: number, dataSize: number, file: string): TensorEntry {
@@ -125,7 +135,7 @@ function checkNoOverlap(entries: Map<string, TensorEntry>, file: string): void {
   }
 }
 
-class SafetensorsFile implements TensorReader {
+class SafetensorsFile implements SafetensorsFileReader {
   readonly files: string[];
   private closed = false;
 
@@ -133,6 +143,7 @@ class SafetensorsFile implements TensorReader {
     private readonly file: string,
     private readonly fd: number,
     private readonly entries: Map<string, TensorEntry>,
+    readonly metadata: Record<string, string>,
   ) {
     this.files = [file];
   }

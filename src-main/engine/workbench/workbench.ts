@@ -42,7 +42,7 @@ import {
 } from './protocol';
 import { variantIssues } from './variant-issues';
 import { dottedPath, issueLines, safeParseBounded, zodIssues } from '../../../src-shared/issues';
-import { readVectorFile } from './vector-file';
+import { readVectorFile } from '../interchange/vector-file';
 
 export interface WorkbenchOptions {
   /** Cache folder, threads, execution provider of the engine. */

@@ -61,8 +61,8 @@ export function fakeEditorApi(overrides: Partial<EditorApi> = {}): EditorApi {
   };
 }
 
-export function editorEnv(api: EditorApi = fakeEditorApi(), model: ModelInfo | null = MODEL): EditorEnv {
-  return { api, model, hooks: model ? hooksOf(model) : [], nativeDialogs: false };
+export function editorEnv(api: EditorApi = fakeEditorApi(), model: ModelInfo | null = MODEL, prompt = { text: 'Once upon a time', chat: false }): EditorEnv {
+  return { api, model, hooks: model ? hooksOf(model) : [], nativeDialogs: false, prompt };
 }
 
 export function token(id: number, text: string, logprob: number, top: [number, string, number][] = []): TokenRecord {

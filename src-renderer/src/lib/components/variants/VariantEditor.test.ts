@@ -143,6 +143,31 @@ describe('variant editor', () => {
     expect(env.api.tokenize).toHaveBeenCalledWith({ text: 'a b c', chat: false });
   });
 
+  it('warns when a patch over all positions has a source prompt of another length, and offers the aligned positions', async () => {
+    // The experiment's prompt is 4 tokens ('Once upon a time' in the fake tokenizer); the source is 6.
+    const { latest, env } = setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ Activation patch' }));
+    await type('Source prompt', 'a b c d e f');
+    await fireEvent.click(screen.getByRole('button', { name: 'Tokenize' }));
+    const warning = await screen.findByText(/generated at positions 4–5 would take the source prompt's activations/);
+    expect(warning.textContent).toMatch(/source prompt has 6 tokens and the experiment's prompt 4 tokens/);
+    expect(env.api.tokenize).toHaveBeenCalledWith({ text: 'Once upon a time', chat: false });
+    await fireEvent.click(screen.getByRole('button', { name: 'Patch positions 0-3 only' }));
+    await waitFor(() => expect(latest().interventions[0]).toMatchObject({ op: 'patch', positions: [0, 1, 2, 3] }));
+    expect(screen.queryByText(/would take the source prompt's activations/)).toBeNull();
+  });
+
+  it('does not warn about a patch source as long as the prompt', async () => {
+    const { env } = setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ Activation patch' }));
+    await type('Source prompt', 'w x y z');
+    await fireEvent.click(screen.getByRole('button', { name: 'Tokenize' }));
+    await waitFor(() => expect(env.api.tokenize).toHaveBeenCalledWith({ text: 'Once upon a time', chat: false }));
+    await vi.mocked(env.api.tokenize).mock.results.at(-1)?.value; // its answer has arrived
+    await screen.findByLabelText('Source tokens');
+    expect(screen.queryByText(/Over all positions/)).toBeNull();
+  });
+
   it('flags unreadable input inline, keeps it out of the variant and does not call the variant valid', async () => {
     const { latest, changes } = setup();
     await fireEvent.click(screen.getByRole('button', { name: '+ Neuron clamp' }));
