@@ -14,10 +14,23 @@ export function parseJson(text: string): JsonParse {
   } catch (error) {
     const offset = firstErrorOffset(text);
     const { line, column } = lineAndColumn(text, offset);
-    // V8 appends a position or a snippet of the text (which may span lines); line and column replace both.
-    const reason = (error as Error).message.replace(/ in JSON at position \d+.*$|, ".*" is not valid JSON$/s, '');
+    const reason = contentFreeReason((error as Error).message);
     return { ok: false, line, column, reason, message: `not valid JSON at line ${line}, column ${column}: ${reason}` };
   }
+}
+
+/**
+ * V8's reason without the text it quotes: it appends a position or a snippet (which may
+ * span lines, and may be a secret: the file need not be JSON at all), and names the
+ * offending token; line and column replace all three.
+ */
+function contentFreeReason(message: string): string {
+  const reason = message
+    .replace(/ (in JSON )?at position \d+.*$/s, '')
+    .replace(/,? ?".*$/s, '')
+    .replace(/^Unexpected token .*$/s, 'Unexpected character')
+    .trim();
+  return reason === '' ? 'Unexpected character' : reason;
 }
 
 function lineAndColumn(text: string, offset: number): { line: number; column: number } {

@@ -86,7 +86,8 @@ describe('saveExperiment / openExperiment', () => {
     const experiment = sampleExperiment();
     experiment.settings.seed = -1;
     await expectEngineError(() => saveExperiment(join(dir, 'x.tiller.json'), experiment), 'bad_experiment', 'cannot save', 'settings.seed');
-    await expectEngineError(() => saveExperiment(join(dir, 'x.tiller'), sampleExperiment()), 'bad_argument', 'must end in .json');
+    await expectEngineError(() => saveExperiment(join(dir, 'x.tiller'), sampleExperiment()), 'bad_argument', 'must end in .tiller.json');
+    await expectEngineError(() => saveExperiment(join(dir, 'x.json'), sampleExperiment()), 'bad_argument', 'must end in .tiller.json');
     expect(readdirSync(dir)).toEqual([]);
   });
 });
@@ -122,7 +123,7 @@ describe('openExperiment validation', () => {
     writeFileSync(path, '{\n  "format": "tiller-experiment",\n  "version" 1\n}');
     await expectEngineError(() => openExperiment(path), 'bad_experiment', 'not valid JSON at line 3, column 13');
     writeFileSync(path, '{\n  "variants": [1, 2,]\n}');
-    await expectEngineError(() => openExperiment(path), 'bad_experiment', "line 2, column 21: Unexpected token ']'");
+    await expectEngineError(() => openExperiment(path), 'bad_experiment', 'line 2, column 21: Unexpected character');
     writeFileSync(path, '{\n  "name": "cut off');
     await expectEngineError(() => openExperiment(path), 'bad_experiment', 'line 2, column 19: Unterminated string');
     writeFileSync(path, Buffer.from([0x7b, 0xff, 0x7d]));
@@ -133,7 +134,7 @@ describe('openExperiment validation', () => {
     const path = join(dir, 'huge.tiller.json');
     writeFileSync(path, '');
     truncateSync(path, MAX_EXPERIMENT_JSON_BYTES + 1);
-    await expectEngineError(() => openExperiment(path), 'bad_experiment', `at most ${MAX_EXPERIMENT_JSON_BYTES} bytes`);
+    await expectEngineError(() => openExperiment(path), 'bad_experiment', `more than the ${MAX_EXPERIMENT_JSON_BYTES} allowed`);
   });
 
   it('reports a missing file as not_found', async () => {

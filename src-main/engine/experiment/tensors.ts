@@ -60,6 +60,9 @@ function numericShape(list: unknown[]): number[] | null {
   return rows ? [list.length, first.length] : null;
 }
 
+/** Values all of a document's tensors may hold together: 2^25 numbers are 256 MB as JS arrays. */
+export const MAX_TENSOR_VALUES = 1 << 25;
+
 /** The sidecar as resolveTensors needs it: its name for messages, and its reader, opened on first use. */
 export interface SidecarAccess {
   readonly name: string;
@@ -74,11 +77,13 @@ export interface SidecarAccess {
  */
 export function resolveTensors(document: unknown, sidecar: SidecarAccess | null, file: string): unknown {
   const used = new Set<string>();
+  let values = 0;
   const fail = (path: PropertyKey[], problem: string) => new EngineError('bad_experiment', `${file}: ${formatPath(path, '(document)')}: ${problem}`);
 
   const resolve = (value: unknown, path: PropertyKey[]): unknown => {
     if (path.length > MAX_DEPTH) throw fail(path, `nested more than ${MAX_DEPTH} levels deep`);
-    if (Array.isArray(value)) return value.map((item, i) => resolve(item, [...path, i]));
+    // Plain values need no path: a 10^7-number vector must not make 10^7 path arrays.
+    if (Array.isArray(value)) return value.map((item, i) => (typeof item === 'object' && item !== null ? resolve(item, [...path, i]) : item));
     if (!isRecord(value)) return value;
     if (!Object.hasOwn(value, '$tensor')) {
       return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, resolve(item, [...path, name])]));
@@ -97,6 +102,10 @@ export function resolveTensors(document: unknown, sidecar: SidecarAccess | null,
     if (shape.join(',') !== ref.shape.join(',')) {
       throw fail(path, `tensor "${key}" in ${sidecar.name} has shape [${shape.join(', ')}], the experiment expects [${ref.shape.join(', ')}]`);
     }
+    // Checked before reading: each value becomes a JS number, and past ~10^8 of them an array cannot be made at all.
+    const count = shape.reduce((product, dim) => product * dim, 1);
+    values += count;
+    if (values > MAX_TENSOR_VALUES) throw fail(path, `tensor "${key}" brings the experiment's tensors to ${values} values; at most ${MAX_TENSOR_VALUES} are read`);
     return toLists(reader.read(key), ref.shape);
   };
   return resolve(document, []);

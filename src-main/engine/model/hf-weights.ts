@@ -9,14 +9,15 @@ import { join } from 'node:path';
 import { EngineError } from '../errors';
 import { familyOf } from './config';
 import { formatShape } from './file-io';
+import { fileInFolder } from './file-io';
 import { openSafetensors, openShardedSafetensors, type TensorReader } from './safetensors';
 import { expectedParams, type ModelSpec, type TensorInfo, type WeightSource } from './spec';
 
 /** Open `model.safetensors.index.json` (sharded) or `model.safetensors` in `folder`. */
 function openFolderTensors(folder: string): { reader: TensorReader; file: string } {
-  const indexFile = join(folder, 'model.safetensors.index.json');
+  const indexFile = fileInFolder(folder, 'model.safetensors.index.json', 'safetensors index', 'bad_model_file');
   if (existsSync(indexFile)) return { reader: openShardedSafetensors(indexFile), file: indexFile };
-  const file = join(folder, 'model.safetensors');
+  const file = fileInFolder(folder, 'model.safetensors', 'safetensors file', 'bad_model_file');
   if (existsSync(file)) return { reader: openSafetensors(file), file };
   throw new EngineError(
     'bad_model_file',

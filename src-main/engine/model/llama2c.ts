@@ -17,9 +17,10 @@
  *   wcls             (vocab, dim), only when vocab_size is negative (unshared classifier)
  * Weights are read per tensor at their offsets, like the safetensors reader.
  */
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { EngineError } from '../errors';
-import { checkRowRange, elementCount, readExactly } from './file-io';
+import { checkRowRange, elementCount, openRegularFile, readExactly } from './file-io';
+import { checkSpecBounds, SPEC_LIMITS } from './spec-bounds';
 import { type ModelSpec, paramName, type TensorInfo, type WeightSource } from './spec';
 
 const HEADER_BYTES = 7 * 4;
@@ -27,8 +28,8 @@ const HEADER_BYTES = 7 * 4;
 /** Newer llama2.c exports (version 1+) start with this uint32 magic instead of dim. */
 const VERSIONED_EXPORT_MAGIC = 0x616b3432;
 
-/** Bounds far above any llama2.c-sized model, low enough that size arithmetic stays exact. */
-const LIMITS = { dim: 1 << 16, hiddenDim: 1 << 18, nLayers: 1024, vocab: 1 << 22, maxSeqLen: 1 << 22 };
+/** spec-bounds.ts's bounds, checked on the raw header before any size arithmetic. */
+const LIMITS = { dim: SPEC_LIMITS.dModel, hiddenDim: SPEC_LIMITS.dMlp, nLayers: SPEC_LIMITS.nLayers, vocab: SPEC_LIMITS.dVocab, maxSeqLen: SPEC_LIMITS.nCtx };
 
 interface Region {
   offset: number; // byte offset in the file
@@ -40,14 +41,8 @@ interface Region {
 const badFile = (file: string, problem: string) => new EngineError('bad_model_file', `${file}: ${problem}`);
 
 export function openLlama2c(file: string): { spec: ModelSpec; weights: WeightSource } {
-  let fd: number;
+  const { fd, size: fileSize } = openRegularFile(file, 'checkpoint', 'bad_model_file');
   try {
-    fd = openSync(file, 'r');
-  } catch (error) {
-    throw new EngineError('not_found', `cannot open ${file}: ${(error as Error).message}`);
-  }
-  try {
-    const fileSize = fstatSync(fd).size;
     if (fileSize < HEADER_BYTES) throw badFile(file, `file is ${fileSize} bytes, shorter than the ${HEADER_BYTES}-byte llama2.c header`);
     const headerBytes = new Uint8Array(HEADER_BYTES);
     readExactly(fd, headerBytes, 0, file);
@@ -126,6 +121,7 @@ export function openLlama2c(file: string): { spec: ModelSpec; weights: WeightSou
       bosTokenId: 1,
       eosTokenIds: [2],
     };
+    checkSpecBounds(spec, file, 'bad_model_file');
     return { spec, weights: new Llama2cWeights(file, fd, regions) };
   } catch (error) {
     closeSync(fd);

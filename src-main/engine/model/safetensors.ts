@@ -10,10 +10,11 @@
  * untrusted: every structural problem becomes EngineError('bad_model_file') naming the
  * file (and the tensor), never a crash, a hang or a huge allocation.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import { EngineError } from '../errors';
-import { checkRowRange, elementCount, readExactly } from './file-io';
+import { parseJson } from '../../../src-shared/json-syntax';
+import { checkInsideFolder, checkRowRange, elementCount, openRegularFile, readExactly, readTextFile } from './file-io';
 import type { SourceDtype, TensorInfo, WeightSource } from './spec';
 
 /** A weight source under the checkpoint's own tensor names, which it can list. */
@@ -51,12 +52,7 @@ export interface SafetensorsFileReader extends TensorReader {
 
 /** Open one .safetensors file and validate its header. */
 export function openSafetensors(file: string): SafetensorsFileReader {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (error) {
-    throw new EngineError('not_found', `cannot open ${file}: ${(error as Error).message}`);
-  }
+  const { fd } = openRegularFile(file, 'safetensors file', 'bad_model_file');
   try {
     const { entries, metadata } = readHeader(fd, file);
     return new SafetensorsFile(file, fd, entries, metadata);
@@ -72,21 +68,25 @@ function readHeader(fd: number, file: string): { entries: Map<string, TensorEntr
   const lengthBytes = new Uint8Array(8);
   readExactly(fd, lengthBytes, 0, file);
   const headerLength = new DataView(lengthBytes.buffer).getBigUint64(0, true);
+  // The length is not quoted: for a file that is not safetensors at all, it is 8 bytes of its content.
   if (headerLength > BigInt(MAX_HEADER_BYTES)) {
-    throw badFile(file, `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file?)`);
+    throw badFile(file, `its header length exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file?)`);
   }
   if (headerLength > BigInt(fileSize - 8)) {
-    throw badFile(file, `header length ${headerLength} exceeds the file size (${fileSize} bytes)`);
+    throw badFile(file, `its header length exceeds the file size (${fileSize} bytes; not a safetensors file?)`);
   }
   const headerBytes = new Uint8Array(Number(headerLength));
   readExactly(fd, headerBytes, 8, file);
 
-  let header: unknown;
+  let text: string;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
-  } catch (error) {
-    throw badFile(file, `header is not valid JSON (${(error as Error).message})`);
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+  } catch {
+    throw badFile(file, 'header is not UTF-8 text (not a safetensors file?)');
   }
+  const parsed = parseJson(text);
+  if (!parsed.ok) throw badFile(file, `header is ${parsed.message}`);
+  const header = parsed.value;
   if (!isRecord(header)) throw badFile(file, 'header is not a JSON object');
 
   const dataStart = 8 + headerBytes.byteLength;
@@ -237,14 +237,9 @@ function buildF16Table(): Float32Array {
  * and validated now, and every tensor the index names must be in its shard.
  */
 export function openShardedSafetensors(indexFile: string): TensorReader {
-  if (!existsSync(indexFile)) throw new EngineError('not_found', `${indexFile} does not exist`);
-  if (statSync(indexFile).size > MAX_HEADER_BYTES) throw badFile(indexFile, `index is larger than ${MAX_HEADER_BYTES} bytes`);
-  let index: unknown;
-  try {
-    index = JSON.parse(readFileSync(indexFile, 'utf8'));
-  } catch (error) {
-    throw badFile(indexFile, `not valid JSON (${(error as Error).message})`);
-  }
+  const parsed = parseJson(readTextFile(indexFile, 'safetensors index', 'bad_model_file', MAX_HEADER_BYTES));
+  if (!parsed.ok) throw badFile(indexFile, parsed.message);
+  const index = parsed.value;
   const weightMap = isRecord(index) ? index.weight_map : undefined;
   if (!isRecord(weightMap)) throw badFile(indexFile, 'missing "weight_map" object');
 
@@ -255,6 +250,7 @@ export function openShardedSafetensors(indexFile: string): TensorReader {
     const shardPath = resolve(folder, shard);
     // Shards live beside the index; a name that escapes the folder is refused.
     if (!shardPath.startsWith(folder + sep)) throw badFile(indexFile, `shard "${shard}" is outside the model folder`);
+    checkInsideFolder(shardPath, folder, 'shard', 'bad_model_file');
     shardOf.set(name, shardPath);
   }
 

@@ -268,7 +268,7 @@ export class Workbench {
     // Warnings run; errors the engine already reported are refused here as they would be there.
     const problems = variants.flatMap((variant) => {
       const check = this.checks.result(variant, model);
-      const issues = [...checkVariant(variant, model), ...(check?.state === 'done' ? check.issues : [])];
+      const issues = [...checkVariant(variant, model, this.session.hooks), ...(check?.state === 'done' ? check.issues : [])];
       return errorsOf(issues).map((issue) => `${variant.name} › ${issueLine(issue)}`);
     });
     if (problems.length > 0) {

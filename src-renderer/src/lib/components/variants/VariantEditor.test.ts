@@ -259,14 +259,18 @@ describe('variant editor', () => {
     expect(latest().decoding).toMatchObject({ strategy: 'dola', prematureFinalNorm: true });
   });
 
-  it('refuses LFD’s final layer as a candidate at once, with the engine’s message', async () => {
-    const { latest, env } = setup();
+  it('shows the engine’s answer about LFD’s final layer beside the field (decoding rules live in the engine only)', async () => {
+    const message = 'LFD candidate layer 5 is outside 1..4: layer 5 is the final layer it fuses with, and layer 0 has no block to score';
+    const validateVariant = vi.fn(async ({ variant }: { variant: Variant }) => ({
+      issues: variant.decoding.strategy === 'lfd' && variant.decoding.candidateLayers?.includes(5) ? [{ path: 'decoding.candidateLayers[1]', message }] : [],
+    }));
+    const { latest } = setup(newVariant('v'), editorEnv(fakeEditorApi({ validateVariant })));
     await fireEvent.change(screen.getByLabelText('Decoding strategy'), { target: { value: 'lfd' } });
     await type('Candidate layers', '4-5');
     expect(latest().decoding).toMatchObject({ candidateLayers: [4, 5] });
-    expect(screen.getByText('LFD candidate layer 5 is outside 1..4: layer 5 is the final layer it fuses with, and layer 0 has no block to score')).toBeTruthy();
-    expect(screen.getByRole('status').textContent).toMatch(/1 problem/);
-    expect(env.api.validateVariant).not.toHaveBeenCalledWith({ variant: latest() });
+    expect(await screen.findByText(message)).toBeTruthy();
+    expect(validateVariant).toHaveBeenCalledWith({ variant: latest() });
+    await waitFor(() => expect(screen.getByRole('status').textContent).toMatch(/1 problem/));
   });
 
   it('renames the variant and flags an empty name', async () => {
@@ -307,7 +311,7 @@ describe('variant editor', () => {
     const json = screen.getByLabelText('Intervention JSON');
     await fireEvent.input(json, { target: { value: '{"op":"add","hook":"blocks.1.hook_resid_post","vector":"oops"}' } });
     await fireEvent.blur(json);
-    expect(screen.getByText('vector: must be a list of numbers')).toBeTruthy();
+    expect(screen.getByText('vector: expected array, received string')).toBeTruthy();
     expect(json.getAttribute('aria-invalid')).toBe('true');
     expect(latest().interventions).toEqual(before);
     expect(screen.getByRole('status').textContent).toMatch(/1 field is not applied/);
