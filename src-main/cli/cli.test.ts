@@ -2,28 +2,17 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { ROOT, runCli } from '../test/cli-process';
 import { sharedPath } from '../test/shared-paths';
 
-const ROOT = resolve(__dirname, '..', '..');
 const cacheDir = mkdtempSync(join(tmpdir(), 'tiller-cli-'));
 afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src-main/cli/main.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, TILLER_CACHE_DIR: cacheDir },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failure = error as { code: number; stdout: string; stderr: string };
-    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
-  }
-}
+const cli = (...args: string[]) => runCli(cacheDir, ...args);
 
 describe('cli', () => {
   it('tells the TinyStories story from the Hugging Face folder', async () => {

@@ -24,3 +24,13 @@ export { patchingSweep, patchRequestSchema, PATCH_SITES, PATCH_METRICS, type Pat
 export { tokenFromText } from './analysis/tokens';
 export type { AnalysisProgress, AnalysisControl } from './analysis/control';
 export { writePatchExport, patchCsv, PATCH_EXPORT_FORMATS, type PatchExportFormat } from './analysis/export';
+export { readVectorSet, readControlVectorFile, sniffFile } from './interchange/read';
+export { combineSets, outputOfBlock, asResidPost, type VectorSet, type FileVector, type VectorFormat } from './interchange/vector-set';
+export { writeVectorFile, vectorFileBytes, formatOfPath, type VectorWriteOptions, type WritableFormat } from './interchange/write';
+export type { NeuronpediaEndpoint } from './interchange/neuronpedia';
+export { Sae, topFeatures, type SaeInfo, type FeatureActivation } from './interchange/saelens';
+export { extractVectors, extractRequestSchema, EXTRACT_METHODS, type ExtractRequestInput, type ExtractResult, type ExtractedVector } from './analysis/vectors/extract';
+export { READOUTS, type Readout } from './analysis/vectors/readout';
+export { actAdd, actAddInterventions, type ActAddResult } from './analysis/vectors/actadd';
+export { functionVector, functionVectorRequestSchema, type FunctionVectorRequestInput, type FunctionVectorResult } from './analysis/vectors/function-vector';
+export { steeringSweep, sweepRequestSchema, SWEEP_SITES, type SweepRequestInput, type SweepResult, type SweepCell } from './analysis/vectors/sweep';
