@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { decodingSchema } from '../../../src-shared/decoding-schema';
+import { analysisRecordSchema } from '../../../src-shared/analysis-schema';
 import { generationSettingsSchema } from '../generate/settings';
 import { GENERIC_LIMITS } from '../../../src-shared/plan-schema';
 import { interventionSchema } from '../hooks/plan';
@@ -100,6 +101,8 @@ export const experimentSchema = z.strictObject({
   /** variants[0] is the baseline every other column is compared with. */
   variants: z.array(variantSchema).min(1, 'must hold at least the baseline').max(MAX_VARIANTS),
   results: resultsSchema.nullable().default(null),
+  /** Inside-tab analyses (logit lens, patching sweeps), each with its inputs and results, oldest first. */
+  analyses: z.array(analysisRecordSchema).max(1000).default(() => []),
 });
 
 export type VectorOrigin = z.infer<typeof vectorOriginSchema>;
