@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { EXECUTION_PROVIDERS, defaultGenerationSettings } from '../engine/api';
+import { DEFAULT_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, EXECUTION_PROVIDERS, WEIGHT_FORMATS, defaultGenerationSettings } from '../engine/api';
 
 const d = defaultGenerationSettings;
 
@@ -18,12 +18,18 @@ Commands
   lens       Logit lens: every block's residual stream read through the final norm and head
   patch      Activation patching sweep over layers x positions (or heads), batched
   tokenize   Print the token ids of a text
+  vector     Steering vectors: extract from contrast prompts, convert between formats, sweep strength x layer
 
 Model (all commands)
   --model PATH            Hugging Face folder, or a llama2.c .bin checkpoint
   --tokenizer FILE        llama2.c tokenizer.bin (default: tokenizer.bin or tok*.bin beside the .bin)
   --ep NAME               execution provider: ${EXECUTION_PROVIDERS.join(' | ')} (default cpu; falls back to cpu with a message)
   --threads N             intra-op threads (default: all logical cores)
+  --weights FORMAT        ${WEIGHT_FORMATS.join(' | ')}: linear layers quantized in blocks (onnxruntime MatMulNBits),
+                          converted once on first load and cached per model and format (default f32: exact)
+  --block-size N          int8/int4: weights per quantization block, a power of two >= 16 (default ${DEFAULT_BLOCK_SIZE})
+  --accuracy-level N      int8/int4: MatMulNBits accuracy_level, 0 = float32 math (exact on the quantized
+                          weights, int8 much slower) ... 4 = int8 activations (default ${DEFAULT_ACCURACY_LEVEL})
 
 generate
   --prompt TEXT | --prompt-ids 1,2,3
@@ -77,6 +83,38 @@ patch
   --json                  print {"layers", "positions", "effect", "metric", "forward_passes", ...}
   prints the number of forward passes used to stderr
 
+vector extract
+  --positive FILE --negative FILE   one prompt per line (pairs line by line for --method pca)
+  --hook NAME             where to read and add: a hook name, a comma list, or a range as
+                          blocks.{1..4}.hook_resid_post
+  --method M              mean (default: CAA mean difference) | pca (repeng: first PC of the
+                          centred pair differences, unit length, sign toward the positives)
+  --readout R             last (default) | mean (over the text's tokens) | answer (one position)
+  --answer-position N     for --readout answer: counted from the end (default -2, CAA's "(A)")
+  --batch-size N          prompts per forward pass (default 16)
+  --out FILE              .gguf (llama.cpp; block outputs, blocks >= 1) | .safetensors | .json (Neuronpedia)
+  --label TEXT            the vector's name in the file (default: the positive file's name)
+  --model-hint NAME       GGUF controlvector.model_hint / Neuronpedia modelId (default: the model family)
+  --json                  print {"vectors": [{hook, norm, residual_norm, relative_norm, ...}]}
+
+vector convert IN... OUT
+  reads GGUF, safetensors or Neuronpedia/plain JSON (by content) and writes OUT by its extension;
+  several inputs sum per hook, as llama.cpp combines control vectors
+  --scale S               one per input, in order (default 1 each; --scale=-1 when negative)
+  --layers A..B           keep blocks A to B only (inclusive)
+  --hook NAME             the hook of a vector whose file names none (a bare JSON list)
+  --model-hint NAME       GGUF controlvector.model_hint / Neuronpedia modelId (default: the input's)
+  --label TEXT  --strength S  --endpoint vector-new (default) | steer-completion   (Neuronpedia JSON)
+
+vector sweep
+  --prompt TEXT | --prompt-ids 1,2,3
+  --vector FILE [--key K] the vector; a file with one per block uses each layer's own
+  --site S                resid_post (default) | resid_pre | resid_mid | attn_out | mlp_out
+  --layers 1,2,3          blocks to add it at       --scales=-4,0,4   strengths (with "=" when negative)
+  --target TOKEN          also report p(TOKEN) at the first generated position
+  --max-new-tokens N      per cell (default 24)     --batch-size N   cells per batch (default 8)
+  --json                  print {"layers", "scales", "baseline", "cells": [[{text, perplexity, target_prob}]]}
+
 tokenize
   --text TEXT
   --no-special            do not add special tokens (BOS)
@@ -98,6 +136,9 @@ export const modelOptions = {
   tokenizer: z.string().optional(),
   ep: z.enum(EXECUTION_PROVIDERS).default('cpu'),
   threads: numberFlag('threads').pipe(z.int().min(1).max(256)).optional(),
+  weights: z.enum(WEIGHT_FORMATS).default('f32'),
+  blockSize: numberFlag('block-size').optional(),
+  accuracyLevel: numberFlag('accuracy-level').optional(),
 };
 
 export const generateArgsSchema = z
@@ -153,6 +194,9 @@ const FLAGS = {
   tokenizer: { type: 'string' },
   ep: { type: 'string' },
   threads: { type: 'string' },
+  weights: { type: 'string' },
+  'block-size': { type: 'string' },
+  'accuracy-level': { type: 'string' },
   prompt: { type: 'string' },
   'prompt-ids': { type: 'string' },
   chat: { type: 'boolean' },
@@ -191,17 +235,30 @@ const FLAGS = {
   'batch-size': { type: 'string' },
   out: { type: 'string' },
   'no-final-norm': { type: 'boolean' },
+  positive: { type: 'string' },
+  negative: { type: 'string' },
+  method: { type: 'string' },
+  readout: { type: 'string' },
+  'answer-position': { type: 'string' },
+  label: { type: 'string' },
+  scale: { type: 'string', multiple: true },
+  scales: { type: 'string' },
+  vector: { type: 'string' },
+  key: { type: 'string' },
+  'model-hint': { type: 'string' },
+  strength: { type: 'string' },
+  endpoint: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
-/** Split argv into the command and a camelCased flag object (unknown flags are errors). */
-export function parseCommandLine(argv: string[]): { command: string | undefined; flags: Record<string, unknown> } {
+/** Split argv into the command, its positional arguments (vector convert IN OUT) and a camelCased flag object (unknown flags are errors). */
+export function parseCommandLine(argv: string[]): { command: string | undefined; positionals: string[]; flags: Record<string, unknown> } {
   const { values, positionals } = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
   const flags: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(values)) flags[camel(key)] = value;
-  return { command: positionals[0], flags };
+  return { command: positionals[0], positionals: positionals.slice(1), flags };
 }
 
 /** A zod error as one line per problem, naming the flag. */

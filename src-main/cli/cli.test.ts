@@ -2,28 +2,17 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { ROOT, runCli } from '../test/cli-process';
 import { sharedPath } from '../test/shared-paths';
 
-const ROOT = resolve(__dirname, '..', '..');
 const cacheDir = mkdtempSync(join(tmpdir(), 'tiller-cli-'));
 afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src-main/cli/main.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, TILLER_CACHE_DIR: cacheDir },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failure = error as { code: number; stdout: string; stderr: string };
-    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
-  }
-}
+const cli = (...args: string[]) => runCli(cacheDir, ...args);
 
 describe('cli', () => {
   it('tells the TinyStories story from the Hugging Face folder', async () => {
@@ -122,6 +111,20 @@ describe('cli', () => {
     const bad = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'x', '--decoding', 'lfd', '--lambda', '2');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('--lambda');
+  });
+
+  it('generates with int8 weights: a conversion progress line, the weight format and cache size on stderr', async () => {
+    const { code, stdout, stderr } = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'Once upon a time', '--max-new-tokens', '20', '--weights', 'int8');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^Once upon a time, there was a little girl named Lily\./); // int8 keeps the greedy story
+    expect(stderr).toMatch(/converting to int8-b32-a4: \d+ \/ \d+ MB, \d+ MB\/s\n/);
+    expect(stderr).toMatch(/weights: int8-b32-a4, cache [\d.]+ MB/);
+    const badBlock = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'x', '--weights', 'int4', '--block-size', '24');
+    expect(badBlock.code).toBe(2);
+    expect(badBlock.stderr).toContain('--block-size: block size must be a power of two');
+    const badFormat = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'x', '--weights', 'int3');
+    expect(badFormat.code).toBe(2);
+    expect(badFormat.stderr).toContain('--weights');
   });
 
   it('reports errors on stderr with a non-zero exit code', async () => {

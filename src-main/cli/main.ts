@@ -10,6 +10,7 @@ import { USAGE, describeIssues, generateArgsSchema, hooksArgsSchema, parseComman
 import { parseJson } from '../../src-shared/json-syntax';
 import { UsageError, validate, withModel } from './common';
 import { lensCommand, patchCommand } from './inside';
+import { vectorCommand } from './vector';
 
 
 async function generateCommand(flags: Record<string, unknown>): Promise<void> {
@@ -203,25 +204,26 @@ async function hooksCommand(flags: Record<string, unknown>): Promise<void> {
   });
 }
 
-const COMMANDS: Record<string, (flags: Record<string, unknown>) => Promise<void>> = {
+const COMMANDS: Record<string, (flags: Record<string, unknown>, positionals: string[]) => Promise<void>> = {
   generate: generateCommand,
   hooks: hooksCommand,
   lens: lensCommand,
   patch: patchCommand,
   run: runCommand,
   tokenize: tokenizeCommand,
+  vector: vectorCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
   try {
-    const { command, flags } = parseCommandLine(argv);
+    const { command, positionals, flags } = parseCommandLine(argv);
     if (flags.help || command === undefined) {
       process.stdout.write(USAGE);
       return command === undefined && !flags.help ? 2 : 0;
     }
     const run = COMMANDS[command];
     if (!run) throw new UsageError(`unknown command "${command}" (commands: ${Object.keys(COMMANDS).join(', ')})`);
-    await run(flags);
+    await run(flags, positionals);
     return 0;
   } catch (error) {
     if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {

@@ -4,10 +4,17 @@
  */
 import { z } from 'zod';
 import { decodingSchema } from '../../../src-shared/decoding-schema';
+import { analysisRecordSchema } from '../../../src-shared/analysis-schema';
 import { generationSettingsSchema } from '../generate/settings';
+import { GENERIC_LIMITS } from '../../../src-shared/plan-schema';
 import { interventionSchema } from '../hooks/plan';
 
 export const EXPERIMENT_FORMAT = 'tiller-experiment';
+
+// Every list is bounded (zod then refuses an over-long one before reading it): far above
+// real experiments, low enough that a hostile file is refused in one issue.
+const MAX_VARIANTS = 256;
+const MAX_ALTERNATIVES = 1000;
 export const EXPERIMENT_VERSION = 1;
 
 /** A contrast vector from the mean over each prompt's own tokens, or from the last position only. */
@@ -29,7 +36,7 @@ export const vectorOriginSchema = z.discriminatedUnion('kind', [
 export const variantSchema = z.strictObject({
   id: z.string().min(1),
   name: z.string().min(1, 'must not be empty'),
-  interventions: z.array(interventionSchema).default(() => []),
+  interventions: z.array(interventionSchema).max(GENERIC_LIMITS.steps).default(() => []),
   /** Origin of the vector (or a patch's source prompt) of interventions[i], keyed by i (as a string, JSON keys are strings). */
   origins: z.record(z.string(), vectorOriginSchema).default(() => ({})),
   decoding: decodingSchema.default({ strategy: 'greedy' }),
@@ -58,7 +65,7 @@ export const tokenRecordSchema = z.strictObject({
   id: z.int().min(0),
   text: z.string(),
   logprob: z.number(),
-  top: z.array(alternativeSchema),
+  top: z.array(alternativeSchema).max(MAX_ALTERNATIVES),
   /** The baseline's logprob of this token at the same step (variants after the first only). */
   baselineLogprob: z.number().optional(),
   /** Lens-based decoding only: the layer used at this step and the score of each candidate. */
@@ -69,7 +76,7 @@ export const tokenRecordSchema = z.strictObject({
 
 export const variantResultSchema = z.strictObject({
   variantId: z.string(),
-  tokens: z.array(tokenRecordSchema),
+  tokens: z.array(tokenRecordSchema).max(GENERIC_LIMITS.positions),
   text: z.string(),
   stopReason: z.enum(['eos', 'stop_string', 'max_tokens', 'context_full', 'cancelled']),
   tokensPerSecond: z.number(),
@@ -78,8 +85,8 @@ export const variantResultSchema = z.strictObject({
 export const resultsSchema = z.strictObject({
   ranAt: z.string(),
   provider: z.string(),
-  promptIds: z.array(z.int().min(0)),
-  variants: z.array(variantResultSchema),
+  promptIds: z.array(z.int().min(0)).max(GENERIC_LIMITS.positions),
+  variants: z.array(variantResultSchema).max(MAX_VARIANTS),
 });
 
 export const experimentSchema = z.strictObject({
@@ -92,8 +99,10 @@ export const experimentSchema = z.strictObject({
   prompt: promptSchema,
   settings: generationSettingsSchema,
   /** variants[0] is the baseline every other column is compared with. */
-  variants: z.array(variantSchema).min(1, 'must hold at least the baseline'),
+  variants: z.array(variantSchema).min(1, 'must hold at least the baseline').max(MAX_VARIANTS),
   results: resultsSchema.nullable().default(null),
+  /** Inside-tab analyses (logit lens, patching sweeps), each with its inputs and results, oldest first. */
+  analyses: z.array(analysisRecordSchema).max(1000).default(() => []),
 });
 
 export type VectorOrigin = z.infer<typeof vectorOriginSchema>;

@@ -59,5 +59,6 @@ export function newExperiment(model: ModelRef | null, now: Date = new Date()): E
     settings: { ...DEFAULT_SETTINGS, stopStrings: [] },
     variants: [newVariant('Baseline')],
     results: null,
+    analyses: [],
   };
 }
