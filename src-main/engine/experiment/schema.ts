@@ -35,6 +35,31 @@ export const variantSchema = z.strictObject({
   decoding: decodingSchema.default({ strategy: 'greedy' }),
 });
 
+/**
+ * A steering vector kept in the experiment's library (the Vectors tab): one vector per
+ * hook (an extracted layer range, a control vector's layers), what it was made for and
+ * how, so it can be applied to any variant with a scale and exported again.
+ */
+export const libraryVectorSchema = z.strictObject({
+  id: z.string().min(1),
+  name: z.string().min(1, 'must not be empty'),
+  /** The model it was made with or for (the model's family or a file's model hint). */
+  model: z.string(),
+  entries: z
+    .array(
+      z.strictObject({
+        hook: z.string().min(1),
+        vector: z.array(z.number()).min(1, 'must not be empty'),
+        norm: z.number().min(0),
+        /** ||v|| / mean ||h|| at the hook when extracted; null when unknown (imported). */
+        relativeNorm: z.number().min(0).nullable(),
+      }),
+    )
+    .min(1, 'must hold a vector'),
+  /** How it was made: kind (extract, file, function), method, readout, prompt counts, source file... */
+  provenance: z.record(z.string(), z.string()),
+});
+
 export const modelRefSchema = z.strictObject({
   path: z.string().min(1),
   format: z.enum(['huggingface', 'llama2c']),
@@ -93,10 +118,13 @@ export const experimentSchema = z.strictObject({
   settings: generationSettingsSchema,
   /** variants[0] is the baseline every other column is compared with. */
   variants: z.array(variantSchema).min(1, 'must hold at least the baseline'),
+  /** The vector library; absent in files written before it existed. */
+  vectors: z.array(libraryVectorSchema).default(() => []),
   results: resultsSchema.nullable().default(null),
 });
 
 export type VectorOrigin = z.infer<typeof vectorOriginSchema>;
+export type LibraryVector = z.infer<typeof libraryVectorSchema>;
 export type Variant = z.infer<typeof variantSchema>;
 export type VariantInput = z.input<typeof variantSchema>;
 export type ModelRef = z.infer<typeof modelRefSchema>;
