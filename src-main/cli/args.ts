@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { EXECUTION_PROVIDERS, defaultGenerationSettings } from '../engine/api';
+import { DEFAULT_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, EXECUTION_PROVIDERS, WEIGHT_FORMATS, defaultGenerationSettings } from '../engine/api';
 
 const d = defaultGenerationSettings;
 
@@ -25,6 +25,11 @@ Model (all commands)
   --tokenizer FILE        llama2.c tokenizer.bin (default: tokenizer.bin or tok*.bin beside the .bin)
   --ep NAME               execution provider: ${EXECUTION_PROVIDERS.join(' | ')} (default cpu; falls back to cpu with a message)
   --threads N             intra-op threads (default: all logical cores)
+  --weights FORMAT        ${WEIGHT_FORMATS.join(' | ')}: linear layers quantized in blocks (onnxruntime MatMulNBits),
+                          converted once on first load and cached per model and format (default f32: exact)
+  --block-size N          int8/int4: weights per quantization block, a power of two >= 16 (default ${DEFAULT_BLOCK_SIZE})
+  --accuracy-level N      int8/int4: MatMulNBits accuracy_level, 0 = float32 math (exact on the quantized
+                          weights, int8 much slower) ... 4 = int8 activations (default ${DEFAULT_ACCURACY_LEVEL})
 
 generate
   --prompt TEXT | --prompt-ids 1,2,3
@@ -131,6 +136,9 @@ export const modelOptions = {
   tokenizer: z.string().optional(),
   ep: z.enum(EXECUTION_PROVIDERS).default('cpu'),
   threads: numberFlag('threads').pipe(z.int().min(1).max(256)).optional(),
+  weights: z.enum(WEIGHT_FORMATS).default('f32'),
+  blockSize: numberFlag('block-size').optional(),
+  accuracyLevel: numberFlag('accuracy-level').optional(),
 };
 
 export const generateArgsSchema = z
@@ -186,6 +194,9 @@ const FLAGS = {
   tokenizer: { type: 'string' },
   ep: { type: 'string' },
   threads: { type: 'string' },
+  weights: { type: 'string' },
+  'block-size': { type: 'string' },
+  'accuracy-level': { type: 'string' },
   prompt: { type: 'string' },
   'prompt-ids': { type: 'string' },
   chat: { type: 'boolean' },

@@ -113,6 +113,20 @@ describe('cli', () => {
     expect(bad.stderr).toContain('--lambda');
   });
 
+  it('generates with int8 weights: a conversion progress line, the weight format and cache size on stderr', async () => {
+    const { code, stdout, stderr } = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'Once upon a time', '--max-new-tokens', '20', '--weights', 'int8');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^Once upon a time, there was a little girl named Lily\./); // int8 keeps the greedy story
+    expect(stderr).toMatch(/converting to int8-b32-a4: \d+ \/ \d+ MB, \d+ MB\/s\n/);
+    expect(stderr).toMatch(/weights: int8-b32-a4, cache [\d.]+ MB/);
+    const badBlock = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'x', '--weights', 'int4', '--block-size', '24');
+    expect(badBlock.code).toBe(2);
+    expect(badBlock.stderr).toContain('--block-size: block size must be a power of two');
+    const badFormat = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'x', '--weights', 'int3');
+    expect(badFormat.code).toBe(2);
+    expect(badFormat.stderr).toContain('--weights');
+  });
+
   it('reports errors on stderr with a non-zero exit code', async () => {
     const missing = await cli('generate', '--model', join(cacheDir, 'nope'), '--prompt', 'x');
     expect(missing.code).toBe(1);

@@ -3,7 +3,9 @@
  * import from engine/. Everything here is either a value callers need or a type they
  * pass around; internals (graph, runtime, readers) stay behind it.
  */
-export { Engine, ModelHandle, defaultCacheDir, type EngineOptions, type VariantRun, type VariantTokenEvent } from './engine';
+export { Engine, ModelHandle, defaultCacheDir, type EngineOptions, type LoadOptions, type VariantRun, type VariantTokenEvent } from './engine';
+export type { ConversionProgress } from './graph/weights-file';
+export { DEFAULT_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, WEIGHT_FORMATS, weightFileBytes, weightOptions, weightOptionsLabel, weightOptionsSchema, type WeightFormat, type WeightOptions } from './model/weight-format';
 export { EngineError, serializeError, type EngineErrorCode, type SerializedError } from './errors';
 export { generationSettingsSchema, defaultGenerationSettings, type GenerationSettings, type GenerationSettingsInput } from './generate/settings';
 export type { GenerationEvent, GenerationResult, StopReason, TokenEvent, TokenAlternative } from './generate/generate';
@@ -17,8 +19,9 @@ export * from './workbench/protocol';
 export { Workbench, type WorkbenchOptions } from './workbench/workbench';
 export { defaultAppDataDir } from './workbench/app-data';
 export type { CatalogEntry } from './workbench/catalog';
-export { logitLens, lensRequestSchema, LENS_SITES, type LensRequest, type LensRequestInput, type LensResult, type LensSite } from './analysis/lens';
-export { patchingSweep, patchRequestSchema, PATCH_SITES, PATCH_METRICS, type PatchRequest, type PatchRequestInput, type PatchResult, type PatchSite, type PatchMetric, type RunSummary } from './analysis/patching';
+export { logitLens } from './analysis/lens';
+export { patchingSweep } from './analysis/patching';
+export * from '../../src-shared/analysis-schema';
 export { tokenFromText } from './analysis/tokens';
 export type { AnalysisProgress, AnalysisControl } from './analysis/control';
 export { writePatchExport, patchCsv, PATCH_EXPORT_FORMATS, type PatchExportFormat } from './analysis/export';

@@ -3,7 +3,7 @@
  * compiles the family's ONNX graph and runs it in the inference worker. The CLI, the
  * WebSocket server and the app all reach it through api.ts.
  */
-import { homedir } from 'node:os';
+import { freemem, homedir } from 'node:os';
 import { join } from 'node:path';
 import { EngineError } from './errors';
 import type { DecodingInput, DecodingStep } from '../../src-shared/decoding-schema';
@@ -23,6 +23,7 @@ import { patchRowsFromValues, planFeeds, type PatchRows, type RowPlan } from './
 import { unionPlan } from './plan/union';
 import { weightsFingerprint } from './model/fingerprint';
 import { openModel, type LoadedModel } from './model/load';
+import { checkMemory } from './model/memory';
 import type { ModelSpec } from './model/spec';
 import { F32_WEIGHTS, weightOptionsLabel, type WeightOptions } from './model/weight-format';
 import type { TextTokenizer } from './model/tokenizer/types';
@@ -66,6 +67,8 @@ export interface LoadOptions {
   weights?: WeightOptions;
   /** Called as the first load converts the checkpoint into the cached weight file. */
   onProgress?: (progress: ConversionProgress) => void;
+  /** Memory the model may use (default: what the OS reports available); a model that needs more is refused. */
+  availableBytes?: number;
 }
 
 export interface EngineOptions {
@@ -117,6 +120,7 @@ export class Engine {
   async loadOpened(loaded: LoadedModel, options: LoadOptions = {}): Promise<ModelHandle> {
     try {
       const weights = options.weights ?? F32_WEIGHTS;
+      checkMemory(loaded.spec, weights, options.availableBytes ?? freemem(), loaded.path);
       const fingerprint = weightsFingerprint(loaded.weights.files);
       const dir = join(this.cacheDir, 'models', `${fingerprint.slice(0, 24)}-${GRAPH_VERSION}-${weightOptionsLabel(weights)}`);
       const groups = llamaGraphWeights(loaded.spec, loaded.weights, weights);

@@ -23,11 +23,20 @@ import { dequantize, fromHalfBits } from './reference/quantized-weights';
 /** float32 engine (float32 MatMulNBits accumulation, accuracy level 0) vs the float64 reference. */
 const TOLERANCE = 1e-4;
 /**
- * int8 (block 32) vs float32 logits on this model: each weight moves by at most half a
- * step (range / 510 of its block) and the embedding by float16 rounding; measured max
- * 0.034 over logits that spread by about 1 (uniform random weights are a worst case).
+ * int8 (block 32) vs float32 logits on this model, which spread by about 1: each weight
+ * moves by at most half a step (range / 510 of its block) and the embedding by float16
+ * rounding; measured max 0.048 at accuracy level 0. Level 4 also rounds the activations
+ * to int8: measured max 0.083. Uniform random weights are a worst case for both.
  */
-const INT8_VS_F32 = 0.06;
+const INT8_VS_F32: Record<string, number> = { int8: 0.08, 'int8-default': 0.15 };
+
+/** Exactness is checked at accuracy level 0 (float32 math); the default level 4 against float32 only. */
+const LOADS: Record<string, WeightOptions> = {
+  f32: weightOptions('f32'),
+  int8: weightOptions('int8', { accuracyLevel: 0 }),
+  int4: weightOptions('int4', { accuracyLevel: 0 }),
+  'int8-default': weightOptions('int8'),
+};
 
 const workDir = mkdtempSync(join(tmpdir(), 'tiller-quantized-'));
 let engine: Engine;
@@ -41,8 +50,8 @@ beforeAll(async () => {
   // Untied, so the reference can give the float16 embedding and the quantized head separately.
   // d_mlp 160 and o_proj's 96 inputs are not multiples of the block: partial last blocks.
   model = buildRandomModel(join(workDir, 'model'), { config: 'HuggingFaceTB__SmolLM2-135M-Instruct', layers: 2, dModel: 64, dMlp: 160, nHeads: 6, nKvHeads: 2, dHead: 16, seed: 31, tied: false });
-  for (const options of [weightOptions('f32'), weightOptions('int8'), weightOptions('int4')]) {
-    handles.set(options.format, await engine.loadModel(model.dir, { weights: options, onProgress: options.format === 'int4' ? (p) => progress.push(p) : undefined }));
+  for (const [key, options] of Object.entries(LOADS)) {
+    handles.set(key, await engine.loadModel(model.dir, { weights: options, onProgress: key === 'int4' ? (p) => progress.push(p) : undefined }));
   }
   prompt = handles.get('f32')!.tokenizer.encode('The quick brown fox jumps over the lazy dog');
 });
@@ -71,7 +80,7 @@ describe.each(['int8', 'int4'] as const)('%s weights', (format) => {
 
   it('equal the reference forward on the dequantized weights at every position', async () => {
     const logits = await handles.get(format)!.forward(prompt, 'all');
-    const expected = reference(effectiveWeights(weightOptions(format))).logits;
+    const expected = reference(effectiveWeights(LOADS[format])).logits;
     logits.forEach((row, pos) => expect(maxAbsDiff(row, expected[pos]), `position ${pos}`).toBeLessThan(TOLERANCE));
   });
 
@@ -80,7 +89,7 @@ describe.each(['int8', 'int4'] as const)('%s weights', (format) => {
     const u = [Array.from({ length: 64 }, (_, i) => 0.3 * Math.sin(i))];
     const v = [Array.from({ length: 160 }, (_, i) => 0.3 * Math.cos(i))];
     const { logits } = await handles.get(format)!.run(prompt, { interventions: [{ op: 'weight_delta', param, u, v }] });
-    const weights = effectiveWeights(weightOptions(format));
+    const weights = effectiveWeights(LOADS[format]);
     const edited = Float32Array.from(weights.get(`${param}.weight`)!);
     for (let o = 0; o < 64; o++) for (let i = 0; i < 160; i++) edited[o * 160 + i] += u[0][o] * v[0][i];
     weights.set(`${param}.weight`, edited);
@@ -93,7 +102,7 @@ describe.each(['int8', 'int4'] as const)('%s weights', (format) => {
     const steer = { op: 'add', hook, vector: Array.from({ length: 64 }, (_, i) => (i % 2 ? 1 : -1)), scale: 2, positions: 'all' };
     const handle = handles.get(format)!;
     const { captures } = await handle.run(prompt, { captures: [{ hook, positions: 'all' }] });
-    const { residPost } = reference(effectiveWeights(weightOptions(format)));
+    const { residPost } = reference(effectiveWeights(LOADS[format]));
     expect(maxAbsDiff(captures[hook].data, residPost[0].flatMap((row) => Array.from(row)))).toBeLessThan(TOLERANCE);
     const steered = await handle.run(prompt, { interventions: [steer] });
     const plain = await handle.forward(prompt, 'all');
@@ -102,26 +111,27 @@ describe.each(['int8', 'int4'] as const)('%s weights', (format) => {
 });
 
 describe('int8 against float32', () => {
-  it(`logits within ${INT8_VS_F32} at every position`, async () => {
-    const [f32, int8] = await Promise.all(['f32', 'int8'].map((format) => handles.get(format)!.forward(prompt, 'all')));
-    f32.forEach((row, pos) => expect(maxAbsDiff(row, int8[pos]), `position ${pos}`).toBeLessThan(INT8_VS_F32));
+  it.each(['int8', 'int8-default'])('%s: logits within the stated tolerance at every position', async (key) => {
+    const [f32, int8] = await Promise.all(['f32', key].map((format) => handles.get(format)!.forward(prompt, 'all')));
+    f32.forEach((row, pos) => expect(maxAbsDiff(row, int8[pos]), `position ${pos}`).toBeLessThan(INT8_VS_F32[key]));
   });
 });
 
 describe('weight cache', () => {
   it('is one file per format, smaller as the weights shrink, with its size reported', () => {
-    const [f32, int8, int4] = ['f32', 'int8', 'int4'].map((format) => handles.get(format)!.cacheBytes);
+    const [f32, int8, int4] = ['f32', 'int8', 'int4'].map((key) => handles.get(key)!.cacheBytes);
     expect(int8).toBeLessThan(f32);
     expect(int4).toBeLessThan(int8);
-    expect(handles.get('int4')!.weights).toEqual(weightOptions('int4'));
+    expect(handles.get('int4')!.weights).toEqual(LOADS.int4);
   });
 
   it('has the size weightFileBytes predicts before loading, up to the 64 KiB alignment of each tensor', () => {
-    for (const [format, handle] of handles) {
+    for (const [key, handle] of handles) {
+      const format = handle.weights.format;
       const predicted = weightFileBytes(model.spec, handle.weights);
       const tensors = 2 + 9 * model.spec.nLayers + (format === 'f32' ? 4 : 4 + 2 * 7 * model.spec.nLayers + 2);
-      expect(handle.cacheBytes, format).toBeGreaterThanOrEqual(predicted);
-      expect(handle.cacheBytes - predicted, format).toBeLessThan(tensors * 64 * 1024);
+      expect(handle.cacheBytes, key).toBeGreaterThanOrEqual(predicted);
+      expect(handle.cacheBytes - predicted, key).toBeLessThan(tensors * 64 * 1024);
     }
   });
 
@@ -134,7 +144,7 @@ describe('weight cache', () => {
 
   it('is reused on the next load: no conversion, the same bytes', async () => {
     const again: ConversionProgress[] = [];
-    const handle = await engine.loadModel(model.dir, { weights: weightOptions('int4'), onProgress: (p) => again.push(p) });
+    const handle = await engine.loadModel(model.dir, { weights: LOADS.int4, onProgress: (p) => again.push(p) });
     expect(again).toEqual([]);
     expect(handle.cacheBytes).toBe(handles.get('int4')!.cacheBytes);
     await handle.unload();

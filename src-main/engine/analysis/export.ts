@@ -7,7 +7,7 @@ import { extname } from 'node:path';
 import { EngineError } from '../errors';
 import { safetensorsBytes } from '../model/safetensors-write';
 import { writeAtomically } from '../write-atomically';
-import type { PatchResult } from './patching';
+import type { PatchResult } from '../../../src-shared/analysis-schema';
 
 export const PATCH_EXPORT_FORMATS = ['csv', 'safetensors'] as const;
 export type PatchExportFormat = (typeof PATCH_EXPORT_FORMATS)[number];

@@ -14,6 +14,7 @@ import { expectEngineError } from '../../test/expect-engine-error';
 import { argmax, referenceLens, weightGetter } from '../../test/reference/llama-forward';
 import { logitStats } from './distribution';
 import { logitLens } from './lens';
+import { lensResultSchema } from '../../../src-shared/analysis-schema';
 
 const workDir = mkdtempSync(join(tmpdir(), 'tiller-lens-'));
 let engine: Engine;
@@ -51,6 +52,7 @@ describe('logit lens', () => {
       }
     }
     expect(lens.forwardPasses).toBe(1);
+    expect(lensResultSchema.parse(lens)).toEqual(lens); // what experiment files keep
   });
 
   it("reads the model's own logits at the last block: KL 0 to the final distribution", async () => {

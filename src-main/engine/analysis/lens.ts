@@ -6,49 +6,13 @@
  * read in as few passes as the output size allows (each layer's logits are positions x
  * vocabulary floats).
  */
-import { z } from 'zod';
 import type { ModelHandle } from '../engine';
 import type { LensHead } from '../graph/taps';
 import { SITE_HOOK } from './sites';
+import { lensRequestSchema, type LensRequestInput, type LensResult } from '../../../src-shared/analysis-schema';
 import { validatePlan } from '../hooks/plan';
 import { chunks, requestError, throwIfCancelled, type AnalysisControl } from './control';
 import { klDivergence, logitStats, logProbs, rankOf } from './distribution';
-
-/** Where the lens reads, per block. Component outputs are normed alone: a direction readout. */
-export const LENS_SITES = ['resid_pre', 'resid_mid', 'resid_post', 'attn_out', 'mlp_out'] as const;
-export type LensSite = (typeof LENS_SITES)[number];
-
-const tokenId = z.int().min(0, 'must be a token id (a non-negative integer)');
-
-export const lensRequestSchema = z.strictObject({
-  ids: z.array(tokenId).min(1, 'must not be empty'),
-  site: z.enum(LENS_SITES).default('resid_post'),
-  /** Apply the final norm before the head (the logit lens); false reads the raw stream. */
-  finalNorm: z.boolean().default(true),
-  /** A token whose probability and rank are reported per layer and position. */
-  target: tokenId.nullable().default(null),
-});
-export type LensRequest = z.output<typeof lensRequestSchema>;
-export type LensRequestInput = z.input<typeof lensRequestSchema>;
-
-export interface LensResult {
-  site: LensSite;
-  finalNorm: boolean;
-  ids: number[];
-  layers: number[];
-  positions: number[];
-  /** [layer][position]: the lens's most likely token, its probability, entropy (nats), KL(final || lens). */
-  top1: number[][];
-  top1Prob: number[][];
-  entropy: number[][];
-  klToFinal: number[][];
-  /** [layer][position] for the target token; null without one. */
-  targetProb: number[][] | null;
-  targetRank: number[][] | null;
-  /** The model's own output at each position, for reference. */
-  final: { top1: number[]; top1Prob: number[]; entropy: number[]; targetProb: number[] | null };
-  forwardPasses: number;
-}
 
 /** Lens logits fetched per pass: bounds the memory of one pass's outputs. */
 const LENS_BYTES_PER_PASS = 64 * 1024 * 1024;

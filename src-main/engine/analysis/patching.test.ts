@@ -13,6 +13,7 @@ import { hookName } from '../hooks/names';
 import { buildRandomModel } from '../../test/fixtures/random-model';
 import { expectEngineError } from '../../test/expect-engine-error';
 import { patchingSweep } from './patching';
+import { patchResultSchema } from '../../../src-shared/analysis-schema';
 
 const workDir = mkdtempSync(join(tmpdir(), 'tiller-patching-'));
 let engine: Engine;
@@ -42,6 +43,7 @@ describe('activation patching sweep', () => {
     expect(result.effect.flat().every((effect) => effect === 0)).toBe(true);
     for (const value of result.value.flat()) expect(Math.abs(value - result.clean.value)).toBeLessThan(1e-4);
     expect(result.warnings[0]).toContain('nothing to restore');
+    expect(patchResultSchema.parse(result)).toEqual(result); // what experiment files keep
   });
 
   it('fully recovers the clean run from every position of resid_pre at block 0, and from the last resid_post', async () => {

@@ -18,7 +18,6 @@
  *   denoising    (M_patched - M_r) / (M_c - M_r)     0 = no effect, 1 = full recovery
  *   noising      (M_patched - M_c) / (M_c - M_r)     0 = no effect, -1 = fully broken
  */
-import { z } from 'zod';
 import type { ModelHandle } from '../engine';
 import { EngineError } from '../errors';
 import { validatePlan, type Plan } from '../hooks/plan';
@@ -28,56 +27,7 @@ import { captureOutput } from '../graph/taps';
 import { chunks, requestError, throwIfCancelled, type AnalysisControl } from './control';
 import { klDivergence, logitStats, logProbs } from './distribution';
 import { SITE_HOOK } from './sites';
-
-/** Patchable sites; `z` is attn.hook_z, swept per head over all positions. */
-export const PATCH_SITES = ['resid_pre', 'resid_mid', 'resid_post', 'attn_out', 'mlp_out', 'z'] as const;
-export type PatchSite = (typeof PATCH_SITES)[number];
-export const PATCH_METRICS = ['logit_diff', 'prob', 'kl'] as const;
-export type PatchMetric = (typeof PATCH_METRICS)[number];
-
-const tokenId = z.int().min(0, 'must be a token id (a non-negative integer)');
-const tokenIds = z.array(tokenId).min(1, 'must not be empty');
-
-export const patchRequestSchema = z.strictObject({
-  clean: tokenIds,
-  corrupted: tokenIds,
-  /** The clean run's answer and the corrupted run's (the wrong answer for the clean prompt). */
-  answer: tokenId,
-  wrong: tokenId,
-  site: z.enum(PATCH_SITES).default('resid_pre'),
-  direction: z.enum(['denoising', 'noising']).default('denoising'),
-  metric: z.enum(PATCH_METRICS).default('logit_diff'),
-  /** 'each': one cell per position; 'all': every position of a layer at once (always so per head). */
-  positions: z.enum(['each', 'all']).default('each'),
-  /** Cells per forward pass. */
-  batchSize: z.int().min(1).max(1024).default(32),
-});
-export type PatchRequest = z.output<typeof patchRequestSchema>;
-export type PatchRequestInput = z.input<typeof patchRequestSchema>;
-
-export interface RunSummary {
-  /** The metric's value (KL for kl), the logit difference and p(answer) of an unpatched run. */
-  value: number;
-  logitDiff: number;
-  answerProb: number;
-}
-
-export interface PatchResult {
-  request: PatchRequest;
-  layers: number[];
-  /** What a column is: a position (resid sites, 'each'), a head (z), or one column of all positions. */
-  columnKind: 'position' | 'head' | 'all_positions';
-  columns: number[];
-  /** [layer][column]: normalised effect, and the metric's raw value in the patched run. */
-  effect: number[][];
-  value: number[][];
-  clean: RunSummary;
-  corrupted: RunSummary;
-  forwardPasses: number;
-  /** Cells swept (one forward row each). */
-  cells: number;
-  warnings: string[];
-}
+import { patchRequestSchema, type PatchRequestInput, type PatchResult, type RunSummary } from '../../../src-shared/analysis-schema';
 
 /** Below this |M_c - M_r| the runs do not differ and the normalised effect is 0. */
 const SAME_RUNS = 1e-6;

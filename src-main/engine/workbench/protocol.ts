@@ -15,6 +15,8 @@ import type { HookInfo } from '../hooks/names';
 import type { ExecutionProvider } from '../runtime/protocol';
 import { vectorRequestSchemas, type ImportedVectors, type SweepAnswer } from './vectors';
 import type { LibraryVector } from '../experiment/schema';
+import type { AnalysisProgress } from '../analysis/control';
+import { analysisInputSchema, patchResultSchema, type AnalysisRecord } from '../../../src-shared/analysis-schema';
 
 export type { RecoveredSession };
 
@@ -118,6 +120,8 @@ export type WorkbenchEvent =
       error: SerializedError | null;
     }
   | { type: 'status'; status: EngineStatus }
+  /** An Inside-tab analysis: progress while it runs, then one event that ends it (record only when done). */
+  | { type: 'analysis'; analysisId: string; state: 'running' | 'done' | 'cancelled' | 'error'; progress: AnalysisProgress | null; record: AnalysisRecord | null; error: SerializedError | null }
   | { type: 'menu'; command: MenuCommand; path: string | null };
 
 // Absolute only: a relative path would resolve against the engine's working directory,
@@ -150,6 +154,9 @@ export const requestSchemas = {
     variants: z.array(variantSchema).min(1, 'must hold at least the baseline').max(16, 'at most 16 variants run together'),
   }),
   cancel: z.strictObject({ runId: z.string().min(1) }),
+  analyse: z.strictObject({ analysis: analysisInputSchema }),
+  cancelAnalysis: z.strictObject({ analysisId: z.string().min(1) }),
+  exportPatching: z.strictObject({ path, result: patchResultSchema }),
   saveExperiment: z.strictObject({ path, experiment: experimentSchema }),
   openExperiment: z.strictObject({ path }),
   listRecent: z.strictObject({}),
@@ -199,6 +206,11 @@ export interface WorkbenchApi {
   /** Start generating every variant from the same prompt and seed; tokens stream as events. */
   generate(request: RequestOf<'generate'>): Promise<{ runId: string; promptIds: number[] }>;
   cancel(request: RequestOf<'cancel'>): Promise<void>;
+  /** Start an analysis (logit lens, patching sweep) on the loaded model; progress and the record come as 'analysis' events. A new one cancels the one running. */
+  analyse(request: RequestOf<'analyse'>): Promise<{ analysisId: string }>;
+  cancelAnalysis(request: RequestOf<'cancelAnalysis'>): Promise<void>;
+  /** Write a patching sweep's effects to a .csv or .safetensors file. */
+  exportPatching(request: RequestOf<'exportPatching'>): Promise<{ path: string; format: 'csv' | 'safetensors' }>;
   /** warnings: problems after a successful save (e.g. an old sidecar that could not be removed). */
   saveExperiment(request: RequestOf<'saveExperiment'>): Promise<{ path: string; warnings: string[] }>;
   openExperiment(request: RequestOf<'openExperiment'>): Promise<{ path: string; experiment: Experiment; warnings: string[] }>;

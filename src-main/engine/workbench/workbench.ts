@@ -27,6 +27,8 @@ import { bundledCatalog, describeCatalog, type CatalogEntry } from './catalog';
 import { ModelDownloads } from './download';
 import { ExperimentStore } from './experiment-store';
 import { GenerationRun } from './generation-run';
+import { AnalysisRun } from './analysis-run';
+import { writePatchExport } from '../analysis/export';
 import { compiledUsage, modelInfo } from './model-info';
 import {
   requestSchemas,
@@ -82,6 +84,7 @@ export class Workbench implements WorkbenchApi {
   private state: EngineStatus['state'] = 'idle';
   private lastError: SerializedError | null = null;
   private run: GenerationRun | null = null;
+  private analysis: AnalysisRun | null = null;
   private readonly defaultDir = defaultExperimentDir();
   /** Model changes and run starts, one after another (see exclusive). */
   private queue: Promise<unknown> = Promise.resolve();
@@ -193,6 +196,7 @@ export class Workbench implements WorkbenchApi {
   private changeModel<T>(change: () => Promise<T>): Promise<T> {
     return this.exclusive(async () => {
       await this.stopRun();
+      await this.stopAnalysis();
       return change();
     });
   }
@@ -332,6 +336,39 @@ export class Workbench implements WorkbenchApi {
     const { runId } = parse('cancel', request);
     // A run that already finished has nothing left to cancel.
     if (this.run?.runId === runId) this.run.cancel();
+  }
+
+  // ---------------------------------------------------------------- analyses (Inside tab)
+
+  async analyse(request: RequestOf<'analyse'>): Promise<{ analysisId: string }> {
+    const { analysis } = parse('analyse', request);
+    return this.exclusive(async () => {
+      const handle = this.model();
+      await this.stopAnalysis();
+      const run = new AnalysisRun(handle, analysis, (event) => this.emit(event));
+      this.analysis = run;
+      void run.finished.then(() => {
+        if (this.analysis === run) this.analysis = null;
+      });
+      return { analysisId: run.analysisId };
+    });
+  }
+
+  async cancelAnalysis(request: RequestOf<'cancelAnalysis'>): Promise<void> {
+    const { analysisId } = parse('cancelAnalysis', request);
+    if (this.analysis?.analysisId === analysisId) this.analysis.cancel();
+  }
+
+  async exportPatching(request: RequestOf<'exportPatching'>): Promise<{ path: string; format: 'csv' | 'safetensors' }> {
+    const { path, result } = parse('exportPatching', request);
+    return { path, format: writePatchExport(result, path) };
+  }
+
+  private async stopAnalysis(): Promise<void> {
+    const run = this.analysis;
+    if (!run) return;
+    run.cancel();
+    await run.finished;
   }
 
   private async stopRun(): Promise<void> {

@@ -86,6 +86,9 @@ export function fakeWorkbenchApi(overrides: Partial<WorkbenchApi> = {}) {
     autosave: vi.fn(async () => undefined),
     generate: vi.fn(async () => ({ runId: 'run-1', promptIds: [1, 2] })),
     cancel: vi.fn(async () => undefined),
+    analyse: vi.fn(async () => ({ analysisId: 'analysis-1' })),
+    cancelAnalysis: vi.fn(async () => undefined),
+    exportPatching: vi.fn(async ({ path }: { path: string }) => ({ path, format: 'csv' as const })),
     saveExperiment: vi.fn(async ({ path }: { path: string }) => ({ path, warnings: [] })),
     openExperiment: vi.fn(async () => {
       throw new Error('no files here');

@@ -4,7 +4,14 @@
  * engine code is bundled into the UI.
  */
 export type {
+  AnalysisInput,
+  AnalysisProgress,
+  AnalysisRecord,
   CatalogModel,
+  LensInput,
+  LensResult,
+  PatchInput,
+  PatchResult,
   Decoding,
   DecodingStep,
   EngineStatus,

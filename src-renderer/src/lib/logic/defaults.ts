@@ -60,5 +60,6 @@ export function newExperiment(model: ModelRef | null, now: Date = new Date()): E
     variants: [newVariant('Baseline')],
     vectors: [],
     results: null,
+    analyses: [],
   };
 }
