@@ -10,6 +10,8 @@ import { GENERIC_LIMITS } from '../../../src-shared/plan-schema';
 import { interventionSchema } from '../hooks/plan';
 
 export const EXPERIMENT_FORMAT = 'tiller-experiment';
+/** A new experiment's name until it is saved: then it takes the file's (ExperimentStore.save). */
+export const DEFAULT_EXPERIMENT_NAME = 'Untitled experiment';
 
 // Every list is bounded (zod then refuses an over-long one before reading it): far above
 // real experiments, low enough that a hostile file is refused in one issue.
@@ -118,7 +120,7 @@ export const resultsSchema = z.strictObject({
 export const experimentSchema = z.strictObject({
   format: z.literal(EXPERIMENT_FORMAT),
   version: z.literal(EXPERIMENT_VERSION),
-  name: z.string().default('Untitled experiment'),
+  name: z.string().default(DEFAULT_EXPERIMENT_NAME),
   createdAt: z.string(),
   updatedAt: z.string(),
   model: modelRefSchema.nullable(),
