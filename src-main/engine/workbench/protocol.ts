@@ -14,6 +14,8 @@ import type { RecoveredSession } from '../experiment/autosave';
 import type { HookInfo } from '../hooks/names';
 import type { ExecutionProvider } from '../runtime/protocol';
 import { weightOptionsSchema, type WeightFormat, type WeightOptions } from '../model/weight-format';
+import { vectorRequestSchemas, type ImportedVectors, type SweepAnswer } from './vectors';
+import type { LibraryVector } from '../experiment/schema';
 import type { AnalysisProgress } from '../analysis/control';
 import { analysisInputSchema, patchResultSchema, type AnalysisRecord } from '../../../src-shared/analysis-schema';
 
@@ -158,6 +160,10 @@ export const requestSchemas = {
   embeddingVector: z.strictObject({ token: z.string().min(1, 'must name a token') }),
   contrastVector: z.strictObject({ hook: z.string().min(1), positive: z.string().min(1), negative: z.string().min(1), reduce: contrastReduceSchema.default('mean') }),
   readVectorFile: z.strictObject({ path, key: z.string().optional() }),
+  extractVectors: vectorRequestSchemas.extractVectors,
+  importVectors: vectorRequestSchemas.importVectors.extend({ path }),
+  exportVectors: vectorRequestSchemas.exportVectors.extend({ path }),
+  sweepVector: vectorRequestSchemas.sweepVector,
   validateVariant: z.strictObject({ variant: variantSchema }),
   generate: z.strictObject({
     prompt: promptSchema,
@@ -207,6 +213,14 @@ export interface WorkbenchApi {
   contrastVector(request: RequestOf<'contrastVector'>): Promise<{ vector: number[] }>;
   /** A vector from a safetensors file (keyed by hook name) or a JSON list of numbers. */
   readVectorFile(request: RequestOf<'readVectorFile'>): Promise<{ vector: number[]; key: string | null; keys: string[] }>;
+  /** Library vectors from contrast prompts (mean difference or PCA) at each hook, with norms relative to the residual norm. */
+  extractVectors(request: RequestOf<'extractVectors'>): Promise<{ entries: LibraryVector['entries']; pairs: number; forwardPasses: number }>;
+  /** Every vector of a file (GGUF control vector, safetensors, Neuronpedia or plain JSON), for the library. */
+  importVectors(request: RequestOf<'importVectors'>): Promise<ImportedVectors>;
+  /** Write library vectors to a .gguf, .safetensors or Neuronpedia .json file (the extension picks). */
+  exportVectors(request: RequestOf<'exportVectors'>): Promise<{ path: string }>;
+  /** Generate a vector over a scale x layer grid: texts, the baseline text's perplexity and a target's probability per cell. */
+  sweepVector(request: RequestOf<'sweepVector'>): Promise<SweepAnswer>;
   /** Check a variant against the loaded model; issues name the field. */
   validateVariant(request: RequestOf<'validateVariant'>): Promise<{ issues: VariantIssue[] }>;
   /** Start generating every variant from the same prompt and seed; tokens stream as events. */

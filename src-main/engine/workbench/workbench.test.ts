@@ -212,6 +212,14 @@ describe('Workbench experiments', () => {
     ]);
   });
 
+  // Issue 11 item 12: every new experiment was "Untitled experiment" in the file and the recent list.
+  it('names an experiment from its file when it still has the default name', async () => {
+    const path = join(dir, 'sweep.tiller.json');
+    await workbench.saveExperiment({ path, experiment: experiment('Untitled experiment') });
+    expect((await workbench.openExperiment({ path })).experiment.name).toBe('sweep');
+    expect((await workbench.listRecent({}))[0]).toMatchObject({ name: 'sweep', path });
+  });
+
   it('drops a recent file that no longer exists from the list when it fails to open', async () => {
     const gone = join(dir, 'gone.tiller.json');
     await workbench.saveExperiment({ path: gone, experiment: experiment('Gone') });

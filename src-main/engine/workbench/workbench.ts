@@ -49,6 +49,8 @@ import {
 import { variantIssues } from './variant-issues';
 import { dottedPath, issueLines, safeParseBounded, zodIssues } from '../../../src-shared/issues';
 import { readVectorFile } from '../interchange/vector-file';
+import { exportVectors, extractForLibrary, importVectors, sweepVector, type ImportedVectors, type SweepAnswer } from './vectors';
+import type { LibraryVector } from '../experiment/schema';
 
 export interface WorkbenchOptions {
   /** Cache folder, threads, execution provider of the engine. */
@@ -286,6 +288,22 @@ export class Workbench implements WorkbenchApi {
     const plus = await promptVector(positive);
     const minus = await promptVector(negative);
     return { vector: Array.from(plus, (value, i) => value - minus[i]) };
+  }
+
+  async extractVectors(request: RequestOf<'extractVectors'>): Promise<{ entries: LibraryVector['entries']; pairs: number; forwardPasses: number }> {
+    return extractForLibrary(this.model(), parse('extractVectors', request));
+  }
+
+  async importVectors(request: RequestOf<'importVectors'>): Promise<ImportedVectors> {
+    return importVectors(parse('importVectors', request).path);
+  }
+
+  async exportVectors(request: RequestOf<'exportVectors'>): Promise<{ path: string }> {
+    return exportVectors(parse('exportVectors', request));
+  }
+
+  async sweepVector(request: RequestOf<'sweepVector'>): Promise<SweepAnswer> {
+    return sweepVector(this.model(), parse('sweepVector', request));
   }
 
   async readVectorFile(request: RequestOf<'readVectorFile'>): Promise<{ vector: number[]; key: string | null; keys: string[] }> {

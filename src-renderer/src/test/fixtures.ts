@@ -97,6 +97,12 @@ export function fakeWorkbenchApi(overrides: Partial<WorkbenchApi> = {}) {
       throw new Error('no files here');
     }),
     downloadModel: vi.fn(async () => ({ downloadId: 'd' })),
+    extractVectors: vi.fn(async ({ hooks }: { hooks: string[] }) => ({ entries: hooks.map((hook) => ({ hook, vector: [1, 0, 0, 0], norm: 1, relativeNorm: 0.1 })), pairs: 2, forwardPasses: 2 })),
+    importVectors: vi.fn(async () => ({ format: 'gguf', model: 'llama', label: null, strength: null, metadata: {}, warnings: [], entries: [{ key: 'direction.1', hook: 'blocks.1.hook_resid_post', vector: [0, 1, 0, 0], norm: 1 }] })),
+    exportVectors: vi.fn(async ({ path }: { path: string }) => ({ path })),
+    sweepVector: vi.fn(async () => {
+      throw new Error('no sweeps here');
+    }),
     ...fakeEditorApi(),
     onEvent: (listener) => {
       listeners.add(listener);

@@ -58,6 +58,7 @@ export function newExperiment(model: ModelRef | null, now: Date = new Date()): E
     prompt: { text: 'Once upon a time', chat: false },
     settings: { ...DEFAULT_SETTINGS, stopStrings: [] },
     variants: [newVariant('Baseline')],
+    vectors: [],
     results: null,
     analyses: [],
   };
