@@ -16,6 +16,7 @@ import { ExperimentDocument } from './document.svelte';
 import { Dialogs } from './dialogs.svelte';
 import { EngineChecks } from './engine-checks.svelte';
 import { Notices } from './notices.svelte';
+import { LiveStrength } from './live-strength.svelte';
 import { LiveRun } from './run.svelte';
 import type { Session } from './session.svelte';
 import { UnappliedFields } from './unapplied.svelte';
@@ -43,6 +44,15 @@ export class Workbench {
   readonly checks: EngineChecks;
   /** Generation settings whose typed text is not in the document (SettingsForm reports them). */
   readonly settingsFields = new UnappliedFields();
+  /** Regenerate as a steering scale moves (the live strength slider). */
+  readonly live = new LiveStrength({
+    stop: async () => {
+      if (!this.run.active) return;
+      await this.cancel();
+      await this.run.whenIdle();
+    },
+    start: () => this.generate({ show: false }),
+  });
 
   #view = $state<View>('variants');
   #selected = $state(0);
@@ -265,7 +275,8 @@ export class Workbench {
 
   // ------------------------------------------------------------ generation
 
-  async generate(): Promise<void> {
+  /** show: switch to the compare view (not for live strength, whose slider is in the variants view). */
+  async generate({ show = true } = {}): Promise<void> {
     const blocked = this.settingsBlock;
     if (blocked !== null && !this.run.active) {
       // A shortcut or the menu may ask while the button is disabled: say why nothing runs.
@@ -288,7 +299,7 @@ export class Workbench {
     }
     const settings = $state.snapshot(this.doc.settings);
     this.#runModel = modelRefOf(model);
-    this.#view = 'compare';
+    if (show) this.#view = 'compare';
     this.run.begin(
       variants.map((variant) => variant.id),
       settings.maxNewTokens,
