@@ -50,6 +50,45 @@ const ALLOWED: Record<string, string[]> = {
 
 const SHARED = ['src-main/engine/errors', 'src-main/engine/write-atomically'];
 
+/**
+ * Every folder of src-main, with the rule its files follow; a folder missing here fails the
+ * test, so a new folder is placed in the layering on purpose.
+ */
+const FOLDERS: Record<string, string> = {
+  app: 'Electron main process: engine/api.ts only',
+  bench: 'diagnostic: measures engine internals directly',
+  cli: 'engine/api.ts only',
+  engine: 'the engine; its folders below',
+  'engine/experiment': 'ALLOWED',
+  'engine/experiment/test': 'test helpers of experiment',
+  'engine/generate': 'ALLOWED',
+  'engine/generate/decoding': 'part of engine/generate',
+  'engine/graph': 'ALLOWED',
+  'engine/hooks': 'ALLOWED',
+  'engine/model': 'ALLOWED',
+  'engine/model/families': 'one file per family, imported only by the dispatcher (FAMILY_IMPORTERS)',
+  'engine/model/tokenizer': 'part of engine/model',
+  'engine/plan': 'compiles plans: any engine layer below the engine',
+  'engine/runtime': 'ALLOWED',
+  'engine/workbench': 'the app-facing engine service: any engine layer',
+  preload: 'electron only',
+  test: 'tests and fixtures: anything',
+  'test/fixtures': 'part of test',
+  'test/reference': 'part of test',
+  transport: 'engine/api.ts only',
+};
+
+/** A family file (families/*.ts other than the shared family.ts) may be imported only by these. */
+const FAMILY_IMPORTERS = ['src-main/engine/model/config.ts'];
+const isFamilyFile = (path: string): boolean => /^src-main\/engine\/model\/families\/(?!family$)[^/]+$/.test(path);
+
+function folders(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? [path, ...folders(path)] : [];
+  });
+}
+
 function violations(): string[] {
   const problems: string[] = [];
   const files = [...sourceFiles(join(ROOT, 'src-main')), ...(statExists(join(ROOT, 'src-renderer')) ? sourceFiles(join(ROOT, 'src-renderer')) : [])];
@@ -63,6 +102,10 @@ function violations(): string[] {
       if (ref.specifier === 'electron' && !['app', 'preload'].includes(layer)) problems.push(`${from}: only app and preload may import electron`);
       if (!ref.specifier.startsWith('.')) continue;
       const target = relative(ROOT, resolve(dirname(file), ref.specifier)).split('\\').join('/');
+      // No shared file imports a family: only the dispatcher and other family files do.
+      if (isFamilyFile(target) && !FAMILY_IMPORTERS.includes(from) && !from.startsWith('src-main/engine/model/families/')) {
+        problems.push(`${from}: only ${FAMILY_IMPORTERS.join(', ')} may import the family file ${target}`);
+      }
       const targetLayer = layerOf(target);
       const isEngineTarget = target.startsWith('src-main/engine/');
       if (layer === 'renderer') {
@@ -92,5 +135,17 @@ function statExists(path: string): boolean {
 describe('layering', () => {
   it('has no bad layering', () => {
     expect(violations(), 'bad layering').toEqual([]);
+  });
+
+  it('knows every folder of src-main', () => {
+    const unknown = folders(join(ROOT, 'src-main'))
+      .map((path) => relative(join(ROOT, 'src-main'), path).split('\\').join('/'))
+      .filter((folder) => !(folder in FOLDERS));
+    expect(unknown, 'folders of src-main the layering test does not know: add each to FOLDERS with its rule').toEqual([]);
+  });
+
+  it('flags a shared file that imports a family file', () => {
+    expect(isFamilyFile('src-main/engine/model/families/llama')).toBe(true);
+    expect(isFamilyFile('src-main/engine/model/families/family')).toBe(false);
   });
 });

@@ -106,13 +106,3 @@ function writeAll(fd: number, bytes: Uint8Array): void {
     while (written < part.length) written += writeSync(fd, part, written);
   }
 }
-
-/** [rows, cols] -> [cols, rows]: Hugging Face linear weights [out, in] become MatMul's [in, out]. */
-export function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) {
-    const rowOffset = r * cols;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = data[rowOffset + c];
-  }
-  return out;
-}

@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError } from '../errors';
 import { familyOf } from './config';
-import { formatShape } from './file-io';
+import { resolveWeight, type TensorRef } from './families/family';
+import { formatShape, transpose } from './file-io';
 import { openSafetensors, openShardedSafetensors, type TensorReader } from './safetensors';
 import { expectedParams, type ModelSpec, type TensorInfo, type WeightSource } from './spec';
 
@@ -28,58 +29,84 @@ export function openHfWeights(folder: string, spec: ModelSpec): WeightSource {
   const { reader, file } = openFolderTensors(folder);
   try {
     const family = familyOf(spec);
-    const checkpointNames = new Map<string, string>();
+    const refs = new Map<string, TensorRef>();
     for (const [canonical, shape] of expectedParams(spec)) {
-      const name = family.checkpointName(canonical);
-      if (name === null || !reader.has(name)) {
-        throw new EngineError('bad_model_file', `${file}: tensor ${name ?? canonical} (${canonical}) is missing`);
+      const ref = resolveWeight(family, canonical, spec, (tensor) => reader.has(tensor));
+      if (ref === null || !reader.has(ref.tensor)) {
+        throw new EngineError('bad_model_file', `${file}: tensor ${ref?.tensor ?? canonical} (${canonical}) is missing`);
       }
-      const actual = reader.info(name).shape;
-      if (actual.length !== shape.length || actual.some((dim, i) => dim !== shape[i])) {
+      const stored = reader.info(ref.tensor).shape;
+      const actual = canonicalShape(stored, ref);
+      if (actual === null || actual.length !== shape.length || actual.some((dim, i) => dim !== shape[i])) {
+        const what = ref.rows ? `rows ${ref.rows[0]}..${ref.rows[0] + ref.rows[1]} of ` : '';
         throw new EngineError(
           'bad_model_file',
-          `${file}: tensor ${name} has shape ${formatShape(actual)}, expected ${formatShape(shape)} for this config`,
+          `${file}: tensor ${ref.tensor} has shape ${formatShape(stored)}, expected ${what}${formatShape(shape)} for this config`,
         );
       }
-      checkpointNames.set(canonical, name);
+      refs.set(canonical, ref);
     }
-    return new CanonicalWeights(reader, checkpointNames);
+    return new CanonicalWeights(reader, refs);
   } catch (error) {
     reader.close();
     throw error;
   }
 }
 
-/** Exposes exactly the spec's parameters; other checkpoint tensors (e.g. a tied lm_head) stay hidden. */
+/** The shape a weight rule makes of a stored tensor, or null when its row slice does not fit. */
+function canonicalShape(stored: number[], ref: TensorRef): number[] | null {
+  const shape = ref.conv1d && stored.length === 2 ? [stored[1], stored[0]] : [...stored];
+  if (ref.rows) {
+    const [start, count] = ref.rows;
+    if (shape.length === 0 || start + count > shape[0]) return null;
+    shape[0] = count;
+  }
+  return shape;
+}
+
+/** Exposes exactly the spec's parameters, each as its weight rule makes it; other checkpoint tensors (e.g. a tied lm_head) stay hidden. */
 class CanonicalWeights implements WeightSource {
   readonly files: string[];
 
   constructor(
     private readonly reader: TensorReader,
-    private readonly checkpointNames: Map<string, string>,
+    private readonly refs: Map<string, TensorRef>,
   ) {
     this.files = reader.files;
   }
 
   has(name: string): boolean {
-    return this.checkpointNames.has(name);
+    return this.refs.has(name);
   }
 
   info(name: string): TensorInfo {
-    return this.reader.info(this.checkpointName(name));
+    const ref = this.ref(name);
+    const stored = this.reader.info(ref.tensor);
+    return { dtype: stored.dtype, shape: canonicalShape(stored.shape, ref) ?? stored.shape };
   }
 
   read(name: string): Float32Array {
-    return this.reader.read(this.checkpointName(name));
+    const ref = this.ref(name);
+    const stored = this.reader.info(ref.tensor).shape;
+    let values = this.reader.read(ref.tensor);
+    // Conv1D [in, out] -> [out, in]
+    if (ref.conv1d && stored.length === 2) values = transpose(values, stored[0], stored[1]);
+    if (ref.rows) {
+      const rowLength = stored.length === 2 ? (ref.conv1d ? stored[0] : stored[1]) : 1;
+      const [start, count] = ref.rows;
+      values = values.slice(start * rowLength, (start + count) * rowLength);
+    }
+    if (ref.addOne) for (let i = 0; i < values.length; i++) values[i] += 1;
+    return values;
   }
 
   close(): void {
     this.reader.close();
   }
 
-  private checkpointName(name: string): string {
-    const checkpoint = this.checkpointNames.get(name);
-    if (checkpoint === undefined) throw new EngineError('bad_argument', `the model has no parameter "${name}"`);
-    return checkpoint;
+  private ref(name: string): TensorRef {
+    const ref = this.refs.get(name);
+    if (ref === undefined) throw new EngineError('bad_argument', `the model has no parameter "${name}"`);
+    return ref;
   }
 }

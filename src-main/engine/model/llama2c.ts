@@ -20,6 +20,7 @@
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { EngineError } from '../errors';
 import { elementCount, readExactly } from './file-io';
+import { llamaLikeTraits } from './families/family';
 import { type ModelSpec, paramName, type TensorInfo, type WeightSource } from './spec';
 
 const HEADER_BYTES = 7 * 4;
@@ -125,6 +126,7 @@ export function openLlama2c(file: string): { spec: ModelSpec; weights: WeightSou
       // run.c's BOS/EOS (Llama 2 SentencePiece ids); llama2.c files do not record them.
       bosTokenId: 1,
       eosTokenIds: [2],
+      traits: llamaLikeTraits(nLayers, headSize), // run.c's forward(): RMSNorm, rotary, SwiGLU, no biases
     };
     return { spec, weights: new Llama2cWeights(file, fd, regions) };
   } catch (error) {

@@ -2,6 +2,7 @@
  * What the UI shows about a loaded model: its shape, size and where it runs.
  */
 import type { ModelHandle } from '../engine';
+import { graphWeightLayout } from '../graph/forward';
 import { expectedParams, type ModelSpec } from '../model/spec';
 import type { ModelInfo } from './protocol';
 
@@ -14,16 +15,9 @@ export function parameterCount(spec: ModelSpec): number {
   return count;
 }
 
-/**
- * Bytes of the float32 graph-layout weights the engine maps (graph/llama.ts,
- * llamaGraphWeights): every parameter, plus the graph's own unembedding matrix when the
- * checkpoint ties it to the embedding, plus the rotary cos/sin tables ([n_ctx, d_head / 2]
- * each). Alignment padding in the cache file is not counted.
- */
+/** Bytes of the float32 graph-layout weights the engine maps (graph/forward.ts); alignment padding in the cache file is not counted. */
 export function graphWeightBytes(spec: ModelSpec): number {
-  const untiedUnembed = spec.tiedEmbeddings ? spec.dVocab * spec.dModel : 0;
-  const ropeTables = spec.nCtx * spec.dHead;
-  return (parameterCount(spec) + untiedUnembed + ropeTables) * FLOAT32_BYTES;
+  return graphWeightLayout(spec).reduce((sum, { dims }) => sum + dims.reduce((a, b) => a * b, 1), 0) * FLOAT32_BYTES;
 }
 
 export function modelInfo(handle: ModelHandle): ModelInfo {
