@@ -7,6 +7,9 @@
  *   cli             the command line
  *   ort-worker      the inference worker, which the engine starts from beside its bundle
  * The preload is its own single-file bundle (a sandboxed preload cannot load chunks).
+ * src-shared (the schemas and issue wording both sides use) is bundled into the main-side
+ * entries and into the renderer alike; the renderer's dev server may read it because
+ * it lies inside the project root (Vite's default server.fs.allow).
  */
 import { resolve } from 'node:path';
 import { svelte } from '@sveltejs/vite-plugin-svelte';

@@ -11,7 +11,7 @@ export default defineConfig({
       {
         test: {
           name: 'main',
-          include: ['src-main/**/*.test.ts'],
+          include: ['src-main/**/*.test.ts', 'src-shared/**/*.test.ts'],
           environment: 'node',
           // Model loading and ONNX session creation are slow on 2 shared cores.
           testTimeout: 120_000,

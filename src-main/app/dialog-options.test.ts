@@ -6,7 +6,7 @@ describe('dialog options', () => {
   it('opens folders for Hugging Face models and files for the rest', () => {
     expect(dialogSpec('model-folder')).toMatchObject({ mode: 'open', properties: ['openDirectory'] });
     expect(dialogSpec('model-file')).toMatchObject({ mode: 'open', properties: ['openFile'], filters: [{ extensions: ['bin'] }] });
-    expect(dialogSpec('vector-file').filters[0].extensions).toEqual(['safetensors', 'json']);
+    expect(dialogSpec('vector-file').filters[0].extensions).toEqual(['gguf', 'safetensors', 'json']);
     expect(dialogSpec('open-experiment')).toMatchObject({ mode: 'open', properties: ['openFile'] });
     expect(dialogSpec('save-experiment')).toMatchObject({ mode: 'save' });
   });

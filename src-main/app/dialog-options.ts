@@ -27,7 +27,7 @@ export function dialogSpec(kind: PickKind): DialogSpec {
     case 'model-file':
       return { mode: 'open', title: 'Open llama2.c Checkpoint', properties: ['openFile'], filters: [{ name: 'llama2.c checkpoints', extensions: ['bin'] }] };
     case 'vector-file':
-      return { mode: 'open', title: 'Open Vector File', properties: ['openFile'], filters: [{ name: 'Vectors', extensions: ['safetensors', 'json'] }] };
+      return { mode: 'open', title: 'Open Vector File', properties: ['openFile'], filters: [{ name: 'Vectors', extensions: ['gguf', 'safetensors', 'json'] }] };
   }
 }
 

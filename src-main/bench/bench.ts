@@ -11,6 +11,9 @@
  *   4. Interventions on the same model: decode time per step with no plan vs a heavy plan
  *      (add at every block, set 16 neurons in 2 blocks, capture one block's resid_post), and
  *      4 variants batched vs 1 (the baseline and three steered variants in one forward pass).
+ *   5. The same model with int8 and int4 weights (MatMulNBits): decode speed against fp32.
+ *   6. Quality of int8 and int4 on stories260K and llama2xs: per-position KL(f32 || q) of the
+ *      next-token distribution over a 64-token text, and greedy top-1 agreement (quality.ts).
  *
  * Results go to stdout (a table, or one JSON object with --json); progress goes to stderr.
  *
@@ -23,14 +26,16 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { EXECUTION_PROVIDERS, Engine, generationSettingsSchema, type ExecutionProvider, type ModelHandle, type VariantRun } from '../engine/api';
+import { DEFAULT_ACCURACY_LEVEL, EXECUTION_PROVIDERS, Engine, generationSettingsSchema, weightOptions, weightOptionsLabel, type ExecutionProvider, type ModelHandle, type VariantRun, type WeightOptions } from '../engine/api';
 import { GraphBuilder } from '../engine/graph/builder';
 import { encodeModel } from '../engine/graph/onnx-proto';
 import { Runtime } from '../engine/runtime/runtime';
 import { buildRandomModel } from '../test/fixtures/random-model';
+import { measureQuality, QUALITY_TOKENS, type QualityResult } from './quality';
 
 const REPO_ROOT = resolve(__dirname, '..', '..');
 const STORIES_PATH = resolve(REPO_ROOT, '..', 'shared', 'models', 'stories260K-hf');
+const LLAMA2XS_PATH = resolve(REPO_ROOT, '..', 'shared', 'models', 'llama2xs-312K', 'llama2xs.bin');
 const SMOLLM_META = 'HuggingFaceTB__SmolLM2-135M-Instruct';
 
 // The probe reads 256Mi float32 = 1 GiB, far beyond the last-level cache (32 MiB here), so
@@ -105,14 +110,14 @@ const manifestSchema = z.object({ tensors: z.record(z.string(), z.object({ lengt
 
 /**
  * Weight bytes a decode step reads, from the manifest ensureWeightFile wrote beside the
- * compiled graph. Excluded: the embedding table (one row is gathered per token) and the
+ * compiled graph. Excluded: the embedding tables (one row is gathered per token) and the
  * rope tables (one row each). The tied unembedding IS read: the graph keeps a transposed
- * copy, unembed.W_U. The engine's cacheDir holds exactly one model, so one manifest.
+ * copy, unembed.weight. The engine's cacheDir holds exactly one model, so one manifest.
  */
 function weightBytesPerToken(cacheDir: string): number {
   const [modelDir] = readdirSync(join(cacheDir, 'models'));
   const manifest = manifestSchema.parse(JSON.parse(readFileSync(join(cacheDir, 'models', modelDir, 'manifest.json'), 'utf8')));
-  const read = Object.entries(manifest.tensors).filter(([name]) => name !== 'embed.W_E' && !name.startsWith('rope.'));
+  const read = Object.entries(manifest.tensors).filter(([name]) => name !== 'embed.weight' && name !== 'pos_embed.weight' && !name.startsWith('rope.'));
   return read.reduce((sum, [, entry]) => sum + entry.length, 0);
 }
 
@@ -163,11 +168,19 @@ async function measureDecode(model: ModelHandle, work: Workload): Promise<ModelR
 interface EngineChoice { threads: number; ep: ExecutionProvider }
 
 /** Load a model in its own engine and cache folder, measure it, and close the engine. */
-async function benchModel(name: string, path: string, cacheDir: string, options: EngineChoice, work: Workload, withPlans = false): Promise<{ result: ModelResult; provider: string; plans: PlanResult | null }> {
+async function benchModel(
+  name: string,
+  path: string,
+  cacheDir: string,
+  options: EngineChoice,
+  work: Workload,
+  withPlans = false,
+  weights = weightOptions('f32'),
+): Promise<{ result: ModelResult; provider: string; plans: PlanResult | null }> {
   const engine = Engine.create({ cacheDir, threads: options.threads, executionProvider: options.ep });
   try {
-    log(`${name}: loading`);
-    const model = await engine.loadModel(path);
+    log(`${name}: loading${weights.format === 'f32' ? '' : ` (converting to ${weightOptionsLabel(weights)} on first load)`}`);
+    const model = await engine.loadModel(path, { weights });
     if (model.fallbackReason) log(`${name}: ${model.fallbackReason}`);
     log(`${name}: prefill ${work.prefillTokens} tokens x ${work.prefillRuns}`);
     const prefill = await measurePrefill(model, work);
@@ -259,8 +272,15 @@ interface Report {
   models: ModelResult[];
   decodeBandwidth: { model: string; weightBytesPerToken: number; probeGBps: number; overall: DecodeBandwidth; median: DecodeBandwidth; target: number };
   plans: PlanResult & { model: string };
+  /** Decode tokens/s of each quantized format over fp32's, same model and run. */
+  quantizedDecode: { format: string; tokensPerSecond: number; speedup: number; target: number }[];
+  quality: QualityResult[];
   seconds: number;
 }
+
+/** Decode speed-ups over fp32 the quantized formats aim for (issue 10). */
+const QUANTIZED_TARGETS: Record<string, number> = { int8: 1.7, int4: 2.5 };
+const INT8_AGREEMENT_TARGET = 0.95;
 
 const DECODE_TARGET = 0.75; // of probe bandwidth; a plain C decoder reaches ~0.94 on this machine
 
@@ -299,6 +319,12 @@ function formatReport(r: Report): string {
     `    heavy plan: add at every block's resid_post, set 16 neurons in 2 blocks, capture one block's resid_post`,
     `  1 variant ${f(r.plans.stepMs.oneVariant, 2)} ms, 4 variants batched ${f(r.plans.stepMs.fourVariants, 2)} ms: ${f(r.plans.fourVariantsCost, 2)}x the time per step (target <= 1.60)`,
     '',
+    `Quantized weights, ${d.model}, decode tok/s against fp32 ${f(d.overall.tokensPerSecond)} (overall):`,
+    ...r.quantizedDecode.map((q) => `  ${q.format.padEnd(14)} ${f(q.tokensPerSecond).padStart(6)} tok/s = ${f(q.speedup, 2)}x fp32 (target >= ${f(q.target, 1)}x)`),
+    '',
+    `Quality against fp32, ${QUALITY_TOKENS}-token text, next-token distribution at every position:`,
+    ...r.quality.map((q) => `  ${`${q.model} ${q.weights}`.padEnd(26)} KL mean ${q.meanKl.toExponential(2)} max ${q.maxKl.toExponential(2)} nats, top-1 agreement ${f(100 * q.top1Agreement, 1)}% of ${q.positions}${q.weights.startsWith('int8') ? ` (target >= ${f(100 * INT8_AGREEMENT_TARGET, 0)}%)` : ''}`),
+    '',
     `${f(r.seconds, 0)} s in all`,
     '',
   ].join('\n');
@@ -308,12 +334,13 @@ const benchArgsSchema = z.object({
   json: z.boolean(),
   threads: z.coerce.number().int().positive({ message: '--threads must be a positive integer' }).optional(),
   ep: z.enum(EXECUTION_PROVIDERS, { message: `--ep must be one of ${EXECUTION_PROVIDERS.join(', ')}` }),
+  'accuracy-level': z.coerce.number().pipe(z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3), z.literal(4)], { message: '--accuracy-level must be 0 to 4' })).optional(),
 });
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, threads: { type: 'string' }, ep: { type: 'string', default: 'cpu' }, help: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, threads: { type: 'string' }, ep: { type: 'string', default: 'cpu' }, 'accuracy-level': { type: 'string' }, help: { type: 'boolean', default: false } } });
   if (values.help) {
-    process.stdout.write(`Usage: npm run bench -- [--json] [--threads N] [--ep ${EXECUTION_PROVIDERS.join('|')}]   (default: all logical cores, cpu)\n`);
+    process.stdout.write(`Usage: npm run bench -- [--json] [--threads N] [--ep ${EXECUTION_PROVIDERS.join('|')}] [--accuracy-level 0-4]   (default: all logical cores, cpu, MatMulNBits accuracy level ${DEFAULT_ACCURACY_LEVEL})\n`);
     return 0;
   }
   const parsed = benchArgsSchema.safeParse(values);
@@ -334,13 +361,25 @@ async function main(argv: string[]): Promise<number> {
     const smolPath = buildSmolLmShapedModel(join(tmp, 'smollm2-135m-shaped'));
     const smol = await benchModel('SmolLM2-135M-shaped', smolPath, join(tmp, 'cache-smollm'), choice, SMOLLM_WORKLOAD, true);
     const s = smol.result;
+    const quantized: ModelResult[] = [];
+    const overrides = parsed.data['accuracy-level'] === undefined ? {} : { accuracyLevel: parsed.data['accuracy-level'] };
+    for (const format of ['int8', 'int4'] as const) {
+      const weights: WeightOptions = weightOptions(format, overrides);
+      const label = `SmolLM2-135M-shaped ${weightOptionsLabel(weights)}`;
+      quantized.push((await benchModel(label, smolPath, join(tmp, `cache-smollm-${format}`), choice, SMOLLM_WORKLOAD, false, weights)).result);
+    }
+    log('quality: stories260K and llama2xs, fp32 vs int8 and int4');
+    const quality = [
+      ...(await measureQuality('stories260K', STORIES_PATH, join(tmp, 'cache-quality-stories'), threads, overrides)),
+      ...(await measureQuality('llama2xs', LLAMA2XS_PATH, join(tmp, 'cache-quality-llama2xs'), threads, overrides)),
+    ];
     // The installed binding's version, read from its package.json: only engine/runtime imports onnxruntime-node.
     const ortPackage = z.object({ version: z.string() }).parse(JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')));
     const report: Report = {
       machine: { cpu: cpus()[0]?.model ?? 'unknown', logicalCores: cpus().length },
       onnxruntime: { version: ortPackage.version, provider: smol.provider, intraOpThreads: threads },
       probe,
-      models: [stories.result, s],
+      models: [stories.result, s, ...quantized],
       decodeBandwidth: {
         model: s.name,
         weightBytesPerToken: s.weightBytesPerToken,
@@ -350,6 +389,11 @@ async function main(argv: string[]): Promise<number> {
         target: DECODE_TARGET,
       },
       plans: { model: s.name, ...smol.plans! },
+      quantizedDecode: quantized.map((q) => {
+        const format = q.name.split(' ').at(-1)!;
+        return { format, tokensPerSecond: q.decode.tokensPerSecond, speedup: q.decode.tokensPerSecond / s.decode.tokensPerSecond, target: QUANTIZED_TARGETS[format.split('-')[0]] };
+      }),
+      quality,
       seconds: (performance.now() - started) / 1000,
     };
     process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatReport(report));

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { EXECUTION_PROVIDERS, defaultGenerationSettings } from '../engine/api';
+import { DEFAULT_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, EXECUTION_PROVIDERS, WEIGHT_FORMATS, defaultGenerationSettings } from '../engine/api';
 
 const d = defaultGenerationSettings;
 
@@ -15,13 +15,21 @@ Commands
   generate   Generate text from a prompt
   run        One forward pass over a prompt with an intervention plan; prints JSON
   hooks      List the hook points a plan can name, with their dims and sizes
+  lens       Logit lens: every block's residual stream read through the final norm and head
+  patch      Activation patching sweep over layers x positions (or heads), batched
   tokenize   Print the token ids of a text
+  vector     Steering vectors: extract from contrast prompts, convert between formats, sweep strength x layer
 
 Model (all commands)
   --model PATH            Hugging Face folder, or a llama2.c .bin checkpoint
   --tokenizer FILE        llama2.c tokenizer.bin (default: tokenizer.bin or tok*.bin beside the .bin)
   --ep NAME               execution provider: ${EXECUTION_PROVIDERS.join(' | ')} (default cpu; falls back to cpu with a message)
   --threads N             intra-op threads (default: all logical cores)
+  --weights FORMAT        ${WEIGHT_FORMATS.join(' | ')}: linear layers quantized in blocks (onnxruntime MatMulNBits),
+                          converted once on first load and cached per model and format (default f32: exact)
+  --block-size N          int8/int4: weights per quantization block, a power of two >= 16 (default ${DEFAULT_BLOCK_SIZE})
+  --accuracy-level N      int8/int4: MatMulNBits accuracy_level, 0 = float32 math (exact on the quantized
+                          weights, int8 much slower) ... 4 = int8 activations (default ${DEFAULT_ACCURACY_LEVEL})
 
 generate
   --prompt TEXT | --prompt-ids 1,2,3
@@ -36,7 +44,10 @@ generate
   --no-stop               do not stop at EOS (nor at stop strings)
   --plan FILE             generate with an intervention plan applied at every step
   --variants FILE         a JSON array of variants generated side by side in one batch; each is a
-                          plan, or {"name", "plan", "decoding"}; one result per variant
+                          plan, or {"name", "plan", "decoding"}; one result per variant. "decoding" is
+                          an object, not a name: {"strategy": "greedy"}, {"strategy": "lfd", "candidateLayers":
+                          [3, 4], "lambda": 0.5, "fusion": "logprob"} or {"strategy": "dola", "layers": "high",
+                          "alpha": 0.1, "repetitionPenalty": 1.2}; omitted fields take the defaults below
   --decoding NAME         greedy | lfd | dola, for variants that do not name their own (default greedy)
     --layers L            lfd: candidate layers, e.g. 16,18; dola: low | high | explicit layers
                           (hidden-state indices: 0 = embeddings, l = output of block l-1)
@@ -56,27 +67,81 @@ run
 hooks
   --json                  print the list as JSON [{name, layer, site, dims, shape, indexUnit, nIndex}]
 
+lens
+  --prompt TEXT | --prompt-ids 1,2,3
+  --target TOKEN          a token (text that encodes to one token, or #id): its probability and rank per layer
+  --site NAME             resid_post (default) | resid_pre | resid_mid | attn_out | mlp_out
+  --no-final-norm         unembed the raw stream (default: through the final norm, the logit lens)
+  --json                  print {"layers", "positions", "top1", "top1_prob", "target_prob", "entropy", "kl_to_final", ...}
+
+patch
+  --clean TEXT --corrupted TEXT   prompts of equal token length (or --clean-ids / --corrupted-ids 1,2,3)
+  --answer TOKEN --wrong TOKEN    the clean run's answer and the corrupted run's (text of one token, or #id)
+  --hook NAME             resid_pre (default) | resid_mid | resid_post | attn_out | mlp_out | z (per head)
+  --direction D           denoising (default: restore clean activations in the corrupted run) | noising
+  --metric M              logit_diff (default) | prob | kl
+  --positions P           each (default: one cell per position) | all (every position of a layer at once)
+  --batch-size N          cells per forward pass (default 32)
+  --out FILE              also write the effects as .csv or .safetensors
+  --json                  print {"layers", "positions", "effect", "metric", "forward_passes", ...}
+  prints the number of forward passes used to stderr
+
+vector extract
+  --positive FILE --negative FILE   one prompt per line (pairs line by line for --method pca)
+  --hook NAME             where to read and add: a hook name, a comma list, or a range as
+                          blocks.{1..4}.hook_resid_post
+  --method M              mean (default: CAA mean difference) | pca (repeng: first PC of the
+                          centred pair differences, unit length, sign toward the positives)
+  --readout R             last (default) | mean (over the text's tokens) | answer (one position)
+  --answer-position N     for --readout answer: counted from the end (default -2, CAA's "(A)")
+  --batch-size N          prompts per forward pass (default 16)
+  --out FILE              .gguf (llama.cpp; block outputs, blocks >= 1) | .safetensors | .json (Neuronpedia)
+  --label TEXT            the vector's name in the file (default: the positive file's name)
+  --model-hint NAME       GGUF controlvector.model_hint / Neuronpedia modelId (default: the model family)
+  --json                  print {"vectors": [{hook, norm, residual_norm, relative_norm, ...}]}
+
+vector convert IN... OUT
+  reads GGUF, safetensors or Neuronpedia/plain JSON (by content) and writes OUT by its extension;
+  several inputs sum per hook, as llama.cpp combines control vectors
+  --scale S               one per input, in order (default 1 each; --scale=-1 when negative)
+  --layers A..B           keep blocks A to B only (inclusive)
+  --hook NAME             the hook of a vector whose file names none (a bare JSON list)
+  --model-hint NAME       GGUF controlvector.model_hint / Neuronpedia modelId (default: the input's)
+  --label TEXT  --strength S  --endpoint vector-new (default) | steer-completion   (Neuronpedia JSON)
+
+vector sweep
+  --prompt TEXT | --prompt-ids 1,2,3
+  --vector FILE [--key K] the vector; a file with one per block uses each layer's own
+  --site S                resid_post (default) | resid_pre | resid_mid | attn_out | mlp_out
+  --layers 1,2,3          blocks to add it at       --scales=-4,0,4   strengths (with "=" when negative)
+  --target TOKEN          also report p(TOKEN) at the first generated position
+  --max-new-tokens N      per cell (default 24)     --batch-size N   cells per batch (default 8)
+  --json                  print {"layers", "scales", "baseline", "cells": [[{text, perplexity, target_prob}]]}
+
 tokenize
   --text TEXT
   --no-special            do not add special tokens (BOS)
   --json                  print {"ids": [...]}
 `;
 
-const intList = z
+export const intList = z
   .string()
   .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'expected comma-separated token ids, e.g. 1,2,3')
   .transform((s) => s.split(',').map((x) => Number(x.trim())));
-const numberFlag = (name: string) => z.string().transform((s, ctx) => {
+export const numberFlag = (name: string) => z.string().transform((s, ctx) => {
   const n = Number(s);
   if (s.trim() === '' || !Number.isFinite(n)) ctx.addIssue({ code: 'custom', message: `--${name} must be a number, got "${s}"` });
   return n;
 });
 
-const modelOptions = {
+export const modelOptions = {
   model: z.string().min(1, '--model is required'),
   tokenizer: z.string().optional(),
   ep: z.enum(EXECUTION_PROVIDERS).default('cpu'),
   threads: numberFlag('threads').pipe(z.int().min(1).max(256)).optional(),
+  weights: z.enum(WEIGHT_FORMATS).default('f32'),
+  blockSize: numberFlag('block-size').optional(),
+  accuracyLevel: numberFlag('accuracy-level').optional(),
 };
 
 export const generateArgsSchema = z
@@ -132,6 +197,9 @@ const FLAGS = {
   tokenizer: { type: 'string' },
   ep: { type: 'string' },
   threads: { type: 'string' },
+  weights: { type: 'string' },
+  'block-size': { type: 'string' },
+  'accuracy-level': { type: 'string' },
   prompt: { type: 'string' },
   'prompt-ids': { type: 'string' },
   chat: { type: 'boolean' },
@@ -155,18 +223,45 @@ const FLAGS = {
   alpha: { type: 'string' },
   'dola-penalty': { type: 'string' },
   'final-norm': { type: 'boolean' },
+  target: { type: 'string' },
+  site: { type: 'string' },
+  clean: { type: 'string' },
+  corrupted: { type: 'string' },
+  'clean-ids': { type: 'string' },
+  'corrupted-ids': { type: 'string' },
+  answer: { type: 'string' },
+  wrong: { type: 'string' },
+  hook: { type: 'string' },
+  direction: { type: 'string' },
+  metric: { type: 'string' },
+  positions: { type: 'string' },
+  'batch-size': { type: 'string' },
+  out: { type: 'string' },
   'no-final-norm': { type: 'boolean' },
+  positive: { type: 'string' },
+  negative: { type: 'string' },
+  method: { type: 'string' },
+  readout: { type: 'string' },
+  'answer-position': { type: 'string' },
+  label: { type: 'string' },
+  scale: { type: 'string', multiple: true },
+  scales: { type: 'string' },
+  vector: { type: 'string' },
+  key: { type: 'string' },
+  'model-hint': { type: 'string' },
+  strength: { type: 'string' },
+  endpoint: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
-/** Split argv into the command and a camelCased flag object (unknown flags are errors). */
-export function parseCommandLine(argv: string[]): { command: string | undefined; flags: Record<string, unknown> } {
+/** Split argv into the command, its positional arguments (vector convert IN OUT) and a camelCased flag object (unknown flags are errors). */
+export function parseCommandLine(argv: string[]): { command: string | undefined; positionals: string[]; flags: Record<string, unknown> } {
   const { values, positionals } = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
   const flags: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(values)) flags[camel(key)] = value;
-  return { command: positionals[0], flags };
+  return { command: positionals[0], positionals: positionals.slice(1), flags };
 }
 
 /** A zod error as one line per problem, naming the flag. */

@@ -1,28 +1,18 @@
 /** The CLI as a user runs it: a real subprocess on the shared stories260K models. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ROOT, runCli } from '../test/cli-process';
 import { sharedPath } from '../test/shared-paths';
 
-const ROOT = resolve(__dirname, '..', '..');
 const cacheDir = mkdtempSync(join(tmpdir(), 'tiller-cli-'));
 afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src-main/cli/main.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, TILLER_CACHE_DIR: cacheDir },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failure = error as { code: number; stdout: string; stderr: string };
-    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
-  }
-}
+const cli = (...args: string[]) => runCli(cacheDir, ...args);
 
 describe('cli', () => {
   it('tells the TinyStories story from the Hugging Face folder', async () => {
@@ -123,6 +113,20 @@ describe('cli', () => {
     expect(bad.stderr).toContain('--lambda');
   });
 
+  it('generates with int8 weights: a conversion progress line, the weight format and cache size on stderr', async () => {
+    const { code, stdout, stderr } = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'Once upon a time', '--max-new-tokens', '20', '--weights', 'int8');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^Once upon a time, there was a little girl named Lily\./); // int8 keeps the greedy story
+    expect(stderr).toMatch(/converting to int8-b32-a4: \d+ \/ \d+ MB, \d+ MB\/s\n/);
+    expect(stderr).toMatch(/weights: int8-b32-a4, cache [\d.]+ MB/);
+    const badBlock = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'x', '--weights', 'int4', '--block-size', '24');
+    expect(badBlock.code).toBe(2);
+    expect(badBlock.stderr).toContain('--block-size: block size must be a power of two');
+    const badFormat = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'x', '--weights', 'int3');
+    expect(badFormat.code).toBe(2);
+    expect(badFormat.stderr).toContain('--weights');
+  });
+
   it('reports errors on stderr with a non-zero exit code', async () => {
     const missing = await cli('generate', '--model', join(cacheDir, 'nope'), '--prompt', 'x');
     expect(missing.code).toBe(1);
@@ -138,6 +142,105 @@ describe('cli', () => {
     expect(outOfVocab.stderr).toContain('9999');
     const unknown = await cli('frobnicate');
     expect(unknown.code).toBe(2);
+  });
+
+  // Issue 11 item 11: the prompt was echoed before a plan error, which said "variant 0".
+  it('refuses a bad --plan before printing anything, without naming a variant', async () => {
+    const planFile = join(cacheDir, 'bad-plan.json');
+    writeFileSync(planFile, JSON.stringify({ interventions: [{ op: 'add', hook: 'blocks.1.hook_resid_post', vector: [1, 2] }] }));
+    const { code, stdout, stderr } = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'Once upon a time', '--plan', planFile);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('error (bad_plan): invalid plan: interventions[0].vector: has 2 values');
+    expect(stderr).not.toContain('variant 0');
+  });
+
+  it('says where a plan file is not JSON, and which object a bare decoding name should be', async () => {
+    const planFile = join(cacheDir, 'broken-plan.json');
+    writeFileSync(planFile, '{\n  "interventions": [,]\n}');
+    const broken = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'x', '--plan', planFile);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain('not valid JSON at line 2, column 21');
+    const variantsFile = join(cacheDir, 'bare-decoding.json');
+    writeFileSync(variantsFile, JSON.stringify([{ name: 'dola', decoding: 'dola' }]));
+    const bare = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'x', '--variants', variantsFile);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain('[0].decoding: expected an object such as {"strategy": "dola"}, not a string');
+  });
+
+  // Issue 11 item 11: `tiller generate ... | head` printed an EPIPE stack trace.
+  it('stops quietly when its reader closes the pipe early', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src-main/cli/main.ts', 'generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'Once upon a time', '--max-new-tokens', '200', '--no-stop'], {
+      cwd: ROOT,
+      env: { ...process.env, TILLER_CACHE_DIR: cacheDir },
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).not.toMatch(/EPIPE|Error|at /);
+    expect(code).toBe(0);
+  });
+});
+
+describe('cli: look inside', () => {
+  const model = sharedPath('models', 'stories260K-hf');
+  const grid = z.array(z.array(z.number()));
+  const lensOutput = z.strictObject({
+    site: z.literal('resid_post'), final_norm: z.boolean(), ids: z.array(z.int()), tokens: z.array(z.string()),
+    layers: z.array(z.int()), positions: z.array(z.int()), top1: grid, top1_tokens: z.array(z.array(z.string())), top1_prob: grid,
+    entropy: grid, kl_to_final: grid, target: z.int().nullable(), target_prob: grid.nullable(), target_rank: grid.nullable(),
+    final_top1: z.array(z.int()), forward_passes: z.int(),
+  });
+  const patchOutput = z.strictObject({
+    metric: z.enum(['logit_diff', 'prob', 'kl']), direction: z.enum(['denoising', 'noising']), hook: z.string(),
+    layers: z.int(), positions: z.int(), column_kind: z.enum(['position', 'head', 'all_positions']), columns: z.array(z.int()),
+    effect: grid, value: grid,
+    clean: z.strictObject({ value: z.number(), logit_diff: z.number(), answer_prob: z.number() }),
+    corrupted: z.strictObject({ value: z.number(), logit_diff: z.number(), answer_prob: z.number() }),
+    forward_passes: z.int(), cells: z.int(), warnings: z.array(z.string()),
+  });
+  // "Once upon a time, Lily had a big" and "... a r" (the start of " red"): the model goes on " b" / "ed".
+  const clean = '1,403,407,261,378,432,317,381,261,370';
+  const corrupted = '1,403,407,261,378,432,317,381,261,352';
+
+  it('prints the logit lens grid as JSON, the last layer reading the model\'s own prediction', async () => {
+    const { code, stdout, stderr } = await cli('lens', '--model', model, '--prompt', 'Once upon a time', '--target', ',', '--json');
+    expect(code).toBe(0);
+    expect(stderr).toContain('lens: 1/1 forward passes');
+    const output = lensOutput.parse(JSON.parse(stdout));
+    expect(output.layers).toEqual([0, 1, 2, 3, 4]);
+    expect(output.positions).toEqual([0, 1, 2, 3, 4]);
+    expect(output.target).toBe(432);
+    expect(output.top1[4]).toEqual(output.final_top1);
+    expect(output.top1_tokens[4][4]).toBe(',');
+    expect(output.target_prob?.[4][4]).toBeCloseTo(output.top1_prob[4][4], 6);
+    expect(output.target_rank?.[4][4]).toBe(0);
+  });
+
+  it('runs a batched patching sweep, reports its forward passes, and exports the effects', async () => {
+    const out = join(cacheDir, 'effects.csv');
+    const { code, stdout, stderr } = await cli('patch', '--model', model, '--clean-ids', clean, '--corrupted-ids', corrupted, '--answer', ' b', '--wrong', 'ed', '--hook', 'resid_pre', '--out', out, '--json');
+    expect(code).toBe(0);
+    expect(stderr).toContain('[cpu] 50 patches in 3 forward passes');
+    const output = patchOutput.parse(JSON.parse(stdout));
+    expect([output.layers, output.positions, output.metric]).toEqual([5, 10, 'logit_diff']);
+    // Only the one position where the prompts differ carries the answer; restoring it there recovers it fully.
+    expect(output.effect[0][9]).toBeCloseTo(1, 4);
+    expect(Math.max(...output.effect[0].slice(0, 9).map(Math.abs))).toBeLessThan(1e-4);
+    const csv = readFileSync(out, 'utf8').trim().split('\n');
+    expect(csv[0]).toBe(`layer,${Array.from({ length: 10 }, (_, p) => `pos_${p}`).join(',')}`);
+    expect(csv).toHaveLength(6);
+    const heads = patchOutput.parse(JSON.parse((await cli('patch', '--model', model, '--clean-ids', clean, '--corrupted-ids', corrupted, '--answer', '#268', '--wrong', '#266', '--hook', 'z', '--json')).stdout));
+    expect([heads.column_kind, heads.columns.length]).toEqual(['head', 8]);
+  });
+
+  it('names a multi-token answer and prompts of different lengths', async () => {
+    const multi = await cli('patch', '--model', model, '--clean-ids', clean, '--corrupted-ids', corrupted, '--answer', ' dog', '--wrong', 'ed');
+    expect(multi.code).toBe(1);
+    expect(multi.stderr).toContain('--answer " dog" is not one token');
+    const lengths = await cli('patch', '--model', model, '--clean-ids', clean, '--corrupted-ids', '1,403', '--answer', '#268', '--wrong', '#266');
+    expect(lengths.stderr).toContain('corrupted: has 2 tokens and clean has 10');
   });
 });
 

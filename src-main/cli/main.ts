@@ -4,28 +4,15 @@
  * with a message naming the problem.
  */
 import { z } from 'zod';
-import { decodingSchema, Engine, EngineError, generationSettingsSchema, listHooks, type CaptureResult, type Decoding, type ExecutionProvider, type GenerationResult, type ModelHandle, type VariantRun, type VariantTokenEvent } from '../engine/api';
+import { decodingSchema, EngineError, generationSettingsSchema, listHooks, type CaptureResult, type Decoding, type GenerationResult, type VariantRun, type VariantTokenEvent } from '../engine/api';
 import { readFileSync } from 'node:fs';
 import { USAGE, describeIssues, generateArgsSchema, hooksArgsSchema, parseCommandLine, runArgsSchema, tokenizeArgsSchema } from './args';
+import { issueLines, safeParseBounded, zodIssues } from '../../src-shared/issues';
+import { parseJson } from '../../src-shared/json-syntax';
+import { UsageError, validate, withModel } from './common';
+import { lensCommand, patchCommand } from './inside';
+import { vectorCommand } from './vector';
 
-class UsageError extends Error {}
-
-function validate<S extends z.ZodType>(schema: S, flags: Record<string, unknown>): z.output<S> {
-  const result = schema.safeParse(flags);
-  if (!result.success) throw new UsageError(describeIssues(result.error));
-  return result.data;
-}
-
-async function withModel<T>(args: { model: string; tokenizer?: string; ep: ExecutionProvider; threads?: number }, use: (model: ModelHandle) => Promise<T>): Promise<T> {
-  const engine = Engine.create({ executionProvider: args.ep, threads: args.threads });
-  try {
-    const model = await engine.loadModel(args.model, { tokenizerPath: args.tokenizer });
-    if (model.fallbackReason) process.stderr.write(`note: ${model.fallbackReason}\n`);
-    return await use(model);
-  } finally {
-    await engine.close();
-  }
-}
 
 async function generateCommand(flags: Record<string, unknown>): Promise<void> {
   const args = validate(generateArgsSchema, flags);
@@ -55,14 +42,22 @@ async function generateCommand(flags: Record<string, unknown>): Promise<void> {
     const events: VariantTokenEvent[] = [];
     const generation = model.generateVariants(promptIds, settings, variants, { signal: abort.signal });
     // One variant streams its text as it comes; several are printed one after another at the end.
+    // The prompt is echoed once the engine has accepted the request (its first token, or
+    // its end), so a refused plan prints only the error.
     const streaming = !args.json && variants.length === 1;
-    if (streaming) process.stdout.write(args.prompt ?? '');
+    let echoed = false;
+    const echoPrompt = (): void => {
+      if (streaming && !echoed) process.stdout.write(args.prompt ?? '');
+      echoed = true;
+    };
     let step = await generation.next();
     while (!step.done) {
       events.push(step.value);
+      echoPrompt();
       if (streaming) process.stdout.write(step.value.token.text);
       step = await generation.next();
     }
+    echoPrompt();
     const results = step.value;
     for (const [i, result] of results.entries()) {
       const label = variants.length > 1 ? `${variantName(variants[i], i)}: ` : '';
@@ -117,8 +112,8 @@ function readVariants(args: z.output<typeof generateArgsSchema>): CliVariant[] {
     if (!isVariant) return { plan: item, decoding };
     const variant = item as { name?: unknown; plan?: unknown; decoding?: unknown };
     if (variant.name !== undefined && typeof variant.name !== 'string') throw new UsageError(`--variants: [${i}].name must be a string`);
-    const parsed = decodingSchema.safeParse(variant.decoding ?? decoding);
-    if (!parsed.success) throw new UsageError(`--variants: [${i}].decoding: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'strategy'}: ${issue.message}`).join('; ')}`);
+    const parsed = safeParseBounded(decodingSchema, variant.decoding ?? decoding);
+    if (!parsed.success) throw new UsageError(`--variants: ${issueLines(zodIssues(parsed.error.issues, [i, 'decoding']))}`);
     return { name: variant.name, plan: variant.plan ?? {}, decoding: parsed.data };
   });
 }
@@ -163,11 +158,9 @@ function readJsonFile(path: string, what: 'plan' | 'variants'): unknown {
   } catch {
     throw new EngineError('not_found', `${what} file ${path} cannot be read`);
   }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new EngineError('bad_plan', `${what} file ${path} is not valid JSON: ${(error as Error).message}`);
-  }
+  const parsed = parseJson(text);
+  if (!parsed.ok) throw new EngineError('bad_plan', `${what} file ${path}: ${parsed.message}`, { line: parsed.line, column: parsed.column });
+  return parsed.value;
 }
 
 async function runCommand(flags: Record<string, unknown>): Promise<void> {
@@ -220,23 +213,26 @@ async function hooksCommand(flags: Record<string, unknown>): Promise<void> {
   });
 }
 
-const COMMANDS: Record<string, (flags: Record<string, unknown>) => Promise<void>> = {
+const COMMANDS: Record<string, (flags: Record<string, unknown>, positionals: string[]) => Promise<void>> = {
   generate: generateCommand,
   hooks: hooksCommand,
+  lens: lensCommand,
+  patch: patchCommand,
   run: runCommand,
   tokenize: tokenizeCommand,
+  vector: vectorCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
   try {
-    const { command, flags } = parseCommandLine(argv);
+    const { command, positionals, flags } = parseCommandLine(argv);
     if (flags.help || command === undefined) {
       process.stdout.write(USAGE);
       return command === undefined && !flags.help ? 2 : 0;
     }
     const run = COMMANDS[command];
     if (!run) throw new UsageError(`unknown command "${command}" (commands: ${Object.keys(COMMANDS).join(', ')})`);
-    await run(flags);
+    await run(flags, positionals);
     return 0;
   } catch (error) {
     if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
@@ -251,6 +247,12 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
+
+// A reader that closes early (`| head`) is not an error: stop quietly, as Unix tools do.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;

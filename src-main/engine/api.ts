@@ -3,7 +3,9 @@
  * import from engine/. Everything here is either a value callers need or a type they
  * pass around; internals (graph, runtime, readers) stay behind it.
  */
-export { Engine, ModelHandle, defaultCacheDir, type EngineOptions, type VariantRun, type VariantTokenEvent } from './engine';
+export { Engine, ModelHandle, defaultCacheDir, type EngineOptions, type LoadOptions, type VariantRun, type VariantTokenEvent } from './engine';
+export type { ConversionProgress } from './graph/weights-file';
+export { DEFAULT_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, WEIGHT_FORMATS, weightFileBytes, weightOptions, weightOptionsLabel, weightOptionsSchema, type WeightFormat, type WeightOptions } from './model/weight-format';
 export { EngineError, serializeError, type EngineErrorCode, type SerializedError } from './errors';
 export { generationSettingsSchema, defaultGenerationSettings, type GenerationSettings, type GenerationSettingsInput } from './generate/settings';
 export type { GenerationEvent, GenerationResult, StopReason, TokenEvent, TokenAlternative } from './generate/generate';
@@ -11,9 +13,26 @@ export { EXECUTION_PROVIDERS, type ExecutionProvider } from './runtime/protocol'
 export type { ModelSpec } from './model/spec';
 export type { CaptureResult } from './plan/captures';
 export { listHooks, type HookInfo } from './hooks/names';
-export { decodingSchema, type Decoding, type DecodingInput, type DecodingStep } from './generate/decoding-options';
+export { decodingSchema, type Decoding, type DecodingInput, type DecodingStep } from '../../src-shared/decoding-schema';
 export * from './experiment/schema';
 export * from './workbench/protocol';
 export { Workbench, type WorkbenchOptions } from './workbench/workbench';
 export { defaultAppDataDir } from './workbench/app-data';
 export type { CatalogEntry } from './workbench/catalog';
+export { logitLens } from './analysis/lens';
+export { patchingSweep } from './analysis/patching';
+export * from '../../src-shared/analysis-schema';
+export { tokenFromText } from './analysis/tokens';
+export type { AnalysisProgress, AnalysisControl } from './analysis/control';
+export { writePatchExport, patchCsv, PATCH_EXPORT_FORMATS, type PatchExportFormat } from './analysis/export';
+export { readVectorSet, readControlVectorFile, sniffFile } from './interchange/read';
+export { combineSets, outputOfBlock, asResidPost, type VectorSet, type FileVector, type VectorFormat } from './interchange/vector-set';
+export { writeVectorFile, vectorFileBytes, formatOfPath, type VectorWriteOptions, type WritableFormat } from './interchange/write';
+export type { NeuronpediaEndpoint } from './interchange/neuronpedia';
+export { Sae, topFeatures, type SaeInfo, type FeatureActivation } from './interchange/saelens';
+export { extractVectors, extractRequestSchema, EXTRACT_METHODS, type ExtractRequestInput, type ExtractResult, type ExtractedVector } from './analysis/vectors/extract';
+export { READOUTS, type Readout } from './analysis/vectors/readout';
+export { actAdd, actAddInterventions, type ActAddResult } from './analysis/vectors/actadd';
+export { functionVector, functionVectorRequestSchema, type FunctionVectorRequestInput, type FunctionVectorResult } from './analysis/vectors/function-vector';
+export { steeringSweep, sweepRequestSchema, SWEEP_SITES, type SweepRequestInput, type SweepResult, type SweepCell } from './analysis/vectors/sweep';
+export type { ImportedVectors, SweepAnswer } from './workbench/vectors';

@@ -3,16 +3,16 @@
  * compiles the family's ONNX graph and runs it in the inference worker. The CLI, the
  * WebSocket server and the app all reach it through api.ts.
  */
-import { homedir } from 'node:os';
+import { freemem, homedir } from 'node:os';
 import { join } from 'node:path';
 import { EngineError } from './errors';
-import type { DecodingInput, DecodingStep } from './generate/decoding-options';
+import type { DecodingInput, DecodingStep } from '../../src-shared/decoding-schema';
 import { checkPrompt, generate, Sequence, type GenerationEvent, type GenerationResult, type TokenEvent } from './generate/generate';
 import { decodingReport, stepScorer } from './generate/scorers';
 import type { GenerationSettings } from './generate/settings';
 import type { StepModel } from './generate/step-model';
 import { graphWeights } from './graph/forward';
-import { ensureWeightFile } from './graph/weights-file';
+import { ensureWeightFile, weightCacheBytes, type ConversionProgress } from './graph/weights-file';
 import { planWarnings, validatePlan, validateRunPositions, type Plan } from './hooks/plan';
 import { issueText, planScheduleBlocks, scheduleReport } from './hooks/schedule';
 import type { RunPositions } from './hooks/positions';
@@ -23,7 +23,9 @@ import { patchRowsFromValues, planFeeds, type PatchRows, type RowPlan } from './
 import { unionPlan } from './plan/union';
 import { weightsFingerprint } from './model/fingerprint';
 import { openModel, type LoadedModel } from './model/load';
+import { checkMemory } from './model/memory';
 import type { ModelSpec } from './model/spec';
+import { F32_WEIGHTS, weightOptionsLabel, type WeightOptions } from './model/weight-format';
 import type { TextTokenizer } from './model/tokenizer/types';
 import type { ExecutionProvider } from './runtime/protocol';
 import { Runtime, type KvCacheHandle } from './runtime/runtime';
@@ -43,8 +45,10 @@ export interface VariantTokenEvent {
   /** The variant plan's captures at the positions this step fed (the prompt at the first token). */
   captures: Record<string, CaptureResult>;
   /**
-   * The logprob variants[0] (the baseline) gave this token at the same step, so a UI can
-   * show how much a variant changed it; null for the baseline itself or once it stopped.
+   * The logprob variants[0] (the baseline) gave this token at the same step in the same
+   * context (every earlier generated token equal), so a UI can show how much a variant
+   * changed it; null for the baseline itself, once it stopped, and after the first token
+   * where the two differ (the contexts are no longer the same).
    */
   baselineLogprob: number | null;
 }
@@ -56,6 +60,15 @@ export interface PlanRunResult {
   lens: Record<number, Float32Array[]>;
   /** "path: message" for each part of the plan that has no effect (e.g. an intervention in a block the schedule skips). */
   warnings: string[];
+}
+
+export interface LoadOptions {
+  /** Weight format (default float32: exact parity with the references). */
+  weights?: WeightOptions;
+  /** Called as the first load converts the checkpoint into the cached weight file. */
+  onProgress?: (progress: ConversionProgress) => void;
+  /** Memory the model may use (default: what the OS reports available); a model that needs more is refused. */
+  availableBytes?: number;
 }
 
 export interface EngineOptions {
@@ -95,22 +108,26 @@ export class Engine {
     return new Engine(options);
   }
 
-  async loadModel(path: string, options: { tokenizerPath?: string } = {}): Promise<ModelHandle> {
-    return this.loadOpened(await openModel(path, options));
+  async loadModel(path: string, options: { tokenizerPath?: string } & LoadOptions = {}): Promise<ModelHandle> {
+    return this.loadOpened(await openModel(path, options), options);
   }
 
   /**
    * Build a model already opened (and so checked) by openModel: cache its graph-layout
-   * weights and compile the plain forward pass. Closes the checkpoint files either way.
+   * weights in the requested format (converted once, per model and format) and compile
+   * the plain forward pass. Closes the checkpoint files either way.
    */
-  async loadOpened(loaded: LoadedModel): Promise<ModelHandle> {
+  async loadOpened(loaded: LoadedModel, options: LoadOptions = {}): Promise<ModelHandle> {
     try {
+      const weights = options.weights ?? F32_WEIGHTS;
+      checkMemory(loaded.spec, weights, options.availableBytes ?? freemem(), loaded.path);
       const fingerprint = weightsFingerprint(loaded.weights.files);
-      const dir = join(this.cacheDir, 'models', `${fingerprint.slice(0, 24)}-${GRAPH_VERSION}`);
-      const manifest = ensureWeightFile(dir, `${fingerprint}:${GRAPH_VERSION}`, graphWeights(loaded.spec, loaded.weights));
+      const dir = join(this.cacheDir, 'models', `${fingerprint.slice(0, 24)}-${GRAPH_VERSION}-${weightOptionsLabel(weights)}`);
+      const groups = graphWeights(loaded.spec, loaded.weights, weights);
+      const manifest = ensureWeightFile(dir, `${fingerprint}:${GRAPH_VERSION}`, weights, groups, options.onProgress);
       const plans = new PlanSessions(this.runtime, loaded.spec, manifest, dir, this.executionProvider);
       const base = await plans.acquire(EMPTY_PLAN); // held for the model's life: the plain forward pass
-      return new ModelHandle(this.runtime, loaded, base, plans, fingerprint);
+      return new ModelHandle(this.runtime, loaded, base, plans, fingerprint, weights, weightCacheBytes(dir));
     } finally {
       loaded.weights.close();
     }
@@ -135,6 +152,10 @@ export class ModelHandle {
     private readonly plans: PlanSessions,
     /** Sampled fingerprint of the checkpoint files (model/fingerprint.ts). */
     readonly fingerprint: string,
+    /** How the weights are stored: float32, or quantized linear layers (model/weight-format.ts). */
+    readonly weights: WeightOptions,
+    /** Bytes of this model's cached weight file in that format. */
+    readonly cacheBytes: number,
   ) {
     this.spec = loaded.spec;
     this.tokenizer = loaded.tokenizer;
@@ -156,9 +177,9 @@ export class ModelHandle {
     return this.plans.usage();
   }
 
-  private newCache(slots: number, batch: number): Promise<KvCacheHandle> {
-    const { nKvHeads, dHead, nCtx } = this.spec;
-    return this.runtime.createKvCache({ slots, batch, nKvHeads, dHead, maxPositions: nCtx });
+  private newCache(slots: number, batch: number, maxPositions = this.spec.nCtx): Promise<KvCacheHandle> {
+    const { nKvHeads, dHead } = this.spec;
+    return this.runtime.createKvCache({ slots, batch, nKvHeads, dHead, maxPositions });
   }
 
   private checkIds(ids: readonly number[]): void {
@@ -168,8 +189,36 @@ export class ModelHandle {
   }
 
   /** A batch of rows over one compiled plan and one KV cache; release() frees the cache. */
-  private async openBatch(lease: Lease, rows: RowPlan[]): Promise<PlanBatch> {
-    return new PlanBatch(this.spec, lease, await this.newCache(lease.compiled.slots, rows.length), rows);
+  private async openBatch(lease: Lease, rows: RowPlan[], maxPositions?: number): Promise<PlanBatch> {
+    return new PlanBatch(this.spec, lease, await this.newCache(lease.compiled.slots, rows.length, maxPositions), rows);
+  }
+
+  /**
+   * One forward pass of several batch rows over one compiled plan, from an empty cache:
+   * the primitive the analyses (engine/analysis/) batch their sweeps on. `plan` is
+   * validated and gives the structure; row r feeds `ids[r]` (all of one length) with the
+   * values of `rows[r]` (its own plan of that structure, its active interventions, its
+   * patch rows). Returns per row the logits at `logitsAt` (indices into the fed tokens),
+   * and the fetched outputs (captures of `plan`, lens heads) with the run's positions.
+   */
+  async runRows(plan: Plan, rows: RowPlan[], ids: number[][], options: { lenses?: LensHead[]; logitsAt?: number[]; fetches?: string[] } = {}): Promise<RowsRunResult> {
+    if (rows.length === 0 || rows.length !== ids.length) throw new EngineError('bad_argument', `runRows: ${rows.length} rows for ${ids.length} token lists`);
+    for (const row of ids) this.checkIds(row);
+    if (ids.some((row) => row.length !== ids[0].length)) throw new EngineError('bad_argument', 'runRows: every row must feed the same number of tokens');
+    const lenses = options.lenses ?? [];
+    const lease = await this.plans.acquire(plan, lenses);
+    try {
+      const batch = await this.openBatch(lease, rows, ids[0].length);
+      try {
+        const logitsAt = options.logitsAt ?? [ids[0].length - 1];
+        const fetches = [...lenses.map((lens) => lens.name), ...(options.fetches ?? [])];
+        return await batch.feed(ids, ids[0].length, logitsAt, fetches);
+      } finally {
+        await batch.release();
+      }
+    } finally {
+      lease.done();
+    }
   }
 
   /** One forward pass over `ids` from an empty cache; logits for every position or only the last. */
@@ -284,18 +333,22 @@ export class ModelHandle {
   ): AsyncGenerator<VariantTokenEvent, GenerationResult[]> {
     if (variants.length === 0) throw new EngineError('bad_argument', 'no variants to generate');
     checkPrompt(promptIds, { maxPositions: this.spec.nCtx, vocabSize: this.spec.dVocab });
-    const plans = variants.map((variant, i) => validateVariantPlan(this.spec, variant.plan, i));
+    // Errors name the variant only when there are several ("variant 0" means nothing to a caller that sent one plan).
+    const label = (i: number): string => (variants.length > 1 ? `variant ${i}: ` : '');
+    const plans = variants.map((variant, i) => validateVariantPlan(this.spec, variant.plan, label(i)));
     // The checks validateVariant shares: errors refuse the request, warnings go with each result.
     const warnings = plans.map((plan, i) => {
       const decoding = decodingReport(this.spec, variants[i].decoding, planScheduleBlocks(plan));
       if (decoding.errors.length > 0) {
         const list = decoding.errors.map((issue) => `decoding.${issueText(issue)}`).join('; ');
-        throw new EngineError('bad_plan', `variant ${i}: ${list}`, { issues: decoding.errors.map((issue) => ({ ...issue, path: `decoding.${issue.path}` })) });
+        throw new EngineError('bad_plan', `${label(i)}${list}`, { issues: decoding.errors.map((issue) => ({ ...issue, path: `decoding.${issue.path}` })) });
       }
       return [...planWarnings(plan).map(issueText), ...decoding.warnings.map((issue) => `decoding.${issueText(issue)}`)];
     });
     const scorers = variants.map((variant) => stepScorer(this.spec, variant.decoding));
     const sequences = variants.map(() => new Sequence(this.tokenizer, promptIds, settings, this.spec.nCtx));
+    // Per variant: it has generated a token the baseline did not (at the same step), so their contexts differ from then on.
+    const diverged = variants.map(() => false);
     const groups: VariantGroup[] = [];
     try {
       for (const members of groupBySchedule(plans)) {
@@ -328,8 +381,12 @@ export class ModelHandle {
             const { scores, step } = scorers[i].score(logits[r][0], lens, sequence.ids);
             const token = sequence.choose(scores, feedMs + performance.now() - rowStarted, signal, { penalized: scorers[i].penalized });
             // The baseline is the first row of the first group, so its step is already chosen.
-            const baseline = i > 0 && sequences[0].generatedIds.length === sequence.generatedIds.length ? sequences[0].lastLogprobs : null;
-            const baselineLogprob = baseline ? baseline[token.id] : null;
+            // Its logprob of this token compares like with like only while both saw the same
+            // tokens: after the first differing token the contexts differ, and nothing is reported.
+            const step0 = sequence.generatedIds.length - 1;
+            const comparable = i > 0 && !diverged[i] && sequences[0].generatedIds.length === step0 + 1;
+            const baselineLogprob = comparable ? (sequences[0].lastLogprobs?.[token.id] ?? null) : null;
+            if (i > 0 && sequences[0].generatedIds[step0] !== token.id) diverged[i] = true;
             yield { variant: i, token, decoding: step, captures: group.batch.captures(plans[i], r, outputs, run), baselineLogprob };
           }
         }
@@ -352,6 +409,13 @@ export class ModelHandle {
   }
 }
 
+/** What runRows returns: logits[row][i] at the i-th requested position, and the fetched outputs. */
+export interface RowsRunResult {
+  logits: Float32Array[][];
+  outputs: TensorMap;
+  run: RunPositions;
+}
+
 interface VariantGroup {
   members: number[]; // variant indices, one batch row each
   batch: PlanBatch;
@@ -359,11 +423,11 @@ interface VariantGroup {
   lenses: LensHead[];
 }
 
-function validateVariantPlan(spec: ModelSpec, plan: unknown, variant: number): Plan {
+function validateVariantPlan(spec: ModelSpec, plan: unknown, label: string): Plan {
   try {
     return validatePlan(spec, plan ?? {});
   } catch (error) {
-    if (error instanceof EngineError) throw new EngineError(error.code, `variant ${variant}: ${error.message}`, error.details);
+    if (error instanceof EngineError) throw new EngineError(error.code, `${label}${error.message}`, error.details);
     throw error;
   }
 }

@@ -14,6 +14,7 @@ export type EngineErrorCode =
   | 'provider_unavailable' // a requested execution provider cannot be used
   | 'runtime_error' // onnxruntime failed while creating or running a session
   | 'cancelled' // the caller cancelled the operation
+  | 'insufficient_memory' // a model would not fit in the memory available (the message gives the numbers)
   | 'not_found'; // a file or folder does not exist
 
 export class EngineError extends Error {

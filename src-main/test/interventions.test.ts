@@ -390,15 +390,28 @@ describe('generation with plans', () => {
       expect(maxAbsDiff(logprobs(together.events, i), logprobs(alone.events, 0)), `variant ${i} logprobs`).toBeLessThan(1e-5);
     }
     expect(new Set(together.results.map((r) => r.generatedIds.join(','))).size).toBeGreaterThan(1);
-    // Each variant's token carries the baseline's logprob of it at the same step.
+    // Each variant's token carries the baseline's logprob of it at the same step while the
+    // contexts are the same (up to and including the first differing token), and none after.
     const baselineEvents = together.events.filter((e) => e.variant === 0);
     expect(baselineEvents.every((e) => e.baselineLogprob === null)).toBe(true);
-    for (const event of together.events.filter((e) => e.variant > 0)) {
-      const baseline = baselineEvents[event.token.index];
-      expect(event.baselineLogprob).not.toBeNull();
-      if (baseline.token.id === event.token.id) expect(event.baselineLogprob).toBeCloseTo(baseline.token.logprob, 6);
-      else expect(event.baselineLogprob!).toBeLessThanOrEqual(baseline.token.logprob + 1e-6); // greedy: the baseline's own token was its most likely
+    let checkedAfterDivergence = 0;
+    for (const [i] of variants.entries()) {
+      if (i === 0) continue;
+      const events = together.events.filter((e) => e.variant === i);
+      const firstDiffering = events.findIndex((e, step) => baselineEvents[step].token.id !== e.token.id);
+      for (const [step, event] of events.entries()) {
+        const baseline = baselineEvents[step];
+        if (firstDiffering !== -1 && step > firstDiffering) {
+          expect(event.baselineLogprob, `variant ${i} step ${step}`).toBeNull();
+          checkedAfterDivergence += 1;
+          continue;
+        }
+        expect(event.baselineLogprob).not.toBeNull();
+        if (baseline.token.id === event.token.id) expect(event.baselineLogprob).toBeCloseTo(baseline.token.logprob, 6);
+        else expect(event.baselineLogprob!).toBeLessThanOrEqual(baseline.token.logprob + 1e-6); // greedy: the baseline's own token was its most likely
+      }
     }
+    expect(checkedAfterDivergence).toBeGreaterThan(0);
   });
 
   it('runs variants with different schedules side by side', async () => {
@@ -497,7 +510,7 @@ describe('bad plans', () => {
     await expectEngineError(() => handle.run(prompt, { captures: [{ hook: 'blocks.1.hook_nonsense' }] }), 'bad_plan', 'captures[0].hook: ', 'hook_nonsense');
     await expectEngineError(() => handle.run(prompt, { interventions: [{ op: 'set', hook: 'blocks.1.mlp.hook_post', indices: [128], values: [1] }] }), 'bad_plan', 'indices[0]: 128 is out of range: blocks.1.mlp.hook_post has 128 neurons');
     await expectEngineError(() => handle.run(prompt, { interventions: [{ op: 'lens', layers: [4] }] }), 'bad_plan', 'block 4 is out of range');
-    expect(() => parsePlanJson('{"interventions": [', model.spec)).toThrow(/malformed JSON/);
+    expect(() => parsePlanJson('{"interventions": [', model.spec)).toThrow(/not valid JSON at line 1, column 20/);
     await expectEngineError(
       () => generateAll([{}, { plan: { interventions: [{ op: 'scale', hook: 'blocks.0.attn.hook_z', indices: [6], values: [0] }] } }]),
       'bad_plan',

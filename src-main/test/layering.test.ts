@@ -33,6 +33,7 @@ function importsOf(file: string): ImportRef[] {
 function layerOf(path: string): string {
   const parts = path.split('/');
   if (parts[0] === 'src-renderer') return 'renderer';
+  if (parts[0] === 'src-shared') return 'shared';
   if (parts[1] === 'engine') return `engine/${parts[2]}`;
   return parts[1];
 }
@@ -44,8 +45,10 @@ const ALLOWED: Record<string, string[]> = {
   'engine/graph': ['engine/graph', 'engine/model', 'engine/hooks'],
   'engine/runtime': ['engine/runtime'],
   'engine/generate': ['engine/generate', 'engine/runtime', 'engine/graph', 'engine/hooks', 'engine/model'],
-  'engine/analysis': ['engine/analysis', 'engine/generate', 'engine/runtime', 'engine/graph', 'engine/hooks', 'engine/model'],
+  'engine/analysis': ['engine/analysis', 'engine/plan', 'engine/generate', 'engine/runtime', 'engine/graph', 'engine/hooks', 'engine/model'],
   'engine/experiment': ['engine/experiment', 'engine/hooks', 'engine/model', 'engine/generate'],
+  // Vector files other tools read and write (GGUF, safetensors, Neuronpedia, SAELens): data only, no runtime.
+  'engine/interchange': ['engine/interchange', 'engine/hooks', 'engine/model'],
 };
 
 const SHARED = ['src-main/engine/errors', 'src-main/engine/write-atomically'];
@@ -59,12 +62,15 @@ const FOLDERS: Record<string, string> = {
   bench: 'diagnostic: measures engine internals directly',
   cli: 'engine/api.ts only',
   engine: 'the engine; its folders below',
+  'engine/analysis': 'ALLOWED',
+  'engine/analysis/vectors': 'part of engine/analysis',
   'engine/experiment': 'ALLOWED',
   'engine/experiment/test': 'test helpers of experiment',
   'engine/generate': 'ALLOWED',
   'engine/generate/decoding': 'part of engine/generate',
   'engine/graph': 'ALLOWED',
   'engine/hooks': 'ALLOWED',
+  'engine/interchange': 'ALLOWED',
   'engine/model': 'ALLOWED',
   'engine/model/families': 'one file per family, imported only by the dispatcher (FAMILY_IMPORTERS)',
   'engine/model/tokenizer': 'part of engine/model',
@@ -89,9 +95,13 @@ function folders(dir: string): string[] {
   });
 }
 
+// src-shared holds what both sides parse with (schemas, the issue formatter): the engine
+// and the renderer import it at run time, and it imports neither, only zod.
+const SHARED_PACKAGES = ['zod'];
+
 function violations(): string[] {
   const problems: string[] = [];
-  const files = [...sourceFiles(join(ROOT, 'src-main')), ...(statExists(join(ROOT, 'src-renderer')) ? sourceFiles(join(ROOT, 'src-renderer')) : [])];
+  const files = ['src-main', 'src-renderer', 'src-shared'].flatMap((dir) => (statExists(join(ROOT, dir)) ? sourceFiles(join(ROOT, dir)) : []));
   for (const file of files) {
     const from = relative(ROOT, file).split('\\').join('/');
     // Tests and the benchmark measure engine internals directly, by design.
@@ -100,11 +110,16 @@ function violations(): string[] {
     for (const ref of importsOf(file)) {
       if (ref.specifier === 'onnxruntime-node' && layer !== 'engine/runtime') problems.push(`${from}: only engine/runtime may import onnxruntime-node`);
       if (ref.specifier === 'electron' && !['app', 'preload'].includes(layer)) problems.push(`${from}: only app and preload may import electron`);
+      if (layer === 'shared' && !ref.specifier.startsWith('.') && !SHARED_PACKAGES.includes(ref.specifier)) problems.push(`${from}: src-shared may import only ${SHARED_PACKAGES.join(', ')} (imports ${ref.specifier})`);
       if (!ref.specifier.startsWith('.')) continue;
       const target = relative(ROOT, resolve(dirname(file), ref.specifier)).split('\\').join('/');
       // No shared file imports a family: only the dispatcher and other family files do.
       if (isFamilyFile(target) && !FAMILY_IMPORTERS.includes(from) && !from.startsWith('src-main/engine/model/families/')) {
         problems.push(`${from}: only ${FAMILY_IMPORTERS.join(', ')} may import the family file ${target}`);
+      }
+      if (layer === 'shared') {
+        if (!target.startsWith('src-shared/')) problems.push(`${from}: src-shared may not import ${target}`);
+        continue;
       }
       const targetLayer = layerOf(target);
       const isEngineTarget = target.startsWith('src-main/engine/');

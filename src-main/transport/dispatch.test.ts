@@ -111,4 +111,24 @@ describe('dispatch', () => {
     const internal = await dispatch(api, { kind: 'request', id: 15, method: 'listHooks', params: {} });
     expect(internal).toMatchObject({ id: 15, ok: false, error: { code: 'internal', message: 'boom' } });
   });
+  // Issue 11 item 1: zod collected one issue per bad element and overflowed the stack on
+  // ~800 KB messages, and the RangeError escaped the dispatcher and took the server down.
+  it('answers a request with 200,000 bad vector values with one named error', async () => {
+    const { api, calls } = recordingApi();
+    const variant = { id: 'v', name: 'v', interventions: [{ op: 'add', hook: 'blocks.0.hook_resid_pre', vector: Array.from({ length: 200_000 }, () => 'x') }] };
+    const message = JSON.stringify({ kind: 'request', id: 7, method: 'validateVariant', params: { variant } });
+    expect(message.length).toBeGreaterThan(800_000);
+    const response = await dispatch(api, message);
+    expectBadRequest(response, 7, 'validateVariant: invalid params: variant.interventions[0].vector[0]: expected number, received string');
+    if (!response.ok) expect(response.error.details?.issues).toEqual([{ path: 'variant.interventions.0.vector.0', message: 'expected number, received string' }]);
+    expect(calls).toEqual([]);
+  });
+
+  it('caps the issues of a request with thousands of problems', async () => {
+    const { api } = recordingApi();
+    const variant = { id: 'v', name: 'v', interventions: Array.from({ length: 2000 }, () => ({ op: 'add', hook: 7, vector: [1] })) };
+    const response = await dispatch(api, { kind: 'request', id: 8, method: 'validateVariant', params: { variant } });
+    expectBadRequest(response, 8, 'and 93 more');
+    if (!response.ok) expect((response.error.details?.issues as unknown[]).length).toBe(101);
+  });
 });

@@ -8,6 +8,7 @@
  * of code 'bad_request' that names the method and the field, and never reaches the engine.
  */
 import { z } from 'zod';
+import { dottedPath, issueLines, safeParseBounded, zodIssues } from '../../src-shared/issues';
 import { requestSchemas, serializeError, type WireError, type WireRequest, type WireResponse, type WorkbenchApi, type WorkbenchMethod } from '../engine/api';
 
 const METHODS = Object.keys(requestSchemas) as WorkbenchMethod[];
@@ -26,11 +27,6 @@ const badRequest = (id: number | null, message: string, details?: Record<string,
   response: { kind: 'response', id, ok: false, error: { code: 'bad_request', message, ...(details ? { details } : {}) } },
 });
 
-/** "settings.maxNewTokens: Too big..." for each issue, so the message names the field. */
-function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues.map((issue) => `${issue.path.length ? issue.path.map(String).join('.') : '(params)'}: ${issue.message}`).join('; ');
-}
-
 /**
  * Parse one message: raw JSON text (WebSocket) or an already-decoded value (IPC).
  * On success params are the schema's output, defaults filled in.
@@ -47,14 +43,14 @@ export function parseRequest(message: unknown): ParsedRequest {
   const envelope = envelopeSchema.safeParse(value);
   if (!envelope.success) {
     const id = typeof (value as { id?: unknown } | null)?.id === 'number' && Number.isInteger((value as { id: number }).id) ? (value as { id: number }).id : null;
-    return badRequest(id, `malformed request: ${describeIssues(envelope.error.issues)}`);
+    return badRequest(id, `malformed request: ${issueLines(zodIssues(envelope.error.issues, [], '(request)'))}`);
   }
   const { id, method } = envelope.data;
   if (!(METHODS as string[]).includes(method)) return badRequest(id, `unknown method "${method}" (methods: ${METHODS.join(', ')})`);
-  const params = requestSchemas[method as WorkbenchMethod].safeParse(envelope.data.params ?? {});
+  const params = safeParseBounded(requestSchemas[method as WorkbenchMethod], envelope.data.params ?? {});
   if (!params.success) {
-    const issues = params.error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
-    return badRequest(id, `${method}: invalid params: ${describeIssues(params.error.issues)}`, { method, issues });
+    const issues = zodIssues(params.error.issues, [], '(params)');
+    return badRequest(id, `${method}: invalid params: ${issueLines(issues)}`, { method, issues: issues.map((issue) => ({ ...issue, path: dottedPath(issue.path) })) });
   }
   return { ok: true, request: { kind: 'request', id, method: method as WorkbenchMethod, params: params.data } };
 }
@@ -76,8 +72,17 @@ export async function invoke(api: WorkbenchApi, request: WireRequest): Promise<W
   }
 }
 
-/** Parse and, if well-formed, invoke: the whole path from a client message to its response. */
+/**
+ * Parse and, if well-formed, invoke: the whole path from a client message to its response.
+ * Never rejects: whatever a message makes go wrong is answered, so one client cannot
+ * take the server down.
+ */
 export async function dispatch(api: WorkbenchApi, message: unknown): Promise<WireResponse> {
-  const parsed = parseRequest(message);
+  let parsed: ParsedRequest;
+  try {
+    parsed = parseRequest(message);
+  } catch (error) {
+    return { kind: 'response', id: null, ok: false, error: serializeError(error) };
+  }
   return parsed.ok ? invoke(api, parsed.request) : parsed.response;
 }

@@ -139,7 +139,10 @@ function serveSocket(ws: WebSocket, api: WorkbenchApi): void {
       send({ kind: 'response', id: null, ok: false, error: { code: 'bad_request', message: 'binary frames are not accepted; send JSON text' } });
       return;
     }
-    void dispatch(api, rawText(data)).then(send);
+    // dispatch answers every error itself; a failure to send (a closed socket) is the client's loss only.
+    dispatch(api, rawText(data))
+      .then(send)
+      .catch(() => ws.terminate());
   });
 }
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -23,7 +23,32 @@ describe('AutosaveStore', () => {
 
   it('recovers what a session wrote and did not clear, in a new store (the next start)', () => {
     new AutosaveStore(appData).write(sampleExperiment(4));
-    expect(new AutosaveStore(appData).recover()).toEqual(sampleExperiment(4));
+    expect(new AutosaveStore(appData).recover()).toEqual({ experiment: sampleExperiment(4), path: null });
+  });
+
+  it('recovers the file the session was editing, so restored work saves back to it', () => {
+    const origin = join(appData, 'runs', 'sweep.tiller.json');
+    new AutosaveStore(appData).write(sampleExperiment(4), origin);
+    expect(new AutosaveStore(appData).recover()).toEqual({ experiment: sampleExperiment(4), path: origin });
+  });
+
+  it('drops an origin written for another state of the session (a crash between the two writes)', () => {
+    const store = new AutosaveStore(appData);
+    store.write(sampleExperiment(4), join(appData, 'a.tiller.json'));
+    const origin = readFileSync(store.originPath, 'utf8');
+    store.write({ ...sampleExperiment(5), updatedAt: '2030-01-01T00:00:00.000Z' }, join(appData, 'b.tiller.json'));
+    writeFileSync(store.originPath, origin); // as if the second origin write never happened
+    expect(store.recover()?.path).toBeNull();
+  });
+
+  it('recovers the work without a file when the origin is torn or not a file', () => {
+    const store = new AutosaveStore(appData);
+    store.write(sampleExperiment(4), join(appData, 'a.tiller.json'));
+    writeFileSync(store.originPath, '{"path": "/x/a.tiller.json", "upd');
+    expect(store.recover()).toEqual({ experiment: sampleExperiment(4), path: null });
+    rmSync(store.originPath);
+    mkdirSync(store.originPath);
+    expect(store.recover()).toEqual({ experiment: sampleExperiment(4), path: null });
   });
 
   it('recovers nothing after write(null), and leaves no files', () => {
@@ -31,6 +56,7 @@ describe('AutosaveStore', () => {
     store.write(sampleExperiment(4));
     store.write(null);
     expect(new AutosaveStore(appData).recover()).toBeNull();
+    expect(existsSync(store.originPath)).toBe(false);
     expect(readdirSync(dirname(store.path))).toEqual([]);
   });
 
@@ -112,7 +138,7 @@ describe('AutosaveScheduler', () => {
     const scheduler = new AutosaveScheduler(store, { intervalMs: 2000, onError: (error) => { throw error; } });
     scheduler.changed(sampleExperiment(6));
     vi.advanceTimersByTime(2000);
-    expect(new AutosaveStore(appData).recover()).toEqual(sampleExperiment(6));
+    expect(new AutosaveStore(appData).recover()?.experiment).toEqual(sampleExperiment(6));
     scheduler.clear();
     expect(new AutosaveStore(appData).recover()).toBeNull();
   });

@@ -37,6 +37,9 @@ describe('saveExperiment / openExperiment', () => {
     expect(json.variants[1].interventions[0].vector).toEqual({ $tensor: 'variants.1.interventions.0.vector', shape: [96] });
     expect(json.variants[1].interventions[1].vector).toEqual([0.1, -0.25, 1e-7, 3]); // short: stays inline
     expect(json.variants[2].interventions[0].source.values).toEqual({ $tensor: 'variants.2.interventions.0.source.values', shape: [3, 96] });
+    // Library vectors too: the long one in the sidecar, the short one inline.
+    expect(json.vectors[0].entries[0].vector).toEqual({ $tensor: 'vectors.0.entries.0.vector', shape: [96] });
+    expect(json.vectors[0].entries[1].vector).toEqual([0.5, -0.5]);
 
     const reader = openSafetensors(sidecar as string);
     try {
@@ -47,6 +50,7 @@ describe('saveExperiment / openExperiment', () => {
         'variants.2.interventions.1.v',
         'variants.2.interventions.2.u',
         'variants.2.interventions.2.v',
+        'vectors.0.entries.0.vector',
       ]);
       expect(reader.info('variants.2.interventions.1.v')).toEqual({ dtype: 'F32', shape: [2, 192] });
       expect(Array.from(reader.read('variants.1.interventions.0.vector'))).toEqual(seededVector(3, 96));
@@ -86,7 +90,8 @@ describe('saveExperiment / openExperiment', () => {
     const experiment = sampleExperiment();
     experiment.settings.seed = -1;
     await expectEngineError(() => saveExperiment(join(dir, 'x.tiller.json'), experiment), 'bad_experiment', 'cannot save', 'settings.seed');
-    await expectEngineError(() => saveExperiment(join(dir, 'x.tiller'), sampleExperiment()), 'bad_argument', 'must end in .json');
+    await expectEngineError(() => saveExperiment(join(dir, 'x.tiller'), sampleExperiment()), 'bad_argument', 'must end in .tiller.json');
+    await expectEngineError(() => saveExperiment(join(dir, 'x.json'), sampleExperiment()), 'bad_argument', 'must end in .tiller.json');
     expect(readdirSync(dir)).toEqual([]);
   });
 });
@@ -122,7 +127,7 @@ describe('openExperiment validation', () => {
     writeFileSync(path, '{\n  "format": "tiller-experiment",\n  "version" 1\n}');
     await expectEngineError(() => openExperiment(path), 'bad_experiment', 'not valid JSON at line 3, column 13');
     writeFileSync(path, '{\n  "variants": [1, 2,]\n}');
-    await expectEngineError(() => openExperiment(path), 'bad_experiment', "line 2, column 21: Unexpected token ']'");
+    await expectEngineError(() => openExperiment(path), 'bad_experiment', 'line 2, column 21: Unexpected character');
     writeFileSync(path, '{\n  "name": "cut off');
     await expectEngineError(() => openExperiment(path), 'bad_experiment', 'line 2, column 19: Unterminated string');
     writeFileSync(path, Buffer.from([0x7b, 0xff, 0x7d]));
@@ -133,7 +138,7 @@ describe('openExperiment validation', () => {
     const path = join(dir, 'huge.tiller.json');
     writeFileSync(path, '');
     truncateSync(path, MAX_EXPERIMENT_JSON_BYTES + 1);
-    await expectEngineError(() => openExperiment(path), 'bad_experiment', `at most ${MAX_EXPERIMENT_JSON_BYTES} bytes`);
+    await expectEngineError(() => openExperiment(path), 'bad_experiment', `more than the ${MAX_EXPERIMENT_JSON_BYTES} allowed`);
   });
 
   it('reports a missing file as not_found', async () => {

@@ -12,16 +12,19 @@
  * migrated, and the result validated with errors naming the field.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, rmSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { safeParseBounded } from '../../../src-shared/issues';
+import { parseJson } from '../../../src-shared/json-syntax';
 import { EngineError } from '../errors';
+import { checkInsideFolder, readRegularFile, readTextFile } from '../model/file-io';
 import { openSafetensors, type TensorReader } from '../model/safetensors';
 import { removeStaleTemps, writeAtomically } from '../write-atomically';
 import { documentError, zodIssues } from './issues';
 import { formatDocument, parseJsonText } from './json-text';
 import { experimentVersion, migrateExperiment } from './migrate';
 import { safetensorsBytes } from '../model/safetensors-write';
-import { EXPERIMENT_VERSION, experimentSchema, type Experiment } from './schema';
+import { EXPERIMENT_FORMAT, EXPERIMENT_VERSION, experimentSchema, type Experiment } from './schema';
 import { extractTensors, resolveTensors, type SidecarAccess } from './tensors';
 
 /** A document this size is far beyond any real experiment (the vectors are in the sidecar). */
@@ -30,6 +33,7 @@ export const MAX_EXPERIMENT_JSON_BYTES = 64 * 1024 * 1024;
 export const MAX_SIDECAR_BYTES = 256 * 1024 * 1024;
 
 const SIDECAR_FORMAT = 'tiller-experiment-tensors';
+export const EXPERIMENT_SUFFIX = '.tiller.json';
 const HASH_CHARS = 12;
 
 export interface SavedExperiment {
@@ -50,13 +54,14 @@ export interface OpenedExperiment {
 
 /** An experiment as saved: the in-memory value validated and filled in, so its layout follows the schema. */
 export function validateExperiment(value: unknown, file: string, what = 'invalid experiment'): Experiment {
-  const parsed = experimentSchema.safeParse(value);
+  const parsed = safeParseBounded(experimentSchema, value);
   if (!parsed.success) throw documentError(file, what, zodIssues(parsed.error.issues));
   return parsed.data;
 }
 
 /** Save atomically (see the file comment). The experiment is saved as given: callers set updatedAt. */
 export function saveExperiment(path: string, experiment: Experiment): SavedExperiment {
+  checkSaveTarget(path);
   const base = documentBase(path);
   const dir = dirname(path);
   const valid = validateExperiment(experiment, path, 'cannot save an invalid experiment');
@@ -110,21 +115,7 @@ export function openExperiment(path: string): OpenedExperiment {
 }
 
 function readDocumentText(path: string): string {
-  let size: number;
-  try {
-    size = statSync(path).size;
-  } catch (error) {
-    throw new EngineError('not_found', `cannot open ${path}: ${(error as Error).message}`);
-  }
-  if (size > MAX_EXPERIMENT_JSON_BYTES) {
-    throw new EngineError('bad_experiment', `${path} is ${size} bytes; experiment files are at most ${MAX_EXPERIMENT_JSON_BYTES} bytes (vectors belong in the sidecar)`);
-  }
-  try {
-    // fatal: a file that is not UTF-8 is reported, not read with replacement characters.
-    return new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(path)).replace(/^\uFEFF/, '');
-  } catch (error) {
-    throw new EngineError('bad_experiment', `${path}: cannot read as UTF-8 text (${(error as Error).message})`);
-  }
+  return readTextFile(path, 'experiment file', 'bad_experiment', MAX_EXPERIMENT_JSON_BYTES);
 }
 
 /** The sidecar a document names, opened when the first tensor reference needs it. */
@@ -136,17 +127,18 @@ function lazySidecar(path: string, name: unknown, warnings: string[]): SidecarAc
   const file = join(dirname(path), name);
   let reader: TensorReader | null = null;
   const open = (): TensorReader => {
-    let size: number;
+    checkInsideFolder(file, dirname(path), 'tensors file', 'bad_experiment');
+    let bytes: Buffer;
     try {
-      size = statSync(file).size;
-    } catch {
-      throw new EngineError('bad_experiment', `its tensors file ${name} is missing (it must sit beside ${basename(path)})`);
+      bytes = readRegularFile(file, 'tensors file', 'bad_experiment', MAX_SIDECAR_BYTES);
+    } catch (error) {
+      if (error instanceof EngineError && error.code === 'not_found') throw new EngineError('bad_experiment', `its tensors file ${name} is missing (it must sit beside ${basename(path)})`);
+      throw error;
     }
-    if (size > MAX_SIDECAR_BYTES) throw new EngineError('bad_experiment', `${name} is ${size} bytes; tensors sidecars are at most ${MAX_SIDECAR_BYTES} bytes`);
     // The name carries a hash of the bytes Tiller wrote; a mismatch means it was changed
     // since (perhaps on purpose, from Python), which is worth saying but not refusing.
     const hash = /\.([0-9a-f]{12})\.safetensors$/.exec(name)?.[1];
-    if (hash && sha256(readFileSync(file)).slice(0, HASH_CHARS) !== hash) {
+    if (hash && sha256(bytes).slice(0, HASH_CHARS) !== hash) {
       warnings.push(`${name} has changed since Tiller saved it; its vectors are used as they are now`);
     }
     try {
@@ -161,6 +153,34 @@ function lazySidecar(path: string, name: unknown, warnings: string[]): SidecarAc
     reader: () => (reader ??= open()),
     close: () => reader?.close(),
   };
+}
+
+/**
+ * A save may only create or replace a Tiller experiment: the name ends in .tiller.json,
+ * and a file already there is a Tiller experiment, not a link and not some other JSON
+ * (a client holding the token could otherwise overwrite any *.json the user can write).
+ */
+function checkSaveTarget(path: string): void {
+  if (!basename(path).endsWith(EXPERIMENT_SUFFIX) || basename(path) === EXPERIMENT_SUFFIX) {
+    throw new EngineError('bad_argument', `${path}: experiment files must end in ${EXPERIMENT_SUFFIX}`);
+  }
+  let stat: Stats;
+  try {
+    stat = lstatSync(path);
+  } catch {
+    return; // nothing there yet
+  }
+  const refuse = (why: string) => new EngineError('bad_argument', `not saving over ${path}: ${why}`);
+  if (stat.isSymbolicLink()) throw refuse('it is a link; save to the file itself');
+  if (!stat.isFile()) throw refuse('it is not a regular file');
+  let isExperiment = false;
+  try {
+    const parsed = parseJson(readTextFile(path, 'experiment file', 'bad_experiment', MAX_EXPERIMENT_JSON_BYTES));
+    isExperiment = parsed.ok && typeof parsed.value === 'object' && parsed.value !== null && (parsed.value as { format?: unknown }).format === EXPERIMENT_FORMAT;
+  } catch (error) {
+    if (!(error instanceof EngineError)) throw error;
+  }
+  if (!isExperiment) throw refuse('it is not a Tiller experiment');
 }
 
 /** "runs/a.tiller.json" -> "a.tiller": the stem shared by the document and its sidecars. */

@@ -85,7 +85,10 @@ describe('experiment migration', () => {
   });
 
   it('refuses documents that are not Tiller experiments', async () => {
-    await expectEngineError(() => experimentVersion({ format: 'tiller-plan', version: 1 }, 'x.json'), 'bad_experiment', 'not a Tiller experiment', '"tiller-plan"');
+    await expectEngineError(() => experimentVersion({ format: 'tiller-plan', version: 1 }, 'x.json'), 'bad_experiment', 'not a Tiller experiment: it has another "format" (a string)');
+    // Issue 11 item 6: the file's own content is never quoted back.
+    expect(() => experimentVersion({ format: 'root:x:0:0', version: 'secret' }, 'x.json')).toThrow(expect.objectContaining({ message: expect.not.stringMatching(/root|secret/) }));
+    expect(() => experimentVersion({ format: 'tiller-experiment', version: 'secret' }, 'x.json')).toThrow(expect.objectContaining({ message: expect.not.stringMatching(/secret/) }));
     await expectEngineError(() => experimentVersion({ version: 1 }, 'x.json'), 'bad_experiment', 'has no "format"');
     await expectEngineError(() => experimentVersion([1, 2], 'x.json'), 'bad_experiment', 'expected a JSON object');
     await expectEngineError(() => experimentVersion({ format: 'tiller-experiment', version: '1' }, 'x.json'), 'bad_experiment', 'version: expected a whole number');

@@ -18,6 +18,7 @@
  * Version 0 cached no results, so a migrated file has none until it is run again.
  */
 import { z } from 'zod';
+import { safeParseBounded } from '../../../src-shared/issues';
 import { EngineError } from '../errors';
 import { documentError, zodIssues } from './issues';
 import { EXPERIMENT_FORMAT, EXPERIMENT_VERSION } from './schema';
@@ -37,11 +38,12 @@ export function experimentVersion(document: unknown, file: string): number {
   }
   const { format, version } = document as Document;
   if (format !== EXPERIMENT_FORMAT) {
-    const found = format === undefined ? 'has no "format"' : `has format ${JSON.stringify(format)}`;
+    // The value is not quoted: the file may be anyone's JSON, and its content is not ours to echo.
+    const found = format === undefined ? 'has no "format"' : `has another "format" (a ${typeof format})`;
     throw new EngineError('bad_experiment', `${file}: not a Tiller experiment: it ${found}, expected "${EXPERIMENT_FORMAT}"`);
   }
   if (!Number.isSafeInteger(version) || (version as number) < OLDEST_EXPERIMENT_VERSION) {
-    throw new EngineError('bad_experiment', `${file}: version: expected a whole number from ${OLDEST_EXPERIMENT_VERSION}, found ${JSON.stringify(version)}`);
+    throw new EngineError('bad_experiment', `${file}: version: expected a whole number from ${OLDEST_EXPERIMENT_VERSION}, found ${typeof version === 'number' ? version : `a ${typeof version}`}`);
   }
   if ((version as number) > EXPERIMENT_VERSION) {
     throw new EngineError(
@@ -79,7 +81,7 @@ const documentV0 = z.strictObject({
 });
 
 function version0To1(document: Document, file: string): Document {
-  const parsed = documentV0.safeParse(document);
+  const parsed = safeParseBounded(documentV0, document);
   if (!parsed.success) throw documentError(file, 'invalid experiment (format version 0)', zodIssues(parsed.error.issues));
   const old = parsed.data;
   const { max_tokens: maxTokens, ...settings } = old.settings;

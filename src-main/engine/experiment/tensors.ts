@@ -12,7 +12,7 @@
  */
 import { EngineError } from '../errors';
 import type { TensorReader } from '../model/safetensors';
-import { formatPath } from './issues';
+import { formatPath } from '../../../src-shared/issues';
 import type { F32Tensor } from '../model/safetensors-write';
 import type { Experiment } from './schema';
 
@@ -27,14 +27,15 @@ export interface TensorRef {
   shape: number[];
 }
 
-/** The document with every large vector of every intervention replaced by a TensorRef. */
+/** The document with every large vector of every intervention and library vector replaced by a TensorRef. */
 export function extractTensors(experiment: Experiment): { document: Record<string, unknown>; tensors: Map<string, F32Tensor> } {
   const tensors = new Map<string, F32Tensor>();
   const variants = experiment.variants.map((variant, v) => ({
     ...variant,
     interventions: variant.interventions.map((step, i) => extract(step, `variants.${v}.interventions.${i}`, tensors)),
   }));
-  return { document: { ...experiment, variants }, tensors };
+  const vectors = experiment.vectors.map((entry, i) => extract(entry, `vectors.${i}`, tensors));
+  return { document: { ...experiment, variants, vectors }, tensors };
 }
 
 function extract(value: unknown, key: string, tensors: Map<string, F32Tensor>): unknown {
@@ -60,6 +61,9 @@ function numericShape(list: unknown[]): number[] | null {
   return rows ? [list.length, first.length] : null;
 }
 
+/** Values all of a document's tensors may hold together: 2^25 numbers are 256 MB as JS arrays. */
+export const MAX_TENSOR_VALUES = 1 << 25;
+
 /** The sidecar as resolveTensors needs it: its name for messages, and its reader, opened on first use. */
 export interface SidecarAccess {
   readonly name: string;
@@ -74,11 +78,13 @@ export interface SidecarAccess {
  */
 export function resolveTensors(document: unknown, sidecar: SidecarAccess | null, file: string): unknown {
   const used = new Set<string>();
-  const fail = (path: PropertyKey[], problem: string) => new EngineError('bad_experiment', `${file}: ${formatPath(path)}: ${problem}`);
+  let values = 0;
+  const fail = (path: PropertyKey[], problem: string) => new EngineError('bad_experiment', `${file}: ${formatPath(path, '(document)')}: ${problem}`);
 
   const resolve = (value: unknown, path: PropertyKey[]): unknown => {
     if (path.length > MAX_DEPTH) throw fail(path, `nested more than ${MAX_DEPTH} levels deep`);
-    if (Array.isArray(value)) return value.map((item, i) => resolve(item, [...path, i]));
+    // Plain values need no path: a 10^7-number vector must not make 10^7 path arrays.
+    if (Array.isArray(value)) return value.map((item, i) => (typeof item === 'object' && item !== null ? resolve(item, [...path, i]) : item));
     if (!isRecord(value)) return value;
     if (!Object.hasOwn(value, '$tensor')) {
       return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, resolve(item, [...path, name])]));
@@ -97,6 +103,10 @@ export function resolveTensors(document: unknown, sidecar: SidecarAccess | null,
     if (shape.join(',') !== ref.shape.join(',')) {
       throw fail(path, `tensor "${key}" in ${sidecar.name} has shape [${shape.join(', ')}], the experiment expects [${ref.shape.join(', ')}]`);
     }
+    // Checked before reading: each value becomes a JS number, and past ~10^8 of them an array cannot be made at all.
+    const count = shape.reduce((product, dim) => product * dim, 1);
+    values += count;
+    if (values > MAX_TENSOR_VALUES) throw fail(path, `tensor "${key}" brings the experiment's tensors to ${values} values; at most ${MAX_TENSOR_VALUES} are read`);
     return toLists(reader.read(key), ref.shape);
   };
   return resolve(document, []);
@@ -107,7 +117,7 @@ function openReader(sidecar: SidecarAccess, key: string, path: PropertyKey[], fi
     return sidecar.reader();
   } catch (error) {
     if (!(error instanceof EngineError)) throw error;
-    throw new EngineError('bad_experiment', `${file}: ${error.message} (needed for tensor "${key}" at ${formatPath(path)})`);
+    throw new EngineError('bad_experiment', `${file}: ${error.message} (needed for tensor "${key}" at ${formatPath(path, '(document)')})`);
   }
 }
 

@@ -6,7 +6,7 @@
 import { EngineError } from '../errors';
 import type { LensHead } from '../graph/taps';
 import type { ModelSpec } from '../model/spec';
-import { decodingSchema, type Decoding, type DecodingInput, type DecodingStep } from './decoding-options';
+import { decodingSchema, type Decoding, type DecodingInput, type DecodingStep } from '../../../src-shared/decoding-schema';
 import { dolaStep } from './decoding/dola';
 import { dolaCandidateLayers, dolaLensNeeds, lfdCandidateLayers, lfdLensNeeds, type LensNeeds } from './decoding/layers';
 import { lfdStep } from './decoding/lfd';

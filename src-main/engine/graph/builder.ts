@@ -87,8 +87,8 @@ export class GraphBuilder {
   }
 
   /** A weight stored in the external data file beside the model (location is relative to it). */
-  external(name: string, dims: number[], location: { location: string; offset: number; length: number }): Value {
-    this.initializers.push({ name, elemType: 'float32', dims, data: location });
+  external(name: string, elemType: ElemType, dims: number[], location: { location: string; offset: number; length: number }): Value {
+    this.initializers.push({ name, elemType, dims, data: location });
     return this.claim(name);
   }
 

@@ -23,59 +23,39 @@
  */
 import { EngineError } from '../errors';
 import { expectedParams, paramName, type ModelSpec, type Traits, type WeightSource } from '../model/spec';
+import type { WeightOptions } from '../model/weight-format';
 import { GraphBuilder, MS_DOMAIN, type Value } from './builder';
 import type { ModelProtoData } from './onnx-proto';
 import { ropeTables } from './rope';
 import { NO_TAPS, Taps, type TapSpec } from './taps';
-import { transpose } from '../model/file-io';
-import type { GraphWeight, WeightManifest } from './weights-file';
+import { computedTensor, matMulNBitsAttributes, quantizedLinear, quantizedNames, storedTensor, transposedLinear } from './weight-groups';
+import type { WeightGroup, WeightManifest } from './weights-file';
+
+const ROPE_COS = 'rope.cos'; // [n_ctx, d_head / 2]
+const ROPE_SIN = 'rope.sin'; // [n_ctx, d_head / 2]
 
 /**
- * Graph-layout weights: every canonical parameter under its own name (spec.ts), linear
- * weights transposed to [in, out] for MatMul; `unembed.weight` is always present as
- * [d_model, d_vocab] (a copy of the embedding when tied, so weight_delta can edit it
- * alone); rotary cos/sin tables [n_ctx, d_head / 2] with rotary positions.
+ * Every tensor the graph reads, in file order, converted from the checkpoint as the file
+ * is written, under its canonical name (spec.ts): linear weights as float32 [in, out] for
+ * MatMul or quantized for MatMulNBits; `unembed.weight` always (a copy of the embedding
+ * when tied, so weight_delta can edit the head alone); the token embedding in float32, or
+ * float16 when quantized; learned positions, gains and biases in float32; rotary tables.
  */
-type Source = { param: string; transposed: boolean } | { rope: 'cos' | 'sin' };
-export interface GraphWeightLayout {
-  name: string;
-  dims: number[];
-  from: Source;
-}
-
-const ROPE_COS = 'rope.cos';
-const ROPE_SIN = 'rope.sin';
-const UNEMBED = paramName.unembed();
-
-/** Embedding tables are gathered from, never multiplied: they keep their [rows, d_model] layout. */
-const isLinear = (param: string, shape: number[]): boolean => shape.length === 2 && param !== paramName.embed() && param !== paramName.posEmbed();
-
-/** Names and shapes of the graph's weights, in file order (also what model-info reports as memory). */
-export function graphWeightLayout(spec: ModelSpec): GraphWeightLayout[] {
-  const layout: GraphWeightLayout[] = [];
+export function graphWeights(spec: ModelSpec, source: WeightSource, options: WeightOptions): WeightGroup[] {
+  const linear = (param: string, from = param): WeightGroup =>
+    options.format === 'f32' ? transposedLinear(param, source, from) : quantizedLinear(param, source, from, options);
+  const groups: WeightGroup[] = [];
   for (const [param, shape] of expectedParams(spec)) {
-    const transposed = isLinear(param, shape);
-    layout.push({ name: param, dims: transposed ? [shape[1], shape[0]] : shape, from: { param, transposed } });
+    if (param === paramName.embed()) groups.push(storedTensor(param, source, param, options.format === 'f32' ? 'float32' : 'float16'));
+    else if (shape.length === 2 && param !== paramName.posEmbed()) groups.push(linear(param));
+    else groups.push(storedTensor(param, source, param, 'float32'));
   }
-  if (spec.tiedEmbeddings) layout.push({ name: UNEMBED, dims: [spec.dModel, spec.dVocab], from: { param: paramName.embed(), transposed: true } });
+  if (spec.tiedEmbeddings) groups.push(linear(paramName.unembed(), paramName.embed()));
   if (spec.traits.positions === 'rotary') {
-    layout.push({ name: ROPE_COS, dims: [spec.nCtx, spec.dHead / 2], from: { rope: 'cos' } }, { name: ROPE_SIN, dims: [spec.nCtx, spec.dHead / 2], from: { rope: 'sin' } });
+    const rope = ropeTables(spec, spec.nCtx);
+    groups.push(computedTensor(ROPE_COS, [spec.nCtx, spec.dHead / 2], () => rope.cos), computedTensor(ROPE_SIN, [spec.nCtx, spec.dHead / 2], () => rope.sin));
   }
-  return layout;
-}
-
-/** Every tensor the graph reads, produced from the checkpoint on demand. */
-export function graphWeights(spec: ModelSpec, source: WeightSource): GraphWeight[] {
-  let rope: { cos: Float32Array; sin: Float32Array } | undefined;
-  return graphWeightLayout(spec).map(({ name, dims, from }) => ({
-    name,
-    dims,
-    produce: () => {
-      if ('rope' in from) return (rope ??= ropeTables(spec, spec.nCtx))[from.rope];
-      const values = source.read(from.param);
-      return from.transposed ? transpose(values, dims[1], dims[0]) : values;
-    },
-  }));
+  return groups;
 }
 
 /** Traits the graph does not build yet: a spec with one of them is refused rather than run wrong. */
@@ -92,7 +72,7 @@ function unbuiltTraits(traits: Traits): string[] {
 }
 
 export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tapSpec: TapSpec = NO_TAPS): ModelProtoData {
-  const { dHead, nHeads, nKvHeads, dVocab, normEps, traits } = spec;
+  const { dModel, dHead, nHeads, nKvHeads, dMlp, dVocab, normEps, traits } = spec;
   const unbuilt = unbuiltTraits(traits);
   if (unbuilt.length > 0) throw new EngineError('unsupported_architecture', `${spec.architecture}: the graph does not build ${unbuilt.join(', ')} yet`);
   const taps = new Taps(tapSpec);
@@ -104,18 +84,29 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
     const entry = manifest.tensors[name];
     if (!entry) throw new Error(`weight file lacks ${name}`);
     let value = declared.get(name);
-    if (!value) declared.set(name, (value = g.external(name, entry.dims, { location: manifest.file, offset: entry.offset, length: entry.length })));
+    if (!value) declared.set(name, (value = g.external(name, entry.elemType, entry.dims, { location: manifest.file, offset: entry.offset, length: entry.length })));
     return value;
   };
+  // x W for a linear weight with `inFeatures` inputs: MatMul on float32 [in, out], or
+  // MatMulNBits on the quantized [out, in] blocks (graph/quantize.ts).
+  const { weights: stored } = manifest;
+  const matmul = (x: Value, weight: string, inFeatures: number, output?: string): Value => {
+    if (stored.format === 'f32') return g.op1('MatMul', [x, w(weight)], { output });
+    const names = quantizedNames(weight);
+    const outFeatures = manifest.tensors[names.data]?.dims[0] ?? 0;
+    const layout = { rows: outFeatures, cols: inFeatures, bits: stored.format === 'int8' ? 8 : 4, blockSize: stored.blockSize } as const;
+    return g.op1('MatMulNBits', [x, w(names.data), w(names.scales), w(names.zeroPoints)], { domain: MS_DOMAIN, attrs: matMulNBitsAttributes(layout, stored.accuracyLevel), output });
+  };
   /**
-   * x W (+ b): the one place a weight matrix is applied. `param` is the canonical name
-   * without `.weight` (e.g. blocks.2.mlp.down_proj). Each low-rank edit of the weight
-   * (weight_delta) adds (x V^T) U, so the graph runs W + sum U^T V without touching W.
+   * x W (+ b): every linear layer goes through here. `param` is the canonical name without
+   * `.weight` (e.g. blocks.2.mlp.down_proj). Each low-rank edit of the weight (weight_delta)
+   * adds (x V^T) U, so the graph runs W + sum U^T V without touching W: a quantized W needs
+   * no re-quantization and an edit costs O(rank) per token.
    */
-  const linear = (x: Value, param: string, hasBias: boolean, output: string): Value => {
+  const linear = (x: Value, param: string, inFeatures: number, hasBias: boolean, output: string): Value => {
     const deltas = taps.deltas(param);
     const last = deltas.length === 0 && !hasBias;
-    let y = g.op1('MatMul', [x, w(`${param}.weight`)], { output: last ? output : undefined });
+    let y = matmul(x, `${param}.weight`, inFeatures, last ? output : undefined);
     deltas.forEach(({ prefix }, i) => {
       const v = g.parameter(`${prefix}.v`, 'float32', ['batch', `${prefix}.in`, `${prefix}.rank`]);
       const u = g.parameter(`${prefix}.u`, 'float32', ['batch', `${prefix}.rank`, `${prefix}.out`]);
@@ -171,7 +162,10 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
   const axis2 = g.constant('int64', [1], [2], 'axis2');
   const attnScale = g.constant('float32', [], [traits.attnScale], 'attn_scale');
 
-  let embed = taps.tap(g, 'hook_embed', g.op1('Gather', [w(paramName.embed()), inputIds], { attrs: { axis: 0 }, output: 'hook_embed' })); // [batch, pos, d_model]
+  // A float16 table (quantized models) is gathered, then widened: the residual stream stays float32.
+  const embedRows = (output: string): Value => g.op1('Gather', [w(paramName.embed()), inputIds], { attrs: { axis: 0 }, output });
+  const embedded = stored.format === 'f32' ? embedRows('hook_embed') : g.op1('Cast', [embedRows(g.fresh('embed_f16'))], { attrs: { to: 1 }, output: 'hook_embed' });
+  let embed = taps.tap(g, 'hook_embed', embedded); // [batch, pos, d_model]
   if (!rotaryPositions) {
     const posEmbed = taps.tap(g, 'hook_pos_embed', g.op1('Gather', [w(paramName.posEmbed()), positionIds], { attrs: { axis: 0 }, output: 'hook_pos_embed' })); // [batch, pos, d_model]
     embed = g.op1('Add', [embed, posEmbed]);
@@ -191,9 +185,9 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
     const pastValue = g.input(`past_value.${slot}`, 'float32', ['past', 'batch', nKvHeads, dHead]);
 
     // Attention
-    const q = at('attn.hook_q', linear(normed, block('attn.q_proj'), traits.qkvBias, named('attn.hook_q'))); // [batch, pos, n_heads * d_head]
-    const k = at('attn.hook_k', linear(normed, block('attn.k_proj'), traits.qkvBias, named('attn.hook_k'))); // [batch, pos, n_kv_heads * d_head]
-    const v = at('attn.hook_v', linear(normed, block('attn.v_proj'), traits.qkvBias, named('attn.hook_v'))); // [batch, pos, n_kv_heads * d_head]
+    const q = at('attn.hook_q', linear(normed, block('attn.q_proj'), dModel, traits.qkvBias, named('attn.hook_q'))); // [batch, pos, n_heads * d_head]
+    const k = at('attn.hook_k', linear(normed, block('attn.k_proj'), dModel, traits.qkvBias, named('attn.hook_k'))); // [batch, pos, n_kv_heads * d_head]
+    const v = at('attn.hook_v', linear(normed, block('attn.v_proj'), dModel, traits.qkvBias, named('attn.hook_v'))); // [batch, pos, n_kv_heads * d_head]
     // Per-head RMSNorm of q and k (Qwen3): each head's d_head values normalised on their own.
     const headNorm = (x: Value, headsShape: Value, flatShape: Value, gain: string, name: string): Value =>
       at(name, g.op1('Reshape', [norm(g.op1('Reshape', [x, headsShape]), gain), flatShape], { output: named(name) }));
@@ -216,20 +210,20 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
     const pattern = at('attn.hook_pattern', g.op1('Softmax', [scores], { attrs: { axis: -1 }, output: named('attn.hook_pattern') }), 'pattern'); // grouped: head = kv_head * group + g
     const zGrouped = g.op1('MatMul', [pattern, vByHead]); // [batch, n_kv_heads, group, pos, d_head]
     const z = at('attn.hook_z', g.op1('Reshape', [g.op1('Transpose', [zGrouped], { attrs: { perm: [0, 3, 1, 2, 4] } }), flatHeadsShape], { output: named('attn.hook_z') })); // [batch, pos, n_heads * d_head]
-    const attnOut = at('hook_attn_out', linear(z, block('attn.o_proj'), traits.oBias, named('hook_attn_out'))); // [batch, pos, d_model]
+    const attnOut = at('hook_attn_out', linear(z, block('attn.o_proj'), nHeads * dHead, traits.oBias, named('hook_attn_out'))); // [batch, pos, d_model]
     const [normed2, residMid] = residualThenNorm(attnOut, residPre, paramName.ln2(layer), [hook('hook_resid_mid')], hook('ln2.hook_normalized'));
 
     // MLP: gated down(act(gate(x)) * up(x)), or plain down(act(up(x))); hook_pre is the activation's input either way.
     let post: Value; // [batch, pos, d_mlp]
     if (traits.mlp === 'gated') {
-      const gate = at('mlp.hook_pre', linear(normed2, block('mlp.gate_proj'), traits.mlpBias, named('mlp.hook_pre'))); // [batch, pos, d_mlp]
-      const up = at('mlp.hook_pre_linear', linear(normed2, block('mlp.up_proj'), traits.mlpBias, named('mlp.hook_pre_linear'))); // [batch, pos, d_mlp]
+      const gate = at('mlp.hook_pre', linear(normed2, block('mlp.gate_proj'), dModel, traits.mlpBias, named('mlp.hook_pre'))); // [batch, pos, d_mlp]
+      const up = at('mlp.hook_pre_linear', linear(normed2, block('mlp.up_proj'), dModel, traits.mlpBias, named('mlp.hook_pre_linear'))); // [batch, pos, d_mlp]
       post = at('mlp.hook_post', g.op1('Mul', [activation(gate), up], { output: named('mlp.hook_post') }));
     } else {
-      const pre = at('mlp.hook_pre', linear(normed2, block('mlp.up_proj'), traits.mlpBias, named('mlp.hook_pre'))); // [batch, pos, d_mlp]
+      const pre = at('mlp.hook_pre', linear(normed2, block('mlp.up_proj'), dModel, traits.mlpBias, named('mlp.hook_pre'))); // [batch, pos, d_mlp]
       post = at('mlp.hook_post', g.op1('Identity', [activation(pre)], { output: named('mlp.hook_post') }));
     }
-    const mlpOut = at('hook_mlp_out', linear(post, block('mlp.down_proj'), traits.mlpBias, named('hook_mlp_out'))); // [batch, pos, d_model]
+    const mlpOut = at('hook_mlp_out', linear(post, block('mlp.down_proj'), dMlp, traits.mlpBias, named('hook_mlp_out'))); // [batch, pos, d_model]
 
     // Residual add, fused with the norm that reads it next: the next block's ln1 or ln_final.
     const next = schedule[slot + 1];
@@ -243,7 +237,7 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
   // Unembed only the requested positions: prefill needs one row of logits, not seq rows.
   const atLogitsPositions = (x: Value): Value => g.op1('Gather', [x, logitsPositions], { attrs: { axis: 1 } }); // [batch, n_logits, d_vocab]
   const changed = taps.changes('logits'); // then the output is the changed value, renamed
-  let logits = taps.tap(g, 'logits', linear(atLogitsPositions(normed), 'unembed', false, changed ? g.fresh('logits') : 'logits')); // [batch, n_logits, d_vocab]
+  let logits = taps.tap(g, 'logits', linear(atLogitsPositions(normed), 'unembed', dModel, false, changed ? g.fresh('logits') : 'logits')); // [batch, n_logits, d_vocab]
   if (changed) logits = g.op1('Identity', [logits], { output: 'logits' });
   g.output(logits, 'float32', ['batch', 'n_logits', dVocab]);
 
@@ -255,7 +249,7 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
       h = g.op1('Add', [atLogitsPositions(finalResidual), g.op1('Mul', [lambda, h])]);
     }
     if (lens.finalNorm) h = norm(h, paramName.lnFinal());
-    g.output(linear(h, 'unembed', false, lens.name), 'float32', ['batch', 'n_logits', dVocab]);
+    g.output(linear(h, 'unembed', dModel, false, lens.name), 'float32', ['batch', 'n_logits', dVocab]);
   }
   taps.finish(g);
   return g.toModel();

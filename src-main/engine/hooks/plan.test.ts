@@ -74,26 +74,26 @@ describe('validatePlan rejects with bad_plan naming the field', () => {
 
   it.each<[string, unknown, string]>([
     // Shape of the JSON
-    ['a non-object plan', 'steer please', '(plan): Invalid input: expected object'],
-    ['interventions that are not a list', { interventions: {} }, 'interventions: Invalid input: expected array'],
-    ['an unknown top-level key', { captures: [], intervention: [] }, '(plan): Unrecognized key: "intervention"'],
+    ['a non-object plan', 'steer please', '(plan): expected object, received string'],
+    ['interventions that are not a list', { interventions: {} }, 'interventions: expected array, received object'],
+    ['an unknown top-level key', { captures: [], intervention: [] }, 'intervention: unknown field'],
     ['an unknown op', one({ op: 'steer', hook: 'hook_embed' }), 'interventions[0].op: expected op to be one of add, set, scale, patch, schedule, lens, weight_delta'],
     ['a missing op', one({ hook: 'hook_embed' }), 'interventions[0].op: expected op to be one of'],
-    ['a misspelt field', one({ ...add, vectr: [] }), 'interventions[0]: Unrecognized key: "vectr"'],
-    ['a missing hook', one({ op: 'add', vector: filled(64) }), 'interventions[0].hook: Invalid input: expected string'],
-    ['a vector that is not a list', one({ ...add, vector: 'up' }), 'interventions[0].vector: Invalid input: expected array'],
-    ['a non-finite vector value', one({ ...add, vector: [...filled(63), Infinity] }), 'interventions[0].vector[63]: Invalid input: expected number'],
-    ['a non-numeric scale', one({ ...add, scale: '2' }), 'interventions[0].scale: Invalid input: expected number'],
+    ['a misspelt field', one({ ...add, vectr: [] }), 'interventions[0].vectr: unknown field'],
+    ['a missing hook', one({ op: 'add', vector: filled(64) }), 'interventions[0].hook: missing (expected string)'],
+    ['a vector that is not a list', one({ ...add, vector: 'up' }), 'interventions[0].vector: expected array, received string'],
+    ['a non-finite vector value', one({ ...add, vector: [...filled(63), Infinity] }), 'interventions[0].vector[63]: expected number, received Infinity'],
+    ['a non-numeric scale', one({ ...add, scale: '2' }), 'interventions[0].scale: expected number, received string'],
     ['an unknown positions kind', { captures: [{ hook: 'logits', positions: 'first' }] }, 'captures[0].positions: expected one of "all", "last", "prompt", "generated", or a list of position indices'],
     ['empty positions', one({ ...add, positions: [] }), 'interventions[0].positions: must not be empty'],
     ['a negative position', one({ ...add, positions: [2, -1] }), 'interventions[0].positions[1]: must be a non-negative integer'],
-    ['a fractional position', one({ ...add, positions: [1.5] }), 'interventions[0].positions[0]: Invalid input: expected int'],
+    ['a fractional position', one({ ...add, positions: [1.5] }), 'interventions[0].positions[0]: expected int, received number'],
     ['repeated positions', one({ ...add, positions: [3, 3] }), 'interventions[0].positions: must not repeat an index'],
     ['repeated indices', one({ op: 'set', hook: 'blocks.1.mlp.hook_post', indices: [4, 4], values: [0] }), 'interventions[0].indices: must not repeat an index'],
     ['empty values', one({ op: 'set', hook: 'blocks.1.mlp.hook_post', indices: [4], values: [] }), 'interventions[0].values: must not be empty'],
     ['a patch source of neither kind', one({ ...patch, source: { ids: [1] } }), 'interventions[0].source: expected {"prompt_ids": [token ids]} or {"values": [[one row per position]]}'],
     ['a patch source of both kinds', one({ ...patch, source: { prompt_ids: [1], values: [[1]] } }), 'interventions[0].source: expected {"prompt_ids"'],
-    ['a fractional source token', one({ ...patch, source: { prompt_ids: [1, 2.5] } }), 'interventions[0].source.prompt_ids[1]: Invalid input: expected int'],
+    ['a fractional source token', one({ ...patch, source: { prompt_ids: [1, 2.5] } }), 'interventions[0].source.prompt_ids[1]: expected int, received number'],
     ['an empty schedule', one({ op: 'schedule', blocks: [] }), 'interventions[0].blocks: must not be empty'],
     ['an empty lens', one({ op: 'lens', layers: [] }), 'interventions[0].layers: must not be empty'],
     ['a weight factor that is not numbers', one({ ...delta, u: 'x' }), 'interventions[0].u: expected a list of numbers (rank one) or a list of such lists (rank k)'],
@@ -199,8 +199,10 @@ describe('parsePlanJson', () => {
     expect(parsePlanJson(JSON.stringify(canonicalPlan()), spec)).toEqual(validatePlan(spec, canonicalPlan()));
   });
 
-  it('reports malformed JSON as bad_plan', () => {
-    expect(() => parsePlanJson('{"captures": [', spec)).toThrow(expect.objectContaining({ code: 'bad_plan', message: expect.stringMatching(/^malformed JSON: /) }));
+  it('reports malformed JSON as bad_plan with its line and column', () => {
+    expect(() => parsePlanJson('{"captures": [\n  {"hook": x}]}', spec)).toThrow(
+      expect.objectContaining({ code: 'bad_plan', message: expect.stringMatching(/^plan: not valid JSON at line 2, column 12: /), details: { line: 2, column: 12 } }),
+    );
   });
 
   it('reports a valid JSON plan that does not fit the model', () => {

@@ -19,68 +19,18 @@
  *   weight_delta(param, u, v)                  W += sum_k u[k] v[k]^T             ROME / EigenShift
  *                                              (several on one weight add up)
  */
-import { z } from 'zod';
+import { MAX_ISSUES, capIssues, issueLines, safeParseBounded, zodIssues, type Issue } from '../../../src-shared/issues';
+import { parseJson } from '../../../src-shared/json-syntax';
+import { planSchemaFor, type PlanLimits, type Plan, type Positions, type Intervention } from '../../../src-shared/plan-schema';
 import { EngineError } from '../errors';
 import { expectedParams, type ModelSpec } from '../model/spec';
 import { blockRange, hookInfo, type HookInfo } from './names';
 import { selectedIndices, type RunPositions } from './positions';
 import { scheduleReport } from './schedule';
 
-/** Named position sets; explicit indices are absolute positions in the sequence. */
-export const POSITION_KINDS = ['all', 'last', 'prompt', 'generated'] as const;
-
-const index = z.int().min(0, 'must be a non-negative integer');
-const indexList = z
-  .array(index)
-  .min(1, 'must not be empty')
-  .refine((list) => new Set(list).size === list.length, 'must not repeat an index');
-
-export const positionsSchema = z.union([z.enum(POSITION_KINDS), indexList], {
-  error: `expected one of ${POSITION_KINDS.map((kind) => `"${kind}"`).join(', ')}, or a list of position indices`,
-});
-const positions = positionsSchema.default('all');
-
-const hook = z.string().min(1, 'must name a hook');
-const vector = z.array(z.number()).min(1, 'must not be empty');
-// A rank-one factor as a flat list, or rank k as k rows; validatePlan checks u and v agree.
-const factor = z.union([vector, z.array(vector).min(1, 'must not be empty')], {
-  error: 'expected a list of numbers (rank one) or a list of such lists (rank k)',
-});
-
-export const captureSchema = z.strictObject({ hook, positions });
-
-const addSchema = z.strictObject({ op: z.literal('add'), hook, vector, scale: z.number().default(1), positions });
-// values: one per index, or a single value for every index.
-const setSchema = z.strictObject({ op: z.literal('set'), hook, indices: indexList, values: vector, positions });
-const scaleSchema = z.strictObject({ op: z.literal('scale'), hook, indices: indexList, values: vector, positions });
-const patchSourceSchema = z.union(
-  [
-    z.strictObject({ prompt_ids: z.array(index).min(1, 'must not be empty') }), // run this prompt, take its activations
-    z.strictObject({ values: z.array(vector).min(1, 'must not be empty') }), // [n_positions][width], cached earlier
-  ],
-  { error: 'expected {"prompt_ids": [token ids]} or {"values": [[one row per position]]}' },
-);
-const patchSchema = z.strictObject({ op: z.literal('patch'), hook, positions, source: patchSourceSchema });
-const scheduleSchema = z.strictObject({ op: z.literal('schedule'), blocks: z.array(index).min(1, 'must not be empty') });
-const lensSchema = z.strictObject({ op: z.literal('lens'), layers: indexList });
-const weightDeltaSchema = z.strictObject({ op: z.literal('weight_delta'), param: z.string(), u: factor, v: factor });
-
-const interventionSchemas = [addSchema, setSchema, scaleSchema, patchSchema, scheduleSchema, lensSchema, weightDeltaSchema] as const;
-const OPS = interventionSchemas.map((schema) => schema.shape.op.value);
-
-export const interventionSchema = z.discriminatedUnion('op', interventionSchemas, {
-  error: (issue) => (issue.code === 'invalid_union' ? `expected op to be one of ${OPS.join(', ')}` : undefined),
-});
-
-export const planSchema = z.strictObject({
-  captures: z.array(captureSchema).default(() => []),
-  interventions: z.array(interventionSchema).default(() => []),
-});
-
-export type Positions = z.infer<typeof positionsSchema>;
-export type Capture = z.infer<typeof captureSchema>;
-export type Intervention = z.infer<typeof interventionSchema>;
-export type Plan = z.infer<typeof planSchema>;
+// The schema lives in src-shared so the renderer parses plans with it too.
+export { planSchema, interventionSchema, positionsSchema, captureSchema, POSITION_KINDS } from '../../../src-shared/plan-schema';
+export type { Plan, Positions, Capture, Intervention } from '../../../src-shared/plan-schema';
 
 /**
  * The cache key of the graph a plan compiles to: its STRUCTURE, never its values.
@@ -145,11 +95,29 @@ function isRows(factor: number[] | number[][]): factor is number[][] {
 // ------------------------------------------------------------------------ validation
 
 /** One problem, located by its JSON path, e.g. "interventions[0].vector". */
-export interface PlanIssue {
-  path: string;
-  message: string;
-}
+export type PlanIssue = Issue;
 type Report = (path: string, message: string) => void;
+
+/**
+ * The plan schema bounded by this model's dims: no list may be longer than the widest
+ * hook or weight side (width), the context (positions), or a few passes over the blocks.
+ * Built once per model.
+ */
+const schemaOfModel = new WeakMap<ModelSpec, ReturnType<typeof planSchemaFor>['planSchema']>();
+
+export function planLimits(spec: ModelSpec): PlanLimits {
+  const width = Math.max(spec.dVocab, spec.dMlp, spec.dModel, spec.nHeads * spec.dHead);
+  return { width, positions: spec.nCtx, blocks: 16 * spec.nLayers, rank: Math.min(width, 4096), steps: 10_000 };
+}
+
+function planSchemaOf(spec: ModelSpec) {
+  let schema = schemaOfModel.get(spec);
+  if (!schema) {
+    schema = planSchemaFor(planLimits(spec)).planSchema;
+    schemaOfModel.set(spec, schema);
+  }
+  return schema;
+}
 
 /**
  * The plan, parsed (defaults filled in) and checked against the model. Throws
@@ -157,10 +125,13 @@ type Report = (path: string, message: string) => void;
  * them as { path, message } for a UI to point at the field.
  */
 export function validatePlan(spec: ModelSpec, plan: unknown): Plan {
-  const parsed = planSchema.safeParse(plan);
-  if (!parsed.success) throw planError(zodIssues(parsed.error.issues, []));
+  const parsed = safeParseBounded(planSchemaOf(spec), plan);
+  if (!parsed.success) throw planError(zodIssues(parsed.error.issues, [], '(plan)'));
   const issues: PlanIssue[] = [];
-  checkAgainstModel(spec, parsed.data, (path, message) => issues.push({ path, message }));
+  // Lists are bounded by now, but one bad index each can still be many issues: keep the first ones.
+  checkAgainstModel(spec, parsed.data, (path, message) => {
+    if (issues.length <= MAX_ISSUES) issues.push({ path, message });
+  });
   if (issues.length === 0) issues.push(...scheduleReport(parsed.data).errors); // needs known hooks and blocks
   if (issues.length > 0) throw planError(issues);
   return parsed.data;
@@ -215,47 +186,14 @@ export function validateRunPositions(plan: Plan, run: RunPositions): void {
 
 /** validatePlan for JSON text (a file, a CLI flag). */
 export function parsePlanJson(text: string, spec: ModelSpec): Plan {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new EngineError('bad_plan', `malformed JSON: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  return validatePlan(spec, value);
+  const parsed = parseJson(text);
+  if (!parsed.ok) throw new EngineError('bad_plan', `plan: ${parsed.message}`, { line: parsed.line, column: parsed.column });
+  return validatePlan(spec, parsed.value);
 }
 
-function planError(issues: PlanIssue[]): EngineError {
-  const lines = issues.map((issue) => `${issue.path}: ${issue.message}`);
-  return new EngineError('bad_plan', `invalid plan: ${lines.join('; ')}`, { issues });
-}
-
-type ZodIssue = z.core.$ZodIssue;
-
-function zodIssues(issues: readonly ZodIssue[], base: PropertyKey[]): PlanIssue[] {
-  return issues.flatMap((issue) => {
-    const path = [...base, ...issue.path];
-    const branch = issue.code === 'invalid_union' ? likelyBranch(issue.errors) : null;
-    return branch ? zodIssues(branch, path) : [{ path: formatPath(path), message: issue.message }];
-  });
-}
-
-/**
- * zod reports a failed union as one "invalid input" holding every branch's issues. When
- * the input evidently meant one branch (its issues all lie inside the value, not at its
- * top, and it has the fewest), report that branch's issues: "source.prompt_ids[0]: ...".
- */
-function likelyBranch(branches: ZodIssue[][]): ZodIssue[] | null {
-  const inside = branches.filter((issues) => issues.every((issue) => issue.path.length > 0));
-  const fewest = Math.min(...inside.map((issues) => issues.length));
-  const best = inside.filter((issues) => issues.length === fewest);
-  return best.length === 1 ? best[0] : null;
-}
-
-/** ["interventions", 0, "vector"] -> "interventions[0].vector". */
-function formatPath(path: PropertyKey[]): string {
-  let text = '';
-  for (const key of path) text += typeof key === 'number' ? `[${key}]` : `${text ? '.' : ''}${String(key)}`;
-  return text || '(plan)';
+function planError(all: PlanIssue[]): EngineError {
+  const issues = capIssues(all);
+  return new EngineError('bad_plan', `invalid plan: ${issueLines(issues)}`, { issues });
 }
 
 function checkAgainstModel(spec: ModelSpec, plan: Plan, report: Report): void {

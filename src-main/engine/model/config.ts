@@ -2,10 +2,13 @@
  * config.json -> ModelSpec. Reads the file, then hands it to the family that builds
  * `architectures[0]`; all family knowledge lives in families/*.ts.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { parseJson } from '../../../src-shared/json-syntax';
 import { EngineError } from '../errors';
+import { fileInFolder, readTextFile } from './file-io';
+import { checkSpecBounds } from './spec-bounds';
 import { type ModelFamily, parseConfig } from './families/family';
 import { llamaFamily } from './families/llama';
 import type { ModelSpec } from './spec';
@@ -24,18 +27,18 @@ export function familyOf(spec: ModelSpec): ModelFamily {
   return family;
 }
 
+/** config.json files are a few KB. */
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
 const dispatchSchema = z.object({ architectures: z.array(z.string()).min(1) });
 
 /** Parse `<folder>/config.json` into a ModelSpec. */
 export function specFromConfig(folder: string): ModelSpec {
-  const file = join(folder, 'config.json');
+  const file = fileInFolder(folder, 'config.json', 'config', 'bad_config');
   if (!existsSync(file)) throw new EngineError('bad_config', `${file} does not exist (a Hugging Face model folder needs one)`);
-  let config: unknown;
-  try {
-    config = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new EngineError('bad_config', `${file}: not valid JSON (${(error as Error).message})`);
-  }
+  const parsed = parseJson(readTextFile(file, 'config', 'bad_config', MAX_CONFIG_BYTES));
+  if (!parsed.ok) throw new EngineError('bad_config', `${file}: ${parsed.message}`);
+  const config = parsed.value;
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new EngineError('bad_config', `${file}: not a JSON object`);
   }
@@ -48,5 +51,7 @@ export function specFromConfig(folder: string): ModelSpec {
       { architecture, supported: supportedArchitectures() },
     );
   }
-  return family.specFromConfig(config, file);
+  const spec = family.specFromConfig(config, file);
+  checkSpecBounds(spec, file, 'bad_config');
+  return spec;
 }

@@ -9,15 +9,15 @@ import { join } from 'node:path';
 import { EngineError } from '../errors';
 import { familyOf } from './config';
 import { resolveWeight, type TensorRef } from './families/family';
-import { formatShape, transpose } from './file-io';
+import { checkRowRange, fileInFolder, formatShape, transpose } from './file-io';
 import { openSafetensors, openShardedSafetensors, type TensorReader } from './safetensors';
 import { expectedParams, type ModelSpec, type TensorInfo, type WeightSource } from './spec';
 
 /** Open `model.safetensors.index.json` (sharded) or `model.safetensors` in `folder`. */
 function openFolderTensors(folder: string): { reader: TensorReader; file: string } {
-  const indexFile = join(folder, 'model.safetensors.index.json');
+  const indexFile = fileInFolder(folder, 'model.safetensors.index.json', 'safetensors index', 'bad_model_file');
   if (existsSync(indexFile)) return { reader: openShardedSafetensors(indexFile), file: indexFile };
-  const file = join(folder, 'model.safetensors');
+  const file = fileInFolder(folder, 'model.safetensors', 'safetensors file', 'bad_model_file');
   if (existsSync(file)) return { reader: openSafetensors(file), file };
   throw new EngineError(
     'bad_model_file',
@@ -87,17 +87,22 @@ class CanonicalWeights implements WeightSource {
 
   read(name: string): Float32Array {
     const ref = this.ref(name);
+    if (!ref.conv1d) return this.readRows(name, 0, this.info(name).shape[0] ?? 1);
+    // Conv1D [in, out] -> [out, in]: canonical rows are stored columns, so the whole tensor is
+    // read and transposed (GPT-2's matrices are small), then sliced.
     const stored = this.reader.info(ref.tensor).shape;
-    let values = this.reader.read(ref.tensor);
-    // Conv1D [in, out] -> [out, in]
-    if (ref.conv1d && stored.length === 2) values = transpose(values, stored[0], stored[1]);
-    if (ref.rows) {
-      const rowLength = stored.length === 2 ? (ref.conv1d ? stored[0] : stored[1]) : 1;
-      const [start, count] = ref.rows;
-      values = values.slice(start * rowLength, (start + count) * rowLength);
-    }
-    if (ref.addOne) for (let i = 0; i < values.length; i++) values[i] += 1;
-    return values;
+    const values = transpose(this.reader.read(ref.tensor), stored[0], stored[1] ?? 1);
+    const rowLength = stored[0];
+    const [start, count] = ref.rows ?? [0, stored[1] ?? 1];
+    return withOffset(values.slice(start * rowLength, (start + count) * rowLength), ref);
+  }
+
+  readRows(name: string, first: number, count: number): Float32Array {
+    const ref = this.ref(name);
+    const shape = this.info(name).shape;
+    const rowLength = checkRowRange(shape, first, count, 4, name);
+    if (ref.conv1d) return this.read(name).slice(first * rowLength, (first + count) * rowLength);
+    return withOffset(this.reader.readRows(ref.tensor, (ref.rows?.[0] ?? 0) + first, count), ref);
   }
 
   close(): void {
@@ -109,4 +114,10 @@ class CanonicalWeights implements WeightSource {
     if (ref === undefined) throw new EngineError('bad_argument', `the model has no parameter "${name}"`);
     return ref;
   }
+}
+
+/** A (1 + w) gain read as w gets its 1 here (Gemma's RMSNorm), so the graph applies an ordinary gain. */
+function withOffset(values: Float32Array, ref: TensorRef): Float32Array {
+  if (ref.addOne) for (let i = 0; i < values.length; i++) values[i] += 1;
+  return values;
 }

@@ -62,6 +62,16 @@ describe('stories260K: llama2.c checkpoint vs the Hugging Face conversion', () =
     expect([...permuted].sort()).toEqual([...raw].sort());
   });
 
+  it('rows read a few at a time equal the same rows of the whole tensor, permuted q included', () => {
+    const { weights } = openLlama2c(STORIES_BIN);
+    for (const name of [paramName.q(1), paramName.k(0), paramName.down(2), paramName.embed()]) {
+      const whole = weights.read(name);
+      const cols = whole.length / weights.info(name).shape[0];
+      expect(weights.readRows(name, 5, 27), name).toEqual(whole.subarray(5 * cols, 32 * cols));
+    }
+    weights.close();
+  });
+
   it('also opens llama2xs-312K (different hidden size and context)', () => {
     const { spec, weights } = openLlama2c(sharedPath('models', 'llama2xs-312K', 'llama2xs.bin'));
     expect(spec).toMatchObject({ dModel: 64, dMlp: 192, nLayers: 5, nCtx: 256, tiedEmbeddings: true });

@@ -17,10 +17,11 @@
  *   wcls             (vocab, dim), only when vocab_size is negative (unshared classifier)
  * Weights are read per tensor at their offsets, like the safetensors reader.
  */
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { EngineError } from '../errors';
-import { elementCount, readExactly } from './file-io';
+import { checkRowRange, elementCount, openRegularFile, readExactly } from './file-io';
 import { llamaLikeTraits } from './families/family';
+import { checkSpecBounds, SPEC_LIMITS } from './spec-bounds';
 import { type ModelSpec, paramName, type TensorInfo, type WeightSource } from './spec';
 
 const HEADER_BYTES = 7 * 4;
@@ -28,8 +29,8 @@ const HEADER_BYTES = 7 * 4;
 /** Newer llama2.c exports (version 1+) start with this uint32 magic instead of dim. */
 const VERSIONED_EXPORT_MAGIC = 0x616b3432;
 
-/** Bounds far above any llama2.c-sized model, low enough that size arithmetic stays exact. */
-const LIMITS = { dim: 1 << 16, hiddenDim: 1 << 18, nLayers: 1024, vocab: 1 << 22, maxSeqLen: 1 << 22 };
+/** spec-bounds.ts's bounds, checked on the raw header before any size arithmetic. */
+const LIMITS = { dim: SPEC_LIMITS.dModel, hiddenDim: SPEC_LIMITS.dMlp, nLayers: SPEC_LIMITS.nLayers, vocab: SPEC_LIMITS.dVocab, maxSeqLen: SPEC_LIMITS.nCtx };
 
 interface Region {
   offset: number; // byte offset in the file
@@ -41,14 +42,8 @@ interface Region {
 const badFile = (file: string, problem: string) => new EngineError('bad_model_file', `${file}: ${problem}`);
 
 export function openLlama2c(file: string): { spec: ModelSpec; weights: WeightSource } {
-  let fd: number;
+  const { fd, size: fileSize } = openRegularFile(file, 'checkpoint', 'bad_model_file');
   try {
-    fd = openSync(file, 'r');
-  } catch (error) {
-    throw new EngineError('not_found', `cannot open ${file}: ${(error as Error).message}`);
-  }
-  try {
-    const fileSize = fstatSync(fd).size;
     if (fileSize < HEADER_BYTES) throw badFile(file, `file is ${fileSize} bytes, shorter than the ${HEADER_BYTES}-byte llama2.c header`);
     const headerBytes = new Uint8Array(HEADER_BYTES);
     readExactly(fd, headerBytes, 0, file);
@@ -128,6 +123,7 @@ export function openLlama2c(file: string): { spec: ModelSpec; weights: WeightSou
       eosTokenIds: [2],
       traits: llamaLikeTraits(nLayers, headSize), // run.c's forward(): RMSNorm, rotary, SwiGLU, no biases
     };
+    checkSpecBounds(spec, file, 'bad_model_file');
     return { spec, weights: new Llama2cWeights(file, fd, regions) };
   } catch (error) {
     closeSync(fd);
@@ -156,12 +152,26 @@ class Llama2cWeights implements WeightSource {
   }
 
   read(name: string): Float32Array {
+    return this.readRows(name, 0, this.region(name).shape[0]);
+  }
+
+  readRows(name: string, first: number, count: number): Float32Array {
     const { offset, shape, rotaryHeads } = this.region(name);
     if (this.closed) throw new EngineError('bad_argument', `${this.file} was closed before reading "${name}"`);
-    const stored = new Float32Array(elementCount(shape));
+    const cols = checkRowRange(shape, first, count, 4, `${this.file}: parameter "${name}"`);
+    const out = new Float32Array(count * cols);
+    const bytes = new Uint8Array(out.buffer);
     // The checkpoint is little-endian float32, as is every platform Electron ships on.
-    readExactly(this.fd, new Uint8Array(stored.buffer), offset, this.file);
-    return rotaryHeads === undefined ? stored : interleavedToRotateHalf(stored, rotaryHeads, shape[1]);
+    if (rotaryHeads === undefined) {
+      readExactly(this.fd, bytes, offset + first * cols * 4, this.file);
+      return out;
+    }
+    const headDim = shape[0] / rotaryHeads;
+    for (let row = 0; row < count; row++) {
+      const stored = storedRotaryRow(first + row, headDim);
+      readExactly(this.fd, bytes.subarray(row * cols * 4, (row + 1) * cols * 4), offset + stored * cols * 4, this.file);
+    }
+    return out;
   }
 
   close(): void {
@@ -183,20 +193,12 @@ class Llama2cWeights implements WeightSource {
  * makes the two equivalent. This is the permutation of transformers'
  * convert_llama_weights_to_hf.py and llama2.c's export.py:
  *   w.view(n_heads, head_dim // 2, 2, dim).transpose(1, 2).reshape(n_heads * head_dim, dim)
- * i.e. new row (head, half, i) = old row (head, i, half).
+ * i.e. new row (head, half, i) = old row (head, i, half). Returns the old (stored) row.
  */
-function interleavedToRotateHalf(weight: Float32Array, nHeads: number, cols: number): Float32Array {
-  const headDim = weight.length / cols / nHeads;
+function storedRotaryRow(row: number, headDim: number): number {
   const halfDim = headDim / 2;
-  const out = new Float32Array(weight.length);
-  for (let head = 0; head < nHeads; head++) {
-    for (let half = 0; half < 2; half++) {
-      for (let i = 0; i < halfDim; i++) {
-        const from = (head * headDim + i * 2 + half) * cols;
-        const to = (head * headDim + half * halfDim + i) * cols;
-        out.set(weight.subarray(from, from + cols), to);
-      }
-    }
-  }
-  return out;
+  const head = Math.floor(row / headDim);
+  const half = Math.floor((row % headDim) / halfDim);
+  const i = row % halfDim;
+  return head * headDim + i * 2 + half;
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -229,5 +229,63 @@ describe('sharded index problems', () => {
     await expectEngineError(() => openShardedSafetensors(index), 'bad_model_file', 'model.safetensors.index.json', 'weight_map');
     writeFileSync(index, JSON.stringify({ weight_map: { t0: '../elsewhere.safetensors' } }));
     await expectEngineError(() => openShardedSafetensors(index), 'bad_model_file', 'model.safetensors.index.json', 'outside');
+  });
+});
+
+describe('reading rows', () => {
+  it('any run of rows equals the same rows of the whole tensor, for F32, F16 and BF16', () => {
+    const data = seededValues(7 * 3 * 5, 9);
+    const file = join(dir, 'rows.safetensors');
+    writeSafetensors(file, {
+      f32: { dtype: 'F32', shape: [7, 3, 5], data },
+      f16: { dtype: 'F16', shape: [7, 15], data },
+      bf16: { dtype: 'BF16', shape: [7, 15], data },
+    });
+    const reader = openSafetensors(file);
+    for (const name of ['f32', 'f16', 'bf16']) {
+      const whole = reader.read(name);
+      expect(reader.readRows(name, 2, 3), name).toEqual(whole.subarray(2 * 15, 5 * 15));
+      expect(reader.readRows(name, 6, 1), name).toEqual(whole.subarray(6 * 15));
+      expect(reader.readRows(name, 7, 0), name).toEqual(new Float32Array(0));
+    }
+    reader.close();
+  });
+
+  it('refuses rows outside the tensor', async () => {
+    const file = join(dir, 'rows-range.safetensors');
+    writeSafetensors(file, { w: { dtype: 'F32', shape: [4, 2], data: seededValues(8, 1) } });
+    const reader = openSafetensors(file);
+    await expectEngineError(() => reader.readRows('w', 3, 2), 'bad_argument', 'rows [3, 5)', 'its 4 rows', '"w"');
+    reader.close();
+  });
+
+  it('reads rows past 4 GiB of a > 4 GiB tensor in a sparse file without allocating it', async () => {
+    // 65600 rows of 64 KiB of F32: 4.3 GB of tensor, of which only the last row is ever written.
+    const [rows, cols] = [65_600, 16_384];
+    const header = new TextEncoder().encode(JSON.stringify({ big: { dtype: 'F32', shape: [rows, cols], data_offsets: [0, rows * cols * 4] } }));
+    const file = join(dir, 'sparse-big.safetensors');
+    const fd = openSync(file, 'w');
+    try {
+      const length = new Uint8Array(8);
+      new DataView(length.buffer).setBigUint64(0, BigInt(header.length), true);
+      writeSync(fd, length, 0, 8, 0);
+      writeSync(fd, header, 0, header.length, 8);
+      ftruncateSync(fd, 8 + header.length + rows * cols * 4); // a hole: no disk blocks, no memory
+      const last = seededValues(cols, 3);
+      writeSync(fd, new Uint8Array(last.buffer), 0, last.byteLength, 8 + header.length + (rows - 1) * cols * 4);
+      const reader = openSafetensors(file);
+      try {
+        expect(reader.info('big').shape).toEqual([rows, cols]);
+        const tail = reader.readRows('big', rows - 2, 2); // starts at byte 4.3e9, beyond 2^32
+        expect(tail.subarray(0, cols).every((v) => v === 0)).toBe(true);
+        expect(tail.subarray(cols)).toEqual(last);
+        await expectEngineError(() => reader.read('big'), 'bad_argument', 'more than one array can hold', 'read fewer rows');
+      } finally {
+        reader.close();
+      }
+    } finally {
+      closeSync(fd);
+      unlinkSync(file);
+    }
   });
 });

@@ -10,10 +10,11 @@
  * untrusted: every structural problem becomes EngineError('bad_model_file') naming the
  * file (and the tensor), never a crash, a hang or a huge allocation.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import { EngineError } from '../errors';
-import { elementCount, readExactly } from './file-io';
+import { parseJson } from '../../../src-shared/json-syntax';
+import { checkInsideFolder, checkRowRange, elementCount, openRegularFile, readExactly, readTextFile } from './file-io';
 import type { SourceDtype, TensorInfo, WeightSource } from './spec';
 
 /** A weight source under the checkpoint's own tensor names, which it can list. */
@@ -44,55 +45,64 @@ const isSourceDtype = (value: string): value is SourceDtype => Object.hasOwn(BYT
 
 const isNonNegativeInt = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
 
+/** One file's reader, with the header's free-form `__metadata__` strings (non-strings dropped). */
+export interface SafetensorsFileReader extends TensorReader {
+  readonly metadata: Record<string, string>;
+}
+
 /** Open one .safetensors file and validate its header. */
-export function openSafetensors(file: string): TensorReader {
-  let fd: number;
+export function openSafetensors(file: string): SafetensorsFileReader {
+  const { fd } = openRegularFile(file, 'safetensors file', 'bad_model_file');
   try {
-    fd = openSync(file, 'r');
-  } catch (error) {
-    throw new EngineError('not_found', `cannot open ${file}: ${(error as Error).message}`);
-  }
-  try {
-    const entries = readHeader(fd, file);
-    return new SafetensorsFile(file, fd, entries);
+    const { entries, metadata } = readHeader(fd, file);
+    return new SafetensorsFile(file, fd, entries, metadata);
   } catch (error) {
     closeSync(fd);
     throw error;
   }
 }
 
-function readHeader(fd: number, file: string): Map<string, TensorEntry> {
+function readHeader(fd: number, file: string): { entries: Map<string, TensorEntry>; metadata: Record<string, string> } {
   const fileSize = fstatSync(fd).size;
   if (fileSize < 8) throw badFile(file, `file is ${fileSize} bytes, too short for a safetensors header`);
   const lengthBytes = new Uint8Array(8);
   readExactly(fd, lengthBytes, 0, file);
   const headerLength = new DataView(lengthBytes.buffer).getBigUint64(0, true);
+  // The length is not quoted: for a file that is not safetensors at all, it is 8 bytes of its content.
   if (headerLength > BigInt(MAX_HEADER_BYTES)) {
-    throw badFile(file, `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file?)`);
+    throw badFile(file, `its header length exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file?)`);
   }
   if (headerLength > BigInt(fileSize - 8)) {
-    throw badFile(file, `header length ${headerLength} exceeds the file size (${fileSize} bytes)`);
+    throw badFile(file, `its header length exceeds the file size (${fileSize} bytes; not a safetensors file?)`);
   }
   const headerBytes = new Uint8Array(Number(headerLength));
   readExactly(fd, headerBytes, 8, file);
 
-  let header: unknown;
+  let text: string;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
-  } catch (error) {
-    throw badFile(file, `header is not valid JSON (${(error as Error).message})`);
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+  } catch {
+    throw badFile(file, 'header is not UTF-8 text (not a safetensors file?)');
   }
+  const parsed = parseJson(text);
+  if (!parsed.ok) throw badFile(file, `header is ${parsed.message}`);
+  const header = parsed.value;
   if (!isRecord(header)) throw badFile(file, 'header is not a JSON object');
 
   const dataStart = 8 + headerBytes.byteLength;
   const dataSize = fileSize - dataStart;
   const entries = new Map<string, TensorEntry>();
+  const metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(header)) {
-    if (name === '__metadata__') continue; // free-form string map; nothing here depends on it
+    if (name === '__metadata__') {
+      // Free-form string map: weights ignore it; vector files carry their provenance in it.
+      if (isRecord(raw)) for (const [key, value] of Object.entries(raw)) if (typeof value === 'string') metadata[key] = value;
+      continue;
+    }
     entries.set(name, parseEntry(name, raw, dataStart, dataSize, file));
   }
   checkNoOverlap(entries, file);
-  return entries;
+  return { entries, metadata };
 }
 
 function parseEntry(name: string, raw: unknown, dataStart: number, dataSize: number, file: string): TensorEntry {
@@ -125,7 +135,7 @@ function checkNoOverlap(entries: Map<string, TensorEntry>, file: string): void {
   }
 }
 
-class SafetensorsFile implements TensorReader {
+class SafetensorsFile implements SafetensorsFileReader {
   readonly files: string[];
   private closed = false;
 
@@ -133,6 +143,7 @@ class SafetensorsFile implements TensorReader {
     private readonly file: string,
     private readonly fd: number,
     private readonly entries: Map<string, TensorEntry>,
+    readonly metadata: Record<string, string>,
   ) {
     this.files = [file];
   }
@@ -151,21 +162,29 @@ class SafetensorsFile implements TensorReader {
   }
 
   read(name: string): Float32Array {
+    const { shape } = this.entry(name);
+    return this.readRows(name, 0, shape.length === 0 ? 1 : shape[0]);
+  }
+
+  readRows(name: string, first: number, count: number): Float32Array {
     const entry = this.entry(name);
     if (this.closed) throw new EngineError('bad_argument', `${this.file} was closed before reading "${name}"`);
-    const count = elementCount(entry.shape);
-    const out = new Float32Array(count);
+    const rowElements = checkRowRange(entry.shape, first, count, 4, `${this.file}: tensor "${name}"`);
+    const bytesPerElement = BYTES_PER_ELEMENT[entry.dtype];
+    const begin = entry.begin + first * rowElements * bytesPerElement; // a plain number: exact far beyond 4 GiB
+    const elements = count * rowElements;
+    const out = new Float32Array(elements);
     if (entry.dtype === 'F32') {
       // Safetensors is little-endian, as is every platform Electron ships on: read in place.
-      readExactly(this.fd, new Uint8Array(out.buffer), entry.begin, this.file);
+      readExactly(this.fd, new Uint8Array(out.buffer), begin, this.file);
       return out;
     }
     const decode = entry.dtype === 'F16' ? decodeF16 : decodeBf16;
     const chunkElements = CONVERT_CHUNK_BYTES / 2;
-    const scratch = new Uint16Array(Math.min(count, chunkElements));
-    for (let start = 0; start < count; start += chunkElements) {
-      const part = scratch.subarray(0, Math.min(chunkElements, count - start));
-      readExactly(this.fd, new Uint8Array(part.buffer, 0, part.byteLength), entry.begin + start * 2, this.file);
+    const scratch = new Uint16Array(Math.min(elements, chunkElements));
+    for (let start = 0; start < elements; start += chunkElements) {
+      const part = scratch.subarray(0, Math.min(chunkElements, elements - start));
+      readExactly(this.fd, new Uint8Array(part.buffer, 0, part.byteLength), begin + start * 2, this.file);
       decode(part, out.subarray(start, start + part.length));
     }
     return out;
@@ -218,14 +237,9 @@ function buildF16Table(): Float32Array {
  * and validated now, and every tensor the index names must be in its shard.
  */
 export function openShardedSafetensors(indexFile: string): TensorReader {
-  if (!existsSync(indexFile)) throw new EngineError('not_found', `${indexFile} does not exist`);
-  if (statSync(indexFile).size > MAX_HEADER_BYTES) throw badFile(indexFile, `index is larger than ${MAX_HEADER_BYTES} bytes`);
-  let index: unknown;
-  try {
-    index = JSON.parse(readFileSync(indexFile, 'utf8'));
-  } catch (error) {
-    throw badFile(indexFile, `not valid JSON (${(error as Error).message})`);
-  }
+  const parsed = parseJson(readTextFile(indexFile, 'safetensors index', 'bad_model_file', MAX_HEADER_BYTES));
+  if (!parsed.ok) throw badFile(indexFile, parsed.message);
+  const index = parsed.value;
   const weightMap = isRecord(index) ? index.weight_map : undefined;
   if (!isRecord(weightMap)) throw badFile(indexFile, 'missing "weight_map" object');
 
@@ -236,6 +250,7 @@ export function openShardedSafetensors(indexFile: string): TensorReader {
     const shardPath = resolve(folder, shard);
     // Shards live beside the index; a name that escapes the folder is refused.
     if (!shardPath.startsWith(folder + sep)) throw badFile(indexFile, `shard "${shard}" is outside the model folder`);
+    checkInsideFolder(shardPath, folder, 'shard', 'bad_model_file');
     shardOf.set(name, shardPath);
   }
 
@@ -280,6 +295,10 @@ class ShardedSafetensors implements TensorReader {
 
   read(name: string): Float32Array {
     return this.shard(name).read(name);
+  }
+
+  readRows(name: string, first: number, count: number): Float32Array {
+    return this.shard(name).readRows(name, first, count);
   }
 
   close(): void {

@@ -169,7 +169,27 @@ export interface WeightSource {
   readonly files: string[];
   has(name: string): boolean;
   info(name: string): TensorInfo;
-  /** The tensor as float32, in a fresh array the caller owns. */
+  /** The tensor as float32, in a fresh array the caller owns (at most 4 GiB: larger ones are read in rows). */
   read(name: string): Float32Array;
+  /**
+   * Rows [first, first + count) of the tensor (along its first dimension) as float32, in a
+   * fresh array: converting a tensor a few rows at a time never holds it whole.
+   */
+  readRows(name: string, first: number, count: number): Float32Array;
   close(): void;
+}
+
+/** Rows of a tensor: its first dimension (1 for a scalar). */
+export const rowCount = (info: TensorInfo): number => (info.shape.length === 0 ? 1 : info.shape[0]);
+
+/**
+ * A tensor in pieces of whole rows, each at most about `maxBytes` of float32 (at least
+ * one row), with the index of its first row: the streaming form of WeightSource.read.
+ */
+export function* rowChunks(source: WeightSource, name: string, maxBytes: number): Generator<{ first: number; rows: Float32Array }> {
+  const info = source.info(name);
+  const total = rowCount(info);
+  const rowBytes = 4 * info.shape.slice(1).reduce((product, dim) => product * dim, 1);
+  const step = Math.max(1, Math.floor(maxBytes / Math.max(1, rowBytes)));
+  for (let first = 0; first < total; first += step) yield { first, rows: source.readRows(name, first, Math.min(step, total - first)) };
 }

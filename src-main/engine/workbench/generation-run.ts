@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { ModelHandle, VariantRun } from '../engine';
 import { serializeError } from '../errors';
 import type { ExperimentResults, TokenRecord, Variant } from '../experiment/schema';
-import type { DecodingStep } from '../generate/decoding-options';
+import type { DecodingStep } from '../../../src-shared/decoding-schema';
 import type { TokenEvent } from '../generate/generate';
 import type { GenerationSettings } from '../generate/settings';
 import type { WorkbenchEvent } from './protocol';

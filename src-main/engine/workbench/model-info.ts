@@ -2,22 +2,15 @@
  * What the UI shows about a loaded model: its shape, size and where it runs.
  */
 import type { ModelHandle } from '../engine';
-import { graphWeightLayout } from '../graph/forward';
 import { expectedParams, type ModelSpec } from '../model/spec';
+import { weightFileBytes } from '../model/weight-format';
 import type { ModelInfo } from './protocol';
-
-const FLOAT32_BYTES = 4;
 
 /** Parameters of the checkpoint (tied embeddings counted once), from the spec's parameter shapes. */
 export function parameterCount(spec: ModelSpec): number {
   let count = 0;
   for (const shape of expectedParams(spec).values()) count += shape.reduce((a, b) => a * b, 1);
   return count;
-}
-
-/** Bytes of the float32 graph-layout weights the engine maps (graph/forward.ts); alignment padding in the cache file is not counted. */
-export function graphWeightBytes(spec: ModelSpec): number {
-  return graphWeightLayout(spec).reduce((sum, { dims }) => sum + dims.reduce((a, b) => a * b, 1), 0) * FLOAT32_BYTES;
 }
 
 export function modelInfo(handle: ModelHandle): ModelInfo {
@@ -38,7 +31,7 @@ export function modelInfo(handle: ModelHandle): ModelInfo {
     nCtx: spec.nCtx,
     provider: handle.provider,
     fallbackReason: handle.fallbackReason,
-    weightBytes: graphWeightBytes(spec),
+    weightBytes: weightFileBytes(spec, handle.weights),
     fingerprint: handle.fingerprint,
     hasChatTemplate: handle.tokenizer.chatTemplate !== null,
     compiled: compiledUsage(handle),

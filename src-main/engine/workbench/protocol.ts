@@ -10,8 +10,15 @@ import { z } from 'zod';
 import type { SerializedError } from '../errors';
 import { contrastReduceSchema, experimentSchema, promptSchema, variantSchema, type Experiment, type ExperimentResults, type TokenRecord } from '../experiment/schema';
 import { generationSettingsSchema } from '../generate/settings';
+import type { RecoveredSession } from '../experiment/autosave';
 import type { HookInfo } from '../hooks/names';
 import type { ExecutionProvider } from '../runtime/protocol';
+import { vectorRequestSchemas, type ImportedVectors, type SweepAnswer } from './vectors';
+import type { LibraryVector } from '../experiment/schema';
+import type { AnalysisProgress } from '../analysis/control';
+import { analysisInputSchema, patchResultSchema, type AnalysisRecord } from '../../../src-shared/analysis-schema';
+
+export type { RecoveredSession };
 
 export interface ModelInfo {
   path: string;
@@ -113,6 +120,8 @@ export type WorkbenchEvent =
       error: SerializedError | null;
     }
   | { type: 'status'; status: EngineStatus }
+  /** An Inside-tab analysis: progress while it runs, then one event that ends it (record only when done). */
+  | { type: 'analysis'; analysisId: string; state: 'running' | 'done' | 'cancelled' | 'error'; progress: AnalysisProgress | null; record: AnalysisRecord | null; error: SerializedError | null }
   | { type: 'menu'; command: MenuCommand; path: string | null };
 
 // Absolute only: a relative path would resolve against the engine's working directory,
@@ -134,6 +143,10 @@ export const requestSchemas = {
   embeddingVector: z.strictObject({ token: z.string().min(1, 'must name a token') }),
   contrastVector: z.strictObject({ hook: z.string().min(1), positive: z.string().min(1), negative: z.string().min(1), reduce: contrastReduceSchema.default('mean') }),
   readVectorFile: z.strictObject({ path, key: z.string().optional() }),
+  extractVectors: vectorRequestSchemas.extractVectors,
+  importVectors: vectorRequestSchemas.importVectors.extend({ path }),
+  exportVectors: vectorRequestSchemas.exportVectors.extend({ path }),
+  sweepVector: vectorRequestSchemas.sweepVector,
   validateVariant: z.strictObject({ variant: variantSchema }),
   generate: z.strictObject({
     prompt: promptSchema,
@@ -141,10 +154,14 @@ export const requestSchemas = {
     variants: z.array(variantSchema).min(1, 'must hold at least the baseline').max(16, 'at most 16 variants run together'),
   }),
   cancel: z.strictObject({ runId: z.string().min(1) }),
+  analyse: z.strictObject({ analysis: analysisInputSchema }),
+  cancelAnalysis: z.strictObject({ analysisId: z.string().min(1) }),
+  exportPatching: z.strictObject({ path, result: patchResultSchema }),
   saveExperiment: z.strictObject({ path, experiment: experimentSchema }),
   openExperiment: z.strictObject({ path }),
   listRecent: z.strictObject({}),
-  autosave: z.strictObject({ experiment: experimentSchema.nullable() }),
+  // path: the file the session edits (opened or last saved), so restored work saves back to it.
+  autosave: z.strictObject({ experiment: experimentSchema.nullable(), path: path.nullable().default(null) }),
   recoverAutosave: z.strictObject({}),
   listModels: z.strictObject({}),
   downloadModel: z.strictObject({ id: z.string().min(1) }),
@@ -176,18 +193,32 @@ export interface WorkbenchApi {
   contrastVector(request: RequestOf<'contrastVector'>): Promise<{ vector: number[] }>;
   /** A vector from a safetensors file (keyed by hook name) or a JSON list of numbers. */
   readVectorFile(request: RequestOf<'readVectorFile'>): Promise<{ vector: number[]; key: string | null; keys: string[] }>;
+  /** Library vectors from contrast prompts (mean difference or PCA) at each hook, with norms relative to the residual norm. */
+  extractVectors(request: RequestOf<'extractVectors'>): Promise<{ entries: LibraryVector['entries']; pairs: number; forwardPasses: number }>;
+  /** Every vector of a file (GGUF control vector, safetensors, Neuronpedia or plain JSON), for the library. */
+  importVectors(request: RequestOf<'importVectors'>): Promise<ImportedVectors>;
+  /** Write library vectors to a .gguf, .safetensors or Neuronpedia .json file (the extension picks). */
+  exportVectors(request: RequestOf<'exportVectors'>): Promise<{ path: string }>;
+  /** Generate a vector over a scale x layer grid: texts, the baseline text's perplexity and a target's probability per cell. */
+  sweepVector(request: RequestOf<'sweepVector'>): Promise<SweepAnswer>;
   /** Check a variant against the loaded model; issues name the field. */
   validateVariant(request: RequestOf<'validateVariant'>): Promise<{ issues: VariantIssue[] }>;
   /** Start generating every variant from the same prompt and seed; tokens stream as events. */
   generate(request: RequestOf<'generate'>): Promise<{ runId: string; promptIds: number[] }>;
   cancel(request: RequestOf<'cancel'>): Promise<void>;
+  /** Start an analysis (logit lens, patching sweep) on the loaded model; progress and the record come as 'analysis' events. A new one cancels the one running. */
+  analyse(request: RequestOf<'analyse'>): Promise<{ analysisId: string }>;
+  cancelAnalysis(request: RequestOf<'cancelAnalysis'>): Promise<void>;
+  /** Write a patching sweep's effects to a .csv or .safetensors file. */
+  exportPatching(request: RequestOf<'exportPatching'>): Promise<{ path: string; format: 'csv' | 'safetensors' }>;
   /** warnings: problems after a successful save (e.g. an old sidecar that could not be removed). */
   saveExperiment(request: RequestOf<'saveExperiment'>): Promise<{ path: string; warnings: string[] }>;
   openExperiment(request: RequestOf<'openExperiment'>): Promise<{ path: string; experiment: Experiment; warnings: string[] }>;
   listRecent(request: RequestOf<'listRecent'>): Promise<RecentExperiment[]>;
-  /** Keep the unsaved session for crash recovery; null clears it (after a save). */
+  /** Keep the unsaved session (and the file it belongs to) for crash recovery; null clears it (after a save). */
   autosave(request: RequestOf<'autosave'>): Promise<void>;
-  recoverAutosave(request: RequestOf<'recoverAutosave'>): Promise<Experiment | null>;
+  /** What a session that ended without saving left: its experiment and its file (null if it had none). */
+  recoverAutosave(request: RequestOf<'recoverAutosave'>): Promise<RecoveredSession | null>;
   listModels(request: RequestOf<'listModels'>): Promise<CatalogModel[]>;
   downloadModel(request: RequestOf<'downloadModel'>): Promise<{ downloadId: string }>;
   /** A native file dialog; null when cancelled or when there are no native dialogs. */

@@ -6,7 +6,7 @@
  * itself runs, so a variant without errors generates. Warnings (severity 'warning') mark
  * parts that run but have no effect, e.g. an intervention in a block the schedule skips.
  */
-import type { z } from 'zod';
+import { dottedPath, safeParseBounded, zodIssues } from '../../../src-shared/issues';
 import { EngineError } from '../errors';
 import { decodingReport } from '../generate/scorers';
 import { variantSchema, type Variant } from '../experiment/schema';
@@ -15,19 +15,10 @@ import { planScheduleBlocks } from '../hooks/schedule';
 import type { ModelSpec } from '../model/spec';
 import type { VariantIssue } from './protocol';
 
-/** "interventions[0].vector" (plan.ts's form) -> "interventions.0.vector" (the API's dotted form). */
-export function dottedPath(path: string): string {
-  return path.replace(/\[(\d+)\]/g, '.$1').replace(/^\./, '');
-}
-
-export function zodIssues(error: z.ZodError): VariantIssue[] {
-  return error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
-}
-
 /** Problems of `input`, errors then warnings; with no model loaded only the schema can be checked. */
 export function variantIssues(spec: ModelSpec | null, input: unknown): VariantIssue[] {
-  const parsed = variantSchema.safeParse(input);
-  if (!parsed.success) return zodIssues(parsed.error);
+  const parsed = safeParseBounded(variantSchema, input);
+  if (!parsed.success) return zodIssues(parsed.error.issues).map((issue) => ({ ...issue, path: dottedPath(issue.path) }));
   if (!spec) return [];
   const variant = parsed.data;
   const { plan, errors } = checkPlan(spec, variant);

@@ -212,6 +212,14 @@ describe('Workbench experiments', () => {
     ]);
   });
 
+  // Issue 11 item 12: every new experiment was "Untitled experiment" in the file and the recent list.
+  it('names an experiment from its file when it still has the default name', async () => {
+    const path = join(dir, 'sweep.tiller.json');
+    await workbench.saveExperiment({ path, experiment: experiment('Untitled experiment') });
+    expect((await workbench.openExperiment({ path })).experiment.name).toBe('sweep');
+    expect((await workbench.listRecent({}))[0]).toMatchObject({ name: 'sweep', path });
+  });
+
   it('drops a recent file that no longer exists from the list when it fails to open', async () => {
     const gone = join(dir, 'gone.tiller.json');
     await workbench.saveExperiment({ path: gone, experiment: experiment('Gone') });
@@ -223,10 +231,19 @@ describe('Workbench experiments', () => {
   it('keeps an autosave until it is cleared', async () => {
     expect(await workbench.recoverAutosave({})).toBeNull();
     await workbench.autosave({ experiment: experiment('Unsaved') });
-    expect(await workbench.recoverAutosave({})).toEqual(experiment('Unsaved'));
+    expect(await workbench.recoverAutosave({})).toEqual({ experiment: experiment('Unsaved'), path: null });
+    // Work on a saved file comes back with that file, so Save writes to it again.
+    const file = join(dir, 'kept.tiller.json');
+    await workbench.autosave({ experiment: experiment('Edited'), path: file });
+    expect(await workbench.recoverAutosave({})).toEqual({ experiment: experiment('Edited'), path: file });
     await workbench.autosave({ experiment: null });
     expect(await workbench.recoverAutosave({})).toBeNull();
     expect(existsSync(join(appDataDir, 'autosave', 'session.tiller.json'))).toBe(false);
+    expect(existsSync(join(appDataDir, 'autosave', 'session.origin.json'))).toBe(false);
+  });
+
+  it('refuses an autosave origin that is not an absolute path', async () => {
+    await expectEngineError(() => workbench.autosave({ experiment: experiment('Unsaved'), path: 'relative.tiller.json' }), 'bad_argument', 'path');
   });
 
   it('emitted a status event for every state change', () => {

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 import { Engine, type EngineOptions, type ModelHandle } from '../engine';
 import { EngineError, serializeError, type SerializedError } from '../errors';
+import type { RecoveredSession } from '../experiment/autosave';
 import type { Experiment } from '../experiment/schema';
 import { hookInfo, listHooks, type HookInfo } from '../hooks/names';
 import { openModel } from '../model/load';
@@ -26,6 +27,8 @@ import { bundledCatalog, describeCatalog, type CatalogEntry } from './catalog';
 import { ModelDownloads } from './download';
 import { ExperimentStore } from './experiment-store';
 import { GenerationRun } from './generation-run';
+import { AnalysisRun } from './analysis-run';
+import { writePatchExport } from '../analysis/export';
 import { compiledUsage, modelInfo } from './model-info';
 import {
   requestSchemas,
@@ -39,8 +42,11 @@ import {
   type WorkbenchEvent,
   type WorkbenchMethod,
 } from './protocol';
-import { variantIssues, zodIssues } from './variant-issues';
-import { readVectorFile } from './vector-file';
+import { variantIssues } from './variant-issues';
+import { dottedPath, issueLines, safeParseBounded, zodIssues } from '../../../src-shared/issues';
+import { readVectorFile } from '../interchange/vector-file';
+import { exportVectors, extractForLibrary, importVectors, sweepVector, type ImportedVectors, type SweepAnswer } from './vectors';
+import type { LibraryVector } from '../experiment/schema';
 
 export interface WorkbenchOptions {
   /** Cache folder, threads, execution provider of the engine. */
@@ -78,6 +84,7 @@ export class Workbench implements WorkbenchApi {
   private state: EngineStatus['state'] = 'idle';
   private lastError: SerializedError | null = null;
   private run: GenerationRun | null = null;
+  private analysis: AnalysisRun | null = null;
   private readonly defaultDir = defaultExperimentDir();
   /** Model changes and run starts, one after another (see exclusive). */
   private queue: Promise<unknown> = Promise.resolve();
@@ -189,6 +196,7 @@ export class Workbench implements WorkbenchApi {
   private changeModel<T>(change: () => Promise<T>): Promise<T> {
     return this.exclusive(async () => {
       await this.stopRun();
+      await this.stopAnalysis();
       return change();
     });
   }
@@ -268,6 +276,22 @@ export class Workbench implements WorkbenchApi {
     return { vector: Array.from(plus, (value, i) => value - minus[i]) };
   }
 
+  async extractVectors(request: RequestOf<'extractVectors'>): Promise<{ entries: LibraryVector['entries']; pairs: number; forwardPasses: number }> {
+    return extractForLibrary(this.model(), parse('extractVectors', request));
+  }
+
+  async importVectors(request: RequestOf<'importVectors'>): Promise<ImportedVectors> {
+    return importVectors(parse('importVectors', request).path);
+  }
+
+  async exportVectors(request: RequestOf<'exportVectors'>): Promise<{ path: string }> {
+    return exportVectors(parse('exportVectors', request));
+  }
+
+  async sweepVector(request: RequestOf<'sweepVector'>): Promise<SweepAnswer> {
+    return sweepVector(this.model(), parse('sweepVector', request));
+  }
+
   async readVectorFile(request: RequestOf<'readVectorFile'>): Promise<{ vector: number[]; key: string | null; keys: string[] }> {
     const { path, key } = parse('readVectorFile', request);
     return readVectorFile(path, key);
@@ -275,8 +299,8 @@ export class Workbench implements WorkbenchApi {
 
   /** Schema problems, then (with a model loaded) hooks, widths, indices and lens layers against it. */
   async validateVariant(request: RequestOf<'validateVariant'>): Promise<{ issues: VariantIssue[] }> {
-    const parsed = requestSchemas.validateVariant.safeParse(request);
-    if (!parsed.success) return { issues: zodIssues(parsed.error).map((issue) => ({ ...issue, path: issue.path.replace(/^variant\.?/, '') })) };
+    const parsed = safeParseBounded(requestSchemas.validateVariant, request);
+    if (!parsed.success) return { issues: zodIssues(parsed.error.issues).map((issue) => ({ ...issue, path: dottedPath(issue.path).replace(/^variant\.?/, '') })) };
     return { issues: variantIssues(this.loaded?.handle.spec ?? null, parsed.data.variant) };
   }
 
@@ -314,6 +338,39 @@ export class Workbench implements WorkbenchApi {
     if (this.run?.runId === runId) this.run.cancel();
   }
 
+  // ---------------------------------------------------------------- analyses (Inside tab)
+
+  async analyse(request: RequestOf<'analyse'>): Promise<{ analysisId: string }> {
+    const { analysis } = parse('analyse', request);
+    return this.exclusive(async () => {
+      const handle = this.model();
+      await this.stopAnalysis();
+      const run = new AnalysisRun(handle, analysis, (event) => this.emit(event));
+      this.analysis = run;
+      void run.finished.then(() => {
+        if (this.analysis === run) this.analysis = null;
+      });
+      return { analysisId: run.analysisId };
+    });
+  }
+
+  async cancelAnalysis(request: RequestOf<'cancelAnalysis'>): Promise<void> {
+    const { analysisId } = parse('cancelAnalysis', request);
+    if (this.analysis?.analysisId === analysisId) this.analysis.cancel();
+  }
+
+  async exportPatching(request: RequestOf<'exportPatching'>): Promise<{ path: string; format: 'csv' | 'safetensors' }> {
+    const { path, result } = parse('exportPatching', request);
+    return { path, format: writePatchExport(result, path) };
+  }
+
+  private async stopAnalysis(): Promise<void> {
+    const run = this.analysis;
+    if (!run) return;
+    run.cancel();
+    await run.finished;
+  }
+
   private async stopRun(): Promise<void> {
     const run = this.run;
     if (!run) return;
@@ -339,11 +396,11 @@ export class Workbench implements WorkbenchApi {
   }
 
   async autosave(request: RequestOf<'autosave'>): Promise<void> {
-    const { experiment } = parse('autosave', request);
-    await this.experiments.autosave(experiment);
+    const { experiment, path } = parse('autosave', request);
+    await this.experiments.autosave(experiment, path);
   }
 
-  async recoverAutosave(request: RequestOf<'recoverAutosave'>): Promise<Experiment | null> {
+  async recoverAutosave(request: RequestOf<'recoverAutosave'>): Promise<RecoveredSession | null> {
     parse('recoverAutosave', request);
     return this.experiments.recoverAutosave();
   }
@@ -380,10 +437,9 @@ export class Workbench implements WorkbenchApi {
 
 /** A request parsed with its schema (defaults filled in); EngineError('bad_argument') naming the field otherwise. */
 function parse<M extends WorkbenchMethod>(method: M, request: unknown): z.output<(typeof requestSchemas)[M]> {
-  const result = requestSchemas[method].safeParse(request ?? {});
+  const result = safeParseBounded(requestSchemas[method], request ?? {});
   if (result.success) return result.data as z.output<(typeof requestSchemas)[M]>;
-  const problems = zodIssues(result.error).map((issue) => `${issue.path || '(params)'}: ${issue.message}`);
-  throw new EngineError('bad_argument', `${method}: ${problems.join('; ')}`);
+  throw new EngineError('bad_argument', `${method}: ${issueLines(zodIssues(result.error.issues, [], '(params)'))}`);
 }
 
 /** The hook's layout, or EngineError('bad_argument') that names the hook the caller gave. */

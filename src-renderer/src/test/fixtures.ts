@@ -61,8 +61,8 @@ export function fakeEditorApi(overrides: Partial<EditorApi> = {}): EditorApi {
   };
 }
 
-export function editorEnv(api: EditorApi = fakeEditorApi(), model: ModelInfo | null = MODEL): EditorEnv {
-  return { api, model, hooks: model ? hooksOf(model) : [], nativeDialogs: false };
+export function editorEnv(api: EditorApi = fakeEditorApi(), model: ModelInfo | null = MODEL, prompt = { text: 'Once upon a time', chat: false }): EditorEnv {
+  return { api, model, hooks: model ? hooksOf(model) : [], nativeDialogs: false, prompt };
 }
 
 export function token(id: number, text: string, logprob: number, top: [number, string, number][] = []): TokenRecord {
@@ -86,11 +86,20 @@ export function fakeWorkbenchApi(overrides: Partial<WorkbenchApi> = {}) {
     autosave: vi.fn(async () => undefined),
     generate: vi.fn(async () => ({ runId: 'run-1', promptIds: [1, 2] })),
     cancel: vi.fn(async () => undefined),
+    analyse: vi.fn(async () => ({ analysisId: 'analysis-1' })),
+    cancelAnalysis: vi.fn(async () => undefined),
+    exportPatching: vi.fn(async ({ path }: { path: string }) => ({ path, format: 'csv' as const })),
     saveExperiment: vi.fn(async ({ path }: { path: string }) => ({ path, warnings: [] })),
     openExperiment: vi.fn(async () => {
       throw new Error('no files here');
     }),
     downloadModel: vi.fn(async () => ({ downloadId: 'd' })),
+    extractVectors: vi.fn(async ({ hooks }: { hooks: string[] }) => ({ entries: hooks.map((hook) => ({ hook, vector: [1, 0, 0, 0], norm: 1, relativeNorm: 0.1 })), pairs: 2, forwardPasses: 2 })),
+    importVectors: vi.fn(async () => ({ format: 'gguf', model: 'llama', label: null, strength: null, metadata: {}, warnings: [], entries: [{ key: 'direction.1', hook: 'blocks.1.hook_resid_post', vector: [0, 1, 0, 0], norm: 1 }] })),
+    exportVectors: vi.fn(async ({ path }: { path: string }) => ({ path })),
+    sweepVector: vi.fn(async () => {
+      throw new Error('no sweeps here');
+    }),
     ...fakeEditorApi(),
     onEvent: (listener) => {
       listeners.add(listener);

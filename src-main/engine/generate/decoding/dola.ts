@@ -16,7 +16,7 @@
  * With a single candidate this is DoLa-static: M is that layer.
  */
 import { applyRepetitionPenalty, logSoftmax } from '../sampler';
-import type { DolaDecoding } from '../decoding-options';
+import type { DolaDecoding } from '../../../../src-shared/decoding-schema';
 import { jensenShannon } from './divergence';
 import { lensLogits, pickLayer, requireCandidates, type LensStepResult } from './layers';
 

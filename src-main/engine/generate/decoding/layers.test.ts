@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EngineError } from '../../errors';
-import { dolaDecodingSchema, lfdDecodingSchema } from '../decoding-options';
+import { dolaDecodingSchema, lfdDecodingSchema } from '../../../../src-shared/decoding-schema';
 import { dolaCandidateLayers, dolaLensNeeds, lfdCandidateLayers, lfdLensNeeds, pickLayer } from './layers';
 
 const range = (start: number, stop: number, step = 1): number[] =>

@@ -7,7 +7,7 @@
  * whose logits are the model's ordinary output logits.
  */
 import { EngineError } from '../../errors';
-import type { DolaDecoding, LfdDecoding } from '../decoding-options';
+import type { DolaDecoding, LfdDecoding } from '../../../../src-shared/decoding-schema';
 
 // ---------------------------------------------------------------------------
 // Candidate layers

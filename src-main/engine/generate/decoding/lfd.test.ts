@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EngineError } from '../../errors';
-import { lfdDecodingSchema, type LfdDecoding } from '../decoding-options';
+import { lfdDecodingSchema, type LfdDecoding } from '../../../../src-shared/decoding-schema';
 import { SeededRng } from '../rng';
 import { argmax } from '../sampler';
 import { lfdSelectLayer, lfdStep, type LfdInput } from './lfd';

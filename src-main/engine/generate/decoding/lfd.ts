@@ -16,7 +16,7 @@
  * l* is re-chosen at every step (the paper's TL;DR says "dynamically identifies"; UNVERIFIED).
  */
 import { logSoftmax } from '../sampler';
-import type { LfdDecoding } from '../decoding-options';
+import type { LfdDecoding } from '../../../../src-shared/decoding-schema';
 import { jensenShannon } from './divergence';
 import { plausibilityThreshold } from './dola';
 import { lensLogits, pickLayer, requireCandidates, type LensStepResult } from './layers';

@@ -3,12 +3,15 @@
  * @huggingface/tokenizers), tokenizer_config.json (special tokens, BOS policy, chat
  * template) and, where present, generation_config.json / config.json for EOS ids.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { z } from 'zod';
+import { parseJson } from '../../../../src-shared/json-syntax';
+import { issueLines, safeParseBounded, zodIssues } from '../../../../src-shared/issues';
 import { EngineError, type EngineErrorCode } from '../../errors';
+import { readTextFile } from '../file-io';
 import type { ChatMessage, TextTokenizer } from './types';
 
 // ---------------------------------------------------------------------------
@@ -30,7 +33,7 @@ const TokenizerConfigSchema = z.looseObject({
 });
 type TokenizerConfig = z.infer<typeof TokenizerConfigSchema>;
 
-const TokenizerJsonSchema = z.looseObject({ model: z.looseObject({}) });
+const TokenizerJsonSchema = z.looseObject({ model: z.looseObject({}), added_tokens: z.array(z.unknown()).optional() });
 
 /** The shared subset of config.json and generation_config.json. */
 const TokenIdsConfigSchema = z.looseObject({
@@ -41,24 +44,34 @@ type TokenIdsConfig = z.infer<typeof TokenIdsConfigSchema>;
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
+/** Far above any real tokenizer file (a 256k-token tokenizer.json is ~20 MB). */
+const MAX_TOKENIZER_FILE_BYTES = 256 * 1024 * 1024;
+
 function readJson<T>(file: string, schema: z.ZodType<T>, code: EngineErrorCode): T {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new EngineError(code, `cannot read ${file}: ${messageOf(error)}`, { file });
+  const parsed = parseJson(readTextFile(file, 'tokenizer file', code, MAX_TOKENIZER_FILE_BYTES, code));
+  if (!parsed.ok) throw new EngineError(code, `${file}: ${parsed.message}`, { file });
+  const checked = safeParseBounded(schema, parsed.value);
+  if (!checked.success) throw new EngineError(code, `${file} is malformed: ${issueLines(zodIssues(checked.error.issues, [], '(file)'))}`, { file });
+  return checked.data;
+}
+
+/**
+ * Token ids beyond this are refused before the tokenizer library sees them: it sizes
+ * tables by the largest id, so one id of 2^31 took minutes. No vocabulary comes near
+ * (the largest are ~256k), and the model check then holds the tokenizer to the embedding.
+ */
+const MAX_TOKEN_ID = 1 << 22;
+
+function checkTokenIds(tokenizerJson: z.infer<typeof TokenizerJsonSchema>, file: string): void {
+  const vocab = tokenizerJson.model.vocab;
+  // BPE and WordPiece map piece -> id; Unigram lists [piece, score] with ids by position.
+  const ids = Array.isArray(vocab) ? [vocab.length - 1] : typeof vocab === 'object' && vocab !== null ? Object.values(vocab) : [];
+  const added = Array.isArray(tokenizerJson.added_tokens) ? tokenizerJson.added_tokens.map((token) => (token as { id?: unknown } | null)?.id) : [];
+  for (const id of [...ids, ...added]) {
+    if (!Number.isInteger(id) || (id as number) < -1 || (id as number) >= MAX_TOKEN_ID) {
+      throw new EngineError('bad_tokenizer', `${file}: token id ${typeof id === 'number' ? id : typeof id} is not a whole number below ${MAX_TOKEN_ID}`, { file });
+    }
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new EngineError(code, `${file} is not valid JSON: ${messageOf(error)}`, { file });
-  }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    throw new EngineError(code, `${file} is malformed: ${z.prettifyError(parsed.error)}`, { file });
-  }
-  return parsed.data;
 }
 
 /** generation_config.json and config.json are optional here; the model loader owns config.json. */
@@ -82,7 +95,16 @@ function findChatTemplate(folder: string, config: TokenizerConfig): string | nul
   if (typeof fromConfig === 'string') return fromConfig;
   if (Array.isArray(fromConfig)) return fromConfig.find((entry) => entry.name === 'default')?.template ?? null;
   const jinjaFile = join(folder, 'chat_template.jinja');
-  return existsSync(jinjaFile) ? readFileSync(jinjaFile, 'utf8') : null;
+  return existsSync(jinjaFile) ? readTextFile(jinjaFile, 'chat template', 'bad_tokenizer', MAX_TOKENIZER_FILE_BYTES) : null;
+}
+
+/** A call into @huggingface/tokenizers while loading; whatever it throws is the file's fault. */
+function fromLibrary<T>(file: string, call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    throw new EngineError('bad_tokenizer', `${file}: the tokenizer library cannot use it (${messageOf(error)})`, { file });
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -95,12 +117,8 @@ export function loadHfTokenizer(folder: string): TextTokenizer {
   const generationConfig = readOptionalIds(join(folder, 'generation_config.json'));
   const modelConfig = readOptionalIds(join(folder, 'config.json'));
 
-  let tokenizer: Tokenizer;
-  try {
-    tokenizer = new Tokenizer(tokenizerJson, config);
-  } catch (error) {
-    throw new EngineError('bad_tokenizer', `${tokenizerFile}: ${messageOf(error)}`, { file: tokenizerFile });
-  }
+  checkTokenIds(tokenizerJson, tokenizerFile);
+  const tokenizer = fromLibrary(tokenizerFile, () => new Tokenizer(tokenizerJson, config));
 
   const idOf = (content: string, field: string): number => {
     const id = tokenizer.token_to_id(content);
@@ -141,8 +159,9 @@ export function loadHfTokenizer(folder: string): TextTokenizer {
   // transformers rebuilds the post-processor from add_bos_token (LlamaTokenizerFast.
   // update_post_processor), so the config decides; the probe tells us what tokenizer.json
   // already does, so BOS is added or removed at most once.
-  const probeWith = tokenizer.encode('a').ids;
-  const probeWithout = tokenizer.encode('a', { add_special_tokens: false }).ids;
+  // The probe runs tokenizer.json's own pipeline, which may be malformed in ways only running it shows.
+  const probeWith = fromLibrary(tokenizerFile, () => tokenizer.encode('a').ids);
+  const probeWithout = fromLibrary(tokenizerFile, () => tokenizer.encode('a', { add_special_tokens: false }).ids);
   const postProcessorAddsBos =
     bosTokenId !== null && probeWith.length === probeWithout.length + 1 && probeWith[0] === bosTokenId;
   const addBos = bosTokenId !== null && (config.add_bos_token ?? postProcessorAddsBos);

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { expectEngineError } from '../../../test/expect-engine-error';
 import { sharedPath } from '../../../test/shared-paths';
 import { loadHfTokenizer } from './hf';
-import { loadLlama2cTokenizer } from './llama2c';
+import { loadLlama2cTokenizer, mergePairs } from './llama2c';
 import type { TextTokenizer } from './types';
 
 const TOK512 = sharedPath('models', 'stories260K', 'tok512.bin');
@@ -59,6 +59,49 @@ describe('encode', () => {
   });
 });
 
+/** run.c's merge loop as written there: rescan every pair after each merge (quadratic). */
+function mergeLikeRunC(initial: number[], merged: (left: number, right: number) => number | undefined, scores: Float32Array): number[] {
+  const tokens = [...initial];
+  for (;;) {
+    let bestScore = -1e10;
+    let bestId = -1;
+    let bestIndex = -1;
+    for (let i = 0; i + 1 < tokens.length; i++) {
+      const id = merged(tokens[i], tokens[i + 1]);
+      if (id !== undefined && scores[id] > bestScore) {
+        bestScore = scores[id];
+        bestId = id;
+        bestIndex = i;
+      }
+    }
+    if (bestIndex === -1) return tokens;
+    tokens.splice(bestIndex, 2, bestId);
+  }
+}
+
+// Issue 11 item 4: run.c's loop is quadratic, and 20,000 characters blocked the server for seconds.
+describe('merging in O(n log n)', () => {
+  it('merges exactly like run.c, ties included, on random sequences', () => {
+    // A toy vocabulary over 4 symbols where every pair of adjacent ids merges into a
+    // deterministic id with a score that often ties, so the leftmost rule matters.
+    let seed = 12345;
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const scores = Float32Array.from({ length: 64 }, (_, id) => Math.floor((id * 7) % 5));
+    const merged = (left: number, right: number): number | undefined => ((left + 2 * right) % 3 === 0 ? undefined : (left * 5 + right * 3 + 4) % 64);
+    for (let trial = 0; trial < 300; trial++) {
+      const input = Array.from({ length: 1 + Math.floor(random() * 40) }, () => Math.floor(random() * 64));
+      expect(mergePairs(input, merged, scores)).toEqual(mergeLikeRunC(input, merged, scores));
+    }
+  });
+
+  it('encodes long text the same as in pieces of it', () => {
+    const text = SENTENCES.join(' ').repeat(400); // ~100,000 characters
+    expect(text.length).toBeGreaterThan(90_000);
+    const ids = llama2c.encode(text, { addSpecialTokens: false });
+    expect(llama2c.decode(ids)).toBe(` ${text}`);
+  });
+});
+
 describe('decode', () => {
   it.each(SENTENCES)('round-trips %j', (text) => {
     expect(llama2c.decode(llama2c.encode(text), { skipSpecialTokens: true })).toBe(text);
@@ -104,8 +147,8 @@ describe('vocabulary', () => {
     await expectEngineError(() => loadLlama2cTokenizer(TOK512, { ...SPECIALS, vocabSize: 513 }), 'bad_tokenizer', 'token 512');
   });
 
-  it('rejects special ids outside the vocabulary', async () => {
-    await expectEngineError(() => loadLlama2cTokenizer(TOK512, { bosTokenId: 512, eosTokenIds: [] }), 'bad_argument', '512');
+  it('rejects special ids outside the vocabulary as a tokenizer that does not fit the model', async () => {
+    await expectEngineError(() => loadLlama2cTokenizer(TOK512, { bosTokenId: 512, eosTokenIds: [] }), 'bad_tokenizer', '512');
   });
 });
 
@@ -129,5 +172,20 @@ describe('bad files', () => {
     corrupt.writeInt32LE(1_000_000, 4 + 4); // the length field of token 0
     await expectEngineError(() => loadLlama2cTokenizer(writeTemp(corrupt), SPECIALS), 'bad_tokenizer', 'token 0 has length 1000000');
     await expectEngineError(() => loadLlama2cTokenizer(join(tmpdir(), 'no-such-tok512.bin'), SPECIALS), 'bad_tokenizer', 'no-such-tok512.bin');
+  });
+
+  // Issue 11 item 5: a file of no tokens was reported as a bad argument.
+  it('rejects a tokenizer with no tokens', async () => {
+    const empty = Buffer.alloc(4);
+    empty.writeInt32LE(16, 0); // max_token_length, then nothing
+    await expectEngineError(() => loadLlama2cTokenizer(writeTemp(empty), SPECIALS), 'bad_tokenizer', 'holds no tokens');
+  });
+
+  // Issue 11 item 2: /dev/zero and a folder were read as files (the first without end).
+  it('refuses a path that is not a regular file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tiller-tok-dir-'));
+    tempDirs.push(dir);
+    await expectEngineError(() => loadLlama2cTokenizer(dir, SPECIALS), 'bad_tokenizer', 'is a folder, not a regular file');
+    if (process.platform !== 'win32') await expectEngineError(() => loadLlama2cTokenizer('/dev/zero', SPECIALS), 'bad_tokenizer', 'is a device, not a regular file');
   });
 });

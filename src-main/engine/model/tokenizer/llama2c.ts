@@ -3,8 +3,8 @@
  * `encode()` / `decode()` in llama2.c's run.c do: a SentencePiece BPE vocabulary with
  * scores, byte fallback through the `<0xNN>` pieces, no normalisation.
  */
-import { readFileSync } from 'node:fs';
 import { EngineError } from '../../errors';
+import { readRegularFile } from '../file-io';
 import type { TextTokenizer } from './types';
 
 export interface Llama2cTokenizerOptions {
@@ -20,16 +20,14 @@ interface Llama2cVocab {
   scores: Float32Array; // (vocab) merge priority: higher merges first
 }
 
+/** Far above any real vocabulary (a 256k-token one is a few MB). */
+const MAX_TOKENIZER_BYTES = 256 * 1024 * 1024;
+
 // ---------------------------------------------------------------------------
 // File reading: int32 max_token_length, then per token f32 score, int32 length, bytes.
 
 function readVocab(file: string, expectedSize: number | undefined): Llama2cVocab {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (error) {
-    throw new EngineError('bad_tokenizer', `cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`, { file });
-  }
+  const bytes = readRegularFile(file, 'tokenizer', 'bad_tokenizer', MAX_TOKENIZER_BYTES, 'bad_tokenizer');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const corrupt = (what: string, token?: number): EngineError =>
     new EngineError('bad_tokenizer', `${file} is corrupt: ${what}`, { file, token });
@@ -59,7 +57,98 @@ function readVocab(file: string, expectedSize: number | undefined): Llama2cVocab
   if (offset !== bytes.byteLength) {
     throw corrupt(`${bytes.byteLength - offset} bytes left after the expected ${expectedSize} tokens`);
   }
+  if (pieces.length === 0) throw corrupt('it holds no tokens');
   return { pieces, scores: Float32Array.from(scores) };
+}
+
+/**
+ * run.c's merge loop: while some adjacent pair concatenates to a piece, merge the pair
+ * whose piece scores highest, the leftmost one on a tie (run.c's strict >). run.c rescans
+ * the whole sequence after each merge, which is quadratic (20,000 characters blocked the
+ * server for seconds); this keeps the candidate pairs in a heap ordered by (score, then
+ * position) and the tokens in a linked list, so each merge costs O(log n). A heap entry
+ * whose tokens have changed since it was pushed is stale and skipped.
+ */
+export function mergePairs(initial: readonly number[], merged: (left: number, right: number) => number | undefined, scores: Float32Array): number[] {
+  const n = initial.length;
+  const token = Int32Array.from(initial);
+  const next = new Int32Array(n).map((_, i) => (i + 1 < n ? i + 1 : -1));
+  const prev = new Int32Array(n).map((_, i) => i - 1);
+  const version = new Int32Array(n); // bumped when a node's token changes or it is merged away
+  const alive = new Uint8Array(n).fill(1);
+  const heap = new PairHeap();
+  const push = (left: number): void => {
+    const right = next[left];
+    if (right === -1) return;
+    const id = merged(token[left], token[right]);
+    // run.c starts its search at best_score = -1e10, so a piece scored that low never merges.
+    if (id !== undefined && scores[id] > -1e10) heap.push({ score: scores[id], left, right, id, leftVersion: version[left], rightVersion: version[right] });
+  };
+  for (let i = 0; i + 1 < n; i++) push(i);
+  for (let pair = heap.pop(); pair; pair = heap.pop()) {
+    const { left, right } = pair;
+    if (!alive[left] || !alive[right] || next[left] !== right || version[left] !== pair.leftVersion || version[right] !== pair.rightVersion) continue;
+    token[left] = pair.id;
+    version[left] += 1;
+    alive[right] = 0;
+    version[right] += 1;
+    next[left] = next[right];
+    if (next[right] !== -1) prev[next[right]] = left;
+    if (prev[left] !== -1) push(prev[left]);
+    push(left);
+  }
+  const out: number[] = [];
+  for (let i = n > 0 ? 0 : -1; i !== -1; i = next[i]) out.push(token[i]);
+  return out;
+}
+
+interface Pair {
+  score: number;
+  left: number; // node index; nodes keep their original order, so a smaller index is further left
+  right: number;
+  id: number;
+  leftVersion: number;
+  rightVersion: number;
+}
+
+/** A binary max-heap of pairs: higher score first, then the leftmost. */
+class PairHeap {
+  private readonly items: Pair[] = [];
+
+  private before(a: Pair, b: Pair): boolean {
+    return a.score > b.score || (a.score === b.score && a.left < b.left);
+  }
+
+  push(pair: Pair): void {
+    const items = this.items;
+    items.push(pair);
+    for (let i = items.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (!this.before(items[i], items[parent])) break;
+      [items[i], items[parent]] = [items[parent], items[i]];
+      i = parent;
+    }
+  }
+
+  pop(): Pair | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length > 0 && last) {
+      items[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let best = i;
+        if (l < items.length && this.before(items[l], items[best])) best = l;
+        if (r < items.length && this.before(items[r], items[best])) best = r;
+        if (best === i) break;
+        [items[i], items[best]] = [items[best], items[i]];
+        i = best;
+      }
+    }
+    return top;
+  }
 }
 
 /** A byte string as a JS string of char codes 0..255, so pieces compare byte for byte. */
@@ -75,7 +164,7 @@ export function loadLlama2cTokenizer(file: string, options: Llama2cTokenizerOpti
   const { bosTokenId, eosTokenIds } = options;
   for (const id of [...(bosTokenId === null ? [] : [bosTokenId]), ...eosTokenIds]) {
     if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
-      throw new EngineError('bad_argument', `special token id ${id} is outside ${file}'s vocabulary of ${vocabSize}`);
+      throw new EngineError('bad_tokenizer', `special token id ${id} is outside ${file}'s vocabulary of ${vocabSize}`, { file });
     }
   }
 
@@ -116,23 +205,7 @@ export function loadLlama2cTokenizer(file: string, options: Llama2cTokenizerOpti
       if (id !== undefined) tokens.push(id);
       else for (let i = 0; i < key.length; i++) tokens.push(byteTokenIds[key.charCodeAt(i)]);
     }
-    // Merge the adjacent pair whose concatenation is the highest-scoring piece; ties go
-    // to the leftmost pair (run.c's strict >). Quadratic, like run.c.
-    for (;;) {
-      let bestScore = -1e10;
-      let bestId = -1;
-      let bestIndex = -1;
-      for (let i = 0; i + 1 < tokens.length; i++) {
-        const id = idOfKey.get(keys[tokens[i]] + keys[tokens[i + 1]]);
-        if (id !== undefined && scores[id] > bestScore) {
-          bestScore = scores[id];
-          bestId = id;
-          bestIndex = i;
-        }
-      }
-      if (bestIndex === -1) return tokens;
-      tokens.splice(bestIndex, 2, bestId);
-    }
+    return mergePairs(tokens, (left, right) => idOfKey.get(keys[left] + keys[right]), scores);
   };
 
   return {

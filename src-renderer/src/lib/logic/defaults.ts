@@ -1,9 +1,11 @@
 /**
- * Defaults the UI starts from. They mirror the engine's schemas (generate/settings.ts,
- * generate/decoding-options.ts, experiment/schema.ts); the renderer may not import those
- * at run time, and the engine validates whatever the UI sends, so a drift here shows up
- * as a validation error rather than a silent difference.
+ * Defaults the UI starts from. Decoding defaults come from the shared schema
+ * (src-shared/decoding-schema.ts); the rest mirror engine schemas the renderer may not
+ * import at run time (generate/settings.ts, experiment/schema.ts), and the engine
+ * validates whatever the UI sends, so a drift there shows up as a validation error
+ * rather than a silent difference.
  */
+import { decodingSchema } from '../../../../src-shared/decoding-schema';
 import type { Decoding, Experiment, GenerationSettings, ModelInfo, ModelRef, Variant } from '../api/types';
 
 export const EXPERIMENT_FORMAT = 'tiller-experiment';
@@ -22,15 +24,9 @@ export const DEFAULT_SETTINGS: Readonly<GenerationSettings> = Object.freeze({
 
 export type Strategy = Decoding['strategy'];
 
+/** A strategy with the engine's defaults for its parameters (the shared schema fills them in). */
 export function defaultDecoding(strategy: Strategy): Decoding {
-  switch (strategy) {
-    case 'greedy':
-      return { strategy: 'greedy' };
-    case 'lfd':
-      return { strategy: 'lfd', fusion: 'logprob', lambda: 0.5, plausibilityAlpha: null, applyFinalNorm: true };
-    case 'dola':
-      return { strategy: 'dola', layers: 'high', alpha: 0.1, prematureFinalNorm: false, repetitionPenalty: 1.2 };
-  }
+  return decodingSchema.parse({ strategy });
 }
 
 let counter = 0;
@@ -62,6 +58,8 @@ export function newExperiment(model: ModelRef | null, now: Date = new Date()): E
     prompt: { text: 'Once upon a time', chat: false },
     settings: { ...DEFAULT_SETTINGS, stopStrings: [] },
     variants: [newVariant('Baseline')],
+    vectors: [],
     results: null,
+    analyses: [],
   };
 }

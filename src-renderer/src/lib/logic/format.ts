@@ -1,5 +1,5 @@
 /** Number and token formatting for the UI. */
-import type { DecodingStep } from '../api/types';
+import type { DecodingStep, ModelRef } from '../api/types';
 
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes) || bytes < 0) return '—';
@@ -101,6 +101,16 @@ export function layerScoresLabel(strategy: DecodingStep['strategy']): string {
 /** "/a/b/c.tiller.json" -> "/a/b/" ("" for a bare name); either separator. */
 export function folderOf(path: string): string {
   return path.slice(0, Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+}
+
+/** "/a/b/c.tiller.json" -> "c.tiller.json"; either separator. */
+export function fileName(path: string): string {
+  return path.slice(folderOf(path).length);
+}
+
+/** How notices and banners name a model: its folder or file name, and its architecture. */
+export function modelLabel(model: Pick<ModelRef, 'path' | 'architecture'>): string {
+  return `${fileName(model.path.replace(/[\\/]+$/, '')) || model.path} (${model.architecture})`;
 }
 
 /** `file` in `folder`, with the folder's own separator (a Windows folder has backslashes only). */

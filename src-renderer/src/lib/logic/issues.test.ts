@@ -1,57 +1,52 @@
 import { describe, expect, it } from 'vitest';
-import type { Decoding, Variant } from '../api/types';
+import type { Variant } from '../api/types';
 import { newVariant } from './defaults';
 import { checkVariant, errorsOf, normalizeIssues, warningsOf } from './issues';
-import { MODEL } from '../../test/fixtures';
+import { hooksOf, MODEL } from '../../test/fixtures';
 
-const withDecoding = (decoding: Decoding): Variant => ({ ...newVariant('v'), decoding });
-const lfd = (candidateLayers: number[]): Decoding => ({ strategy: 'lfd', candidateLayers, fusion: 'logprob', lambda: 0.5, plausibilityAlpha: null, applyFinalNorm: true });
-const dola = (layers: number[]): Decoding => ({ strategy: 'dola', layers, alpha: 0.1, prematureFinalNorm: false, repetitionPenalty: 1.2 });
+const HOOKS = hooksOf(MODEL);
+const withStep = (step: Variant['interventions'][number]): Variant => ({ ...newVariant('v'), interventions: [step] });
 
-// MODEL has 5 blocks: hidden-state layers 0..5, where 5 is the final layer.
-describe('decoding layers, as the engine checks them (engine/generate/decoding/layers.ts)', () => {
-  it('lets LFD fuse layers 1..N-1 only: not the final layer, not the embeddings', () => {
-    expect(checkVariant(withDecoding(lfd([1, 4])), MODEL)).toEqual([]);
-    expect(checkVariant(withDecoding(lfd([0, 3, 5])), MODEL)).toEqual([
-      { path: 'decoding.candidateLayers.0', message: 'LFD candidate layer 0 is outside 1..4: layer 5 is the final layer it fuses with, and layer 0 has no block to score' },
-      { path: 'decoding.candidateLayers.2', message: 'LFD candidate layer 5 is outside 1..4: layer 5 is the final layer it fuses with, and layer 0 has no block to score' },
-    ]);
-    expect(checkVariant(withDecoding(lfd([1])), { ...MODEL, nLayers: 1 })).toEqual([{ path: 'decoding.strategy', message: 'LFD needs a model with at least 2 blocks; this one has 1' }]);
+describe('vector widths, by the hook’s last dim as the engine checks them', () => {
+  const add = (hook: string, width: number) => withStep({ op: 'add', hook, vector: new Array<number>(width).fill(0.5), scale: 1, positions: 'all' });
+
+  it('accepts d_model at residual hooks, d_head at head sites and d_mlp at MLP sites', () => {
+    expect(checkVariant(add('blocks.1.hook_resid_post', MODEL.dModel), MODEL, HOOKS)).toEqual([]);
+    expect(checkVariant(add('blocks.1.attn.hook_z', MODEL.dHead), MODEL, HOOKS)).toEqual([]);
+    expect(checkVariant(add('blocks.1.mlp.hook_post', MODEL.dMlp), MODEL, HOOKS)).toEqual([]);
   });
 
-  it('refuses DoLa only a list with no premature layer left (0..N-1); larger layers alone are dropped, as Hugging Face does', () => {
-    expect(checkVariant(withDecoding(dola([0, 4])), MODEL)).toEqual([]);
-    expect(checkVariant(withDecoding(dola([2, 5])), MODEL)).toEqual([]);
-    expect(checkVariant(withDecoding(dola([5])), MODEL)).toEqual([
-      { path: 'decoding.layers', message: 'DoLa has no premature layer: layers [5] leaves none for a 5-block model; give layers in 0..4' },
-    ]);
+  it('names the width the hook needs', () => {
+    expect(checkVariant(add('blocks.1.mlp.hook_post', MODEL.dModel), MODEL, HOOKS)).toEqual([{ path: 'interventions.0.vector', message: 'has 4 values; blocks.1.mlp.hook_post needs d_mlp = 8' }]);
+    expect(checkVariant(add('blocks.1.hook_resid_post', 3), MODEL, HOOKS)).toEqual([{ path: 'interventions.0.vector', message: 'has 3 values; blocks.1.hook_resid_post needs d_model = 4' }]);
   });
 
-  it('needs a model to check layers', () => {
-    expect(checkVariant(withDecoding(lfd([9])), null)).toEqual([]);
+  it('leaves widths to the engine without a hook list, and decoding layers always', () => {
+    expect(checkVariant(add('blocks.1.mlp.hook_post', 3), MODEL, [])).toEqual([]);
+    const dola: Variant = { ...newVariant('v'), decoding: { strategy: 'dola', layers: [9], alpha: 0.1, prematureFinalNorm: false, repetitionPenalty: 1.2 } };
+    expect(checkVariant(dola, MODEL, HOOKS)).toEqual([]);
   });
 });
 
 describe('blocks past the model’s last, found without the engine', () => {
-  const withStep = (step: Variant['interventions'][number]): Variant => ({ ...newVariant('v'), interventions: [step] });
   const vector = [0.1, 0.2, 0.3, 0.4]; // MODEL's d_model
 
   it('flags the block of a steering op or a patch, besides any other problem', () => {
-    expect(checkVariant(withStep({ op: 'add', hook: 'blocks.9.hook_resid_post', vector, scale: 1, positions: 'all' }), MODEL)).toEqual([
+    expect(checkVariant(withStep({ op: 'add', hook: 'blocks.9.hook_resid_post', vector, scale: 1, positions: 'all' }), MODEL, HOOKS)).toEqual([
       { path: 'interventions.0.hook', message: 'block 9 is out of range (0..4)' },
     ]);
-    expect(checkVariant(withStep({ op: 'add', hook: 'blocks.9.hook_resid_post', vector: [1, 2], scale: 1, positions: 'all' }), MODEL).map((issue) => issue.path)).toEqual([
+    expect(checkVariant(withStep({ op: 'add', hook: 'blocks.9.hook_resid_post', vector: [], scale: 1, positions: 'all' }), MODEL, HOOKS).map((issue) => issue.path)).toEqual([
       'interventions.0.hook',
       'interventions.0.vector',
     ]);
-    expect(checkVariant(withStep({ op: 'patch', hook: 'blocks.5.hook_resid_pre', positions: 'all', source: { prompt_ids: [1] } }), MODEL)).toEqual([
+    expect(checkVariant(withStep({ op: 'patch', hook: 'blocks.5.hook_resid_pre', positions: 'all', source: { prompt_ids: [1] } }), MODEL, HOOKS)).toEqual([
       { path: 'interventions.0.hook', message: 'block 5 is out of range (0..4)' },
     ]);
   });
 
   it('flags lens layers and weight_delta params past the last block', () => {
-    expect(checkVariant(withStep({ op: 'lens', layers: [2, 7] }), MODEL)).toEqual([{ path: 'interventions.0.layers.1', message: 'block 7 is out of range (0..4)' }]);
-    expect(checkVariant(withStep({ op: 'weight_delta', param: 'blocks.6.mlp.down_proj', u: [1], v: [1] }), MODEL)).toEqual([
+    expect(checkVariant(withStep({ op: 'lens', layers: [2, 7] }), MODEL, HOOKS)).toEqual([{ path: 'interventions.0.layers.1', message: 'block 7 is out of range (0..4)' }]);
+    expect(checkVariant(withStep({ op: 'weight_delta', param: 'blocks.6.mlp.down_proj', u: [1], v: [1] }), MODEL, HOOKS)).toEqual([
       { path: 'interventions.0.param', message: 'block 6 is out of range (0..4)' },
     ]);
   });
@@ -64,7 +59,7 @@ describe('warnings', () => {
       interventions: [{ op: 'add', hook: 'blocks.3.hook_resid_post', vector: [1, 0, 0, 0], scale: 4, positions: 'all' }],
       origins: { '0': { kind: 'contrast', hook: 'blocks.1.hook_resid_post', positive: 'a', negative: 'b', reduce: 'mean' } },
     };
-    const issues = checkVariant(variant, MODEL);
+    const issues = checkVariant(variant, MODEL, HOOKS);
     expect(errorsOf(issues)).toEqual([]);
     expect(warningsOf(issues)).toEqual([
       { path: 'interventions.0.vector', message: 'measured at blocks.1.hook_resid_post, not at blocks.3.hook_resid_post: compute it again for this hook', severity: 'warning' },

@@ -8,7 +8,8 @@
  * intervention in a skipped block, a vector measured at another hook): it is shown, in
  * amber, but it neither makes the variant invalid nor blocks Generate.
  */
-import type { Intervention, ModelInfo, Variant, VariantIssue } from '../api/types';
+import { dottedPath } from '../../../../src-shared/issues';
+import type { HookInfo, Intervention, ModelInfo, Variant, VariantIssue } from '../api/types';
 import { formKindOf, splitHook } from './interventions';
 
 export function isWarning(issue: VariantIssue): boolean {
@@ -29,13 +30,9 @@ export function issueLine(issue: VariantIssue): string {
   return issue.path ? `${issue.path}: ${issue.message}` : issue.message;
 }
 
-/** "interventions[0].source.prompt_ids[1]" -> "interventions.0.source.prompt_ids.1". */
-export function normalizePath(path: string): string {
-  return path.replace(/\[(\d+)\]/g, '.$1').replace(/^\./, '');
-}
-
+/** The engine's issues with dotted paths ("interventions[0].vector" -> "interventions.0.vector"), as the forms key them. */
 export function normalizeIssues(issues: readonly VariantIssue[]): VariantIssue[] {
-  return issues.map((issue) => ({ path: normalizePath(issue.path), message: issue.message, ...(isWarning(issue) ? { severity: 'warning' as const } : {}) }));
+  return issues.map((issue) => ({ path: dottedPath(issue.path), message: issue.message, ...(isWarning(issue) ? { severity: 'warning' as const } : {}) }));
 }
 
 /** Issues inside `prefix`, with paths relative to it ("interventions.0.vector" -> "vector"). */
@@ -72,10 +69,13 @@ export function mergeIssues(...lists: (readonly VariantIssue[])[]): VariantIssue
 }
 
 /**
- * Checks that need no engine, errors then warnings. The engine's validateVariant repeats
- * the model-dependent ones authoritatively.
+ * Checks that need no engine, errors then warnings: what the forms can get wrong before
+ * the engine answers (an op not finished, a block or index past the model's). The
+ * engine's validateVariant checks everything, these included, authoritatively; rules
+ * that only it knows (decoding layers, patch lengths) are left to it. `hooks` is the
+ * loaded model's hook list (empty: sizes are not checked here).
  */
-export function checkVariant(variant: Variant, model: ModelInfo | null): VariantIssue[] {
+export function checkVariant(variant: Variant, model: ModelInfo | null, hooks: readonly HookInfo[]): VariantIssue[] {
   const issues: VariantIssue[] = [];
   const warnings: VariantIssue[] = [];
   const report = (path: string, message: string) => issues.push({ path, message });
@@ -93,7 +93,7 @@ export function checkVariant(variant: Variant, model: ModelInfo | null): Variant
       case 'add': {
         checkBlockOf(`${at}.hook`, step.hook);
         if (step.vector.length === 0) report(`${at}.vector`, 'no vector yet: make one from a token, a contrast pair or a file');
-        else if (model && step.vector.length !== model.dModel) report(`${at}.vector`, `has ${step.vector.length} values; this model's d_model is ${model.dModel}`);
+        else checkVectorWidth(step.vector, hooks.find((hook) => hook.name === step.hook), `${at}.vector`, report);
         if (!Number.isFinite(step.scale)) report(`${at}.scale`, 'must be a number');
         // The vector still runs, but it was measured for another site.
         const origin = variant.origins[String(i)];
@@ -130,33 +130,17 @@ export function checkVariant(variant: Variant, model: ModelInfo | null): Variant
     }
   });
 
-  if (model) decodingIssues(variant.decoding, model.nLayers).forEach(({ path, message }) => report(`decoding.${path}`, message));
   return [...issues, ...warnings];
 }
 
 /**
- * The decoding layers generation refuses, with the engine's messages
- * (engine/generate/decoding/layers.ts). Layers are hidden-state indices: 0 = hook_embed,
- * l = the output of block l-1, N = the final layer, which is never a candidate.
- *   LFD: explicit candidates must lie in 1..N-1 (N is the fusion partner; layer 0 has no block to score).
- *   DoLa: premature layers are 0..N-1; like Hugging Face the engine drops larger ones (and
- *   warns about each in validateVariant), and refuses only a list that leaves none.
+ * An add's vector is as wide as its hook's last dim (d_model at a residual hook, d_head at
+ * a head site, d_mlp at an MLP site), in the engine's words (hooks/plan.ts checkVector).
  */
-function decodingIssues(decoding: Variant['decoding'], nLayers: number): { path: string; message: string }[] {
-  const last = nLayers - 1;
-  if (decoding.strategy === 'lfd') {
-    if (nLayers < 2) return [{ path: 'strategy', message: `LFD needs a model with at least 2 blocks; this one has ${nLayers}` }];
-    return (decoding.candidateLayers ?? []).flatMap((layer, j) =>
-      layer < 1 || layer > last
-        ? [{ path: `candidateLayers.${j}`, message: `LFD candidate layer ${layer} is outside 1..${last}: layer ${nLayers} is the final layer it fuses with, and layer 0 has no block to score` }]
-        : [],
-    );
-  }
-  if (decoding.strategy === 'dola' && Array.isArray(decoding.layers) && decoding.layers.length > 0 && decoding.layers.every((layer) => layer > last)) {
-    // The engine's message adds " with tied embeddings" for such models, which ModelInfo does not say.
-    return [{ path: 'layers', message: `DoLa has no premature layer: layers [${decoding.layers.join(', ')}] leaves none for a ${nLayers}-block model; give layers in 0..${last}` }];
-  }
-  return [];
+function checkVectorWidth(vector: readonly number[], hook: HookInfo | undefined, path: string, report: (path: string, message: string) => void): void {
+  const width = hook?.shape.at(-1);
+  if (hook === undefined || typeof width !== 'number' || vector.length === width) return;
+  report(path, `has ${vector.length} values; ${hook.name} needs ${hook.dims.at(-1)} = ${width}`);
 }
 
 /** What a clamp's or a head ablation's indices count, and how many there are; null for other ops. */

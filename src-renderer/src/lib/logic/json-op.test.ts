@@ -32,18 +32,25 @@ describe('an intervention typed as JSON', () => {
     expect(ok('{"op":"weight_delta","param":"blocks.2.mlp.down_proj","u":[1,2],"v":[[3],[4]]}')).toMatchObject({ u: [1, 2], v: [[3], [4]] });
   });
 
-  it('keeps a wrongly shaped op out of the variant, saying which field is wrong', () => {
-    expect(error('{not json')).toMatch(/^not JSON/);
-    expect(error('[1]')).toBe('must be a JSON object');
-    expect(error('{"hook":"h"}')).toBe('needs an "op" field');
-    expect(error('{"op":"nonsense"}')).toMatch(/^op: expected one of add, set/);
-    expect(error('{"op":"add","hook":"h"}')).toMatch(/^vector: missing/);
-    expect(error('{"op":"add","hook":"h","vector":"1,2"}')).toBe('vector: must be a list of numbers');
-    expect(error('{"op":"add","hook":"h","vector":[1,"x"]}')).toBe('vector.1: must be a number');
+  it('keeps a wrongly shaped op out of the variant, saying which field is wrong in the engine’s words', () => {
+    expect(error('{not json')).toMatch(/^not valid JSON at line 1, column 2: /);
+    expect(error('{"op":"add",\n "hook":"h",\n "vector":[1,]}')).toMatch(/^not valid JSON at line 3, column 14/);
+    expect(error('[1]')).toBe('(the op): expected object, received array');
+    expect(error('{"hook":"h"}')).toMatch(/^op: expected op to be one of add, set/);
+    expect(error('{"op":"nonsense"}')).toMatch(/^op: expected op to be one of add, set/);
+    expect(error('{"op":"add","hook":"h"}')).toBe('vector: missing (expected array)');
+    expect(error('{"op":"add","hook":"h","vector":"1,2"}')).toBe('vector: expected array, received string');
+    expect(error('{"op":"add","hook":"h","vector":[1,"x"]}')).toBe('vector[1]: expected number, received string');
     expect(error('{"op":"add","hook":"h","vector":[1],"positions":"first"}')).toMatch(/^positions: expected one of "all"/);
-    expect(error('{"op":"add","hook":"h","vector":[1],"gain":2}')).toBe('gain: not a field of a add op');
-    expect(error('{"op":"set","hook":"h","indices":[-1],"values":[0]}')).toBe('indices.0: must be a non-negative integer');
+    expect(error('{"op":"add","hook":"h","vector":[1],"gain":2}')).toBe('gain: unknown field');
+    expect(error('{"op":"set","hook":"h","indices":[-1],"values":[0]}')).toBe('indices[0]: must be a non-negative integer');
     expect(error('{"op":"patch","hook":"h","source":[1]}')).toMatch(/^source: expected/);
     expect(error('{"op":"patch","hook":"h","source":{"prompt_ids":[1],"values":[[1]]}}')).toMatch(/^source: expected/);
+  });
+
+  it('refuses what the engine refuses: empty vectors and repeated indices (the copy this replaced accepted both)', () => {
+    expect(error('{"op":"add","hook":"h","vector":[]}')).toBe('vector: must not be empty');
+    expect(error('{"op":"set","hook":"h","indices":[1,1],"values":[0]}')).toBe('indices: must not repeat an index');
+    expect(error('{"op":"patch","hook":"h","positions":[2,2],"source":{"prompt_ids":[1,2,3]}}')).toBe('positions: must not repeat an index');
   });
 });

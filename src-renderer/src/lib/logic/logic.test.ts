@@ -4,13 +4,13 @@ import { folderOf, formatProbability, inFolder, formatStopStrings, formatCount, 
 import { columnsPerRow } from './layout';
 import { seriesDash, seriesIndex } from './series';
 import { formatIndexList, parseIndexList, parseNumberList } from './indices';
-import { checkVariant, normalizePath } from './issues';
+import { checkVariant } from './issues';
 import { formKindOf, headScale, neuronClamp, splitHook } from './interventions';
 import { finishedExperiment } from './sanitize';
 import { scaleFromSlider, sliderFromScale } from './scale';
 import { moveIntervention, removeIntervention, uniqueName } from './variants';
 import { newExperiment, newVariant } from './defaults';
-import { MODEL } from '../../test/fixtures';
+import { hooksOf, MODEL } from '../../test/fixtures';
 
 describe('index lists', () => {
   it('parses lists and ranges', () => {
@@ -72,26 +72,23 @@ describe('interventions', () => {
 });
 
 describe('issues', () => {
-  it('normalises bracketed paths to the dotted form', () => {
-    expect(normalizePath('interventions[0].source.prompt_ids[1]')).toBe('interventions.0.source.prompt_ids.1');
-  });
   it('checks what needs no engine', () => {
     const variant: Variant = { ...newVariant(''), interventions: [{ op: 'add', hook: 'blocks.0.hook_resid_post', vector: [1, 2], scale: 1, positions: 'all' }, { op: 'schedule', blocks: [0, 9] }] };
-    expect(checkVariant(variant, MODEL)).toEqual([
+    expect(checkVariant(variant, MODEL, hooksOf(MODEL))).toEqual([
       { path: 'name', message: 'must not be empty' },
-      { path: 'interventions.0.vector', message: "has 2 values; this model's d_model is 4" },
+      { path: 'interventions.0.vector', message: 'has 2 values; blocks.0.hook_resid_post needs d_model = 4' },
       { path: 'interventions.1.blocks.1', message: 'block 9 is out of range (0..4)' },
     ]);
   });
   it('checks clamp and head indices against the model, and the values count', () => {
     const variant: Variant = { ...newVariant('v'), interventions: [neuronClamp(1, [2, 8], [1, 2, 3]), headScale(7, [4])] };
-    expect(checkVariant(variant, MODEL)).toEqual([
+    expect(checkVariant(variant, MODEL, hooksOf(MODEL))).toEqual([
       { path: 'interventions.0.values', message: 'has 3 values for 2 indices; give one per index, or one for all' },
       { path: 'interventions.0.indices', message: 'neuron 8 is out of range (0..7)' },
       { path: 'interventions.1.indices', message: 'head 4 is out of range (0..3)' },
       { path: 'interventions.1.hook', message: 'block 7 is out of range (0..4)' },
     ]);
-    expect(checkVariant(variant, null)).toEqual([{ path: 'interventions.0.values', message: 'has 3 values for 2 indices; give one per index, or one for all' }]);
+    expect(checkVariant(variant, null, [])).toEqual([{ path: 'interventions.0.values', message: 'has 3 values for 2 indices; give one per index, or one for all' }]);
   });
 });
 

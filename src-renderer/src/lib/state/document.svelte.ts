@@ -3,11 +3,11 @@
  * cached results, the file it lives in, and whether it changed since it was saved.
  * Components read it through getters and change it through the methods below.
  */
-import type { Experiment, ExperimentResults, GenerationSettings, ModelRef, Variant } from '../api/types';
+import type { AnalysisRecord, Experiment, ExperimentResults, GenerationSettings, ModelRef, Variant } from '../api/types';
 import { newExperiment, newVariant } from '../logic/defaults';
 import { duplicateVariant, uniqueName } from '../logic/variants';
 
-type Editable = Omit<Experiment, 'results' | 'updatedAt'>;
+type Editable = Omit<Experiment, 'results' | 'updatedAt' | 'analyses'>;
 
 export class ExperimentDocument {
   #doc = $state<Editable>(editable(newExperiment(null)));
@@ -15,14 +15,18 @@ export class ExperimentDocument {
   #path = $state<string | null>(null);
   #savedJson = $state('');
   #savedResults = $state.raw<ExperimentResults | null>(null);
+  /** Inside-tab analyses: replaced whole on each change (large grids need no deep reactivity). */
+  #analyses = $state.raw<AnalysisRecord[]>([]);
+  #savedAnalyses = $state.raw<AnalysisRecord[]>([]);
   /** Bumped when a whole document replaces the current one, so editors start afresh. */
   #revision = $state(0);
 
   #json = $derived(JSON.stringify(this.#doc));
-  #dirty = $derived(this.#json !== this.#savedJson || this.#results !== this.#savedResults);
+  #dirty = $derived(this.#json !== this.#savedJson || this.#results !== this.#savedResults || this.#analyses !== this.#savedAnalyses);
 
   constructor() {
     this.#savedJson = JSON.stringify(this.#doc);
+    this.#savedAnalyses = this.#analyses;
   }
 
   get name(): string {
@@ -43,6 +47,9 @@ export class ExperimentDocument {
   get results(): ExperimentResults | null {
     return this.#results;
   }
+  get analyses(): AnalysisRecord[] {
+    return this.#analyses;
+  }
   get path(): string | null {
     return this.#path;
   }
@@ -55,13 +62,14 @@ export class ExperimentDocument {
 
   /** The document as saved: a plain snapshot with results, stamped now. */
   toExperiment(now: Date = new Date()): Experiment {
-    return { ...$state.snapshot(this.#doc), updatedAt: now.toISOString(), results: $state.snapshot(this.#results) };
+    return { ...$state.snapshot(this.#doc), updatedAt: now.toISOString(), results: $state.snapshot(this.#results), analyses: this.#analyses };
   }
 
   /** Replace everything (New, Open, Restore); `path` null for an unsaved document. */
   load(experiment: Experiment, path: string | null, { clean = true } = {}): void {
     this.#doc = editable(experiment);
     this.#results = experiment.results;
+    this.#analyses = experiment.analyses;
     this.#path = path;
     this.#revision += 1;
     if (clean) this.#markClean();
@@ -69,6 +77,7 @@ export class ExperimentDocument {
       // A restored autosave: unsaved by definition.
       this.#savedJson = '';
       this.#savedResults = null;
+      this.#savedAnalyses = [];
     }
   }
 
@@ -84,14 +93,20 @@ export class ExperimentDocument {
   #markClean(): void {
     this.#savedJson = JSON.stringify(this.#doc);
     this.#savedResults = this.#results;
+    this.#savedAnalyses = this.#analyses;
   }
 
   setName(name: string): void {
     this.#doc.name = name;
   }
 
-  /** The loaded model. An untouched new document takes it without becoming dirty. */
+  /**
+   * The loaded model, for a document without results (results belong to the model that
+   * made them: setResults changes both). An untouched new document takes it without
+   * becoming dirty.
+   */
   setModel(model: ModelRef | null): void {
+    if (this.#results !== null) throw new Error('setModel: the document has results; they change model only with setResults');
     const untouched = this.#path === null && !this.#dirty;
     this.#doc.model = model;
     if (untouched) this.#markClean();
@@ -141,8 +156,22 @@ export class ExperimentDocument {
     return at;
   }
 
-  setResults(results: ExperimentResults | null): void {
+  /**
+   * New results (or none) and the model they belong to: the file names one model, so
+   * results are never saved under another model's reference and fingerprint.
+   */
+  setResults(results: ExperimentResults | null, model: ModelRef | null): void {
     this.#results = results;
+    this.#doc.model = model;
+  }
+
+  /** Keep a finished analysis (after the others: the file lists them oldest first). */
+  addAnalysis(record: AnalysisRecord): void {
+    this.#analyses = [...this.#analyses, record];
+  }
+
+  removeAnalysis(id: string): void {
+    this.#analyses = this.#analyses.filter((record) => record.id !== id);
   }
 
   #names(): string[] {
@@ -151,6 +180,6 @@ export class ExperimentDocument {
 }
 
 function editable(experiment: Experiment): Editable {
-  const { results: _results, updatedAt: _updatedAt, ...rest } = $state.snapshot(experiment);
+  const { results: _results, updatedAt: _updatedAt, analyses: _analyses, ...rest } = $state.snapshot(experiment);
   return rest;
 }

@@ -87,7 +87,8 @@ export class EngineChecks {
   }
 
   #key(variant: Variant, model: ModelInfo | null): string | null {
-    if (!model || errorsOf(checkVariant(variant, model)).length > 0) return null;
+    // Without the hook list: a vector of the wrong width is asked about, and the engine says so in the same words.
+    if (!model || errorsOf(checkVariant(variant, model, [])).length > 0) return null;
     return `${model.fingerprint}\u0000${JSON.stringify(variant)}`;
   }
 }

@@ -74,7 +74,7 @@ describe('experiment document', () => {
     expect(doc.dirty).toBe(true);
     doc.markSaved('/tmp/a.tiller.json');
     expect(doc.dirty).toBe(false);
-    doc.setResults({ ranAt: 'now', provider: 'cpu', promptIds: [], variants: [] });
+    doc.setResults({ ranAt: 'now', provider: 'cpu', promptIds: [], variants: [] }, null);
     expect(doc.dirty).toBe(true);
   });
 
@@ -93,10 +93,12 @@ describe('experiment document', () => {
 
   it('gives a plain experiment with its results to save', () => {
     const doc = new ExperimentDocument();
-    doc.setResults({ ranAt: 'now', provider: 'cpu', promptIds: [1], variants: [] });
+    const model = { path: '/m', format: 'huggingface' as const, architecture: 'LlamaForCausalLM', fingerprint: 'f' };
+    doc.setResults({ ranAt: 'now', provider: 'cpu', promptIds: [1], variants: [] }, model);
     const saved = doc.toExperiment(new Date('2026-02-03T04:05:06Z'));
     expect(saved.updatedAt).toBe('2026-02-03T04:05:06.000Z');
     expect(saved.results).toEqual({ ranAt: 'now', provider: 'cpu', promptIds: [1], variants: [] });
+    expect(saved.model).toEqual(model); // results and the model that made them go together
     expect(JSON.parse(JSON.stringify(saved))).toEqual(saved);
   });
 
@@ -107,5 +109,12 @@ describe('experiment document', () => {
     doc.setName('x');
     doc.setModel(null);
     expect(doc.dirty).toBe(true);
+  });
+
+  it('never moves results to another model by setModel', () => {
+    const doc = new ExperimentDocument();
+    doc.setResults({ ranAt: 'now', provider: 'cpu', promptIds: [1], variants: [] }, { path: '/a', format: 'llama2c', architecture: 'Llama2c', fingerprint: 'a' });
+    expect(() => doc.setModel({ path: '/b', format: 'llama2c', architecture: 'Llama2c', fingerprint: 'b' })).toThrow(/results/);
+    expect(doc.model?.fingerprint).toBe('a');
   });
 });

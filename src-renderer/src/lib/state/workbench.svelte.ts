@@ -5,10 +5,10 @@
  */
 import { createContext } from 'svelte';
 import { errorHeadline, errorMessage, issueLines } from '../api/errors';
-import type { Experiment, MenuCommand, PickKind, RecentExperiment, TokenRecord, VariantResult, WorkbenchEvent } from '../api/types';
+import type { Experiment, MenuCommand, ModelRef, PickKind, RecentExperiment, RecoveredSession, TokenRecord, VariantResult, WorkbenchEvent } from '../api/types';
 import type { ConnectionState } from '../api/websocket';
 import { modelRefOf } from '../logic/defaults';
-import { folderOf, inFolder } from '../logic/format';
+import { folderOf, inFolder, modelLabel } from '../logic/format';
 import { checkVariant, errorsOf, issueLine } from '../logic/issues';
 import { finishedExperiment } from '../logic/sanitize';
 import { ExperimentDocument } from './document.svelte';
@@ -46,10 +46,12 @@ export class Workbench {
   #view = $state<View>('variants');
   #selected = $state(0);
   #recent = $state.raw<RecentExperiment[]>([]);
-  #recovered = $state.raw<Experiment | null>(null);
+  #recovered = $state.raw<RecoveredSession | null>(null);
   #busy = $state<string | null>(null);
   #catalogRequested = $state(0);
   #lastAutosaved = '';
+  /** The model the run in progress (or the last one) generates with. */
+  #runModel: ModelRef | null = null;
   #fileAction = false;
   #timer: ReturnType<typeof setInterval> | null = null;
   #unsubscribe: (() => void) | null = null;
@@ -77,7 +79,8 @@ export class Workbench {
   get recent(): RecentExperiment[] {
     return this.#recent;
   }
-  get recovered(): Experiment | null {
+  /** Work a session that ended without saving left, with the file it was editing (null: never saved). */
+  get recovered(): RecoveredSession | null {
     return this.#recovered;
   }
   /** What a slow file action is doing ("Saving…"), or null. */
@@ -97,6 +100,14 @@ export class Workbench {
     const loaded = this.session.model;
     return wanted !== null && (loaded === null || loaded.fingerprint !== wanted.fingerprint);
   }
+  /**
+   * The results on screen were made with a model that is not the loaded one. They stay
+   * with their model (the experiment keeps naming it, so Save writes them under it) until
+   * a new run replaces them or the user discards them.
+   */
+  get resultsStale(): boolean {
+    return this.doc.results !== null && !this.run.showing && this.modelMismatch;
+  }
   get canGenerate(): boolean {
     return this.session.model !== null && !this.run.active && !this.session.crashed && this.settingsFields.count === 0;
   }
@@ -115,8 +126,7 @@ export class Workbench {
   async start(): Promise<void> {
     this.#unsubscribe = this.session.api.onEvent((event) => this.handleEvent(event));
     await this.session.refresh();
-    const model = this.session.model;
-    if (model) this.doc.setModel(modelRefOf(model));
+    this.#adoptLoadedModel();
     await Promise.all([this.refreshRecent(), this.session.refreshCatalog(), this.#checkAutosave()]);
     this.#timer = setInterval(() => void this.#autosave(), AUTOSAVE_MS);
   }
@@ -202,7 +212,37 @@ export class Workbench {
 
   async loadModel(path: string): Promise<void> {
     const model = await this.session.loadModel(path);
-    if (model) this.doc.setModel(modelRefOf(model));
+    if (!model) return;
+    if (this.resultsStale) {
+      const owner = this.doc.model;
+      this.notices.info(`The results on screen stay with ${owner ? modelLabel(owner) : 'the model that made them'}: the experiment keeps naming it. Generate to run on the loaded model, or discard the results.`);
+      return;
+    }
+    this.#adoptLoadedModel();
+  }
+
+  /** A document without results follows the loaded model (results keep theirs: see resultsStale). */
+  #adoptLoadedModel(): void {
+    const model = this.session.model;
+    if (model && this.doc.results === null) this.doc.setModel(modelRefOf(model));
+  }
+
+  /**
+   * Drop results made with another model, with the user's consent, so the experiment can
+   * name the loaded model. (Generate replaces them too, without asking: a new run always does.)
+   */
+  async discardStaleResults(): Promise<void> {
+    const owner = this.doc.model;
+    if (!this.resultsStale || !owner) return;
+    const agreed = await this.dialogs.confirm(
+      'Discard these results?',
+      `They were made with ${modelLabel(owner)}. Without them the experiment names the loaded model instead; a saved file keeps them until you save over it.`,
+      'Discard results',
+    );
+    if (!agreed || !this.resultsStale) return;
+    const loaded = this.session.model;
+    this.doc.setResults(null, loaded ? modelRefOf(loaded) : owner);
+    this.#view = 'variants';
   }
 
   async restartEngine(): Promise<void> {
@@ -222,13 +262,13 @@ export class Workbench {
       this.notices.error(`${blocked}.`, this.settingsFields.messages);
       return;
     }
-    if (!this.canGenerate) return;
     const model = this.session.model;
+    if (!this.canGenerate || model === null) return;
     const variants = $state.snapshot(this.doc.variants);
     // Warnings run; errors the engine already reported are refused here as they would be there.
     const problems = variants.flatMap((variant) => {
       const check = this.checks.result(variant, model);
-      const issues = [...checkVariant(variant, model), ...(check?.state === 'done' ? check.issues : [])];
+      const issues = [...checkVariant(variant, model, this.session.hooks), ...(check?.state === 'done' ? check.issues : [])];
       return errorsOf(issues).map((issue) => `${variant.name} › ${issueLine(issue)}`);
     });
     if (problems.length > 0) {
@@ -237,6 +277,7 @@ export class Workbench {
       return;
     }
     const settings = $state.snapshot(this.doc.settings);
+    this.#runModel = modelRefOf(model);
     this.#view = 'compare';
     this.run.begin(
       variants.map((variant) => variant.id),
@@ -265,9 +306,13 @@ export class Workbench {
     }
   }
 
+  /** A finished run's results, stored with the model that made them (the experiment names it from now on). */
   #storeResults(results: Experiment['results']): void {
-    this.doc.setResults(results);
+    const before = this.doc.model;
+    const model = this.#runModel ?? before;
+    this.doc.setResults(results, model);
     this.run.settle();
+    if (before && model && before.fingerprint !== model.fingerprint) this.notices.info(`The experiment now names ${modelLabel(model)}, the model its new results were made with.`);
   }
 
   #computeColumns(): CompareColumn[] {
@@ -397,7 +442,8 @@ export class Workbench {
   restoreRecovered(): void {
     const recovered = this.#recovered;
     if (!recovered) return;
-    this.doc.load(recovered, null, { clean: false });
+    // Back in the file it came from: the title names it and Save writes to it, not to a new file.
+    this.doc.load(recovered.experiment, recovered.path, { clean: false });
     this.#recovered = null;
     this.#afterReplace();
   }
@@ -433,10 +479,11 @@ export class Workbench {
   async #autosave(): Promise<void> {
     if (!this.doc.dirty || this.session.crashed || this.session.connection === 'closed') return;
     const experiment = finishedExperiment(this.doc.toExperiment());
-    const key = JSON.stringify({ ...experiment, updatedAt: '' });
+    const path = this.doc.path;
+    const key = JSON.stringify({ ...experiment, updatedAt: '', path });
     if (key === this.#lastAutosaved) return;
     try {
-      await this.session.api.autosave({ experiment });
+      await this.session.api.autosave({ experiment, path });
       this.#lastAutosaved = key;
     } catch (error) {
       console.warn(`autosave failed: ${errorMessage(error)}`);

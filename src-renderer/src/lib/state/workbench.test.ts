@@ -44,16 +44,34 @@ describe('workbench controller', () => {
   });
 
   it('starts with the engine’s model and offers an autosave to restore', async () => {
-    const recovered = { ...newExperiment(null), name: 'Lost work' };
+    const recovered = { experiment: { ...newExperiment(null), name: 'Lost work' }, path: null };
     const setup = await started({ recoverAutosave: vi.fn(async () => recovered) });
     bench = setup.bench;
     expect(bench.doc.model).toEqual(modelRefOf(MODEL));
     expect(bench.doc.dirty).toBe(false);
-    expect(bench.recovered?.name).toBe('Lost work');
+    expect(bench.recovered?.experiment.name).toBe('Lost work');
     bench.restoreRecovered();
     expect(bench.doc.name).toBe('Lost work');
+    expect(bench.doc.path).toBeNull();
     expect(bench.doc.dirty).toBe(true);
     expect(bench.recovered).toBeNull();
+  });
+
+  it('restores an autosave into the file it was editing: Save writes there, and autosaves keep naming it', async () => {
+    vi.useFakeTimers();
+    const recovered = { experiment: { ...newExperiment(modelRefOf(MODEL)), name: 'Sweep' }, path: '/runs/sweep.tiller.json' };
+    const setup = await started({ recoverAutosave: vi.fn(async () => recovered) });
+    bench = setup.bench;
+    bench.restoreRecovered();
+    expect(bench.doc.path).toBe('/runs/sweep.tiller.json');
+    expect(bench.doc.dirty).toBe(true);
+    bench.doc.setPromptText('more');
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(setup.api.autosave).toHaveBeenCalledWith({ experiment: expect.objectContaining({ name: 'Sweep' }), path: '/runs/sweep.tiller.json' });
+    await bench.menu('save');
+    expect(bench.dialogs.path).toBeNull(); // no Save As: the file is known
+    expect(setup.api.saveExperiment).toHaveBeenCalledWith({ path: '/runs/sweep.tiller.json', experiment: expect.objectContaining({ name: 'Sweep' }) });
+    expect(bench.doc.dirty).toBe(false);
   });
 
   it('generates, streams tokens that arrive before the run id, and stores the results', async () => {
@@ -80,6 +98,74 @@ describe('workbench controller', () => {
     expect(bench.doc.dirty).toBe(true);
   });
 
+  describe('results belong to the model that made them', () => {
+    const OTHER = { ...MODEL, path: '/models/other', architecture: 'Qwen2ForCausalLM', fingerprint: 'other-fp' };
+
+    /** An engine whose status follows loadModel, with `Saved one` (results of MODEL) open. */
+    async function withResultsThenOtherModel() {
+      let loaded = MODEL;
+      const setup = await started({
+        status: vi.fn(async () => ({ ...IDLE, model: loaded })),
+        loadModel: vi.fn(async () => ((loaded = OTHER), OTHER)),
+      });
+      await setup.bench.open('/runs/saved.tiller.json');
+      await setup.bench.loadModel(OTHER.path);
+      return setup;
+    }
+
+    it('keeps results with their model after another loads, marked stale, and Save writes them under it', async () => {
+      const setup = await withResultsThenOtherModel();
+      bench = setup.bench;
+      expect(bench.session.model?.fingerprint).toBe('other-fp');
+      expect(bench.doc.model?.fingerprint).toBe(MODEL.fingerprint);
+      expect(bench.resultsStale).toBe(true);
+      expect(bench.notices.items.at(-1)?.message).toMatch(/stay with tiny \(LlamaForCausalLM\)/);
+      bench.doc.setPromptText('edited meanwhile');
+      await bench.save();
+      const saved = vi.mocked(setup.api.saveExperiment).mock.calls[0][0].experiment;
+      expect(saved.model).toEqual(modelRefOf(MODEL));
+      expect(saved.results?.variants).toHaveLength(1);
+    });
+
+    it('discards stale results only with consent, and then names the loaded model', async () => {
+      const setup = await withResultsThenOtherModel();
+      bench = setup.bench;
+      const refused = bench.discardStaleResults();
+      await vi.waitFor(() => expect(bench?.dialogs.confirmation?.title).toBe('Discard these results?'));
+      bench.dialogs.confirmation?.settle(false);
+      await refused;
+      expect(bench.doc.results).not.toBeNull();
+      const agreed = bench.discardStaleResults();
+      await vi.waitFor(() => expect(bench?.dialogs.confirmation).not.toBeNull());
+      bench.dialogs.confirmation?.settle(true);
+      await agreed;
+      expect(bench.doc.results).toBeNull();
+      expect(bench.doc.model).toEqual(modelRefOf(OTHER));
+      expect(bench.resultsStale).toBe(false);
+      await bench.save();
+      expect(setup.api.saveExperiment).toHaveBeenCalledWith({ path: '/runs/saved.tiller.json', experiment: expect.objectContaining({ model: modelRefOf(OTHER), results: null }) });
+    });
+
+    it('stores a new run’s results with the model that made them', async () => {
+      const setup = await withResultsThenOtherModel();
+      bench = setup.bench;
+      await bench.generate();
+      setup.emit({ type: 'done', runId: 'run-1', results: results(bench.doc.variants.map((variant) => variant.id)) });
+      expect(bench.doc.model).toEqual(modelRefOf(OTHER));
+      expect(bench.resultsStale).toBe(false);
+      expect(bench.notices.items.at(-1)?.message).toMatch(/now names other \(Qwen2ForCausalLM\)/);
+    });
+
+    it('lets an experiment without results follow the loaded model', async () => {
+      let loaded = MODEL;
+      const setup = await started({ status: vi.fn(async () => ({ ...IDLE, model: loaded })), loadModel: vi.fn(async () => ((loaded = OTHER), OTHER)) });
+      bench = setup.bench;
+      await bench.loadModel(OTHER.path);
+      expect(bench.doc.model).toEqual(modelRefOf(OTHER));
+      expect(bench.modelMismatch).toBe(false);
+    });
+  });
+
   it('cancels the running generation (Stop, Esc, the menu)', async () => {
     const setup = await started();
     bench = setup.bench;
@@ -93,7 +179,7 @@ describe('workbench controller', () => {
     const setup = await started();
     bench = setup.bench;
     const id = bench.doc.variants[0].id;
-    bench.doc.setResults(results([id]));
+    bench.doc.setResults(results([id]), modelRefOf(MODEL));
     await bench.generate();
     setup.emit({ type: 'error', runId: 'run-1', error: { code: 'bad_plan', message: 'block 2 is skipped' } });
     expect(bench.columns[0].tokens[0].text).toBe('t0');
@@ -323,7 +409,7 @@ describe('workbench controller', () => {
     bench.doc.setPromptText('draft');
     await vi.advanceTimersByTimeAsync(5000);
     expect(setup.api.autosave).toHaveBeenCalledTimes(1);
-    expect(setup.api.autosave).toHaveBeenCalledWith({ experiment: expect.objectContaining({ prompt: { text: 'draft', chat: false } }) });
+    expect(setup.api.autosave).toHaveBeenCalledWith({ experiment: expect.objectContaining({ prompt: { text: 'draft', chat: false } }), path: null });
     await vi.advanceTimersByTimeAsync(10_000);
     expect(setup.api.autosave).toHaveBeenCalledTimes(1);
   });

@@ -1,6 +1,6 @@
 import { fireEvent, render, screen } from '@testing-library/svelte';
 import { describe, expect, it, vi } from 'vitest';
-import { compareTokens } from '../../logic/diff';
+import { diffTokens } from '../../logic/diff';
 import { token } from '../../../test/fixtures';
 import TokenStream from './TokenStream.svelte';
 
@@ -8,32 +8,41 @@ const baseline = [token(1, 'Once', -0.1), token(2, ' upon', -0.2), token(3, ' a'
 const steered = [token(1, 'Once', -0.1), token(9, ' there', -0.2), token(3, ' a', -0.3), token(5, ' dog', -0.4)];
 
 describe('token stream', () => {
-  it('highlights exactly the tokens that differ from the baseline at the same index', () => {
+  it('highlights exactly the tokens the diff pairs with nothing in the baseline', () => {
     const { container } = render(TokenStream, {
-      props: { tokens: steered, comparisons: compareTokens(baseline, steered), isBaseline: false, active: null, onhover: () => {}, onleave: () => {} },
+      props: { tokens: steered, comparisons: diffTokens(baseline, steered).comparisons, isBaseline: false, active: null, onhover: () => {}, onleave: () => {} },
     });
     const highlighted = [...container.querySelectorAll('[data-diff="true"]')].map((element) => element.textContent);
     expect(highlighted).toEqual([' there', ' dog']);
     expect(container.textContent).toBe('Once there a dog');
   });
 
+  it('after an inserted token, highlights only it: the shifted tokens that match stay plain, muted as read in another context', () => {
+    const inserted = [token(1, 'Once', -0.1), token(7, ' more', -2), token(2, ' upon', -0.2), token(3, ' a', -0.3), token(4, ' time', -0.4)];
+    const { container } = render(TokenStream, {
+      props: { tokens: inserted, comparisons: diffTokens(baseline, inserted).comparisons, isBaseline: false, active: null, onhover: () => {}, onleave: () => {} },
+    });
+    expect([...container.querySelectorAll('[data-diff="true"]')].map((element) => element.textContent)).toEqual([' more']);
+    expect([...container.querySelectorAll('.diverged')].map((element) => element.textContent)).toEqual([' upon', ' a', ' time']);
+  });
+
   it('highlights nothing in the baseline column', () => {
     const { container } = render(TokenStream, {
-      props: { tokens: baseline, comparisons: compareTokens(baseline, baseline), isBaseline: true, active: null, onhover: () => {}, onleave: () => {} },
+      props: { tokens: baseline, comparisons: diffTokens(baseline, baseline).comparisons, isBaseline: true, active: null, onhover: () => {}, onleave: () => {} },
     });
     expect(container.querySelectorAll('[data-diff="true"]')).toHaveLength(0);
   });
 
   it('reports the hovered token', async () => {
     const onhover = vi.fn();
-    render(TokenStream, { props: { tokens: steered, comparisons: compareTokens(baseline, steered), isBaseline: false, active: null, onhover, onleave: () => {} } });
+    render(TokenStream, { props: { tokens: steered, comparisons: diffTokens(baseline, steered).comparisons, isBaseline: false, active: null, onhover, onleave: () => {} } });
     await fireEvent.mouseOver(screen.getByText('dog', { exact: false }));
     expect(onhover).toHaveBeenCalledWith(3, expect.anything());
   });
 
   it('is one tab stop; arrow keys, Home and End move focus between tokens and report each', async () => {
     const onhover = vi.fn();
-    render(TokenStream, { props: { tokens: steered, comparisons: compareTokens(baseline, steered), isBaseline: false, active: null, onhover, onleave: () => {} } });
+    render(TokenStream, { props: { tokens: steered, comparisons: diffTokens(baseline, steered).comparisons, isBaseline: false, active: null, onhover, onleave: () => {} } });
     const options = screen.getAllByRole('option');
     const tabStops = () => options.map((option) => option.tabIndex);
     expect(tabStops()).toEqual([0, -1, -1, -1]);
@@ -62,7 +71,7 @@ describe('token stream', () => {
     window.addEventListener('keydown', appKeys);
     try {
       const { rerender } = render(TokenStream, {
-        props: { tokens: steered, comparisons: compareTokens(baseline, steered), isBaseline: false, active: null, tooltipId: 'details', onhover: () => {}, onleave },
+        props: { tokens: steered, comparisons: diffTokens(baseline, steered).comparisons, isBaseline: false, active: null, tooltipId: 'details', onhover: () => {}, onleave },
       });
       const options = screen.getAllByRole('option');
       options[2].focus();

@@ -143,6 +143,31 @@ describe('variant editor', () => {
     expect(env.api.tokenize).toHaveBeenCalledWith({ text: 'a b c', chat: false });
   });
 
+  it('warns when a patch over all positions has a source prompt of another length, and offers the aligned positions', async () => {
+    // The experiment's prompt is 4 tokens ('Once upon a time' in the fake tokenizer); the source is 6.
+    const { latest, env } = setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ Activation patch' }));
+    await type('Source prompt', 'a b c d e f');
+    await fireEvent.click(screen.getByRole('button', { name: 'Tokenize' }));
+    const warning = await screen.findByText(/generated at positions 4–5 would take the source prompt's activations/);
+    expect(warning.textContent).toMatch(/source prompt has 6 tokens and the experiment's prompt 4 tokens/);
+    expect(env.api.tokenize).toHaveBeenCalledWith({ text: 'Once upon a time', chat: false });
+    await fireEvent.click(screen.getByRole('button', { name: 'Patch positions 0-3 only' }));
+    await waitFor(() => expect(latest().interventions[0]).toMatchObject({ op: 'patch', positions: [0, 1, 2, 3] }));
+    expect(screen.queryByText(/would take the source prompt's activations/)).toBeNull();
+  });
+
+  it('does not warn about a patch source as long as the prompt', async () => {
+    const { env } = setup();
+    await fireEvent.click(screen.getByRole('button', { name: '+ Activation patch' }));
+    await type('Source prompt', 'w x y z');
+    await fireEvent.click(screen.getByRole('button', { name: 'Tokenize' }));
+    await waitFor(() => expect(env.api.tokenize).toHaveBeenCalledWith({ text: 'Once upon a time', chat: false }));
+    await vi.mocked(env.api.tokenize).mock.results.at(-1)?.value; // its answer has arrived
+    await screen.findByLabelText('Source tokens');
+    expect(screen.queryByText(/Over all positions/)).toBeNull();
+  });
+
   it('flags unreadable input inline, keeps it out of the variant and does not call the variant valid', async () => {
     const { latest, changes } = setup();
     await fireEvent.click(screen.getByRole('button', { name: '+ Neuron clamp' }));
@@ -234,14 +259,18 @@ describe('variant editor', () => {
     expect(latest().decoding).toMatchObject({ strategy: 'dola', prematureFinalNorm: true });
   });
 
-  it('refuses LFD’s final layer as a candidate at once, with the engine’s message', async () => {
-    const { latest, env } = setup();
+  it('shows the engine’s answer about LFD’s final layer beside the field (decoding rules live in the engine only)', async () => {
+    const message = 'LFD candidate layer 5 is outside 1..4: layer 5 is the final layer it fuses with, and layer 0 has no block to score';
+    const validateVariant = vi.fn(async ({ variant }: { variant: Variant }) => ({
+      issues: variant.decoding.strategy === 'lfd' && variant.decoding.candidateLayers?.includes(5) ? [{ path: 'decoding.candidateLayers[1]', message }] : [],
+    }));
+    const { latest } = setup(newVariant('v'), editorEnv(fakeEditorApi({ validateVariant })));
     await fireEvent.change(screen.getByLabelText('Decoding strategy'), { target: { value: 'lfd' } });
     await type('Candidate layers', '4-5');
     expect(latest().decoding).toMatchObject({ candidateLayers: [4, 5] });
-    expect(screen.getByText('LFD candidate layer 5 is outside 1..4: layer 5 is the final layer it fuses with, and layer 0 has no block to score')).toBeTruthy();
-    expect(screen.getByRole('status').textContent).toMatch(/1 problem/);
-    expect(env.api.validateVariant).not.toHaveBeenCalledWith({ variant: latest() });
+    expect(await screen.findByText(message)).toBeTruthy();
+    expect(validateVariant).toHaveBeenCalledWith({ variant: latest() });
+    await waitFor(() => expect(screen.getByRole('status').textContent).toMatch(/1 problem/));
   });
 
   it('renames the variant and flags an empty name', async () => {
@@ -282,7 +311,7 @@ describe('variant editor', () => {
     const json = screen.getByLabelText('Intervention JSON');
     await fireEvent.input(json, { target: { value: '{"op":"add","hook":"blocks.1.hook_resid_post","vector":"oops"}' } });
     await fireEvent.blur(json);
-    expect(screen.getByText('vector: must be a list of numbers')).toBeTruthy();
+    expect(screen.getByText('vector: expected array, received string')).toBeTruthy();
     expect(json.getAttribute('aria-invalid')).toBe('true');
     expect(latest().interventions).toEqual(before);
     expect(screen.getByRole('status').textContent).toMatch(/1 field is not applied/);

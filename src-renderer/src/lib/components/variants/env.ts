@@ -1,5 +1,5 @@
-/** What the variant editor's forms need from outside: engine calls and the loaded model. */
-import type { HookInfo, ModelInfo, WorkbenchApi } from '../../api/types';
+/** What the variant editor's forms need from outside: engine calls, the loaded model and the experiment's prompt. */
+import type { Experiment, HookInfo, ModelInfo, WorkbenchApi } from '../../api/types';
 
 export type EditorApi = Pick<WorkbenchApi, 'embeddingVector' | 'contrastVector' | 'readVectorFile' | 'tokenize' | 'validateVariant' | 'pickPath'>;
 
@@ -8,4 +8,6 @@ export interface EditorEnv {
   model: ModelInfo | null;
   hooks: HookInfo[];
   nativeDialogs: boolean;
+  /** The prompt every variant runs on (a patch compares its source prompt's length with it). */
+  prompt: Experiment['prompt'];
 }

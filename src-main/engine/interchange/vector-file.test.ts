@@ -6,7 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { expectEngineError } from '../../test/expect-engine-error';
 import { writeSafetensors } from '../../test/fixtures/safetensors-writer';
 import { sharedPath } from '../../test/shared-paths';
-import { MAX_JSON_VECTOR_BYTES, readVectorFile } from './vector-file';
+import { MAX_VECTOR_FILE_BYTES } from './read';
+import { readVectorFile } from './vector-file';
 
 const dir = mkdtempSync(join(tmpdir(), 'tiller-vectors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,13 +30,13 @@ describe('readVectorFile', () => {
 
   it('reads the tensor named by key from safetensors and lists every key', () => {
     const result = readVectorFile(several, 'blocks.2.hook_resid_post');
-    expect(result).toEqual({ vector: [0.5, -1, 2, 0.25], key: 'blocks.2.hook_resid_post', keys: ['blocks.2.hook_resid_post', 'hook_embed', 'matrix'] });
+    expect(result).toEqual({ vector: [0.5, -1, 2, 0.25], key: 'blocks.2.hook_resid_post', keys: ['blocks.2.hook_resid_post', 'hook_embed'] });
     expect(readVectorFile(several, 'hook_embed').vector).toEqual([1, 2, 3, 4]); // [1, n] is a vector too
   });
 
   it('needs a key when a file holds several vectors, and names them (details.keys for the UI)', async () => {
-    const keys = ['blocks.2.hook_resid_post', 'hook_embed', 'matrix'];
-    const unkeyed = await expectEngineError(() => readVectorFile(several), 'bad_argument', 'holds 3 vectors', 'blocks.2.hook_resid_post', 'choose one by key');
+    const keys = ['blocks.2.hook_resid_post', 'hook_embed'];
+    const unkeyed = await expectEngineError(() => readVectorFile(several), 'bad_argument', 'holds 2 vectors', 'blocks.2.hook_resid_post', 'choose one by key');
     expect(unkeyed.details).toEqual({ keys });
     const missing = await expectEngineError(() => readVectorFile(several, 'blocks.9.hook_resid_post'), 'bad_argument', 'no entry "blocks.9.hook_resid_post"');
     expect(missing.details).toEqual({ keys });
@@ -56,7 +57,7 @@ describe('readVectorFile', () => {
     const result = readVectorFile(sharedPath('interchange', 'neuronpedia', 'example_api_vector_new_request.gpt2-small.jedi.json'));
     expect(result.key).toBe('blocks.0.hook_resid_pre');
     expect(result.vector).toHaveLength(768);
-    expect(result.vector[0]).toBeCloseTo(-0.012915895320475101, 12);
+    expect(result.vector[0]).toBe(Math.fround(-0.012915895320475101)); // vectors are float32, as the graph adds them
   });
 
   it('reads an object of named vectors by key', async () => {
@@ -86,15 +87,16 @@ describe('readVectorFile', () => {
     await expectEngineError(() => readVectorFile(file('strings.json', '[1, "2"]')), 'bad_argument', 'the list[1] is "2"');
     await expectEngineError(() => readVectorFile(file('empty.json', '[]')), 'bad_argument', 'empty');
     await expectEngineError(() => readVectorFile(file('number.json', '42')), 'bad_argument', 'expected a list of numbers');
-    await expectEngineError(() => readVectorFile(file('notes.gguf', 'GGUF....')), 'bad_argument', 'neither a JSON nor a safetensors');
+    await expectEngineError(() => readVectorFile(file('notes.gguf', 'GGUF....')), 'bad_argument', 'notes.gguf', 'GGUF version 774778414');
+    await expectEngineError(() => readVectorFile(file('notes.txt', 'hello there')), 'bad_argument', 'not a GGUF, safetensors or JSON vector file');
     await expectEngineError(() => readVectorFile(dir), 'bad_argument', 'is not a file');
     // A real file under another format's name (interchange/gguf/edge_cases) is read as what it is.
-    await expectEngineError(() => readVectorFile(sharedPath('interchange', 'gguf', 'edge_cases', 'easysteer__hf-space__vectors__diffmean-1.gguf.lfs-pointer')), 'bad_argument', 'neither');
+    await expectEngineError(() => readVectorFile(sharedPath('interchange', 'gguf', 'edge_cases', 'easysteer__hf-space__vectors__diffmean-1.gguf.lfs-pointer')), 'bad_argument', 'Git LFS pointer');
   });
 
   it('refuses JSON files over the size limit before reading them', async () => {
     const big = join(dir, 'big.json');
-    writeFileSync(big, Buffer.alloc(MAX_JSON_VECTOR_BYTES + 1, 0x20));
+    writeFileSync(big, Buffer.concat([Buffer.from('['), Buffer.alloc(MAX_VECTOR_FILE_BYTES, 0x20)]));
     await expectEngineError(() => readVectorFile(big), 'bad_argument', 'limited to');
   });
 });

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 
 /**
+ * Shared by the engine and the renderer (src-shared: imports nothing but zod).
+ *
  * How each generation step turns the model's outputs into next-token scores
  * (METHODS.md sections 1 and 2). Chosen per variant, so greedy, LFD and DoLa can run
  * side by side on the same prompt. Layers are hidden-state indices as in METHODS.md and
@@ -44,8 +46,14 @@ export const dolaDecodingSchema = z.strictObject({
   repetitionPenalty: z.number().gt(0).default(1.2).describe('CTRL-style penalty applied to the DoLa scores; 1.2 as the DoLa README uses'),
 });
 
+const STRATEGIES = ['greedy', 'lfd', 'dola'] as const;
+
 export const decodingSchema = z.discriminatedUnion('strategy', [standardDecodingSchema, lfdDecodingSchema, dolaDecodingSchema], {
-  error: 'expected strategy to be one of greedy, lfd, dola',
+  // A bare name ("dola") is the likely slip: say which object it should have been.
+  error: (issue) =>
+    typeof issue.input === 'string'
+      ? `expected an object such as {"strategy": "${(STRATEGIES as readonly string[]).includes(issue.input) ? issue.input : 'greedy'}"}, not a string`
+      : `expected strategy to be one of ${STRATEGIES.join(', ')}`,
 });
 
 export type Decoding = z.infer<typeof decodingSchema>;

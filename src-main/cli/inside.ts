@@ -1,0 +1,126 @@
+/**
+ * The "look inside" commands: the logit lens and activation patching sweeps. Each prints
+ * a readable table, or with --json one object (snake_case keys, like every command).
+ */
+import { z } from 'zod';
+import { LENS_SITES, logitLens, PATCH_METRICS, PATCH_SITES, patchingSweep, tokenFromText, writePatchExport, type AnalysisProgress, type ModelHandle } from '../engine/api';
+import { intList, modelOptions, numberFlag } from './args';
+import { validate, withModel } from './common';
+
+const lensArgsSchema = z
+  .object({
+    ...modelOptions,
+    prompt: z.string().optional(),
+    promptIds: intList.optional(),
+    target: z.string().optional(),
+    site: z.enum(LENS_SITES).default('resid_post'),
+    noFinalNorm: z.boolean().default(false),
+    json: z.boolean().default(false),
+  })
+  .refine((a) => (a.prompt === undefined) !== (a.promptIds === undefined), { message: 'give exactly one of --prompt and --prompt-ids' });
+
+const patchArgsSchema = z
+  .object({
+    ...modelOptions,
+    clean: z.string().optional(),
+    corrupted: z.string().optional(),
+    cleanIds: intList.optional(),
+    corruptedIds: intList.optional(),
+    answer: z.string({ error: '--answer is required' }),
+    wrong: z.string({ error: '--wrong is required' }),
+    hook: z.enum(PATCH_SITES).default('resid_pre'),
+    direction: z.enum(['denoising', 'noising']).default('denoising'),
+    metric: z.enum(PATCH_METRICS).default('logit_diff'),
+    positions: z.enum(['each', 'all']).default('each'),
+    batchSize: numberFlag('batch-size').pipe(z.int().min(1).max(1024)).optional(),
+    out: z.string().optional(),
+    json: z.boolean().default(false),
+  })
+  .refine((a) => (a.clean === undefined) !== (a.cleanIds === undefined), { message: 'give exactly one of --clean and --clean-ids' })
+  .refine((a) => (a.corrupted === undefined) !== (a.corruptedIds === undefined), { message: 'give exactly one of --corrupted and --corrupted-ids' });
+
+/** Progress on stderr, one line per pass, so a long sweep shows it is moving. */
+const progressLine = (what: string) => (progress: AnalysisProgress) => process.stderr.write(`${what}: ${progress.done}/${progress.total} ${progress.unit}\n`);
+
+function cancelOnSigint(): AbortSignal {
+  const abort = new AbortController();
+  process.once('SIGINT', () => abort.abort());
+  return abort.signal;
+}
+
+const tokenLabel = (model: ModelHandle, id: number): string => JSON.stringify(model.tokenizer.tokenText(id));
+
+export async function lensCommand(flags: Record<string, unknown>): Promise<void> {
+  const args = validate(lensArgsSchema, flags);
+  await withModel(args, async (model) => {
+    const ids = args.promptIds ?? model.tokenizer.encode(args.prompt ?? '');
+    const target = args.target === undefined ? null : tokenFromText(model.tokenizer, args.target, '--target');
+    const lens = await logitLens(model, { ids, site: args.site, finalNorm: !args.noFinalNorm, target }, { signal: cancelOnSigint(), onProgress: progressLine('lens') });
+    if (args.json) {
+      const output = {
+        site: lens.site,
+        final_norm: lens.finalNorm,
+        ids: lens.ids,
+        tokens: lens.ids.map((id) => model.tokenizer.tokenText(id)),
+        layers: lens.layers,
+        positions: lens.positions,
+        top1: lens.top1,
+        top1_tokens: lens.top1.map((row) => row.map((id) => model.tokenizer.tokenText(id))),
+        top1_prob: lens.top1Prob,
+        entropy: lens.entropy,
+        kl_to_final: lens.klToFinal,
+        target,
+        target_prob: lens.targetProb,
+        target_rank: lens.targetRank,
+        final_top1: lens.final.top1,
+        forward_passes: lens.forwardPasses,
+      };
+      process.stdout.write(`${JSON.stringify(output)}\n`);
+      return;
+    }
+    // One line per layer: the top-1 token and its probability at each position.
+    process.stdout.write(`position: ${lens.ids.map((id, p) => `${p}=${tokenLabel(model, id)}`).join(' ')}\n`);
+    for (const layer of lens.layers) {
+      const cells = lens.positions.map((p) => `${tokenLabel(model, lens.top1[layer][p])} ${(lens.top1Prob[layer][p] * 100).toFixed(0)}%`);
+      const targetText = lens.targetProb && lens.targetRank ? `  | target p=${lens.targetProb[layer].at(-1)?.toExponential(2)} rank=${lens.targetRank[layer].at(-1)}` : '';
+      process.stdout.write(`layer ${String(layer).padStart(2)}: ${cells.join('  ')}${targetText}\n`);
+    }
+  });
+}
+
+export async function patchCommand(flags: Record<string, unknown>): Promise<void> {
+  const args = validate(patchArgsSchema, flags);
+  await withModel(args, async (model) => {
+    const clean = args.cleanIds ?? model.tokenizer.encode(args.clean ?? '');
+    const corrupted = args.corruptedIds ?? model.tokenizer.encode(args.corrupted ?? '');
+    const answer = tokenFromText(model.tokenizer, args.answer, '--answer');
+    const wrong = tokenFromText(model.tokenizer, args.wrong, '--wrong');
+    const request = { clean, corrupted, answer, wrong, site: args.hook, direction: args.direction, metric: args.metric, positions: args.positions, batchSize: args.batchSize };
+    const result = await patchingSweep(model, request, { signal: cancelOnSigint(), onProgress: progressLine('patch') });
+    for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
+    process.stderr.write(`[${model.provider}] ${result.cells} patches in ${result.forwardPasses} forward passes\n`);
+    if (args.out) process.stderr.write(`wrote ${writePatchExport(result, args.out)} to ${args.out}\n`);
+    if (args.json) {
+      const output = {
+        metric: result.request.metric,
+        direction: result.request.direction,
+        hook: result.request.site,
+        layers: result.layers.length,
+        positions: clean.length,
+        column_kind: result.columnKind,
+        columns: result.columns,
+        effect: result.effect,
+        value: result.value,
+        clean: { value: result.clean.value, logit_diff: result.clean.logitDiff, answer_prob: result.clean.answerProb },
+        corrupted: { value: result.corrupted.value, logit_diff: result.corrupted.logitDiff, answer_prob: result.corrupted.answerProb },
+        forward_passes: result.forwardPasses,
+        cells: result.cells,
+        warnings: result.warnings,
+      };
+      process.stdout.write(`${JSON.stringify(output)}\n`);
+      return;
+    }
+    process.stdout.write(`normalised ${result.request.metric} effect (${result.request.direction}), layer x ${result.columnKind}; clean ${result.clean.value.toFixed(4)}, corrupted ${result.corrupted.value.toFixed(4)}\n`);
+    for (const layer of result.layers) process.stdout.write(`layer ${String(layer).padStart(2)}: ${result.effect[layer].map((x) => x.toFixed(3).padStart(7)).join(' ')}\n`);
+  });
+}

@@ -1,0 +1,80 @@
+/** `vector extract | convert | sweep` as a user runs them, on the shared stories260K model. */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../test/cli-process';
+import { referenceReadGguf } from '../test/reference/gguf-reader';
+import { sharedPath } from '../test/shared-paths';
+
+const dir = mkdtempSync(join(tmpdir(), 'tiller-vector-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const cli = (...args: string[]) => runCli(dir, ...args);
+const model = sharedPath('models', 'stories260K-hf');
+const file = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+const positive = file('positive.txt', 'The happy dog played in the sun\nShe smiled with joy\n\nWhat a lovely day\n');
+const negative = file('negative.txt', 'The sad dog cried in the rain\nShe frowned with grief\nWhat a gloomy day\n');
+
+describe('vector cli', () => {
+  it('extracts PCA vectors at a block range into a GGUF llama.cpp loads, and reports their norms', async () => {
+    const out = join(dir, 'mood.gguf');
+    const { code, stdout, stderr } = await cli('vector', 'extract', '--model', model, '--positive', positive, '--negative', negative, '--hook', 'blocks.{1..3}.hook_resid_post', '--method', 'pca', '--out', out, '--json');
+    expect(code, stderr).toBe(0);
+    const summary = JSON.parse(stdout) as { pairs: number; vectors: { hook: string; norm: number; relative_norm: number; explained_variance: number }[] };
+    expect(summary.pairs).toBe(3); // the blank line is skipped
+    expect(summary.vectors.map((v) => v.hook)).toEqual(['blocks.1.hook_resid_post', 'blocks.2.hook_resid_post', 'blocks.3.hook_resid_post']);
+    for (const v of summary.vectors) {
+      expect(v.norm).toBeCloseTo(1, 5);
+      expect(v.relative_norm).toBeGreaterThan(0);
+    }
+    const gguf = referenceReadGguf(readFileSync(out));
+    expect(gguf.tensors.map((tensor) => tensor.name)).toEqual(['direction.1', 'direction.2', 'direction.3']);
+    expect(gguf.kv.slice(0, 3).map((kv) => kv.value)).toEqual(['controlvector', 'llama', 3]);
+    expect(gguf.kv.find((kv) => kv.key === 'tiller.method')?.value).toBe('pca');
+  });
+
+  it('converts: sums inputs with scales within a layer range, and writes Neuronpedia JSON', async () => {
+    const gguf = join(dir, 'mean.gguf');
+    expect((await cli('vector', 'extract', '--model', model, '--positive', positive, '--negative', negative, '--hook', 'blocks.1.hook_resid_post,blocks.2.hook_resid_post', '--out', gguf)).code).toBe(0);
+    const summed = join(dir, 'summed.safetensors');
+    const converted = await cli('vector', 'convert', gguf, gguf, summed, '--scale', '2', '--scale=-0.5', '--layers', '2..3');
+    expect(converted.code, converted.stderr).toBe(0);
+    expect(converted.stderr).toContain('wrote 1 vector(s) (blocks.2.hook_resid_post)');
+    const json = join(dir, 'summed.json');
+    expect((await cli('vector', 'convert', summed, json, '--model-hint', 'stories260K', '--label', 'mood', '--strength', '4')).code).toBe(0);
+    const body = JSON.parse(readFileSync(json, 'utf8')) as { modelId: string; layerNumber: number; hookType: string; vector: number[]; vectorLabel: string; vectorDefaultSteerStrength: number };
+    expect(body).toMatchObject({ modelId: 'stories260K', layerNumber: 2, hookType: 'hook_resid_post', vectorLabel: 'mood', vectorDefaultSteerStrength: 4 });
+    const original = referenceReadGguf(readFileSync(gguf)).tensors.find((tensor) => tensor.name === 'direction.2')?.values as number[];
+    body.vector.forEach((value, i) => expect(value).toBeCloseTo(1.5 * original[i], 5));
+    const bare = file('bare.json', '[1, 2]');
+    const refused = await cli('vector', 'convert', bare, join(dir, 'x.gguf'));
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('name no hook (a bare list); give --hook');
+  });
+
+  it('sweeps scale x layer: generations, perplexity of the baseline text and the target probability', async () => {
+    const vector = join(dir, 'mood.gguf');
+    const { code, stdout, stderr } = await cli('vector', 'sweep', '--model', model, '--prompt', 'Once upon a time', '--vector', vector, '--layers', '1,2', '--scales=-8,0,8', '--target', ' happy', '--max-new-tokens', '6', '--json');
+    expect(code, stderr).toBe(0);
+    const result = JSON.parse(stdout) as { layers: number[]; scales: number[]; baseline: { text: string; perplexity: number }; cells: { layer: number; scale: number; text: string; perplexity: number; target_prob: number }[][] };
+    expect(result.cells.map((row) => row.map((cell) => [cell.layer, cell.scale]))).toEqual([[[1, -8], [1, 0], [1, 8]], [[2, -8], [2, 0], [2, 8]]]);
+    expect(result.cells[0][1].text).toBe(result.baseline.text);
+    expect(result.cells[0][0].perplexity).toBeGreaterThan(result.baseline.perplexity);
+    expect(result.cells[0][0].target_prob).toBeGreaterThan(0);
+  });
+
+  it('names the mistake', async () => {
+    expect((await cli('vector', 'bend')).stderr).toContain('vector: give a subcommand (extract, convert, sweep), not "bend"');
+    expect((await cli('vector', 'convert', positive)).stderr).toContain('give IN... OUT');
+    expect((await cli('vector', 'extract', '--model', model, '--negative', negative, '--hook', 'blocks.1.hook_resid_post')).stderr).toContain('--positive FILE is required');
+    const hook = await cli('vector', 'extract', '--model', model, '--positive', positive, '--negative', negative, '--hook', 'blocks.9.hook_resid_post');
+    expect(hook.code).toBe(1);
+    expect(hook.stderr).toContain('layer 9 is out of range');
+    const gguf = await cli('vector', 'extract', '--model', model, '--positive', positive, '--negative', negative, '--hook', 'blocks.0.hook_resid_post', '--out', join(dir, 'zero.gguf'));
+    expect(gguf.stderr).toContain('direction.1');
+  });
+});

@@ -1,0 +1,141 @@
+/**
+ * Activation patching sweeps (METHODS.md 6.2). Two prompts of one length, clean and
+ * corrupted, and two answer tokens. Denoising runs the corrupted prompt and restores one
+ * site from the clean run (is the activation sufficient?); noising runs the clean prompt
+ * and writes in the corrupted activation (is it necessary?).
+ *
+ * The sweep is batched: every cell (layer x position, or layer x head for attn.hook_z)
+ * is one batch row of a plan holding a values-patch at each swept layer; a row turns on
+ * only its layer's patch and feeds only its cell's rows (plan/feeds.ts), so a pass runs
+ * `batchSize` cells. Both baseline runs, which also supply the patched values, are one
+ * pass of two rows.
+ *
+ * Metrics, at the last prompt position, as M (higher = more like the clean run):
+ *   logit_diff   z(answer) - z(wrong)
+ *   prob         p(answer)
+ *   kl           -KL(p_clean || p)          (the cell's value is reported as KL itself)
+ * Normalised effect, with M_c and M_r the clean and corrupted runs' M:
+ *   denoising    (M_patched - M_r) / (M_c - M_r)     0 = no effect, 1 = full recovery
+ *   noising      (M_patched - M_c) / (M_c - M_r)     0 = no effect, -1 = fully broken
+ */
+import type { ModelHandle } from '../engine';
+import { EngineError } from '../errors';
+import { validatePlan, type Plan } from '../hooks/plan';
+import { shapeCapture } from '../plan/captures';
+import type { PatchRows, RowPlan } from '../plan/feeds';
+import { captureOutput } from '../graph/taps';
+import { chunks, requestError, throwIfCancelled, type AnalysisControl } from './control';
+import { klDivergence, logitStats, logProbs } from './distribution';
+import { SITE_HOOK } from './sites';
+import { patchRequestSchema, type PatchRequestInput, type PatchResult, type RunSummary } from '../../../src-shared/analysis-schema';
+
+/** Below this |M_c - M_r| the runs do not differ and the normalised effect is 0. */
+const SAME_RUNS = 1e-6;
+
+interface Cell {
+  layer: number;
+  column: number;
+}
+
+export async function patchingSweep(model: ModelHandle, input: PatchRequestInput, control: AnalysisControl = {}): Promise<PatchResult> {
+  const parsed = patchRequestSchema.safeParse(input);
+  if (!parsed.success) throw requestError('patch', parsed.error.issues);
+  const request = parsed.data;
+  const { spec } = model;
+  const { clean, corrupted, answer, wrong, site } = request;
+  if (clean.length !== corrupted.length) {
+    throw requestError('patch', [{ path: ['corrupted'], message: `has ${corrupted.length} tokens and clean has ${clean.length}: patching aligns positions one to one, so give prompts of equal token length` }]);
+  }
+  for (const [name, id] of [['answer', answer], ['wrong', wrong]] as const) {
+    if (id >= spec.dVocab) throw requestError('patch', [{ path: [name], message: `token ${id} is outside the vocabulary (0..${spec.dVocab - 1})` }]);
+  }
+  const perHead = site === 'z';
+  const positionMode = perHead ? 'all' : request.positions;
+  const length = clean.length;
+  const layers = Array.from({ length: spec.nLayers }, (_, layer) => layer);
+  const columns = perHead ? Array.from({ length: spec.nHeads }, (_, head) => head) : positionMode === 'each' ? clean.map((_, p) => p) : [0];
+  const hooks = layers.map((layer) => SITE_HOOK[site](layer));
+
+  // Baselines: both prompts in one pass of two rows, capturing the site at every layer.
+  throwIfCancelled(control.signal, 'patching sweep');
+  const capturePlan = validatePlan(spec, { captures: hooks.map((hook) => ({ hook, positions: 'all' })) });
+  const baseline = await model.runRows(capturePlan, [{ plan: capturePlan, patches: new Map() }, { plan: capturePlan, patches: new Map() }], [clean, corrupted]);
+  const activations = (row: number, hook: string): Float32Array => shapeCapture(spec, hook, baseline.outputs[captureOutput(hook)], row, 'all', baseline.run).data;
+  const [cleanLogits, corruptedLogits] = [baseline.logits[0][0], baseline.logits[1][0]];
+  const cleanLogProbs = logProbs(cleanLogits);
+  const measure = (logits: Float32Array): { m: number; summary: RunSummary } => {
+    const stats = logitStats(logits);
+    const logitDiff = logits[answer] - logits[wrong];
+    const answerProb = Math.exp(logits[answer] - stats.logSumExp);
+    const kl = klDivergence(cleanLogProbs, logits);
+    const value = request.metric === 'logit_diff' ? logitDiff : request.metric === 'prob' ? answerProb : kl;
+    return { m: request.metric === 'kl' ? -kl : value, summary: { value, logitDiff, answerProb } };
+  };
+  const cleanRun = measure(cleanLogits);
+  const corruptedRun = measure(corruptedLogits);
+  const denominator = cleanRun.m - corruptedRun.m;
+  if (!Number.isFinite(denominator)) throw new EngineError('runtime_error', `patching: the baseline ${request.metric} is not finite (clean ${cleanRun.summary.value}, corrupted ${corruptedRun.summary.value})`);
+  const warnings: string[] = [];
+  if (Math.abs(denominator) < SAME_RUNS) warnings.push(`the clean and corrupted runs give the same ${request.metric} (${cleanRun.summary.value}), so there is nothing to restore: every normalised effect is 0`);
+  const denoising = request.direction === 'denoising';
+  const [baseRow, sourceRow] = denoising ? [1, 0] : [0, 1];
+  const baseIds = denoising ? corrupted : clean;
+  const baseM = denoising ? corruptedRun.m : cleanRun.m;
+
+  // The sweep plan: a values-patch at each layer's hook; rows switch one on at a time.
+  const width = (hook: string): number => activations(0, hook).length / length;
+  const sweepPlan: Plan = validatePlan(spec, {
+    interventions: hooks.map((hook) => ({ op: 'patch', hook, positions: 'all', source: { values: [new Array<number>(width(hook)).fill(0)] } })),
+  });
+  const rowFor = ({ layer, column }: Cell): RowPlan => {
+    const hook = hooks[layer];
+    const source = activations(sourceRow, hook);
+    const w = source.length / length;
+    const rowAt = (p: number): Float32Array => source.subarray(p * w, (p + 1) * w);
+    let patch: PatchRows;
+    if (perHead) {
+      // The base run's z with one head's slice from the source run: the other heads stay as they are.
+      const base = activations(baseRow, hook);
+      const from = column * spec.dHead;
+      patch = (p) => {
+        const row = base.slice(p * w, (p + 1) * w);
+        row.set(rowAt(p).subarray(from, from + spec.dHead), from);
+        return row;
+      };
+    } else if (positionMode === 'each') {
+      patch = (p) => (p === column ? rowAt(p) : null);
+    } else {
+      patch = rowAt;
+    }
+    return { plan: sweepPlan, active: new Set([layer]), patches: new Map([[layer, patch]]) };
+  };
+
+  const cells: Cell[] = layers.flatMap((layer) => columns.map((column) => ({ layer, column })));
+  const effect = layers.map(() => new Array<number>(columns.length).fill(0));
+  const value = layers.map(() => new Array<number>(columns.length).fill(0));
+  const passes = chunks(cells, request.batchSize);
+  for (const [pass, batch] of passes.entries()) {
+    throwIfCancelled(control.signal, 'patching sweep');
+    const { logits } = await model.runRows(sweepPlan, batch.map(rowFor), batch.map(() => baseIds));
+    batch.forEach((cell, r) => {
+      const { m, summary } = measure(logits[r][0]);
+      const column = columns.indexOf(cell.column);
+      value[cell.layer][column] = summary.value;
+      effect[cell.layer][column] = Math.abs(denominator) < SAME_RUNS ? 0 : (m - baseM) / denominator;
+    });
+    control.onProgress?.({ done: pass + 1, total: passes.length, unit: 'forward passes' });
+  }
+  return {
+    request,
+    layers,
+    columnKind: perHead ? 'head' : positionMode === 'each' ? 'position' : 'all_positions',
+    columns,
+    effect,
+    value,
+    clean: cleanRun.summary,
+    corrupted: corruptedRun.summary,
+    forwardPasses: 1 + passes.length,
+    cells: cells.length,
+    warnings,
+  };
+}

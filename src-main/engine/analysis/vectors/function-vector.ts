@@ -1,0 +1,89 @@
+/**
+ * Function vectors (Todd et al., METHODS.md 7.5): the mean output of chosen attention
+ * heads at the last token of in-context prompts of one task, summed over the heads, to be
+ * added to the residual stream at one layer.
+ *
+ * A head's output is its slice of attn.hook_z projected through W_O into the residual
+ * stream. The engine reads it without the weights: a row that zeroes every OTHER head of
+ * the layer (scale at attn.hook_z) makes blocks.L.hook_attn_out that head's output alone
+ * (Llama's o_proj has no bias). Each (prompt, head) is one batch row with only its
+ * layer's scale active; the layers before it run clean, so the read is exact.
+ * Choosing the heads (the paper ranks them by causal indirect effect) is the caller's.
+ */
+import { z } from 'zod';
+import type { ModelHandle } from '../../engine';
+import { EngineError } from '../../errors';
+import { captureOutput } from '../../graph/taps';
+import { hookName } from '../../hooks/names';
+import { validatePlan, type Plan } from '../../hooks/plan';
+import { shapeCapture } from '../../plan/captures';
+import { chunks, requestError, throwIfCancelled, type AnalysisControl } from '../control';
+import { dot } from './pca';
+
+export const functionVectorRequestSchema = z.strictObject({
+  prompts: z.array(z.string().min(1, 'must not be empty')).min(1, 'must hold at least one prompt').max(10_000),
+  heads: z.array(z.strictObject({ layer: z.int().min(0), head: z.int().min(0) })).min(1, 'must name at least one head').max(4096),
+  /** The block whose output (resid_post) receives the vector; default about a third of the way in. */
+  layer: z.int().min(0).optional(),
+  batchSize: z.int().min(1).max(256).default(16),
+});
+export type FunctionVectorRequestInput = z.input<typeof functionVectorRequestSchema>;
+
+export interface FunctionVectorResult {
+  hook: string;
+  vector: Float32Array;
+  norm: number;
+  /** Each head's mean output, in the order asked. */
+  heads: { layer: number; head: number; output: Float32Array; norm: number }[];
+  forwardPasses: number;
+}
+
+export async function functionVector(model: ModelHandle, input: FunctionVectorRequestInput, control: AnalysisControl = {}): Promise<FunctionVectorResult> {
+  const parsed = functionVectorRequestSchema.safeParse(input);
+  if (!parsed.success) throw requestError('function vector', parsed.error.issues);
+  const { prompts, heads, batchSize } = parsed.data;
+  const { nLayers, nHeads, dModel } = model.spec;
+  for (const { layer, head } of heads) {
+    if (layer >= nLayers || head >= nHeads) throw new EngineError('bad_argument', `head ${layer}.${head} does not exist: this model has layers 0..${nLayers - 1} of ${nHeads} heads`);
+  }
+  const layer = parsed.data.layer ?? Math.floor(nLayers / 3);
+  if (layer >= nLayers) throw new EngineError('bad_argument', `layer ${layer} is out of range: this model has blocks 0..${nLayers - 1}`);
+
+  // One scale op per layer used (its indices are every head; a row zeroes all but its own).
+  const layers = [...new Set(heads.map((entry) => entry.layer))].sort((a, b) => a - b);
+  const allHeads = Array.from({ length: nHeads }, (_, h) => h);
+  const structure: Plan = validatePlan(model.spec, {
+    captures: layers.map((l) => ({ hook: hookName.attnOut(l), positions: 'last' })),
+    interventions: layers.map((l) => ({ op: 'scale', hook: hookName.z(l), indices: allHeads, values: allHeads.map(() => 0), positions: 'all' })),
+  });
+  const rowPlan = (l: number, head: number) => {
+    const plan: Plan = { ...structure, interventions: structure.interventions.map((step, i) => (i === layers.indexOf(l) ? { ...step, values: allHeads.map((h) => (h === head ? 1 : 0)) } : step)) };
+    return { plan, active: new Set([layers.indexOf(l)]), patches: new Map() };
+  };
+
+  const encoded = prompts.map((text) => model.tokenizer.encode(text));
+  const cells = encoded.flatMap((ids) => heads.map((entry, h) => ({ ids, h, ...entry })));
+  const byLength = new Map<number, typeof cells>();
+  for (const cell of cells) byLength.set(cell.ids.length, [...(byLength.get(cell.ids.length) ?? []), cell]);
+  const batches = [...byLength.values()].flatMap((group) => chunks(group, batchSize));
+
+  const sums = heads.map(() => new Float64Array(dModel));
+  for (const [pass, batch] of batches.entries()) {
+    throwIfCancelled(control.signal, 'function vector');
+    control.onProgress?.({ done: pass, total: batches.length, unit: 'forward passes' });
+    const { outputs, run } = await model.runRows(structure, batch.map((cell) => rowPlan(cell.layer, cell.head)), batch.map((cell) => cell.ids));
+    batch.forEach((cell, row) => {
+      const hook = hookName.attnOut(cell.layer);
+      const output = shapeCapture(model.spec, hook, outputs[captureOutput(hook)], row, 'last', run).data;
+      for (let i = 0; i < dModel; i++) sums[cell.h][i] += output[i] / prompts.length;
+    });
+  }
+  control.onProgress?.({ done: batches.length, total: batches.length, unit: 'forward passes' });
+  const vector = new Float32Array(dModel);
+  const perHead = heads.map(({ layer: l, head }, h) => {
+    const output = Float32Array.from(sums[h]);
+    output.forEach((value, i) => (vector[i] += value));
+    return { layer: l, head, output, norm: Math.sqrt(dot(output, output)) };
+  });
+  return { hook: hookName.residPost(layer), vector, norm: Math.sqrt(dot(vector, vector)), heads: perHead, forwardPasses: batches.length };
+}

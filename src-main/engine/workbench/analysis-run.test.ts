@@ -1,0 +1,91 @@
+/**
+ * Inside-tab analyses through the Workbench: texts resolved to tokens, progress and the
+ * record as events, cancel, export, and the record kept by an experiment file.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { expectEngineError } from '../../test/expect-engine-error';
+import { sharedPath } from '../../test/shared-paths';
+import { analysisRecordSchema, type AnalysisRecord } from '../../../src-shared/analysis-schema';
+import { experimentSchema } from '../experiment/schema';
+import type { WorkbenchEvent } from './protocol';
+import { Workbench } from './workbench';
+
+const dir = mkdtempSync(join(tmpdir(), 'tiller-analysis-run-'));
+let workbench: Workbench;
+const events: WorkbenchEvent[] = [];
+
+beforeAll(async () => {
+  workbench = new Workbench({ appDataDir: join(dir, 'app-data'), engine: { cacheDir: join(dir, 'cache'), threads: 1 }, transport: 'ipc' });
+  workbench.onEvent((event) => events.push(event));
+});
+
+afterAll(async () => {
+  await workbench.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+type AnalysisEvent = Extract<WorkbenchEvent, { type: 'analysis' }>;
+const eventsOf = (analysisId: string): AnalysisEvent[] => events.filter((event): event is AnalysisEvent => event.type === 'analysis' && event.analysisId === analysisId);
+
+async function finished(analysisId: string): Promise<AnalysisEvent> {
+  return vi.waitFor(() => {
+    const last = eventsOf(analysisId).find((event) => event.state !== 'running');
+    if (!last) throw new Error(`analysis ${analysisId} has not finished`);
+    return last;
+  });
+}
+
+describe('analyses in the workbench', () => {
+  it('needs a model', async () => {
+    await expectEngineError(() => workbench.analyse({ analysis: { kind: 'lens', input: { text: 'x' } } }), 'bad_argument', 'no model is loaded');
+  });
+
+  it('runs the logit lens from text, with progress, and keeps the text of every token it names', async () => {
+    await workbench.loadModel({ path: sharedPath('models', 'stories260K-hf') });
+    const { analysisId } = await workbench.analyse({ analysis: { kind: 'lens', input: { text: 'Once upon a time', target: ',' } } });
+    const end = await finished(analysisId);
+    expect(end.state).toBe('done');
+    expect(eventsOf(analysisId)[0]).toMatchObject({ state: 'running', progress: { done: 1, total: 1, unit: 'forward passes' } });
+    const record = analysisRecordSchema.parse(end.record) as Extract<AnalysisRecord, { kind: 'lens' }>;
+    expect(record.id).toBe(analysisId);
+    expect(record.request.ids).toEqual([1, 403, 407, 261, 378]);
+    expect(record.request.target).toBe(432);
+    expect(record.labels['432']).toBe(',');
+    for (const id of record.result.top1.flat()) expect(record.labels[String(id)]).toBeDefined();
+  });
+
+  it('runs a patching sweep, exports it, and an experiment file keeps it', async () => {
+    const input = { clean: 'Lily had a cat', corrupted: 'Lily had a dog', answer: '#268', wrong: '#266' };
+    const { analysisId } = await workbench.analyse({ analysis: { kind: 'patching', input } });
+    const end = await finished(analysisId);
+    expect(end.error).toBeNull();
+    const record = analysisRecordSchema.parse(end.record) as Extract<AnalysisRecord, { kind: 'patching' }>;
+    expect(record.result.effect).toHaveLength(5);
+    expect(record.result.forwardPasses).toBeLessThan(record.result.cells);
+
+    const csv = join(dir, 'sweep.csv');
+    expect(await workbench.exportPatching({ path: csv, result: record.result })).toEqual({ path: csv, format: 'csv' });
+    expect(readFileSync(csv, 'utf8').split('\n')[1]).toMatch(/^0,/);
+    await expectEngineError(() => workbench.exportPatching({ path: join(dir, 'sweep.txt'), result: record.result }), 'bad_argument', '.csv or .safetensors');
+
+    const path = join(dir, 'inside.tiller.json');
+    const experiment = experimentSchema.parse({ format: 'tiller-experiment', version: 1, createdAt: 'x', updatedAt: 'x', model: null, prompt: { text: 'x' }, settings: {}, variants: [{ id: 'b', name: 'Baseline' }], analyses: [record] });
+    await workbench.saveExperiment({ path, experiment });
+    const reopened = await workbench.openExperiment({ path });
+    expect(reopened.experiment.analyses).toEqual([record]);
+  });
+
+  it('ends a cancelled analysis with a cancelled event, and a bad token with an error event', async () => {
+    const { analysisId } = await workbench.analyse({ analysis: { kind: 'patching', input: { clean: 'Once upon a time', corrupted: 'Once upon a day', answer: '#268', wrong: '#266', site: 'z' } } });
+    await workbench.cancelAnalysis({ analysisId });
+    const end = await finished(analysisId);
+    expect(end).toMatchObject({ state: 'cancelled', record: null, error: { code: 'cancelled' } });
+    const bad = await workbench.analyse({ analysis: { kind: 'lens', input: { text: 'Once', target: ' dog' } } });
+    const failed = await finished(bad.analysisId);
+    expect(failed.state).toBe('error');
+    expect(failed.error?.message).toContain('" dog" is not one token');
+  });
+});

@@ -1,0 +1,74 @@
+/**
+ * One analysis from the Inside tab in flight: the texts the user typed resolved to token
+ * ids, the engine analysis run (engine/analysis/), and its outcome as one record for the
+ * experiment file. Progress streams as 'analysis' events; the run ends with exactly one
+ * event of state 'done', 'cancelled' or 'error'.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ModelHandle } from '../engine';
+import { serializeError } from '../errors';
+import { logitLens } from '../analysis/lens';
+import { patchingSweep } from '../analysis/patching';
+import { tokenFromText } from '../analysis/tokens';
+import type { AnalysisControl } from '../analysis/control';
+import { lensInputSchema, patchInputSchema, type AnalysisInput, type AnalysisRecord } from '../../../src-shared/analysis-schema';
+import type { WorkbenchEvent } from './protocol';
+
+/** Resolve the texts of `input`, run the analysis, and keep it with the text of every token id it names. */
+export async function runAnalysis(handle: ModelHandle, analysis: AnalysisInput, id: string, control: AnalysisControl): Promise<AnalysisRecord> {
+  const { tokenizer } = handle;
+  const createdAt = new Date().toISOString();
+  const labelsOf = (...lists: number[][]): Record<string, string> => Object.fromEntries([...new Set(lists.flat())].map((id) => [String(id), tokenizer.tokenText(id)]));
+  if (analysis.kind === 'lens') {
+    const input = lensInputSchema.parse(analysis.input);
+    const request = { ids: tokenizer.encode(input.text), site: input.site, finalNorm: input.finalNorm, target: input.target === null ? null : tokenFromText(tokenizer, input.target, 'target') };
+    const result = await logitLens(handle, request, control);
+    const labels = labelsOf(request.ids, result.top1.flat(), result.final.top1, request.target === null ? [] : [request.target]);
+    return { kind: 'lens', id, createdAt, labels, input, request, result };
+  }
+  const input = patchInputSchema.parse(analysis.input);
+  const request = {
+    clean: tokenizer.encode(input.clean),
+    corrupted: tokenizer.encode(input.corrupted),
+    answer: tokenFromText(tokenizer, input.answer, 'answer'),
+    wrong: tokenFromText(tokenizer, input.wrong, 'wrong'),
+    site: input.site,
+    direction: input.direction,
+    metric: input.metric,
+    positions: input.positions,
+  };
+  const result = await patchingSweep(handle, request, control);
+  return { kind: 'patching', id, createdAt, labels: labelsOf(request.clean, request.corrupted, [request.answer, request.wrong]), input, request: result.request, result };
+}
+
+export class AnalysisRun {
+  readonly analysisId = randomUUID();
+  /** Settles (never rejects) once the run's last event has been emitted. */
+  readonly finished: Promise<void>;
+  private readonly abort = new AbortController();
+
+  constructor(
+    handle: ModelHandle,
+    analysis: AnalysisInput,
+    private readonly emit: (event: WorkbenchEvent) => void,
+  ) {
+    this.finished = this.execute(handle, analysis);
+  }
+
+  cancel(): void {
+    this.abort.abort();
+  }
+
+  private async execute(handle: ModelHandle, analysis: AnalysisInput): Promise<void> {
+    const { analysisId } = this;
+    try {
+      const onProgress: AnalysisControl['onProgress'] = (progress) => this.emit({ type: 'analysis', analysisId, state: 'running', progress, record: null, error: null });
+      const record = await runAnalysis(handle, analysis, analysisId, { signal: this.abort.signal, onProgress });
+      this.emit({ type: 'analysis', analysisId, state: 'done', progress: null, record, error: null });
+    } catch (error) {
+      const serialized = serializeError(error);
+      const state = serialized.code === 'cancelled' ? 'cancelled' : 'error';
+      this.emit({ type: 'analysis', analysisId, state, progress: null, record: null, error: serialized });
+    }
+  }
+}

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { patchLengthWarning } from './patch-alignment';
+
+describe('patch source length against the prompt', () => {
+  it('says nothing when the lengths agree, the positions are explicit or named otherwise, or a side is empty', () => {
+    expect(patchLengthWarning('all', 5, 5)).toBeNull();
+    expect(patchLengthWarning([0, 1], 9, 5)).toBeNull();
+    expect(patchLengthWarning('prompt', 9, 5)).toBeNull();
+    expect(patchLengthWarning('all', 0, 5)).toBeNull();
+  });
+
+  it('warns that a longer source overwrites generated positions, and aligns to the prompt', () => {
+    const warning = patchLengthWarning('all', 7, 5);
+    expect(warning?.message).toMatch(/generated at positions 5–6 would take the source prompt's activations/);
+    expect(warning?.alignment).toEqual([0, 1, 2, 3, 4]);
+    expect(warning?.alignmentLabel).toBe('0-4');
+  });
+
+  it('warns that a shorter source leaves the rest unpatched, and aligns to the source', () => {
+    const warning = patchLengthWarning('all', 1, 5);
+    expect(warning?.message).toMatch(/only positions 0 are patched/);
+    expect(warning?.alignment).toEqual([0]);
+  });
+});

@@ -1,0 +1,38 @@
+/**
+ * A patch from a source prompt replaces position p with the source run's activation at p
+ * (engine/hooks/plan.ts). Over "all" positions that is only what the user means when
+ * both prompts have the same length: a longer source overwrites generated positions with
+ * activations of its own prompt, a shorter one leaves the end of the prompt and every
+ * generated position unpatched, and neither says so. This finds those cases and offers
+ * the explicit alternative: positions 0..n-1, the ones both prompts have.
+ */
+import type { Positions } from '../api/types';
+import { formatIndexList } from './indices';
+
+export interface PatchLengthWarning {
+  message: string;
+  /** Explicit positions where both prompts have a token, aligned from the start. */
+  alignment: number[];
+  /** How the alignment reads on a button, e.g. "0-4". */
+  alignmentLabel: string;
+}
+
+export function patchLengthWarning(positions: Positions, sourceLength: number, promptLength: number): PatchLengthWarning | null {
+  if (positions !== 'all' || sourceLength === 0 || promptLength === 0 || sourceLength === promptLength) return null;
+  const shared = Math.min(sourceLength, promptLength);
+  const alignment = Array.from({ length: shared }, (_, p) => p);
+  const lengths = `The source prompt has ${tokens(sourceLength)} and the experiment's prompt ${tokens(promptLength)}.`;
+  const message =
+    sourceLength > promptLength
+      ? `${lengths} Over all positions, the tokens generated at positions ${range(promptLength, sourceLength - 1)} would take the source prompt's activations there, and later ones none.`
+      : `${lengths} Over all positions, only positions ${range(0, sourceLength - 1)} are patched: the rest of the prompt and every generated token keep their own activations.`;
+  return { message, alignment, alignmentLabel: formatIndexList(alignment) };
+}
+
+function tokens(count: number): string {
+  return `${count} ${count === 1 ? 'token' : 'tokens'}`;
+}
+
+function range(first: number, last: number): string {
+  return first === last ? `${first}` : `${first}–${last}`;
+}

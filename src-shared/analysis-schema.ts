@@ -1,0 +1,144 @@
+/**
+ * The "look inside" analyses as data: what each one is asked (requests, in token ids, as
+ * the engine runs them), what it gives back, and how the app keeps one in an experiment
+ * file (the texts the user typed, the request, the result, and the text of every token
+ * id the result names so a reopened file shows it without the tokenizer). Shared by the
+ * engine, experiment files and the renderer (src-shared imports nothing but zod).
+ */
+import { z } from 'zod';
+
+/** Lists are bounded so a hostile request is refused before it is read element by element. */
+const MAX_TOKENS = 1 << 16;
+const MAX_LAYERS = 4096;
+
+const tokenId = z.int().min(0, 'must be a token id (a non-negative integer)');
+const tokenIds = z.array(tokenId).min(1, 'must not be empty').max(MAX_TOKENS, `has more than ${MAX_TOKENS} tokens`);
+const grid = z.array(z.array(z.number()).max(MAX_TOKENS)).max(MAX_LAYERS);
+const intGrid = z.array(z.array(z.int()).max(MAX_TOKENS)).max(MAX_LAYERS);
+const ints = (max: number) => z.array(z.int().min(0)).max(max);
+
+// ------------------------------------------------------------------ logit lens
+
+/** Where the lens reads, per block. Component outputs are normed alone: a direction readout. */
+export const LENS_SITES = ['resid_pre', 'resid_mid', 'resid_post', 'attn_out', 'mlp_out'] as const;
+export type LensSite = (typeof LENS_SITES)[number];
+
+export const lensRequestSchema = z.strictObject({
+  ids: tokenIds,
+  site: z.enum(LENS_SITES).default('resid_post'),
+  /** Apply the final norm before the head (the logit lens); false reads the raw stream. */
+  finalNorm: z.boolean().default(true),
+  /** A token whose probability and rank are reported per layer and position. */
+  target: tokenId.nullable().default(null),
+});
+export type LensRequest = z.output<typeof lensRequestSchema>;
+export type LensRequestInput = z.input<typeof lensRequestSchema>;
+
+export const lensResultSchema = z.strictObject({
+  site: z.enum(LENS_SITES),
+  finalNorm: z.boolean(),
+  ids: ints(MAX_TOKENS),
+  layers: ints(MAX_LAYERS),
+  positions: ints(MAX_TOKENS),
+  /** [layer][position]: the lens's most likely token, its probability, entropy (nats), KL(final || lens). */
+  top1: intGrid,
+  top1Prob: grid,
+  entropy: grid,
+  klToFinal: grid,
+  /** [layer][position] for the target token; null without one. */
+  targetProb: grid.nullable(),
+  targetRank: intGrid.nullable(),
+  /** The model's own output at each position, for reference. */
+  final: z.strictObject({ top1: ints(MAX_TOKENS), top1Prob: z.array(z.number()).max(MAX_TOKENS), entropy: z.array(z.number()).max(MAX_TOKENS), targetProb: z.array(z.number()).max(MAX_TOKENS).nullable() }),
+  forwardPasses: z.int().min(0),
+});
+export type LensResult = z.output<typeof lensResultSchema>;
+
+// ------------------------------------------------------------------ activation patching
+
+/** Patchable sites; `z` is attn.hook_z, swept per head over all positions. */
+export const PATCH_SITES = ['resid_pre', 'resid_mid', 'resid_post', 'attn_out', 'mlp_out', 'z'] as const;
+export type PatchSite = (typeof PATCH_SITES)[number];
+export const PATCH_METRICS = ['logit_diff', 'prob', 'kl'] as const;
+export type PatchMetric = (typeof PATCH_METRICS)[number];
+
+export const patchRequestSchema = z.strictObject({
+  clean: tokenIds,
+  corrupted: tokenIds,
+  /** The clean run's answer and the corrupted run's (the wrong answer for the clean prompt). */
+  answer: tokenId,
+  wrong: tokenId,
+  site: z.enum(PATCH_SITES).default('resid_pre'),
+  direction: z.enum(['denoising', 'noising']).default('denoising'),
+  metric: z.enum(PATCH_METRICS).default('logit_diff'),
+  /** 'each': one cell per position; 'all': every position of a layer at once (always so per head). */
+  positions: z.enum(['each', 'all']).default('each'),
+  /** Cells per forward pass. */
+  batchSize: z.int().min(1).max(1024).default(32),
+});
+export type PatchRequest = z.output<typeof patchRequestSchema>;
+export type PatchRequestInput = z.input<typeof patchRequestSchema>;
+
+const runSummarySchema = z.strictObject({
+  /** The metric's value (KL for kl), the logit difference and p(answer) of an unpatched run. */
+  value: z.number(),
+  logitDiff: z.number(),
+  answerProb: z.number(),
+});
+export type RunSummary = z.output<typeof runSummarySchema>;
+
+export const patchResultSchema = z.strictObject({
+  request: patchRequestSchema,
+  layers: ints(MAX_LAYERS),
+  /** What a column is: a position (resid sites, 'each'), a head (z), or one column of all positions. */
+  columnKind: z.enum(['position', 'head', 'all_positions']),
+  columns: ints(MAX_TOKENS),
+  /** [layer][column]: normalised effect, and the metric's raw value in the patched run. */
+  effect: grid,
+  value: grid,
+  clean: runSummarySchema,
+  corrupted: runSummarySchema,
+  forwardPasses: z.int().min(0),
+  /** Cells swept (one forward row each). */
+  cells: z.int().min(0),
+  warnings: z.array(z.string()).max(100),
+});
+export type PatchResult = z.output<typeof patchResultSchema>;
+
+// ------------------------------------------------------------------ in the app and the experiment file
+
+/** What the user types: texts, and answers as token texts (a vocabulary entry, or #id). */
+export const lensInputSchema = z.strictObject({
+  text: z.string().min(1, 'must not be empty').max(100_000),
+  target: z.string().max(1000).nullable().default(null),
+  site: z.enum(LENS_SITES).default('resid_post'),
+  finalNorm: z.boolean().default(true),
+});
+export const patchInputSchema = z.strictObject({
+  clean: z.string().min(1, 'must not be empty').max(100_000),
+  corrupted: z.string().min(1, 'must not be empty').max(100_000),
+  answer: z.string().min(1, 'must name a token').max(1000),
+  wrong: z.string().min(1, 'must name a token').max(1000),
+  site: z.enum(PATCH_SITES).default('resid_pre'),
+  direction: z.enum(['denoising', 'noising']).default('denoising'),
+  metric: z.enum(PATCH_METRICS).default('logit_diff'),
+  positions: z.enum(['each', 'all']).default('each'),
+});
+export type LensInput = z.input<typeof lensInputSchema>;
+export type PatchInput = z.input<typeof patchInputSchema>;
+
+export const analysisInputSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('lens'), input: lensInputSchema }),
+  z.strictObject({ kind: z.literal('patching'), input: patchInputSchema }),
+]);
+export type AnalysisInput = z.input<typeof analysisInputSchema>;
+
+/** Token id (as a JSON key) -> its vocabulary text, for every id a result names. */
+const labelsSchema = z.record(z.string(), z.string());
+
+const recordBase = { id: z.string().min(1).max(100), createdAt: z.string(), labels: labelsSchema };
+export const analysisRecordSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('lens'), ...recordBase, input: lensInputSchema, request: lensRequestSchema, result: lensResultSchema }),
+  z.strictObject({ kind: z.literal('patching'), ...recordBase, input: patchInputSchema, request: patchRequestSchema, result: patchResultSchema }),
+]);
+export type AnalysisRecord = z.output<typeof analysisRecordSchema>;
