@@ -80,6 +80,7 @@ const FOLDERS: Record<string, string> = {
   preload: 'electron only',
   test: 'tests and fixtures: anything',
   'test/fixtures': 'part of test',
+  'test/fuzz': 'part of test',
   'test/reference': 'part of test',
   transport: 'engine/api.ts only',
 };
