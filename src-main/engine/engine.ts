@@ -12,7 +12,7 @@ import { checkPrompt, generate, Sequence, type GenerationEvent, type GenerationR
 import { decodingReport, stepScorer } from './generate/scorers';
 import type { GenerationSettings } from './generate/settings';
 import type { StepModel } from './generate/step-model';
-import { llamaGraphWeights } from './graph/llama';
+import { graphWeights } from './graph/forward';
 import { ensureWeightFile, weightCacheBytes, type ConversionProgress } from './graph/weights-file';
 import { planWarnings, validatePlan, validateRunPositions, type Plan } from './hooks/plan';
 import { issueText, planScheduleBlocks, scheduleReport } from './hooks/schedule';
@@ -82,7 +82,7 @@ export interface EngineOptions {
 }
 
 /** Bumped whenever the weight layout or graph changes, so stale caches are not reused. */
-const GRAPH_VERSION = 'llama-3';
+const GRAPH_VERSION = 'decoder-1';
 const EMPTY_PLAN: Plan = { captures: [], interventions: [] };
 /** Source runs of patches, kept so re-running a variant does not recompute them. */
 const MAX_CACHED_SOURCES = 16;
@@ -124,7 +124,7 @@ export class Engine {
       checkMemory(loaded.spec, weights, options.availableBytes ?? freemem(), loaded.path);
       const fingerprint = weightsFingerprint(loaded.weights.files);
       const dir = join(this.cacheDir, 'models', `${fingerprint.slice(0, 24)}-${GRAPH_VERSION}-${weightOptionsLabel(weights)}`);
-      const groups = llamaGraphWeights(loaded.spec, loaded.weights, weights);
+      const groups = graphWeights(loaded.spec, loaded.weights, weights);
       const manifest = ensureWeightFile(dir, `${fingerprint}:${GRAPH_VERSION}`, weights, groups, options.onProgress);
       const plans = new PlanSessions(this.runtime, loaded.spec, manifest, dir, this.executionProvider);
       const base = await plans.acquire(EMPTY_PLAN); // held for the model's life: the plain forward pass
@@ -334,13 +334,15 @@ export class ModelHandle {
   ): AsyncGenerator<VariantTokenEvent, GenerationResult[]> {
     if (variants.length === 0) throw new EngineError('bad_argument', 'no variants to generate');
     checkPrompt(promptIds, { maxPositions: this.spec.nCtx, vocabSize: this.spec.dVocab });
-    const plans = variants.map((variant, i) => validateVariantPlan(this.spec, variant.plan, i));
+    // Errors name the variant only when there are several ("variant 0" means nothing to a caller that sent one plan).
+    const label = (i: number): string => (variants.length > 1 ? `variant ${i}: ` : '');
+    const plans = variants.map((variant, i) => validateVariantPlan(this.spec, variant.plan, label(i)));
     // The checks validateVariant shares: errors refuse the request, warnings go with each result.
     const warnings = plans.map((plan, i) => {
       const decoding = decodingReport(this.spec, variants[i].decoding, planScheduleBlocks(plan));
       if (decoding.errors.length > 0) {
         const list = decoding.errors.map((issue) => `decoding.${issueText(issue)}`).join('; ');
-        throw new EngineError('bad_plan', `variant ${i}: ${list}`, { issues: decoding.errors.map((issue) => ({ ...issue, path: `decoding.${issue.path}` })) });
+        throw new EngineError('bad_plan', `${label(i)}${list}`, { issues: decoding.errors.map((issue) => ({ ...issue, path: `decoding.${issue.path}` })) });
       }
       const patches = patchLengthIssues(plan.interventions, promptIds.length);
       return [...planWarnings(plan).map(issueText), ...patches.map(issueText), ...decoding.warnings.map((issue) => `decoding.${issueText(issue)}`)];
@@ -423,11 +425,11 @@ interface VariantGroup {
   lenses: LensHead[];
 }
 
-function validateVariantPlan(spec: ModelSpec, plan: unknown, variant: number): Plan {
+function validateVariantPlan(spec: ModelSpec, plan: unknown, label: string): Plan {
   try {
     return validatePlan(spec, plan ?? {});
   } catch (error) {
-    if (error instanceof EngineError) throw new EngineError(error.code, `variant ${variant}: ${error.message}`, error.details);
+    if (error instanceof EngineError) throw new EngineError(error.code, `${label}${error.message}`, error.details);
     throw error;
   }
 }
