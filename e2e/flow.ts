@@ -18,8 +18,9 @@ export function watchConsole(page: Page): string[] {
 export async function loadModel(page: Page, path: string): Promise<void> {
   await page.getByLabel('Model path').fill(path);
   await page.getByRole('button', { name: 'Load model' }).click();
+  // The facts of this model: another model loaded before shows facts too, until this one replaces it.
   const facts = page.getByLabel('Loaded model');
-  await expect(facts).toBeVisible({ timeout: 120_000 });
+  await expect(facts.getByText(path, { exact: true })).toBeVisible({ timeout: 120_000 });
   await expect(facts).toContainText('Parameters');
 }
 
@@ -57,6 +58,12 @@ export async function generate(page: Page, expectedColumns: number): Promise<voi
   await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
   await expect(columns(page)).toHaveCount(expectedColumns);
   for (let i = 0; i < expectedColumns; i++) await expect(columns(page).nth(i)).toContainText('stop:', { timeout: 120_000 });
+}
+
+/** Where a variant's column says it first differs from the baseline ("first differs at #k"), or null. */
+export async function firstDivergence(column: Locator): Promise<number | null> {
+  const match = /first differs at #(\d+)/.exec((await column.locator('header').textContent()) ?? '');
+  return match ? Number(match[1]) : null;
 }
 
 /** Each column's tokens, as the text of its token spans. */

@@ -6,9 +6,13 @@ export const repoRoot = resolve(__dirname, '..');
 
 /** The tiny real model the flow uses (../shared beside the repository). */
 export const storiesModel = resolve(repoRoot, '../shared/models/stories260K-hf');
+/** The same model as a llama2.c checkpoint: another file, so another model to the workbench (another fingerprint). */
+export const storiesCheckpoint = resolve(repoRoot, '../shared/models/stories260K/stories260K.bin');
+
 export const storiesModelMissing = existsSync(resolve(storiesModel, 'config.json'))
   ? null
   : `the test model is not at ${storiesModel} (it comes from ../shared/models; see the README)`;
+export const storiesCheckpointMissing = existsSync(storiesCheckpoint) ? null : `the llama2.c test model is not at ${storiesCheckpoint}`;
 
 /**
  * The Electron executable, without require('electron'): in Electron >= 42 that starts a

@@ -9,7 +9,7 @@
 import { expect, test } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { addSteeringVariant, columnTokens, columns, generate, loadModel, openInBrowser, saveAsInBrowser, variantNames, watchConsole } from './flow';
+import { addSteeringVariant, columnTokens, columns, firstDivergence, generate, loadModel, openInBrowser, saveAsInBrowser, variantNames, watchConsole } from './flow';
 import { repoRoot, storiesModel, storiesModelMissing } from './paths';
 
 const STEER = { name: 'Steer “do”', token: 'do', layer: 2, scale: 2 };
@@ -47,8 +47,11 @@ test('steer, compare, save, reopen and re-run in the browser', async ({ page }, 
   expect(await highlighted.count()).toBeGreaterThan(0);
   await expect(columns(page).nth(0).locator('[data-diff="true"]')).toHaveCount(0);
 
-  // Token details on hover: probability, top-5 and the change against the baseline.
-  await highlighted.first().hover();
+  // Token details on hover: probability, top-5 and the change against the baseline (the
+  // first differing token: the last one read in the same context as the baseline's).
+  const divergence = await firstDivergence(columns(page).nth(1));
+  expect(divergence).not.toBeNull();
+  await columns(page).nth(1).locator(`[data-index="${divergence}"]`).hover();
   const tooltip = page.getByRole('tooltip');
   await expect(tooltip).toContainText('Probability');
   await expect(tooltip).toContainText('Δ logprob vs baseline');

@@ -44,7 +44,10 @@ generate
   --no-stop               do not stop at EOS (nor at stop strings)
   --plan FILE             generate with an intervention plan applied at every step
   --variants FILE         a JSON array of variants generated side by side in one batch; each is a
-                          plan, or {"name", "plan", "decoding"}; one result per variant
+                          plan, or {"name", "plan", "decoding"}; one result per variant. "decoding" is
+                          an object, not a name: {"strategy": "greedy"}, {"strategy": "lfd", "candidateLayers":
+                          [3, 4], "lambda": 0.5, "fusion": "logprob"} or {"strategy": "dola", "layers": "high",
+                          "alpha": 0.1, "repetitionPenalty": 1.2}; omitted fields take the defaults below
   --decoding NAME         greedy | lfd | dola, for variants that do not name their own (default greedy)
     --layers L            lfd: candidate layers, e.g. 16,18; dola: low | high | explicit layers
                           (hidden-state indices: 0 = embeddings, l = output of block l-1)

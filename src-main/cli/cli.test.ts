@@ -1,5 +1,5 @@
 /** The CLI as a user runs it: a real subprocess on the shared stories260K models. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,6 +142,44 @@ describe('cli', () => {
     expect(outOfVocab.stderr).toContain('9999');
     const unknown = await cli('frobnicate');
     expect(unknown.code).toBe(2);
+  });
+
+  // Issue 11 item 11: the prompt was echoed before a plan error, which said "variant 0".
+  it('refuses a bad --plan before printing anything, without naming a variant', async () => {
+    const planFile = join(cacheDir, 'bad-plan.json');
+    writeFileSync(planFile, JSON.stringify({ interventions: [{ op: 'add', hook: 'blocks.1.hook_resid_post', vector: [1, 2] }] }));
+    const { code, stdout, stderr } = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'Once upon a time', '--plan', planFile);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('error (bad_plan): invalid plan: interventions[0].vector: has 2 values');
+    expect(stderr).not.toContain('variant 0');
+  });
+
+  it('says where a plan file is not JSON, and which object a bare decoding name should be', async () => {
+    const planFile = join(cacheDir, 'broken-plan.json');
+    writeFileSync(planFile, '{\n  "interventions": [,]\n}');
+    const broken = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'x', '--plan', planFile);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain('not valid JSON at line 2, column 21');
+    const variantsFile = join(cacheDir, 'bare-decoding.json');
+    writeFileSync(variantsFile, JSON.stringify([{ name: 'dola', decoding: 'dola' }]));
+    const bare = await cli('generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'x', '--variants', variantsFile);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain('[0].decoding: expected an object such as {"strategy": "dola"}, not a string');
+  });
+
+  // Issue 11 item 11: `tiller generate ... | head` printed an EPIPE stack trace.
+  it('stops quietly when its reader closes the pipe early', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src-main/cli/main.ts', 'generate', '--model', sharedPath('models', 'stories260K-hf'), '--prompt', 'Once upon a time', '--max-new-tokens', '200', '--no-stop'], {
+      cwd: ROOT,
+      env: { ...process.env, TILLER_CACHE_DIR: cacheDir },
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).not.toMatch(/EPIPE|Error|at /);
+    expect(code).toBe(0);
   });
 });
 

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { decodingSchema, EngineError, generationSettingsSchema, listHooks, type CaptureResult, type Decoding, type GenerationResult, type VariantRun, type VariantTokenEvent } from '../engine/api';
 import { readFileSync } from 'node:fs';
 import { USAGE, describeIssues, generateArgsSchema, hooksArgsSchema, parseCommandLine, runArgsSchema, tokenizeArgsSchema } from './args';
+import { issueLines, safeParseBounded, zodIssues } from '../../src-shared/issues';
 import { parseJson } from '../../src-shared/json-syntax';
 import { UsageError, validate, withModel } from './common';
 import { lensCommand, patchCommand } from './inside';
@@ -41,14 +42,22 @@ async function generateCommand(flags: Record<string, unknown>): Promise<void> {
     const events: VariantTokenEvent[] = [];
     const generation = model.generateVariants(promptIds, settings, variants, { signal: abort.signal });
     // One variant streams its text as it comes; several are printed one after another at the end.
+    // The prompt is echoed once the engine has accepted the request (its first token, or
+    // its end), so a refused plan prints only the error.
     const streaming = !args.json && variants.length === 1;
-    if (streaming) process.stdout.write(args.prompt ?? '');
+    let echoed = false;
+    const echoPrompt = (): void => {
+      if (streaming && !echoed) process.stdout.write(args.prompt ?? '');
+      echoed = true;
+    };
     let step = await generation.next();
     while (!step.done) {
       events.push(step.value);
+      echoPrompt();
       if (streaming) process.stdout.write(step.value.token.text);
       step = await generation.next();
     }
+    echoPrompt();
     const results = step.value;
     for (const [i, result] of results.entries()) {
       const label = variants.length > 1 ? `${variantName(variants[i], i)}: ` : '';
@@ -103,8 +112,8 @@ function readVariants(args: z.output<typeof generateArgsSchema>): CliVariant[] {
     if (!isVariant) return { plan: item, decoding };
     const variant = item as { name?: unknown; plan?: unknown; decoding?: unknown };
     if (variant.name !== undefined && typeof variant.name !== 'string') throw new UsageError(`--variants: [${i}].name must be a string`);
-    const parsed = decodingSchema.safeParse(variant.decoding ?? decoding);
-    if (!parsed.success) throw new UsageError(`--variants: [${i}].decoding: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'strategy'}: ${issue.message}`).join('; ')}`);
+    const parsed = safeParseBounded(decodingSchema, variant.decoding ?? decoding);
+    if (!parsed.success) throw new UsageError(`--variants: ${issueLines(zodIssues(parsed.error.issues, [i, 'decoding']))}`);
     return { name: variant.name, plan: variant.plan ?? {}, decoding: parsed.data };
   });
 }
@@ -238,6 +247,12 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
+
+// A reader that closes early (`| head`) is not an error: stop quietly, as Unix tools do.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;

@@ -35,3 +35,4 @@ export { READOUTS, type Readout } from './analysis/vectors/readout';
 export { actAdd, actAddInterventions, type ActAddResult } from './analysis/vectors/actadd';
 export { functionVector, functionVectorRequestSchema, type FunctionVectorRequestInput, type FunctionVectorResult } from './analysis/vectors/function-vector';
 export { steeringSweep, sweepRequestSchema, SWEEP_SITES, type SweepRequestInput, type SweepResult, type SweepCell } from './analysis/vectors/sweep';
+export type { ImportedVectors, SweepAnswer } from './workbench/vectors';

@@ -333,13 +333,15 @@ export class ModelHandle {
   ): AsyncGenerator<VariantTokenEvent, GenerationResult[]> {
     if (variants.length === 0) throw new EngineError('bad_argument', 'no variants to generate');
     checkPrompt(promptIds, { maxPositions: this.spec.nCtx, vocabSize: this.spec.dVocab });
-    const plans = variants.map((variant, i) => validateVariantPlan(this.spec, variant.plan, i));
+    // Errors name the variant only when there are several ("variant 0" means nothing to a caller that sent one plan).
+    const label = (i: number): string => (variants.length > 1 ? `variant ${i}: ` : '');
+    const plans = variants.map((variant, i) => validateVariantPlan(this.spec, variant.plan, label(i)));
     // The checks validateVariant shares: errors refuse the request, warnings go with each result.
     const warnings = plans.map((plan, i) => {
       const decoding = decodingReport(this.spec, variants[i].decoding, planScheduleBlocks(plan));
       if (decoding.errors.length > 0) {
         const list = decoding.errors.map((issue) => `decoding.${issueText(issue)}`).join('; ');
-        throw new EngineError('bad_plan', `variant ${i}: ${list}`, { issues: decoding.errors.map((issue) => ({ ...issue, path: `decoding.${issue.path}` })) });
+        throw new EngineError('bad_plan', `${label(i)}${list}`, { issues: decoding.errors.map((issue) => ({ ...issue, path: `decoding.${issue.path}` })) });
       }
       return [...planWarnings(plan).map(issueText), ...decoding.warnings.map((issue) => `decoding.${issueText(issue)}`)];
     });
@@ -421,11 +423,11 @@ interface VariantGroup {
   lenses: LensHead[];
 }
 
-function validateVariantPlan(spec: ModelSpec, plan: unknown, variant: number): Plan {
+function validateVariantPlan(spec: ModelSpec, plan: unknown, label: string): Plan {
   try {
     return validatePlan(spec, plan ?? {});
   } catch (error) {
-    if (error instanceof EngineError) throw new EngineError(error.code, `variant ${variant}: ${error.message}`, error.details);
+    if (error instanceof EngineError) throw new EngineError(error.code, `${label}${error.message}`, error.details);
     throw error;
   }
 }

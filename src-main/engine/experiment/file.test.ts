@@ -37,6 +37,9 @@ describe('saveExperiment / openExperiment', () => {
     expect(json.variants[1].interventions[0].vector).toEqual({ $tensor: 'variants.1.interventions.0.vector', shape: [96] });
     expect(json.variants[1].interventions[1].vector).toEqual([0.1, -0.25, 1e-7, 3]); // short: stays inline
     expect(json.variants[2].interventions[0].source.values).toEqual({ $tensor: 'variants.2.interventions.0.source.values', shape: [3, 96] });
+    // Library vectors too: the long one in the sidecar, the short one inline.
+    expect(json.vectors[0].entries[0].vector).toEqual({ $tensor: 'vectors.0.entries.0.vector', shape: [96] });
+    expect(json.vectors[0].entries[1].vector).toEqual([0.5, -0.5]);
 
     const reader = openSafetensors(sidecar as string);
     try {
@@ -47,6 +50,7 @@ describe('saveExperiment / openExperiment', () => {
         'variants.2.interventions.1.v',
         'variants.2.interventions.2.u',
         'variants.2.interventions.2.v',
+        'vectors.0.entries.0.vector',
       ]);
       expect(reader.info('variants.2.interventions.1.v')).toEqual({ dtype: 'F32', shape: [2, 192] });
       expect(Array.from(reader.read('variants.1.interventions.0.vector'))).toEqual(seededVector(3, 96));

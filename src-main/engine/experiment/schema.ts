@@ -6,9 +6,18 @@ import { z } from 'zod';
 import { decodingSchema } from '../../../src-shared/decoding-schema';
 import { analysisRecordSchema } from '../../../src-shared/analysis-schema';
 import { generationSettingsSchema } from '../generate/settings';
+import { GENERIC_LIMITS } from '../../../src-shared/plan-schema';
 import { interventionSchema } from '../hooks/plan';
+import { weightOptionsSchema } from '../model/weight-format';
 
 export const EXPERIMENT_FORMAT = 'tiller-experiment';
+/** A new experiment's name until it is saved: then it takes the file's (ExperimentStore.save). */
+export const DEFAULT_EXPERIMENT_NAME = 'Untitled experiment';
+
+// Every list is bounded (zod then refuses an over-long one before reading it): far above
+// real experiments, low enough that a hostile file is refused in one issue.
+const MAX_VARIANTS = 256;
+const MAX_ALTERNATIVES = 1000;
 export const EXPERIMENT_VERSION = 1;
 
 /** A contrast vector from the mean over each prompt's own tokens, or from the last position only. */
@@ -30,10 +39,36 @@ export const vectorOriginSchema = z.discriminatedUnion('kind', [
 export const variantSchema = z.strictObject({
   id: z.string().min(1),
   name: z.string().min(1, 'must not be empty'),
-  interventions: z.array(interventionSchema).default(() => []),
+  interventions: z.array(interventionSchema).max(GENERIC_LIMITS.steps).default(() => []),
   /** Origin of the vector (or a patch's source prompt) of interventions[i], keyed by i (as a string, JSON keys are strings). */
   origins: z.record(z.string(), vectorOriginSchema).default(() => ({})),
   decoding: decodingSchema.default({ strategy: 'greedy' }),
+});
+
+/**
+ * A steering vector kept in the experiment's library (the Vectors tab): one vector per
+ * hook (an extracted layer range, a control vector's layers), what it was made for and
+ * how, so it can be applied to any variant with a scale and exported again.
+ */
+export const libraryVectorSchema = z.strictObject({
+  id: z.string().min(1),
+  name: z.string().min(1, 'must not be empty'),
+  /** The model it was made with or for (the model's family or a file's model hint). */
+  model: z.string(),
+  entries: z
+    .array(
+      z.strictObject({
+        hook: z.string().min(1),
+        vector: z.array(z.number()).min(1, 'must not be empty').max(1 << 20),
+        norm: z.number().min(0),
+        /** ||v|| / mean ||h|| at the hook when extracted; null when unknown (imported). */
+        relativeNorm: z.number().min(0).nullable(),
+      }),
+    )
+    .min(1, 'must hold a vector')
+    .max(1024),
+  /** How it was made: kind (extract, file, function), method, readout, prompt counts, source file... */
+  provenance: z.record(z.string(), z.string()),
 });
 
 export const modelRefSchema = z.strictObject({
@@ -45,6 +80,8 @@ export const modelRefSchema = z.strictObject({
   /** model/fingerprint.ts: sampled hash of the checkpoint files. */
   fingerprint: z.string().min(1),
   tokenizerPath: z.string().optional(),
+  /** How the weights were stored for the results (absent in files written before formats existed: float32). */
+  weights: weightOptionsSchema.optional(),
 });
 
 export const promptSchema = z.strictObject({
@@ -59,7 +96,7 @@ export const tokenRecordSchema = z.strictObject({
   id: z.int().min(0),
   text: z.string(),
   logprob: z.number(),
-  top: z.array(alternativeSchema),
+  top: z.array(alternativeSchema).max(MAX_ALTERNATIVES),
   /** The baseline's logprob of this token at the same step (variants after the first only). */
   baselineLogprob: z.number().optional(),
   /** Lens-based decoding only: the layer used at this step and the score of each candidate. */
@@ -70,7 +107,7 @@ export const tokenRecordSchema = z.strictObject({
 
 export const variantResultSchema = z.strictObject({
   variantId: z.string(),
-  tokens: z.array(tokenRecordSchema),
+  tokens: z.array(tokenRecordSchema).max(GENERIC_LIMITS.positions),
   text: z.string(),
   stopReason: z.enum(['eos', 'stop_string', 'max_tokens', 'context_full', 'cancelled']),
   tokensPerSecond: z.number(),
@@ -79,27 +116,30 @@ export const variantResultSchema = z.strictObject({
 export const resultsSchema = z.strictObject({
   ranAt: z.string(),
   provider: z.string(),
-  promptIds: z.array(z.int().min(0)),
-  variants: z.array(variantResultSchema),
+  promptIds: z.array(z.int().min(0)).max(GENERIC_LIMITS.positions),
+  variants: z.array(variantResultSchema).max(MAX_VARIANTS),
 });
 
 export const experimentSchema = z.strictObject({
   format: z.literal(EXPERIMENT_FORMAT),
   version: z.literal(EXPERIMENT_VERSION),
-  name: z.string().default('Untitled experiment'),
+  name: z.string().default(DEFAULT_EXPERIMENT_NAME),
   createdAt: z.string(),
   updatedAt: z.string(),
   model: modelRefSchema.nullable(),
   prompt: promptSchema,
   settings: generationSettingsSchema,
   /** variants[0] is the baseline every other column is compared with. */
-  variants: z.array(variantSchema).min(1, 'must hold at least the baseline'),
+  variants: z.array(variantSchema).min(1, 'must hold at least the baseline').max(MAX_VARIANTS),
+  /** The vector library; absent in files written before it existed. */
+  vectors: z.array(libraryVectorSchema).max(1000).default(() => []),
   results: resultsSchema.nullable().default(null),
   /** Inside-tab analyses (logit lens, patching sweeps), each with its inputs and results, oldest first. */
   analyses: z.array(analysisRecordSchema).max(1000).default(() => []),
 });
 
 export type VectorOrigin = z.infer<typeof vectorOriginSchema>;
+export type LibraryVector = z.infer<typeof libraryVectorSchema>;
 export type Variant = z.infer<typeof variantSchema>;
 export type VariantInput = z.input<typeof variantSchema>;
 export type ModelRef = z.infer<typeof modelRefSchema>;

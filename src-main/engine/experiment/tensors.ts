@@ -27,14 +27,15 @@ export interface TensorRef {
   shape: number[];
 }
 
-/** The document with every large vector of every intervention replaced by a TensorRef. */
+/** The document with every large vector of every intervention and library vector replaced by a TensorRef. */
 export function extractTensors(experiment: Experiment): { document: Record<string, unknown>; tensors: Map<string, F32Tensor> } {
   const tensors = new Map<string, F32Tensor>();
   const variants = experiment.variants.map((variant, v) => ({
     ...variant,
     interventions: variant.interventions.map((step, i) => extract(step, `variants.${v}.interventions.${i}`, tensors)),
   }));
-  return { document: { ...experiment, variants }, tensors };
+  const vectors = experiment.vectors.map((entry, i) => extract(entry, `vectors.${i}`, tensors));
+  return { document: { ...experiment, variants, vectors }, tensors };
 }
 
 function extract(value: unknown, key: string, tensors: Map<string, F32Tensor>): unknown {

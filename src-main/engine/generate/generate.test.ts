@@ -173,6 +173,22 @@ describe('generate', () => {
     expect(result.text).toBe('aéb');
   });
 
+  // Issue 11 item 11: top[].text was the vocabulary entry while the token's text was decoded.
+  it('reports alternatives as decoded text after the same context, not vocabulary entries', async () => {
+    const model = scriptedModel([A, BYTE_C3]);
+    const { events } = await collect(generate(model, tokenizer, [BOS], settings({ maxNewTokens: 2 })));
+    // At the second step BYTE_C3 is chosen and BYTE_A9 is the runner-up: both are lone bytes of "é".
+    expect(events[1].top.slice(0, 2)).toEqual([expect.objectContaining({ id: BYTE_C3, text: '\uFFFD' }), expect.objectContaining({ id: BYTE_A9, text: '\uFFFD' })]);
+    expect(events[1].top.map((alt) => alt.text)).not.toContain('<0xC3>');
+  });
+
+  // Issue 11 item 11: DoLa rules tokens out with -Infinity; they were listed at logprob null.
+  it('lists only alternatives that can occur', async () => {
+    const model = new FakeStepModel(64, () => Float32Array.from(VOCAB, (_, id) => (id === A ? 2 : id === B ? 1 : -Infinity)));
+    const { events } = await collect(generate(model, tokenizer, [BOS], settings({ maxNewTokens: 1 })));
+    expect(events[0].top.map((alt) => alt.id)).toEqual([A, B]);
+  });
+
   it('flushes an incomplete character when generation ends on it', async () => {
     const model = scriptedModel([A, BYTE_C3]);
     const { events, result } = await collect(generate(model, tokenizer, [BOS], settings({ maxNewTokens: 2 })));

@@ -25,7 +25,7 @@ export type StopReason = 'eos' | 'stop_string' | 'max_tokens' | 'context_full' |
 
 export interface TokenAlternative {
   id: number;
-  text: string; // tokenizer.tokenText(id), the vocabulary entry, for display; '' for ids past the tokenizer's vocabulary
+  text: string; // the text this token would have added after the same context, decoded like TokenEvent.text; '' for ids past the tokenizer's vocabulary
   logprob: number;
 }
 
@@ -134,10 +134,10 @@ export class Sequence {
     const emitEnd = this.stopReason ? this.text.length : safeToEmitLength(this.text, settings.stopStrings);
     const delta = this.text.slice(this.emittedLength, emitEnd);
     this.emittedLength = Math.max(this.emittedLength, emitEnd);
-    // Models often pad their vocabulary past the tokenizer's (Qwen: 151936 vs 151665 entries);
-    // those ids have no entry to show, and decode() already drops them.
-    const displayText = (alt: number): string => (alt < tokenizer.vocabSize ? tokenizer.tokenText(alt) : '');
-    const top = topAlternatives(logprobs, TOP_ALTERNATIVES).map((alt) => ({ ...alt, text: displayText(alt.id) }));
+    // Decoded like the chosen token's text (" Once", not the vocabulary entry "▁Once"),
+    // after the same few tokens of context.
+    const context = ids.slice(Math.max(0, ids.length - 1 - ALTERNATIVE_CONTEXT), -1);
+    const top = topAlternatives(logprobs, TOP_ALTERNATIVES).map((alt) => ({ ...alt, text: textAfter(tokenizer, context, alt.id) }));
     if (generatedIds.length === 1) this.prefillMs = stepMs;
     else this.decodeMs += stepMs;
     return { type: 'token', index: generatedIds.length - 1, id, text: delta, logprob: logprobs[id], top, position: ids.length - 1 };
@@ -232,6 +232,21 @@ export function checkPrompt(promptIds: number[], model: Pick<StepModel, 'maxPosi
 // Text streaming
 
 /** Where the earliest stop string starts in `text`, or -1. */
+/** Tokens of context an alternative's text is decoded after: enough for SentencePiece's leading space and byte pieces. */
+const ALTERNATIVE_CONTEXT = 4;
+
+/**
+ * The text `id` adds after `context`, as decode() makes it. Models often pad their
+ * vocabulary past the tokenizer's (Qwen: 151936 vs 151665 entries); those ids have no
+ * text, and decode() drops them.
+ */
+function textAfter(tokenizer: TextTokenizer, context: number[], id: number): string {
+  if (id >= tokenizer.vocabSize) return '';
+  const before = tokenizer.decode(context);
+  const after = tokenizer.decode([...context, id]);
+  return after.startsWith(before) ? after.slice(before.length) : tokenizer.decode([id]);
+}
+
 function findStopString(text: string, stopStrings: readonly string[]): number {
   let earliest = -1;
   for (const stop of stopStrings) {

@@ -204,7 +204,11 @@ export interface TokenLogprob {
   logprob: number;
 }
 
-/** The `k` most likely tokens of a log-probability vector, most likely first (ties: lowest id). */
+/**
+ * The `k` most likely tokens of a log-probability vector, most likely first (ties: lowest
+ * id). Only tokens that can occur: a strategy that rules tokens out (DoLa's plausibility
+ * filter) leaves fewer than k, never padding at logprob -Infinity.
+ */
 export function topAlternatives(logprobs: Float32Array, k = 5): TokenLogprob[] {
-  return Array.from(topKIds(logprobs, k), (id) => ({ id, logprob: logprobs[id] }));
+  return Array.from(topKIds(logprobs, k), (id) => ({ id, logprob: logprobs[id] })).filter((alt) => alt.logprob > -Infinity);
 }

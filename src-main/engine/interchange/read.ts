@@ -8,10 +8,12 @@
  *   safetensors   one tensor per hook name (Tiller, repeng, EasySteer)
  *   JSON          Neuronpedia (neuronpedia.ts), a bare list of numbers, or {"NAME": [...], ...}
  */
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, readSync, statSync } from 'node:fs';
+import { parseJson } from '../../../src-shared/json-syntax';
 import { extname } from 'node:path';
 import { EngineError } from '../errors';
 import { parseHookName } from '../hooks/names';
+import { openRegularFile, readRegularFile } from '../model/file-io';
 import { openSafetensors } from '../model/safetensors';
 import { readControlVector } from './control-vector';
 import { GGUF_MAGIC } from './gguf';
@@ -43,7 +45,7 @@ function fileSize(path: string): number {
 export function sniffFile(path: string): { kind: FileKind; head: Buffer } {
   fileSize(path);
   const buffer = Buffer.alloc(256);
-  const fd = openSync(path, 'r');
+  const { fd } = openRegularFile(path, 'vector file', 'bad_argument');
   let read: number;
   try {
     read = readSync(fd, buffer, 0, buffer.length, 0);
@@ -110,7 +112,7 @@ function fail(path: string, problem: string): never {
 
 function readBounded(path: string, size: number): Buffer {
   if (size > MAX_VECTOR_FILE_BYTES) throw badFile(path, `is ${size} bytes; GGUF and JSON vector files are limited to ${MAX_VECTOR_FILE_BYTES} bytes`);
-  return readFileSync(path);
+  return readRegularFile(path, 'vector file', 'bad_argument', MAX_VECTOR_FILE_BYTES);
 }
 
 function readSafetensorsSet(path: string): VectorSet {
@@ -138,12 +140,9 @@ function readSafetensorsSet(path: string): VectorSet {
 }
 
 function readJsonSet(path: string, bytes: Buffer): VectorSet {
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch (error) {
-    throw badFile(path, `is not valid JSON: ${(error as Error).message}`);
-  }
+  const parsed = parseJson(bytes.toString('utf8'));
+  if (!parsed.ok) throw badFile(path, `is ${parsed.message}`);
+  const value = parsed.value;
   const set = emptySet('json');
   if (Array.isArray(value)) {
     set.vectors = [{ key: null, hook: null, vector: numbers(path, 'the list', value) }];

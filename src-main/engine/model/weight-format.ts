@@ -12,22 +12,21 @@ export const WEIGHT_FORMATS = ['f32', 'int8', 'int4'] as const;
 export type WeightFormat = (typeof WEIGHT_FORMATS)[number];
 
 export const DEFAULT_BLOCK_SIZE = 32;
+/** Quantized matrices use MatMulNBits' int8-activation kernels unless asked otherwise. */
+export const DEFAULT_ACCURACY_LEVEL = 4;
 
 export const weightOptionsSchema = z.object({
   format: z.enum(WEIGHT_FORMATS),
   /** Weights per quantization block along in_features: a power of two, at least 16. */
-  blockSize: z.number().int().min(16).max(4096).refine((n) => (n & (n - 1)) === 0, 'block size must be a power of two'),
+  blockSize: z.number().int().min(16).max(4096).refine((n) => (n & (n - 1)) === 0, 'block size must be a power of two').default(DEFAULT_BLOCK_SIZE),
   /**
    * MatMulNBits accuracy_level: 0 computes in float32 (exact on the dequantized weights);
    * 4 quantizes the activations to int8 as well, about 1% less exact (ORT-NOTES.md) but
    * the fast path: int8 weights decode ~15x faster than at level 0 (npm run bench).
    */
-  accuracyLevel: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3), z.literal(4)]),
+  accuracyLevel: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3), z.literal(4)]).default(DEFAULT_ACCURACY_LEVEL),
 });
 export type WeightOptions = z.infer<typeof weightOptionsSchema>;
-
-/** Quantized matrices use MatMulNBits' int8-activation kernels unless asked otherwise. */
-export const DEFAULT_ACCURACY_LEVEL = 4;
 
 export const F32_WEIGHTS: WeightOptions = { format: 'f32', blockSize: DEFAULT_BLOCK_SIZE, accuracyLevel: DEFAULT_ACCURACY_LEVEL };
 

@@ -11,8 +11,13 @@ import { EngineError } from '../errors';
 import { AutosaveStore, type RecoveredSession } from '../experiment/autosave';
 import { openExperiment, saveExperiment } from '../experiment/file';
 import { RecentExperiments } from '../experiment/recent';
-import type { Experiment } from '../experiment/schema';
+import { DEFAULT_EXPERIMENT_NAME, type Experiment } from '../experiment/schema';
 import type { RecentExperiment } from './protocol';
+
+/** "runs/sweep.tiller.json" -> "sweep". */
+export function nameFromFile(path: string): string {
+  return basename(path).replace(/(\.tiller)?\.json$/, '');
+}
 
 export class ExperimentStore {
   private readonly recentList: RecentExperiments;
@@ -23,10 +28,13 @@ export class ExperimentStore {
     this.autosaves = new AutosaveStore(appDataDir);
   }
 
+  /** An experiment still named by default (or not at all) is named from its file: "sweep.tiller.json" is "sweep". */
   save(path: string, experiment: Experiment): { path: string; warnings: string[] } {
     const absolute = resolve(path);
-    const saved = saveExperiment(absolute, experiment);
-    this.recentList.add(absolute, experiment.name);
+    const unnamed = experiment.name.trim() === '' || experiment.name === DEFAULT_EXPERIMENT_NAME;
+    const named = unnamed ? { ...experiment, name: nameFromFile(absolute) } : experiment;
+    const saved = saveExperiment(absolute, named);
+    this.recentList.add(absolute, named.name);
     return { path: saved.path, warnings: saved.warnings };
   }
 
@@ -34,7 +42,7 @@ export class ExperimentStore {
     const absolute = resolve(path);
     try {
       const opened = openExperiment(absolute);
-      this.recentList.add(absolute, opened.experiment.name || basename(absolute));
+      this.recentList.add(absolute, opened.experiment.name || nameFromFile(absolute));
       return { path: absolute, experiment: opened.experiment, warnings: opened.warnings };
     } catch (error) {
       // A recent entry that no longer opens would fail the same way every time.

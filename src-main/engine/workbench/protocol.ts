@@ -13,6 +13,9 @@ import { generationSettingsSchema } from '../generate/settings';
 import type { RecoveredSession } from '../experiment/autosave';
 import type { HookInfo } from '../hooks/names';
 import type { ExecutionProvider } from '../runtime/protocol';
+import { weightOptionsSchema, type WeightFormat, type WeightOptions } from '../model/weight-format';
+import { vectorRequestSchemas, type ImportedVectors, type SweepAnswer } from './vectors';
+import type { LibraryVector } from '../experiment/schema';
 import type { AnalysisProgress } from '../analysis/control';
 import { analysisInputSchema, patchResultSchema, type AnalysisRecord } from '../../../src-shared/analysis-schema';
 
@@ -36,6 +39,10 @@ export interface ModelInfo {
   fallbackReason: string | null;
   /** Bytes of weights the engine keeps (the graph-layout cache file it maps). */
   weightBytes: number;
+  /** How the weights are stored: float32, or int8/int4 linear layers (MatMulNBits). */
+  weights: WeightOptions;
+  /** Bytes of this model's cached weight file in that format, on disk. */
+  cacheBytes: number;
   fingerprint: string;
   /** The tokenizer has a chat template, so the prompt's chat toggle means something. */
   hasChatTemplate: boolean;
@@ -103,8 +110,19 @@ export interface TokenStreamEvent {
   token: TokenRecord;
 }
 
+/** Memory each weight format of a model needs, before loading it, and the format to propose. */
+export interface ModelMemory {
+  /** Estimated bytes per format (weights, KV cache for 4096 positions, conversion peak). */
+  needs: Record<WeightFormat, number>;
+  availableBytes: number;
+  /** float32 when it fits comfortably; otherwise the largest format that fits; null if none does. */
+  recommended: WeightFormat | null;
+  reason: string;
+}
+
 export type WorkbenchEvent =
   | TokenStreamEvent
+  | { type: 'conversion'; path: string; weights: string; doneBytes: number; totalBytes: number; bytesPerSecond: number }
   | { type: 'done'; runId: string; results: ExperimentResults }
   | { type: 'error'; runId: string; error: SerializedError }
   | {
@@ -134,13 +152,18 @@ const path = z
 export const requestSchemas = {
   status: z.strictObject({}),
   restartEngine: z.strictObject({}),
-  loadModel: z.strictObject({ path, tokenizerPath: path.optional() }),
+  loadModel: z.strictObject({ path, tokenizerPath: path.optional(), weights: weightOptionsSchema.optional() }),
+  modelMemory: z.strictObject({ path, tokenizerPath: path.optional() }),
   unloadModel: z.strictObject({}),
   listHooks: z.strictObject({}),
   tokenize: z.strictObject({ text: z.string().max(1_000_000), chat: z.boolean().default(false) }),
   embeddingVector: z.strictObject({ token: z.string().min(1, 'must name a token') }),
   contrastVector: z.strictObject({ hook: z.string().min(1), positive: z.string().min(1), negative: z.string().min(1), reduce: contrastReduceSchema.default('mean') }),
   readVectorFile: z.strictObject({ path, key: z.string().optional() }),
+  extractVectors: vectorRequestSchemas.extractVectors,
+  importVectors: vectorRequestSchemas.importVectors.extend({ path }),
+  exportVectors: vectorRequestSchemas.exportVectors.extend({ path }),
+  sweepVector: vectorRequestSchemas.sweepVector,
   validateVariant: z.strictObject({ variant: variantSchema }),
   generate: z.strictObject({
     prompt: promptSchema,
@@ -177,7 +200,10 @@ export interface WorkbenchApi {
   status(request: RequestOf<'status'>): Promise<EngineStatus>;
   /** Restart a crashed engine process (app only; a no-op elsewhere). */
   restartEngine(request: RequestOf<'restartEngine'>): Promise<EngineStatus>;
+  /** Load a model; converting its weights on the first load in a format streams 'conversion' events. */
   loadModel(request: RequestOf<'loadModel'>): Promise<ModelInfo>;
+  /** What each weight format of the model at `path` would need, read from its config before loading. */
+  modelMemory(request: RequestOf<'modelMemory'>): Promise<ModelMemory>;
   unloadModel(request: RequestOf<'unloadModel'>): Promise<void>;
   listHooks(request: RequestOf<'listHooks'>): Promise<HookInfo[]>;
   tokenize(request: RequestOf<'tokenize'>): Promise<{ ids: number[]; tokens: string[] }>;
@@ -187,6 +213,14 @@ export interface WorkbenchApi {
   contrastVector(request: RequestOf<'contrastVector'>): Promise<{ vector: number[] }>;
   /** A vector from a safetensors file (keyed by hook name) or a JSON list of numbers. */
   readVectorFile(request: RequestOf<'readVectorFile'>): Promise<{ vector: number[]; key: string | null; keys: string[] }>;
+  /** Library vectors from contrast prompts (mean difference or PCA) at each hook, with norms relative to the residual norm. */
+  extractVectors(request: RequestOf<'extractVectors'>): Promise<{ entries: LibraryVector['entries']; pairs: number; forwardPasses: number }>;
+  /** Every vector of a file (GGUF control vector, safetensors, Neuronpedia or plain JSON), for the library. */
+  importVectors(request: RequestOf<'importVectors'>): Promise<ImportedVectors>;
+  /** Write library vectors to a .gguf, .safetensors or Neuronpedia .json file (the extension picks). */
+  exportVectors(request: RequestOf<'exportVectors'>): Promise<{ path: string }>;
+  /** Generate a vector over a scale x layer grid: texts, the baseline text's perplexity and a target's probability per cell. */
+  sweepVector(request: RequestOf<'sweepVector'>): Promise<SweepAnswer>;
   /** Check a variant against the loaded model; issues name the field. */
   validateVariant(request: RequestOf<'validateVariant'>): Promise<{ issues: VariantIssue[] }>;
   /** Start generating every variant from the same prompt and seed; tokens stream as events. */

@@ -20,6 +20,8 @@ export const MODEL: ModelInfo = {
   provider: 'cpu',
   fallbackReason: null,
   weightBytes: 1_200_000,
+  weights: { format: 'f32', blockSize: 32, accuracyLevel: 4 },
+  cacheBytes: 1_300_000,
   fingerprint: 'abc123',
   hasChatTemplate: false,
   compiled: { graphs: 1, estimatedBytes: 1_300_000 },
@@ -78,6 +80,7 @@ export function fakeWorkbenchApi(overrides: Partial<WorkbenchApi> = {}) {
     status: vi.fn(async () => IDLE),
     restartEngine: vi.fn(async () => IDLE),
     loadModel: vi.fn(async () => MODEL),
+    modelMemory: vi.fn(async () => ({ needs: { f32: 2_000_000, int8: 700_000, int4: 400_000 }, availableBytes: 8e9, recommended: 'f32' as const, reason: 'float32 weights need about 0.00 GB of the 8.0 GB available: exact, and the default' })),
     unloadModel: vi.fn(async () => undefined),
     listHooks: vi.fn(async () => hooksOf(MODEL)),
     listRecent: vi.fn(async () => []),
@@ -94,6 +97,12 @@ export function fakeWorkbenchApi(overrides: Partial<WorkbenchApi> = {}) {
       throw new Error('no files here');
     }),
     downloadModel: vi.fn(async () => ({ downloadId: 'd' })),
+    extractVectors: vi.fn(async ({ hooks }: { hooks: string[] }) => ({ entries: hooks.map((hook) => ({ hook, vector: [1, 0, 0, 0], norm: 1, relativeNorm: 0.1 })), pairs: 2, forwardPasses: 2 })),
+    importVectors: vi.fn(async () => ({ format: 'gguf', model: 'llama', label: null, strength: null, metadata: {}, warnings: [], entries: [{ key: 'direction.1', hook: 'blocks.1.hook_resid_post', vector: [0, 1, 0, 0], norm: 1 }] })),
+    exportVectors: vi.fn(async ({ path }: { path: string }) => ({ path })),
+    sweepVector: vi.fn(async () => {
+      throw new Error('no sweeps here');
+    }),
     ...fakeEditorApi(),
     onEvent: (listener) => {
       listeners.add(listener);

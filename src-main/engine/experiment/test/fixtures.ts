@@ -62,6 +62,18 @@ export function sampleExperiment(seed = 1, width = 96): Experiment {
         decoding: { strategy: 'dola', layers: [0, 2] },
       },
     ],
+    vectors: [
+      {
+        id: 'vec-honesty',
+        name: 'honesty (pca)',
+        model: 'llama',
+        entries: [
+          { hook: 'blocks.5.hook_resid_post', vector: seededVector(seed + 40, width), norm: 1, relativeNorm: 0.05 },
+          { hook: 'blocks.6.hook_resid_post', vector: [0.5, -0.5], norm: 0.70710678, relativeNorm: null },
+        ],
+        provenance: { kind: 'extract', method: 'pca', readout: 'last', pairs: '12' },
+      },
+    ],
     results: {
       ranAt: '2025-01-02T03:15:00.000Z',
       provider: 'cpu',

@@ -103,7 +103,7 @@ function fromLibrary<T>(file: string, call: () => T): T {
   try {
     return call();
   } catch (error) {
-    throw new EngineError('bad_tokenizer', `${file}: ${messageOf(error)}`, { file });
+    throw new EngineError('bad_tokenizer', `${file}: the tokenizer library cannot use it (${messageOf(error)})`, { file });
   }
 }
 

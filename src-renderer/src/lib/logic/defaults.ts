@@ -43,7 +43,7 @@ export function newVariant(name: string): Variant {
 }
 
 export function modelRefOf(model: ModelInfo): ModelRef {
-  return { path: model.path, format: model.format, architecture: model.architecture, family: model.family, fingerprint: model.fingerprint };
+  return { path: model.path, format: model.format, architecture: model.architecture, family: model.family, fingerprint: model.fingerprint, weights: model.weights };
 }
 
 export function newExperiment(model: ModelRef | null, now: Date = new Date()): Experiment {
@@ -58,6 +58,7 @@ export function newExperiment(model: ModelRef | null, now: Date = new Date()): E
     prompt: { text: 'Once upon a time', chat: false },
     settings: { ...DEFAULT_SETTINGS, stopStrings: [] },
     variants: [newVariant('Baseline')],
+    vectors: [],
     results: null,
     analyses: [],
   };

@@ -27,6 +27,7 @@ export class LiveRun {
   #showing = $state(false);
 
   #early: RunEvent[] = [];
+  #idleWaiters: (() => void)[] = [];
   #queued: { variant: number; index: number; token: TokenRecord }[] = [];
   #flushTimer: ReturnType<typeof setTimeout> | null = null;
   #ticker: ReturnType<typeof setInterval> | null = null;
@@ -164,6 +165,13 @@ export class LiveRun {
     this.#phase = phase;
     this.#endedAt = Date.now();
     this.#stopTimers();
+    for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  }
+
+  /** Resolves once no run is starting or running (at once when none is). */
+  whenIdle(): Promise<void> {
+    if (!this.active) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   #stopTimers(): void {

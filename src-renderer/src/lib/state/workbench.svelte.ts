@@ -5,16 +5,18 @@
  */
 import { createContext } from 'svelte';
 import { errorHeadline, errorMessage, issueLines } from '../api/errors';
-import type { Experiment, MenuCommand, ModelRef, PickKind, RecentExperiment, RecoveredSession, TokenRecord, VariantResult, WorkbenchEvent } from '../api/types';
+import type { Experiment, MenuCommand, ModelRef, PickKind, RecentExperiment, RecoveredSession, RequestOf, TokenRecord, VariantResult, WorkbenchEvent } from '../api/types';
 import type { ConnectionState } from '../api/websocket';
 import { modelRefOf } from '../logic/defaults';
 import { folderOf, inFolder, modelLabel } from '../logic/format';
 import { checkVariant, errorsOf, issueLine } from '../logic/issues';
+import { sameWeights } from '../logic/weights';
 import { finishedExperiment } from '../logic/sanitize';
 import { ExperimentDocument } from './document.svelte';
 import { Dialogs } from './dialogs.svelte';
 import { EngineChecks } from './engine-checks.svelte';
 import { Notices } from './notices.svelte';
+import { LiveStrength } from './live-strength.svelte';
 import { LiveRun } from './run.svelte';
 import type { Session } from './session.svelte';
 import { UnappliedFields } from './unapplied.svelte';
@@ -47,6 +49,15 @@ export class Workbench {
   readonly settingsFields = new UnappliedFields();
   /** The Inside tab's analyses (logit lens, patching sweeps). */
   readonly inside: InsideAnalyses;
+  /** Regenerate as a steering scale moves (the live strength slider). */
+  readonly live = new LiveStrength({
+    stop: async () => {
+      if (!this.run.active) return;
+      await this.cancel();
+      await this.run.whenIdle();
+    },
+    start: () => this.generate({ show: false }),
+  });
 
   #view = $state<View>('variants');
   #selected = $state(0);
@@ -100,11 +111,17 @@ export class Workbench {
   get columns(): CompareColumn[] {
     return this.#columns;
   }
-  /** The experiment names a model that is not the loaded one. */
+  /** The experiment names a model that is not the loaded one, or the same one with its weights in another format. */
   get modelMismatch(): boolean {
     const wanted = this.doc.model;
     const loaded = this.session.model;
-    return wanted !== null && (loaded === null || loaded.fingerprint !== wanted.fingerprint);
+    return wanted !== null && (loaded === null || loaded.fingerprint !== wanted.fingerprint || this.weightsMismatch);
+  }
+  /** The loaded model is the experiment's, but its weights are stored in another format than the experiment's results were made with. */
+  get weightsMismatch(): boolean {
+    const wanted = this.doc.model;
+    const loaded = this.session.model;
+    return wanted !== null && loaded !== null && loaded.fingerprint === wanted.fingerprint && !sameWeights(wanted.weights, loaded.weights);
   }
   /**
    * The results on screen were made with a model that is not the loaded one. They stay
@@ -144,6 +161,9 @@ export class Workbench {
 
   handleEvent(event: WorkbenchEvent): void {
     switch (event.type) {
+      case 'conversion':
+        this.session.handleEvent(event);
+        break;
       case 'status':
       case 'download':
         this.session.handleEvent(event);
@@ -220,8 +240,8 @@ export class Workbench {
 
   // ------------------------------------------------------------ model
 
-  async loadModel(path: string): Promise<void> {
-    const model = await this.session.loadModel(path);
+  async loadModel(path: string, weights?: RequestOf<'loadModel'>['weights']): Promise<void> {
+    const model = await this.session.loadModel(path, weights);
     if (!model) return;
     if (this.resultsStale) {
       const owner = this.doc.model;
@@ -265,7 +285,8 @@ export class Workbench {
 
   // ------------------------------------------------------------ generation
 
-  async generate(): Promise<void> {
+  /** show: switch to the compare view (not for live strength, whose slider is in the variants view). */
+  async generate({ show = true } = {}): Promise<void> {
     const blocked = this.settingsBlock;
     if (blocked !== null && !this.run.active) {
       // A shortcut or the menu may ask while the button is disabled: say why nothing runs.
@@ -288,7 +309,7 @@ export class Workbench {
     }
     const settings = $state.snapshot(this.doc.settings);
     this.#runModel = modelRefOf(model);
-    this.#view = 'compare';
+    if (show) this.#view = 'compare';
     this.run.begin(
       variants.map((variant) => variant.id),
       settings.maxNewTokens,

@@ -10,4 +10,13 @@ export interface EditorEnv {
   nativeDialogs: boolean;
   /** The prompt every variant runs on (a patch compares its source prompt's length with it). */
   prompt: Experiment['prompt'];
+  /** Live strength: regenerate as a steering scale moves (absent where nothing can run, as in tests). */
+  live?: LiveControl;
+}
+
+export interface LiveControl {
+  on: boolean;
+  toggle: (on: boolean) => void;
+  /** A steering scale changed. */
+  nudge: () => void;
 }

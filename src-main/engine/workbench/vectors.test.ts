@@ -1,0 +1,69 @@
+/** The vector library's Workbench methods on the shared stories260K model: extract, import, export, sweep. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectEngineError } from '../../test/expect-engine-error';
+import { sharedPath } from '../../test/shared-paths';
+import { Workbench } from './workbench';
+
+const dir = mkdtempSync(join(tmpdir(), 'tiller-workbench-vectors-'));
+let workbench: Workbench;
+
+beforeAll(async () => {
+  workbench = new Workbench({ appDataDir: join(dir, 'app-data'), engine: { cacheDir: join(dir, 'cache') }, transport: 'ipc' });
+  await workbench.loadModel({ path: sharedPath('models', 'stories260K-hf') });
+});
+
+afterAll(async () => {
+  await workbench.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const positive = ['The happy dog played', 'She smiled with joy', 'What a lovely day'];
+const negative = ['The sad dog cried', 'She frowned with grief', 'What a gloomy day'];
+
+describe('vector library methods', () => {
+  it('extracts one entry per hook with its norms, and exports them to a GGUF that imports back', async () => {
+    const hooks = ['blocks.1.hook_resid_post', 'blocks.2.hook_resid_post'];
+    const extracted = await workbench.extractVectors({ method: 'pca', positive, negative, hooks });
+    expect(extracted.pairs).toBe(3);
+    expect(extracted.entries.map((entry) => entry.hook)).toEqual(hooks);
+    for (const entry of extracted.entries) {
+      expect(entry.vector).toHaveLength(64);
+      expect(entry.norm).toBeCloseTo(1, 5);
+      expect(entry.relativeNorm).toBeGreaterThan(0);
+    }
+    const path = join(dir, 'mood.gguf');
+    await workbench.exportVectors({ path, model: 'llama', label: 'mood', entries: extracted.entries.map(({ hook, vector }) => ({ hook, vector })), provenance: { method: 'pca' } });
+    const imported = await workbench.importVectors({ path });
+    expect(imported).toMatchObject({ format: 'gguf', model: 'llama', warnings: [] });
+    expect(imported.entries.map((entry) => entry.hook)).toEqual(hooks);
+    imported.entries[1].vector.forEach((value, i) => expect(value).toBeCloseTo(extracted.entries[1].vector[i], 6));
+    expect(imported.metadata['tiller.method']).toBe('pca');
+  });
+
+  it("imports a real repeng control vector with each layer at its block's output", async () => {
+    const imported = await workbench.importVectors({ path: sharedPath('interchange', 'gguf', 'repeng_kydux', 'stylish.gguf') });
+    expect(imported.entries).toHaveLength(31);
+    expect(imported.entries[0]).toMatchObject({ key: 'direction.1', hook: 'blocks.1.hook_resid_post' });
+    expect(imported.entries[0].norm).toBeCloseTo(1, 4);
+  });
+
+  it('sweeps a vector over scales x layers with a target token given as text', async () => {
+    const { ids } = await workbench.tokenize({ text: 'Once upon a time' });
+    const vector = Array.from({ length: 64 }, (_, i) => Math.sin(i));
+    const answer = await workbench.sweepVector({ promptIds: ids, layers: [1, 3], scales: [0, 6], vectors: [vector], settings: { maxNewTokens: 5 }, target: ' happy' });
+    expect(answer.target?.text).toBeDefined();
+    expect(answer.cells.map((row) => row.map((cell) => [cell.layer, cell.scale]))).toEqual([[[1, 0], [1, 6]], [[3, 0], [3, 6]]]);
+    expect(answer.cells[0][0].text).toBe(answer.baseline.text);
+    expect(answer.cells[0][1].targetProb).toBeGreaterThan(0);
+  });
+
+  it('refuses with the reason', async () => {
+    await expectEngineError(() => workbench.importVectors({ path: sharedPath('interchange', 'gguf', 'edge_cases', 'easysteer__hf-space__vectors__diffmean-1.gguf.lfs-pointer') }), 'bad_argument', 'Git LFS pointer');
+    await expectEngineError(() => workbench.importVectors({ path: 'relative.gguf' }), 'bad_argument', 'absolute');
+    await expectEngineError(() => workbench.exportVectors({ path: join(dir, 'x.gguf'), model: 'm', label: 'x', entries: [{ hook: 'blocks.0.hook_resid_post', vector: [1] }] }), 'bad_argument', "block 0's output");
+    await expectEngineError(() => workbench.extractVectors({ positive, negative, hooks: ['blocks.7.hook_resid_post'] }), 'bad_argument', 'layer 7 is out of range');
+  });
+});
