@@ -7,11 +7,12 @@ import { freemem, homedir } from 'node:os';
 import { join } from 'node:path';
 import { EngineError } from './errors';
 import type { DecodingInput, DecodingStep } from '../../src-shared/decoding-schema';
+import { patchLengthIssues } from '../../src-shared/patch-length';
 import { checkPrompt, generate, Sequence, type GenerationEvent, type GenerationResult, type TokenEvent } from './generate/generate';
 import { decodingReport, stepScorer } from './generate/scorers';
 import type { GenerationSettings } from './generate/settings';
 import type { StepModel } from './generate/step-model';
-import { llamaGraphWeights } from './graph/llama';
+import { graphWeights } from './graph/forward';
 import { ensureWeightFile, weightCacheBytes, type ConversionProgress } from './graph/weights-file';
 import { planWarnings, validatePlan, validateRunPositions, type Plan } from './hooks/plan';
 import { issueText, planScheduleBlocks, scheduleReport } from './hooks/schedule';
@@ -81,7 +82,7 @@ export interface EngineOptions {
 }
 
 /** Bumped whenever the weight layout or graph changes, so stale caches are not reused. */
-const GRAPH_VERSION = 'llama-3';
+const GRAPH_VERSION = 'decoder-1';
 const EMPTY_PLAN: Plan = { captures: [], interventions: [] };
 /** Source runs of patches, kept so re-running a variant does not recompute them. */
 const MAX_CACHED_SOURCES = 16;
@@ -123,7 +124,7 @@ export class Engine {
       checkMemory(loaded.spec, weights, options.availableBytes ?? freemem(), loaded.path);
       const fingerprint = weightsFingerprint(loaded.weights.files);
       const dir = join(this.cacheDir, 'models', `${fingerprint.slice(0, 24)}-${GRAPH_VERSION}-${weightOptionsLabel(weights)}`);
-      const groups = llamaGraphWeights(loaded.spec, loaded.weights, weights);
+      const groups = graphWeights(loaded.spec, loaded.weights, weights);
       const manifest = ensureWeightFile(dir, `${fingerprint}:${GRAPH_VERSION}`, weights, groups, options.onProgress);
       const plans = new PlanSessions(this.runtime, loaded.spec, manifest, dir, this.executionProvider);
       const base = await plans.acquire(EMPTY_PLAN); // held for the model's life: the plain forward pass
@@ -343,7 +344,8 @@ export class ModelHandle {
         const list = decoding.errors.map((issue) => `decoding.${issueText(issue)}`).join('; ');
         throw new EngineError('bad_plan', `${label(i)}${list}`, { issues: decoding.errors.map((issue) => ({ ...issue, path: `decoding.${issue.path}` })) });
       }
-      return [...planWarnings(plan).map(issueText), ...decoding.warnings.map((issue) => `decoding.${issueText(issue)}`)];
+      const patches = patchLengthIssues(plan.interventions, promptIds.length);
+      return [...planWarnings(plan).map(issueText), ...patches.map(issueText), ...decoding.warnings.map((issue) => `decoding.${issueText(issue)}`)];
     });
     const scorers = variants.map((variant) => stepScorer(this.spec, variant.decoding));
     const sequences = variants.map(() => new Sequence(this.tokenizer, promptIds, settings, this.spec.nCtx));

@@ -49,19 +49,21 @@ export function quantizedMatrixBytes(rows: number, cols: number, bits: number, b
 }
 
 /**
- * Bytes of the graph-layout weight file for `spec` in a format: matrices as stored (the
- * float32 unembedding is its own transposed copy even when tied), vectors and the rotary
- * tables in float32, the embedding table in float32 or float16.
+ * Bytes of the graph-layout weight file for `spec` in a format (graph/forward.ts
+ * graphWeights): matrices as stored (the unembedding is its own copy even when tied),
+ * vectors, learned positions and the rotary tables in float32, the token embedding in
+ * float32 or float16.
  */
 export function weightFileBytes(spec: ModelSpec, options: WeightOptions): number {
   let bytes = 0;
   for (const [name, shape] of expectedParams(spec)) {
-    if (shape.length === 1) bytes += shape[0] * 4;
+    if (shape.length === 1 || name === paramName.posEmbed()) bytes += shape.reduce((a, b) => a * b, 1) * 4;
     else if (name === paramName.embed()) bytes += shape[0] * shape[1] * (options.format === 'f32' ? 4 : 2);
     else bytes += matrixBytes(shape[0], shape[1], options);
   }
   if (spec.tiedEmbeddings) bytes += matrixBytes(spec.dVocab, spec.dModel, options); // the head reads its own copy
-  return bytes + 2 * spec.nCtx * (spec.dHead / 2) * 4; // rotary cos and sin tables
+  const rotaryTables = spec.traits.positions === 'rotary' ? 2 * spec.nCtx * (spec.dHead / 2) * 4 : 0;
+  return bytes + rotaryTables;
 }
 
 function matrixBytes(rows: number, cols: number, options: WeightOptions): number {
