@@ -17,10 +17,11 @@ import { EngineChecks } from './engine-checks.svelte';
 import { Notices } from './notices.svelte';
 import { LiveStrength } from './live-strength.svelte';
 import { LiveRun } from './run.svelte';
+import { SweepRun } from './sweep.svelte';
 import type { Session } from './session.svelte';
 import { UnappliedFields } from './unapplied.svelte';
 
-export type View = 'variants' | 'compare';
+export type View = 'variants' | 'compare' | 'vectors';
 
 /** One column of the compare view. */
 export interface CompareColumn {
@@ -68,9 +69,13 @@ export class Workbench {
 
   #columns = $derived.by((): CompareColumn[] => this.#computeColumns());
 
+  /** The Vectors tab's sweep (kept while the user looks at other tabs). */
+  readonly sweep: SweepRun;
+
   constructor(session: Session) {
     this.session = session;
     this.checks = new EngineChecks(session.api);
+    this.sweep = new SweepRun(session.api);
   }
 
   get view(): View {
