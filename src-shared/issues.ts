@@ -19,7 +19,7 @@ export const MAX_ISSUES = 100;
 export const LISTED_ISSUES = 8;
 
 /** Inputs with more values than this are parsed to their first problem only (see safeParseBounded). */
-const FULL_REPORT_VALUES = 20_000;
+const FULL_REPORT_VALUES = 5_000;
 
 type ZodIssue = z.core.$ZodIssue;
 
@@ -89,8 +89,9 @@ export function issueLines(issues: readonly Issue[]): string {
 
 /**
  * schema.safeParse, bounded in time and memory for any JSON value. zod collects one issue
- * per bad element, and a container with ~10^5 of them overflows the stack in zod itself
- * (and costs ~GB before that), so an input with more than FULL_REPORT_VALUES values is
+ * per bad element (several where unions try each branch), and a container with ~10^5 of
+ * them overflows the stack in zod itself (the fuzz suite found ~20,000 values enough deep
+ * in a call stack), so an input with more than FULL_REPORT_VALUES values is
  * parsed with zod's abortEarly: a valid input parses the same, an invalid one reports
  * its first problem only. Arrays should also carry .max() bounds, which zod checks
  * before it reads any element.

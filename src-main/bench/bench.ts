@@ -110,14 +110,14 @@ const manifestSchema = z.object({ tensors: z.record(z.string(), z.object({ lengt
 
 /**
  * Weight bytes a decode step reads, from the manifest ensureWeightFile wrote beside the
- * compiled graph. Excluded: the embedding table (one row is gathered per token) and the
+ * compiled graph. Excluded: the embedding tables (one row is gathered per token) and the
  * rope tables (one row each). The tied unembedding IS read: the graph keeps a transposed
- * copy, unembed.W_U. The engine's cacheDir holds exactly one model, so one manifest.
+ * copy, unembed.weight. The engine's cacheDir holds exactly one model, so one manifest.
  */
 function weightBytesPerToken(cacheDir: string): number {
   const [modelDir] = readdirSync(join(cacheDir, 'models'));
   const manifest = manifestSchema.parse(JSON.parse(readFileSync(join(cacheDir, 'models', modelDir, 'manifest.json'), 'utf8')));
-  const read = Object.entries(manifest.tensors).filter(([name]) => name !== 'embed.W_E' && !name.startsWith('rope.'));
+  const read = Object.entries(manifest.tensors).filter(([name]) => name !== 'embed.weight' && name !== 'pos_embed.weight' && !name.startsWith('rope.'));
   return read.reduce((sum, [, entry]) => sum + entry.length, 0);
 }
 

@@ -11,7 +11,7 @@ import { checkPrompt, generate, Sequence, type GenerationEvent, type GenerationR
 import { decodingReport, stepScorer } from './generate/scorers';
 import type { GenerationSettings } from './generate/settings';
 import type { StepModel } from './generate/step-model';
-import { llamaGraphWeights } from './graph/llama';
+import { graphWeights } from './graph/forward';
 import { ensureWeightFile, weightCacheBytes, type ConversionProgress } from './graph/weights-file';
 import { planWarnings, validatePlan, validateRunPositions, type Plan } from './hooks/plan';
 import { issueText, planScheduleBlocks, scheduleReport } from './hooks/schedule';
@@ -81,7 +81,7 @@ export interface EngineOptions {
 }
 
 /** Bumped whenever the weight layout or graph changes, so stale caches are not reused. */
-const GRAPH_VERSION = 'llama-3';
+const GRAPH_VERSION = 'decoder-1';
 const EMPTY_PLAN: Plan = { captures: [], interventions: [] };
 /** Source runs of patches, kept so re-running a variant does not recompute them. */
 const MAX_CACHED_SOURCES = 16;
@@ -123,7 +123,7 @@ export class Engine {
       checkMemory(loaded.spec, weights, options.availableBytes ?? freemem(), loaded.path);
       const fingerprint = weightsFingerprint(loaded.weights.files);
       const dir = join(this.cacheDir, 'models', `${fingerprint.slice(0, 24)}-${GRAPH_VERSION}-${weightOptionsLabel(weights)}`);
-      const groups = llamaGraphWeights(loaded.spec, loaded.weights, weights);
+      const groups = graphWeights(loaded.spec, loaded.weights, weights);
       const manifest = ensureWeightFile(dir, `${fingerprint}:${GRAPH_VERSION}`, weights, groups, options.onProgress);
       const plans = new PlanSessions(this.runtime, loaded.spec, manifest, dir, this.executionProvider);
       const base = await plans.acquire(EMPTY_PLAN); // held for the model's life: the plain forward pass

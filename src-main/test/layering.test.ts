@@ -53,6 +53,49 @@ const ALLOWED: Record<string, string[]> = {
 
 const SHARED = ['src-main/engine/errors', 'src-main/engine/write-atomically'];
 
+/**
+ * Every folder of src-main, with the rule its files follow; a folder missing here fails the
+ * test, so a new folder is placed in the layering on purpose.
+ */
+const FOLDERS: Record<string, string> = {
+  app: 'Electron main process: engine/api.ts only',
+  bench: 'diagnostic: measures engine internals directly',
+  cli: 'engine/api.ts only',
+  engine: 'the engine; its folders below',
+  'engine/analysis': 'ALLOWED',
+  'engine/analysis/vectors': 'part of engine/analysis',
+  'engine/experiment': 'ALLOWED',
+  'engine/experiment/test': 'test helpers of experiment',
+  'engine/generate': 'ALLOWED',
+  'engine/generate/decoding': 'part of engine/generate',
+  'engine/graph': 'ALLOWED',
+  'engine/hooks': 'ALLOWED',
+  'engine/interchange': 'ALLOWED',
+  'engine/model': 'ALLOWED',
+  'engine/model/families': 'one file per family, imported only by the dispatcher (FAMILY_IMPORTERS)',
+  'engine/model/tokenizer': 'part of engine/model',
+  'engine/plan': 'compiles plans: any engine layer below the engine',
+  'engine/runtime': 'ALLOWED',
+  'engine/workbench': 'the app-facing engine service: any engine layer',
+  preload: 'electron only',
+  test: 'tests and fixtures: anything',
+  'test/fixtures': 'part of test',
+  'test/fuzz': 'part of test',
+  'test/reference': 'part of test',
+  transport: 'engine/api.ts only',
+};
+
+/** A family file (families/*.ts other than the shared family.ts) may be imported only by these. */
+const FAMILY_IMPORTERS = ['src-main/engine/model/config.ts'];
+const isFamilyFile = (path: string): boolean => /^src-main\/engine\/model\/families\/(?!family$)[^/]+$/.test(path);
+
+function folders(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? [path, ...folders(path)] : [];
+  });
+}
+
 // src-shared holds what both sides parse with (schemas, the issue formatter): the engine
 // and the renderer import it at run time, and it imports neither, only zod.
 const SHARED_PACKAGES = ['zod'];
@@ -71,6 +114,10 @@ function violations(): string[] {
       if (layer === 'shared' && !ref.specifier.startsWith('.') && !SHARED_PACKAGES.includes(ref.specifier)) problems.push(`${from}: src-shared may import only ${SHARED_PACKAGES.join(', ')} (imports ${ref.specifier})`);
       if (!ref.specifier.startsWith('.')) continue;
       const target = relative(ROOT, resolve(dirname(file), ref.specifier)).split('\\').join('/');
+      // No shared file imports a family: only the dispatcher and other family files do.
+      if (isFamilyFile(target) && !FAMILY_IMPORTERS.includes(from) && !from.startsWith('src-main/engine/model/families/')) {
+        problems.push(`${from}: only ${FAMILY_IMPORTERS.join(', ')} may import the family file ${target}`);
+      }
       if (layer === 'shared') {
         if (!target.startsWith('src-shared/')) problems.push(`${from}: src-shared may not import ${target}`);
         continue;
@@ -104,5 +151,17 @@ function statExists(path: string): boolean {
 describe('layering', () => {
   it('has no bad layering', () => {
     expect(violations(), 'bad layering').toEqual([]);
+  });
+
+  it('knows every folder of src-main', () => {
+    const unknown = folders(join(ROOT, 'src-main'))
+      .map((path) => relative(join(ROOT, 'src-main'), path).split('\\').join('/'))
+      .filter((folder) => !(folder in FOLDERS));
+    expect(unknown, 'folders of src-main the layering test does not know: add each to FOLDERS with its rule').toEqual([]);
+  });
+
+  it('flags a shared file that imports a family file', () => {
+    expect(isFamilyFile('src-main/engine/model/families/llama')).toBe(true);
+    expect(isFamilyFile('src-main/engine/model/families/family')).toBe(false);
   });
 });

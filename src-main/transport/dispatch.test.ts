@@ -126,7 +126,7 @@ describe('dispatch', () => {
 
   it('caps the issues of a request with thousands of problems', async () => {
     const { api } = recordingApi();
-    const variant = { id: 'v', name: 'v', interventions: Array.from({ length: 2000 }, () => ({ op: 'add', hook: 7, vector: [1] })) };
+    const variant = { id: 'v', name: 'v', interventions: Array.from({ length: 600 }, () => ({ op: 'add', hook: 7, vector: [1] })) };
     const response = await dispatch(api, { kind: 'request', id: 8, method: 'validateVariant', params: { variant } });
     expectBadRequest(response, 8, 'and 93 more');
     if (!response.ok) expect((response.error.details?.issues as unknown[]).length).toBe(101);

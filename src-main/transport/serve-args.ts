@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { EXECUTION_PROVIDERS } from '../engine/api';
+import { DEFAULT_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, EXECUTION_PROVIDERS, WEIGHT_FORMATS } from '../engine/api';
 
 export const SERVE_USAGE = `Usage: npm run serve -- [options]
 
@@ -13,6 +13,9 @@ Starts the engine without a window and prints the URL of its UI:
 
   --port N              port on 127.0.0.1 (default: a free one)
   --model PATH          load this model at start (a Hugging Face folder or a llama2.c .bin)
+  --weights FORMAT      its weight format: ${WEIGHT_FORMATS.join(' | ')} (default f32; the app's model panel picks per load)
+  --block-size N        int8/int4: weights per quantization block, a power of two >= 16 (default ${DEFAULT_BLOCK_SIZE})
+  --accuracy-level N    int8/int4: MatMulNBits accuracy_level 0-4 (default ${DEFAULT_ACCURACY_LEVEL}: int8 activations)
   --cache-dir DIR       weight and graph cache (default: TILLER_CACHE_DIR or the user's cache folder)
   --app-data DIR        recent files, autosave, downloaded models (default: TILLER_APP_DATA or the user's app-data folder)
   --threads N           inference threads (default: all logical cores)
@@ -40,6 +43,9 @@ const origin = z.string().refine((value) => {
 export const serveArgsSchema = z.strictObject({
   port: integer(0, 65535).default(0),
   model: z.string().min(1, 'needs a path').optional(),
+  weights: z.enum(WEIGHT_FORMATS).default('f32'),
+  blockSize: integer(16, 4096).refine((n) => (n & (n - 1)) === 0, 'must be a power of two').optional(),
+  accuracyLevel: integer(0, 4).optional(),
   cacheDir: z.string().min(1, 'needs a folder').optional(),
   appData: z.string().min(1, 'needs a folder').optional(),
   threads: integer(1, 256).optional(),
@@ -53,6 +59,9 @@ export type ServeArgs = z.infer<typeof serveArgsSchema>;
 const FLAGS = {
   port: { type: 'string' },
   model: { type: 'string' },
+  weights: { type: 'string' },
+  'block-size': { type: 'string' },
+  'accuracy-level': { type: 'string' },
   'cache-dir': { type: 'string' },
   'app-data': { type: 'string' },
   threads: { type: 'string' },

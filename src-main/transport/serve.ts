@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Workbench, defaultAppDataDir, serializeError } from '../engine/api';
+import { Workbench, defaultAppDataDir, serializeError, weightOptionsLabel, weightOptionsSchema } from '../engine/api';
 import { SERVE_USAGE, parseServeArgs } from './serve-args';
 import { startServer } from './ws-server';
 
@@ -42,8 +42,9 @@ async function main(argv: string[]): Promise<number> {
   });
   try {
     if (args.model) {
-      const info = await workbench.loadModel({ path: args.model });
-      process.stderr.write(`loaded ${info.path} (${info.architecture}, ${info.nParams} parameters, ${info.provider})\n`);
+      const weights = weightOptionsSchema.parse({ format: args.weights, blockSize: args.blockSize, accuracyLevel: args.accuracyLevel });
+      const info = await workbench.loadModel({ path: args.model, weights });
+      process.stderr.write(`loaded ${info.path} (${info.architecture}, ${info.nParams} parameters, ${weightOptionsLabel(info.weights)} weights, ${info.provider})\n`);
       if (info.fallbackReason) process.stderr.write(`note: ${info.fallbackReason}\n`);
     }
   } catch (error) {

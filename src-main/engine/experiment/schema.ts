@@ -8,6 +8,7 @@ import { analysisRecordSchema } from '../../../src-shared/analysis-schema';
 import { generationSettingsSchema } from '../generate/settings';
 import { GENERIC_LIMITS } from '../../../src-shared/plan-schema';
 import { interventionSchema } from '../hooks/plan';
+import { weightOptionsSchema } from '../model/weight-format';
 
 export const EXPERIMENT_FORMAT = 'tiller-experiment';
 /** A new experiment's name until it is saved: then it takes the file's (ExperimentStore.save). */
@@ -79,6 +80,8 @@ export const modelRefSchema = z.strictObject({
   /** model/fingerprint.ts: sampled hash of the checkpoint files. */
   fingerprint: z.string().min(1),
   tokenizerPath: z.string().optional(),
+  /** How the weights were stored for the results (absent in files written before formats existed: float32). */
+  weights: weightOptionsSchema.optional(),
 });
 
 export const promptSchema = z.strictObject({

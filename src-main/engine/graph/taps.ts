@@ -130,15 +130,22 @@ export class Taps {
 
   /**
    * A skipped block is the identity on the residual stream, so its residual hooks read the
-   * stream after the last schedule position whose block is lower (hook_embed's output if
-   * none). Taps come in execution order, so keeping the latest embed / resid_post of a lower
-   * block gives exactly that.
+   * stream after the last schedule position whose block is lower (the stream entering the
+   * blocks, see enterBlocks, if none). Taps come in execution order, so keeping the latest
+   * stream start / resid_post of a lower block gives exactly that.
    */
   private passOn(hook: string, x: Value): void {
     if (this.passthrough.size === 0) return;
     const parsed = parseHookName(hook);
-    if (parsed?.site !== 'hook_embed' && parsed?.site !== 'hook_resid_post') return;
-    const below = parsed.layer ?? -1; // the embedding is below every block
+    if (parsed?.site === 'hook_resid_post' && parsed.layer !== null) this.passBelow(parsed.layer, x);
+  }
+
+  /** The residual stream as it enters the first block (the embedding, plus learned positions where a model has them). */
+  enterBlocks(x: Value): void {
+    this.passBelow(-1, x); // below every block
+  }
+
+  private passBelow(below: number, x: Value): void {
     for (const [layer, hooks] of this.passthrough) {
       if (layer > below) for (const skipped of hooks) this.latest.set(skipped, x);
     }

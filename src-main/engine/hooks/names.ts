@@ -10,15 +10,20 @@
  * flat ([pos, head * d_head]); consumers reshape with `shape`.
  */
 import { EngineError } from '../errors';
-import type { ModelSpec } from '../model/spec';
+import type { ModelSpec, Traits } from '../model/spec';
 
-/** Sites inside block i, in execution order (the order of forward() in graph/llama.ts). */
+/**
+ * Sites inside block i, in execution order (the order of graph/forward.ts). A model has
+ * the ones its traits build (PRESENT): e.g. rot_q/rot_k only with rotary positions.
+ */
 export const BLOCK_SITES = [
   'hook_resid_pre',
   'ln1.hook_normalized',
   'attn.hook_q',
   'attn.hook_k',
   'attn.hook_v',
+  'attn.q_norm.hook_normalized',
+  'attn.k_norm.hook_normalized',
   'attn.hook_rot_q',
   'attn.hook_rot_k',
   'attn.hook_pattern',
@@ -35,13 +40,13 @@ export const BLOCK_SITES = [
 
 export type BlockSite = (typeof BLOCK_SITES)[number];
 /** Sites outside the blocks: the embedding before them, the final norm and logits after. */
-export type GlobalSite = 'hook_embed' | 'ln_final.hook_normalized' | 'logits';
+export type GlobalSite = 'hook_embed' | 'hook_pos_embed' | 'ln_final.hook_normalized' | 'logits';
 export type Site = BlockSite | GlobalSite;
 export type HookName = GlobalSite | `blocks.${number}.${BlockSite}`;
 
 export interface HookInfo {
   name: HookName;
-  /** Block index, or null for hook_embed, ln_final.hook_normalized and logits. */
+  /** Block index, or null for the sites outside the blocks (hook_embed, ln_final.hook_normalized, logits, ...). */
   layer: number | null;
   /** The name without its block prefix, e.g. 'hook_resid_post', 'attn.hook_z'. */
   site: Site;
@@ -70,11 +75,14 @@ function heads(spec: ModelSpec, nHeads: number): Layout {
 /** Shape and index space of every site; a Record so a new site cannot be left without one. */
 const LAYOUTS: Record<Site, (spec: ModelSpec) => Layout> = {
   hook_embed: residual, // [pos, d_model]
+  hook_pos_embed: residual, // [pos, d_model]  learned position embedding, added to hook_embed
   hook_resid_pre: residual, // [pos, d_model]  input of block i
   'ln1.hook_normalized': residual, // [pos, d_model]
   'attn.hook_q': queryHeads, // [pos, n_heads, d_head]
   'attn.hook_k': kvHeads, // [pos, n_kv_heads, d_head]
   'attn.hook_v': kvHeads, // [pos, n_kv_heads, d_head]
+  'attn.q_norm.hook_normalized': queryHeads, // [pos, n_heads, d_head]  per-head RMSNorm of q
+  'attn.k_norm.hook_normalized': kvHeads, // [pos, n_kv_heads, d_head]
   'attn.hook_rot_q': queryHeads, // [pos, n_heads, d_head]  after rotary
   'attn.hook_rot_k': kvHeads, // [pos, n_kv_heads, d_head]  after rotary
   // [n_heads, q_pos, k_pos] after softmax; set/scale address whole heads.
@@ -83,7 +91,7 @@ const LAYOUTS: Record<Site, (spec: ModelSpec) => Layout> = {
   hook_attn_out: residual, // [pos, d_model]
   hook_resid_mid: residual, // [pos, d_model]
   'ln2.hook_normalized': residual, // [pos, d_model]
-  'mlp.hook_pre': neurons, // [pos, d_mlp]  gate pre-activation
+  'mlp.hook_pre': neurons, // [pos, d_mlp]  the activation's input (gate_proj output, or the plain MLP's up_proj output)
   'mlp.hook_pre_linear': neurons, // [pos, d_mlp]  up_proj output (gated MLPs)
   'mlp.hook_post': neurons, // [pos, d_mlp]  input of down_proj (clamping site)
   hook_mlp_out: residual, // [pos, d_model]
@@ -93,16 +101,34 @@ const LAYOUTS: Record<Site, (spec: ModelSpec) => Layout> = {
   logits: (spec) => ({ dims: ['pos', 'd_vocab'], shape: ['pos', spec.dVocab], indexUnit: null, nIndex: 0 }),
 };
 
+/** The sites only some models have, and which traits build them; every other site is in every model. */
+const PRESENT: Partial<Record<Site, (traits: Traits) => boolean>> = {
+  hook_pos_embed: (traits) => traits.positions === 'learned',
+  'attn.q_norm.hook_normalized': (traits) => traits.qkNorm,
+  'attn.k_norm.hook_normalized': (traits) => traits.qkNorm,
+  'attn.hook_rot_q': (traits) => traits.positions === 'rotary',
+  'attn.hook_rot_k': (traits) => traits.positions === 'rotary',
+  'mlp.hook_pre_linear': (traits) => traits.mlp === 'gated',
+};
+
+/** True when the model's graph has this site. */
+export const hasSite = (spec: ModelSpec, site: Site): boolean => PRESENT[site]?.(spec.traits) ?? true;
+
+const presentSites = <S extends Site>(spec: ModelSpec, sites: readonly S[]): S[] => sites.filter((site) => hasSite(spec, site));
+
 const blockHook = (layer: number, site: BlockSite): HookName => `blocks.${layer}.${site}`;
 
 /** Builders, so code never spells a hook name by hand. */
 export const hookName = {
   embed: (): HookName => 'hook_embed',
+  posEmbed: (): HookName => 'hook_pos_embed',
   residPre: (layer: number) => blockHook(layer, 'hook_resid_pre'),
   ln1Normalized: (layer: number) => blockHook(layer, 'ln1.hook_normalized'),
   q: (layer: number) => blockHook(layer, 'attn.hook_q'),
   k: (layer: number) => blockHook(layer, 'attn.hook_k'),
   v: (layer: number) => blockHook(layer, 'attn.hook_v'),
+  qNormalized: (layer: number) => blockHook(layer, 'attn.q_norm.hook_normalized'),
+  kNormalized: (layer: number) => blockHook(layer, 'attn.k_norm.hook_normalized'),
   rotQ: (layer: number) => blockHook(layer, 'attn.hook_rot_q'),
   rotK: (layer: number) => blockHook(layer, 'attn.hook_rot_k'),
   pattern: (layer: number) => blockHook(layer, 'attn.hook_pattern'),
@@ -119,7 +145,7 @@ export const hookName = {
   logits: (): HookName => 'logits',
 } as const;
 
-const GLOBAL_BEFORE: GlobalSite[] = ['hook_embed'];
+const GLOBAL_BEFORE: GlobalSite[] = ['hook_embed', 'hook_pos_embed'];
 const GLOBAL_AFTER: GlobalSite[] = ['ln_final.hook_normalized', 'logits'];
 // Layer numbers in canonical decimal only ('blocks.02...' is not a name the graph uses).
 const BLOCK_NAME = /^blocks\.(0|[1-9][0-9]*)\.(.+)$/;
@@ -138,11 +164,11 @@ export function parseHookName(name: string): { layer: number | null; site: Site 
 /** Every hook of the model, in execution order. */
 export function listHooks(spec: ModelSpec): HookInfo[] {
   const info = (name: HookName, layer: number | null, site: Site): HookInfo => ({ name, layer, site, ...LAYOUTS[site](spec) });
-  const hooks = GLOBAL_BEFORE.map((site) => info(site, null, site));
+  const hooks = presentSites(spec, GLOBAL_BEFORE).map((site) => info(site, null, site));
   for (let layer = 0; layer < spec.nLayers; layer++) {
-    for (const site of BLOCK_SITES) hooks.push(info(blockHook(layer, site), layer, site));
+    for (const site of presentSites(spec, BLOCK_SITES)) hooks.push(info(blockHook(layer, site), layer, site));
   }
-  hooks.push(...GLOBAL_AFTER.map((site) => info(site, null, site)));
+  hooks.push(...presentSites(spec, GLOBAL_AFTER).map((site) => info(site, null, site)));
   return hooks;
 }
 
@@ -151,6 +177,7 @@ export function hookInfo(spec: ModelSpec, name: string): HookInfo {
   const parsed = parseHookName(name);
   if (!parsed) throw new EngineError('bad_argument', `unknown hook '${name}'; valid: ${validHookSummary(spec)}`, { hook: name });
   const { layer, site } = parsed;
+  if (!hasSite(spec, site)) throw new EngineError('bad_argument', `this model (${spec.architecture}) has no '${site}' site; valid: ${validHookSummary(spec)}`, { hook: name });
   if (layer !== null && layer >= spec.nLayers) {
     throw new EngineError('bad_argument', `layer ${layer} is out of range: this model has blocks ${blockRange(spec)}`, { hook: name, layer });
   }
@@ -165,5 +192,5 @@ export function blockRange(spec: ModelSpec): string {
 /** "hook_embed, blocks.{0..4}.hook_resid_pre, ..., logits": every valid name, compactly. */
 function validHookSummary(spec: ModelSpec): string {
   const range = `{${blockRange(spec)}}`;
-  return [...GLOBAL_BEFORE, ...BLOCK_SITES.map((site) => `blocks.${range}.${site}`), ...GLOBAL_AFTER].join(', ');
+  return [...presentSites(spec, GLOBAL_BEFORE), ...presentSites(spec, BLOCK_SITES).map((site) => `blocks.${range}.${site}`), ...presentSites(spec, GLOBAL_AFTER)].join(', ');
 }

@@ -318,8 +318,8 @@ function checkPatch(spec: ModelSpec, info: HookInfo, step: Extract<Intervention,
   }
 }
 
-// Weights a delta may edit, as [out_features, in_features] (Hugging Face layout).
-const EDITABLE_PARAM = /^blocks\.(0|[1-9][0-9]*)\.(attn\.[qkvo]_proj|mlp\.(gate|up|down)_proj)$/;
+// Weights a delta may edit: the projections ([out_features, in_features], Hugging Face layout) the model has.
+const PROJECTION = /^blocks\.(0|[1-9][0-9]*)\.((attn|mlp)\.[a-z]+_proj)$/;
 
 function checkWeightDelta(spec: ModelSpec, step: Extract<Intervention, { op: 'weight_delta' }>, path: string, report: Report): void {
   const shape = editableShape(spec, step.param, `${path}.param`, report);
@@ -342,13 +342,15 @@ function editableShape(spec: ModelSpec, param: string, path: string, report: Rep
   // The graph keeps its own unembedding matrix even when the checkpoint ties it to the
   // embedding, so 'unembed' is editable either way and the edit leaves the embedding alone.
   if (param === 'unembed') return [spec.dVocab, spec.dModel];
-  const match = EDITABLE_PARAM.exec(param);
-  if (!match) {
+  const match = PROJECTION.exec(param);
+  const params = expectedParams(spec);
+  if (!match || ![...params.keys()].some((name) => name.endsWith(`.${match[2]}.weight`))) {
     const range = `{${blockRange(spec)}}`;
-    report(path, `unknown weight '${param}'; valid: blocks.${range}.attn.{q,k,v,o}_proj, blocks.${range}.mlp.{gate,up,down}_proj, unembed`);
+    const mlp = spec.traits.mlp === 'gated' ? 'gate,up,down' : 'up,down';
+    report(path, `unknown weight '${param}'; valid: blocks.${range}.attn.{q,k,v,o}_proj, blocks.${range}.mlp.{${mlp}}_proj, unembed`);
     return null;
   }
-  const shape = expectedParams(spec).get(`${param}.weight`);
+  const shape = params.get(`${param}.weight`);
   if (!shape) report(path, `block ${match[1]} is out of range: this model has blocks ${blockRange(spec)}`);
   return shape ?? null;
 }

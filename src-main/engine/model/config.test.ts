@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectEngineError } from '../../test/expect-engine-error';
 import { sharedPath } from '../../test/shared-paths';
 import { specFromConfig, supportedArchitectures } from './config';
+import { storiesSpec } from '../../test/fixtures/specs';
+import { resolveWeight } from './families/family';
 import { llamaFamily } from './families/llama';
 import { paramName } from './spec';
 
@@ -50,6 +52,24 @@ describe('real configs', () => {
       tiedEmbeddings: true,
       bosTokenId: 1,
       eosTokenIds: [2],
+      traits: {
+        norm: 'rms',
+        normOffset: 0,
+        positions: 'rotary',
+        mlp: 'gated',
+        activation: 'silu',
+        qkvBias: false,
+        oBias: false,
+        mlpBias: false,
+        qkNorm: false,
+        sandwichNorms: false,
+        embedScale: 1,
+        attnScale: 1 / 8,
+        attnSoftcap: null,
+        finalSoftcap: null,
+        slidingWindow: Array.from({ length: 30 }, () => null),
+        ropeLocalTheta: null,
+      },
     });
   });
 
@@ -124,15 +144,20 @@ describe('config problems', () => {
     await expectEngineError(() => scaled({ type: 'dynamic', factor: 2 }), 'unsupported_architecture', 'dynamic');
   });
 
+  it('attention_bias and mlp_bias become bias traits', () => {
+    const { traits } = specFromConfig(configFolder(tinyLlamaWith({ attention_bias: true, mlp_bias: true })));
+    expect([traits.qkvBias, traits.oBias, traits.mlpBias]).toEqual([true, true, true]);
+  });
+
   it('variants the graph cannot build are unsupported_architecture', async () => {
-    await expectEngineError(() => specFromConfig(configFolder(tinyLlamaWith({ attention_bias: true }))), 'unsupported_architecture', 'attention_bias');
     await expectEngineError(() => specFromConfig(configFolder(tinyLlamaWith({ hidden_act: 'gelu' }))), 'unsupported_architecture', 'gelu');
   });
 });
 
 describe('llama weight names', () => {
   it('map every canonical parameter to its Hugging Face tensor', () => {
-    const name = llamaFamily.checkpointName;
+    const spec = storiesSpec();
+    const name = (canonical: string) => resolveWeight(llamaFamily, canonical, spec, () => true)?.tensor ?? null;
     expect(name(paramName.embed())).toBe('model.embed_tokens.weight');
     expect(name(paramName.ln1(12))).toBe('model.layers.12.input_layernorm.weight');
     expect(name(paramName.q(3))).toBe('model.layers.3.self_attn.q_proj.weight');

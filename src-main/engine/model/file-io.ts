@@ -145,6 +145,16 @@ export function elementCount(shape: readonly number[]): number {
 
 export const formatShape = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
+/** [rows, cols] -> [cols, rows]: Hugging Face linear weights [out, in] become MatMul's [in, out]; Conv1D's [in, out] become [out, in]. */
+export function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) {
+    const rowOffset = r * cols;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = data[rowOffset + c];
+  }
+  return out;
+}
+
 /** The largest typed array Node allocates (4 GiB in Node 20): bigger tensors are read in rows. */
 export const MAX_ARRAY_BYTES = constants.MAX_LENGTH;
 

@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError } from '../errors';
 import { familyOf } from './config';
-import { formatShape } from './file-io';
-import { fileInFolder } from './file-io';
+import { resolveWeight, type TensorRef } from './families/family';
+import { checkRowRange, fileInFolder, formatShape, transpose } from './file-io';
 import { openSafetensors, openShardedSafetensors, type TensorReader } from './safetensors';
 import { expectedParams, type ModelSpec, type TensorInfo, type WeightSource } from './spec';
 
@@ -29,62 +29,95 @@ export function openHfWeights(folder: string, spec: ModelSpec): WeightSource {
   const { reader, file } = openFolderTensors(folder);
   try {
     const family = familyOf(spec);
-    const checkpointNames = new Map<string, string>();
+    const refs = new Map<string, TensorRef>();
     for (const [canonical, shape] of expectedParams(spec)) {
-      const name = family.checkpointName(canonical);
-      if (name === null || !reader.has(name)) {
-        throw new EngineError('bad_model_file', `${file}: tensor ${name ?? canonical} (${canonical}) is missing`);
+      const ref = resolveWeight(family, canonical, spec, (tensor) => reader.has(tensor));
+      if (ref === null || !reader.has(ref.tensor)) {
+        throw new EngineError('bad_model_file', `${file}: tensor ${ref?.tensor ?? canonical} (${canonical}) is missing`);
       }
-      const actual = reader.info(name).shape;
-      if (actual.length !== shape.length || actual.some((dim, i) => dim !== shape[i])) {
+      const stored = reader.info(ref.tensor).shape;
+      const actual = canonicalShape(stored, ref);
+      if (actual === null || actual.length !== shape.length || actual.some((dim, i) => dim !== shape[i])) {
+        const what = ref.rows ? `rows ${ref.rows[0]}..${ref.rows[0] + ref.rows[1]} of ` : '';
         throw new EngineError(
           'bad_model_file',
-          `${file}: tensor ${name} has shape ${formatShape(actual)}, expected ${formatShape(shape)} for this config`,
+          `${file}: tensor ${ref.tensor} has shape ${formatShape(stored)}, expected ${what}${formatShape(shape)} for this config`,
         );
       }
-      checkpointNames.set(canonical, name);
+      refs.set(canonical, ref);
     }
-    return new CanonicalWeights(reader, checkpointNames);
+    return new CanonicalWeights(reader, refs);
   } catch (error) {
     reader.close();
     throw error;
   }
 }
 
-/** Exposes exactly the spec's parameters; other checkpoint tensors (e.g. a tied lm_head) stay hidden. */
+/** The shape a weight rule makes of a stored tensor, or null when its row slice does not fit. */
+function canonicalShape(stored: number[], ref: TensorRef): number[] | null {
+  const shape = ref.conv1d && stored.length === 2 ? [stored[1], stored[0]] : [...stored];
+  if (ref.rows) {
+    const [start, count] = ref.rows;
+    if (shape.length === 0 || start + count > shape[0]) return null;
+    shape[0] = count;
+  }
+  return shape;
+}
+
+/** Exposes exactly the spec's parameters, each as its weight rule makes it; other checkpoint tensors (e.g. a tied lm_head) stay hidden. */
 class CanonicalWeights implements WeightSource {
   readonly files: string[];
 
   constructor(
     private readonly reader: TensorReader,
-    private readonly checkpointNames: Map<string, string>,
+    private readonly refs: Map<string, TensorRef>,
   ) {
     this.files = reader.files;
   }
 
   has(name: string): boolean {
-    return this.checkpointNames.has(name);
+    return this.refs.has(name);
   }
 
   info(name: string): TensorInfo {
-    return this.reader.info(this.checkpointName(name));
+    const ref = this.ref(name);
+    const stored = this.reader.info(ref.tensor);
+    return { dtype: stored.dtype, shape: canonicalShape(stored.shape, ref) ?? stored.shape };
   }
 
   read(name: string): Float32Array {
-    return this.reader.read(this.checkpointName(name));
+    const ref = this.ref(name);
+    if (!ref.conv1d) return this.readRows(name, 0, this.info(name).shape[0] ?? 1);
+    // Conv1D [in, out] -> [out, in]: canonical rows are stored columns, so the whole tensor is
+    // read and transposed (GPT-2's matrices are small), then sliced.
+    const stored = this.reader.info(ref.tensor).shape;
+    const values = transpose(this.reader.read(ref.tensor), stored[0], stored[1] ?? 1);
+    const rowLength = stored[0];
+    const [start, count] = ref.rows ?? [0, stored[1] ?? 1];
+    return withOffset(values.slice(start * rowLength, (start + count) * rowLength), ref);
   }
 
   readRows(name: string, first: number, count: number): Float32Array {
-    return this.reader.readRows(this.checkpointName(name), first, count);
+    const ref = this.ref(name);
+    const shape = this.info(name).shape;
+    const rowLength = checkRowRange(shape, first, count, 4, name);
+    if (ref.conv1d) return this.read(name).slice(first * rowLength, (first + count) * rowLength);
+    return withOffset(this.reader.readRows(ref.tensor, (ref.rows?.[0] ?? 0) + first, count), ref);
   }
 
   close(): void {
     this.reader.close();
   }
 
-  private checkpointName(name: string): string {
-    const checkpoint = this.checkpointNames.get(name);
-    if (checkpoint === undefined) throw new EngineError('bad_argument', `the model has no parameter "${name}"`);
-    return checkpoint;
+  private ref(name: string): TensorRef {
+    const ref = this.refs.get(name);
+    if (ref === undefined) throw new EngineError('bad_argument', `the model has no parameter "${name}"`);
+    return ref;
   }
+}
+
+/** A (1 + w) gain read as w gets its 1 here (Gemma's RMSNorm), so the graph applies an ordinary gain. */
+function withOffset(values: Float32Array, ref: TensorRef): Float32Array {
+  if (ref.addOne) for (let i = 0; i < values.length; i++) values[i] += 1;
+  return values;
 }

@@ -20,6 +20,7 @@
 import { closeSync } from 'node:fs';
 import { EngineError } from '../errors';
 import { checkRowRange, elementCount, openRegularFile, readExactly } from './file-io';
+import { llamaLikeTraits } from './families/family';
 import { checkSpecBounds, SPEC_LIMITS } from './spec-bounds';
 import { type ModelSpec, paramName, type TensorInfo, type WeightSource } from './spec';
 
@@ -120,6 +121,7 @@ export function openLlama2c(file: string): { spec: ModelSpec; weights: WeightSou
       // run.c's BOS/EOS (Llama 2 SentencePiece ids); llama2.c files do not record them.
       bosTokenId: 1,
       eosTokenIds: [2],
+      traits: llamaLikeTraits(nLayers, headSize), // run.c's forward(): RMSNorm, rotary, SwiGLU, no biases
     };
     checkSpecBounds(spec, file, 'bad_model_file');
     return { spec, weights: new Llama2cWeights(file, fd, regions) };

@@ -34,7 +34,8 @@ export function memoryEstimate(spec: ModelSpec, weights: WeightOptions): MemoryE
   const positions = Math.min(spec.nCtx, BUDGETED_POSITIONS);
   const kvCacheBytes = 2 * spec.nLayers * spec.nKvHeads * spec.dHead * positions * 4;
   const largestMatrix = Math.max(spec.dVocab * spec.dModel, spec.dMlp * spec.dModel, spec.nHeads * spec.dHead * spec.dModel);
-  const conversionBytes = CONVERSION_CHUNK_BYTES + (weights.format === 'f32' ? largestMatrix * 4 : CONVERSION_CHUNK_BYTES);
+  const chunk = Math.min(CONVERSION_CHUNK_BYTES, largestMatrix * 4); // rows read at once, and their quantized form
+  const conversionBytes = chunk + (weights.format === 'f32' ? largestMatrix * 4 : chunk);
   return { weights, weightBytes, kvCacheBytes, conversionBytes, totalBytes: weightBytes + kvCacheBytes + conversionBytes };
 }
 

@@ -12,22 +12,21 @@ export const WEIGHT_FORMATS = ['f32', 'int8', 'int4'] as const;
 export type WeightFormat = (typeof WEIGHT_FORMATS)[number];
 
 export const DEFAULT_BLOCK_SIZE = 32;
+/** Quantized matrices use MatMulNBits' int8-activation kernels unless asked otherwise. */
+export const DEFAULT_ACCURACY_LEVEL = 4;
 
 export const weightOptionsSchema = z.object({
   format: z.enum(WEIGHT_FORMATS),
   /** Weights per quantization block along in_features: a power of two, at least 16. */
-  blockSize: z.number().int().min(16).max(4096).refine((n) => (n & (n - 1)) === 0, 'block size must be a power of two'),
+  blockSize: z.number().int().min(16).max(4096).refine((n) => (n & (n - 1)) === 0, 'block size must be a power of two').default(DEFAULT_BLOCK_SIZE),
   /**
    * MatMulNBits accuracy_level: 0 computes in float32 (exact on the dequantized weights);
    * 4 quantizes the activations to int8 as well, about 1% less exact (ORT-NOTES.md) but
    * the fast path: int8 weights decode ~15x faster than at level 0 (npm run bench).
    */
-  accuracyLevel: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3), z.literal(4)]),
+  accuracyLevel: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3), z.literal(4)]).default(DEFAULT_ACCURACY_LEVEL),
 });
 export type WeightOptions = z.infer<typeof weightOptionsSchema>;
-
-/** Quantized matrices use MatMulNBits' int8-activation kernels unless asked otherwise. */
-export const DEFAULT_ACCURACY_LEVEL = 4;
 
 export const F32_WEIGHTS: WeightOptions = { format: 'f32', blockSize: DEFAULT_BLOCK_SIZE, accuracyLevel: DEFAULT_ACCURACY_LEVEL };
 
@@ -50,19 +49,21 @@ export function quantizedMatrixBytes(rows: number, cols: number, bits: number, b
 }
 
 /**
- * Bytes of the graph-layout weight file for `spec` in a format: matrices as stored (the
- * float32 unembedding is its own transposed copy even when tied), vectors and the rotary
- * tables in float32, the embedding table in float32 or float16.
+ * Bytes of the graph-layout weight file for `spec` in a format (graph/forward.ts
+ * graphWeights): matrices as stored (the unembedding is its own copy even when tied),
+ * vectors, learned positions and the rotary tables in float32, the token embedding in
+ * float32 or float16.
  */
 export function weightFileBytes(spec: ModelSpec, options: WeightOptions): number {
   let bytes = 0;
   for (const [name, shape] of expectedParams(spec)) {
-    if (shape.length === 1) bytes += shape[0] * 4;
+    if (shape.length === 1 || name === paramName.posEmbed()) bytes += shape.reduce((a, b) => a * b, 1) * 4;
     else if (name === paramName.embed()) bytes += shape[0] * shape[1] * (options.format === 'f32' ? 4 : 2);
     else bytes += matrixBytes(shape[0], shape[1], options);
   }
   if (spec.tiedEmbeddings) bytes += matrixBytes(spec.dVocab, spec.dModel, options); // the head reads its own copy
-  return bytes + 2 * spec.nCtx * (spec.dHead / 2) * 4; // rotary cos and sin tables
+  const rotaryTables = spec.traits.positions === 'rotary' ? 2 * spec.nCtx * (spec.dHead / 2) * 4 : 0;
+  return bytes + rotaryTables;
 }
 
 function matrixBytes(rows: number, cols: number, options: WeightOptions): number {

@@ -10,7 +10,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError } from '../errors';
 import { encodeModel } from '../graph/onnx-proto';
-import { buildLlamaGraph } from '../graph/llama';
+import { buildForwardGraph } from '../graph/forward';
 import type { LensHead, TapSpec } from '../graph/taps';
 import type { WeightManifest } from '../graph/weights-file';
 import { hookName } from '../hooks/names';
@@ -109,7 +109,7 @@ export class PlanSessions {
     } else {
       const tapSpec = tapSpecFor(plan, extraLenses);
       const graphPath = join(this.dir, `plan-${createHash('sha256').update(key).digest('hex').slice(0, 16)}.onnx`);
-      writeAtomically(graphPath, encodeModel(buildLlamaGraph(this.spec, this.manifest, tapSpec)));
+      writeAtomically(graphPath, encodeModel(buildForwardGraph(this.spec, this.manifest, tapSpec)));
       const slots = tapSpec.schedule?.length ?? this.spec.nLayers;
       const compiled = this.runtime.createSession(graphPath, this.executionProvider).then((session) => ({ session, tapSpec, slots }));
       entry = { compiled, graphBytes: statSync(graphPath).size, leases: 0, evicted: false };

@@ -32,6 +32,8 @@ export function modelInfo(handle: ModelHandle): ModelInfo {
     provider: handle.provider,
     fallbackReason: handle.fallbackReason,
     weightBytes: weightFileBytes(spec, handle.weights),
+    weights: handle.weights,
+    cacheBytes: handle.cacheBytes,
     fingerprint: handle.fingerprint,
     hasChatTemplate: handle.tokenizer.chatTemplate !== null,
     compiled: compiledUsage(handle),

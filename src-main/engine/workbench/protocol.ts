@@ -13,6 +13,7 @@ import { generationSettingsSchema } from '../generate/settings';
 import type { RecoveredSession } from '../experiment/autosave';
 import type { HookInfo } from '../hooks/names';
 import type { ExecutionProvider } from '../runtime/protocol';
+import { weightOptionsSchema, type WeightFormat, type WeightOptions } from '../model/weight-format';
 import { vectorRequestSchemas, type ImportedVectors, type SweepAnswer } from './vectors';
 import type { LibraryVector } from '../experiment/schema';
 import type { AnalysisProgress } from '../analysis/control';
@@ -38,6 +39,10 @@ export interface ModelInfo {
   fallbackReason: string | null;
   /** Bytes of weights the engine keeps (the graph-layout cache file it maps). */
   weightBytes: number;
+  /** How the weights are stored: float32, or int8/int4 linear layers (MatMulNBits). */
+  weights: WeightOptions;
+  /** Bytes of this model's cached weight file in that format, on disk. */
+  cacheBytes: number;
   fingerprint: string;
   /** The tokenizer has a chat template, so the prompt's chat toggle means something. */
   hasChatTemplate: boolean;
@@ -105,8 +110,19 @@ export interface TokenStreamEvent {
   token: TokenRecord;
 }
 
+/** Memory each weight format of a model needs, before loading it, and the format to propose. */
+export interface ModelMemory {
+  /** Estimated bytes per format (weights, KV cache for 4096 positions, conversion peak). */
+  needs: Record<WeightFormat, number>;
+  availableBytes: number;
+  /** float32 when it fits comfortably; otherwise the largest format that fits; null if none does. */
+  recommended: WeightFormat | null;
+  reason: string;
+}
+
 export type WorkbenchEvent =
   | TokenStreamEvent
+  | { type: 'conversion'; path: string; weights: string; doneBytes: number; totalBytes: number; bytesPerSecond: number }
   | { type: 'done'; runId: string; results: ExperimentResults }
   | { type: 'error'; runId: string; error: SerializedError }
   | {
@@ -136,7 +152,8 @@ const path = z
 export const requestSchemas = {
   status: z.strictObject({}),
   restartEngine: z.strictObject({}),
-  loadModel: z.strictObject({ path, tokenizerPath: path.optional() }),
+  loadModel: z.strictObject({ path, tokenizerPath: path.optional(), weights: weightOptionsSchema.optional() }),
+  modelMemory: z.strictObject({ path, tokenizerPath: path.optional() }),
   unloadModel: z.strictObject({}),
   listHooks: z.strictObject({}),
   tokenize: z.strictObject({ text: z.string().max(1_000_000), chat: z.boolean().default(false) }),
@@ -183,7 +200,10 @@ export interface WorkbenchApi {
   status(request: RequestOf<'status'>): Promise<EngineStatus>;
   /** Restart a crashed engine process (app only; a no-op elsewhere). */
   restartEngine(request: RequestOf<'restartEngine'>): Promise<EngineStatus>;
+  /** Load a model; converting its weights on the first load in a format streams 'conversion' events. */
   loadModel(request: RequestOf<'loadModel'>): Promise<ModelInfo>;
+  /** What each weight format of the model at `path` would need, read from its config before loading. */
+  modelMemory(request: RequestOf<'modelMemory'>): Promise<ModelMemory>;
   unloadModel(request: RequestOf<'unloadModel'>): Promise<void>;
   listHooks(request: RequestOf<'listHooks'>): Promise<HookInfo[]>;
   tokenize(request: RequestOf<'tokenize'>): Promise<{ ids: number[]; tokens: string[] }>;

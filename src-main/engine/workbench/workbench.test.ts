@@ -251,3 +251,28 @@ describe('Workbench experiments', () => {
     expect(states.slice(0, 4)).toEqual(['loading', 'idle', 'loading', 'idle']);
   });
 });
+
+describe('Workbench weight formats', () => {
+  const stories = sharedPath('models', 'stories260K-hf');
+
+  it('says what each format of a model needs before loading it, and proposes float32 for a small one', async () => {
+    const memory = await workbench.modelMemory({ path: stories });
+    expect(memory.recommended).toBe('f32');
+    expect(memory.needs.int4).toBeLessThan(memory.needs.int8);
+    expect(memory.needs.int8).toBeLessThan(memory.needs.f32);
+    expect(memory.reason).toContain('float32 weights need about');
+    await expectEngineError(() => workbench.modelMemory({ path: join(dir, 'no-such-model') }), 'not_found');
+  });
+
+  it('loads int8 weights with conversion progress events, and reports the format and cache size', async () => {
+    const seen = events.length;
+    const info = await workbench.loadModel({ path: stories, weights: { format: 'int8' } });
+    expect(info.weights).toEqual({ format: 'int8', blockSize: 32, accuracyLevel: 4 });
+    expect(info.cacheBytes).toBeGreaterThan(0);
+    const conversions = events.slice(seen).filter((event) => event.type === 'conversion');
+    expect(conversions.length).toBeGreaterThan(0);
+    expect(conversions.at(-1)).toMatchObject({ path: stories, weights: 'int8-b32-a4' });
+    await workbench.loadModel({ path: stories });
+    expect((await workbench.status({})).model?.weights.format).toBe('f32');
+  });
+});

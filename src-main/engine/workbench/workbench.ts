@@ -14,7 +14,7 @@
  * that fails leaves the model that was loaded before it in place.
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { freemem, homedir } from 'node:os';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { Engine, type EngineOptions, type ModelHandle } from '../engine';
@@ -23,6 +23,9 @@ import type { RecoveredSession } from '../experiment/autosave';
 import type { Experiment } from '../experiment/schema';
 import { hookInfo, listHooks, type HookInfo } from '../hooks/names';
 import { openModel } from '../model/load';
+import { adviseFormat } from '../model/memory';
+import { F32_WEIGHTS, weightOptionsLabel } from '../model/weight-format';
+import type { ConversionProgress } from '../graph/weights-file';
 import { bundledCatalog, describeCatalog, type CatalogEntry } from './catalog';
 import { ModelDownloads } from './download';
 import { ExperimentStore } from './experiment-store';
@@ -35,6 +38,7 @@ import {
   type CatalogModel,
   type EngineStatus,
   type ModelInfo,
+  type ModelMemory,
   type RecentExperiment,
   type RequestOf,
   type VariantIssue,
@@ -141,7 +145,8 @@ export class Workbench implements WorkbenchApi {
   // ---------------------------------------------------------------- model
 
   async loadModel(request: RequestOf<'loadModel'>): Promise<ModelInfo> {
-    const { path, tokenizerPath } = parse('loadModel', request);
+    const { path, tokenizerPath, weights } = parse('loadModel', request);
+    const onProgress = (progress: ConversionProgress) => this.emit({ type: 'conversion', path, weights: weightOptionsLabel(weights ?? F32_WEIGHTS), ...progress });
     return this.changeModel(async () => {
       const previous = this.loaded;
       this.setState('loading', null);
@@ -158,13 +163,13 @@ export class Workbench implements WorkbenchApi {
           throw error;
         }
         try {
-          this.loaded = current(await this.engine.loadOpened(opened), tokenizerPath);
+          this.loaded = current(await this.engine.loadOpened(opened, { weights, onProgress }), tokenizerPath);
         } catch (error) {
           // Past the checks (a full disk, onnxruntime refusing the graph): load the old one
           // back. Should that fail too, no model is loaded, and the status says so.
           if (previous) {
             this.loaded = await this.engine
-              .loadModel(previous.handle.path, { tokenizerPath: previous.tokenizerPath })
+              .loadModel(previous.handle.path, { tokenizerPath: previous.tokenizerPath, weights: previous.handle.weights })
               .then((handle) => current(handle, previous.tokenizerPath), () => null);
           }
           throw error;
@@ -176,6 +181,15 @@ export class Workbench implements WorkbenchApi {
         throw error;
       }
     });
+  }
+
+  async modelMemory(request: RequestOf<'modelMemory'>): Promise<ModelMemory> {
+    const { path, tokenizerPath } = parse('modelMemory', request);
+    const opened = await openModel(path, { tokenizerPath });
+    opened.weights.close();
+    const advice = adviseFormat(opened.spec, freemem());
+    const needs = Object.fromEntries(Object.entries(advice.estimates).map(([format, estimate]) => [format, estimate.totalBytes])) as ModelMemory['needs'];
+    return { needs, availableBytes: advice.availableBytes, recommended: advice.recommended, reason: advice.reason };
   }
 
   async unloadModel(request: RequestOf<'unloadModel'>): Promise<void> {

@@ -24,6 +24,7 @@ export function createWorkbenchApi(transport: Transport): WorkbenchApi {
     status: (request) => call('status', request),
     restartEngine: (request) => call('restartEngine', request),
     loadModel: (request) => call('loadModel', request),
+    modelMemory: (request) => call('modelMemory', request),
     unloadModel: (request) => call('unloadModel', request),
     listHooks: (request) => call('listHooks', request),
     tokenize: (request) => call('tokenize', request),

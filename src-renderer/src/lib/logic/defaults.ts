@@ -43,7 +43,7 @@ export function newVariant(name: string): Variant {
 }
 
 export function modelRefOf(model: ModelInfo): ModelRef {
-  return { path: model.path, format: model.format, architecture: model.architecture, family: model.family, fingerprint: model.fingerprint };
+  return { path: model.path, format: model.format, architecture: model.architecture, family: model.family, fingerprint: model.fingerprint, weights: model.weights };
 }
 
 export function newExperiment(model: ModelRef | null, now: Date = new Date()): Experiment {

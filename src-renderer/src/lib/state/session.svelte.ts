@@ -4,7 +4,7 @@
  * replaced whole from API replies and events, so it is held in $state.raw.
  */
 import { errorMessage } from '../api/errors';
-import type { CatalogModel, EngineStatus, HookInfo, ModelInfo, WorkbenchApi, WorkbenchEvent } from '../api/types';
+import type { CatalogModel, EngineStatus, HookInfo, ModelInfo, ModelMemory, RequestOf, WorkbenchApi, WorkbenchEvent } from '../api/types';
 import type { ConnectionState } from '../api/websocket';
 
 export interface DownloadProgress {
@@ -14,6 +14,14 @@ export interface DownloadProgress {
   totalBytes: number | null;
   state: 'running' | 'done' | 'error';
   error: string | null;
+}
+
+/** The first load of a model in a weight format converts its checkpoint: how far it is. */
+export interface ConversionProgress {
+  weights: string;
+  doneBytes: number;
+  totalBytes: number;
+  bytesPerSecond: number;
 }
 
 export class Session {
@@ -29,6 +37,9 @@ export class Session {
   #loadingPath = $state<string | null>(null);
   #loadError = $state<string | null>(null);
   #restarting = $state(false);
+  #conversion = $state.raw<ConversionProgress | null>(null);
+  /** What each weight format of the model at `path` needs; null while unknown or unreadable. */
+  #memory = $state.raw<{ path: string; memory: ModelMemory } | null>(null);
 
   constructor(api: WorkbenchApi, transport: 'ipc' | 'websocket') {
     this.api = api;
@@ -63,6 +74,12 @@ export class Session {
   get loadError(): string | null {
     return this.#loadError;
   }
+  get conversion(): ConversionProgress | null {
+    return this.#conversion;
+  }
+  memoryOf(path: string): ModelMemory | null {
+    return this.#memory?.path === path ? this.#memory.memory : null;
+  }
   get nativeDialogs(): boolean {
     return this.#status?.nativeDialogs ?? false;
   }
@@ -81,11 +98,21 @@ export class Session {
     this.#apply(await this.api.status({}));
   }
 
-  async loadModel(path: string): Promise<ModelInfo | null> {
+  /** Ask what each weight format of the model at `path` needs; a path that does not open leaves it unknown. */
+  async checkMemory(path: string): Promise<void> {
+    try {
+      const memory = await this.api.modelMemory({ path });
+      this.#memory = { path, memory };
+    } catch {
+      if (this.#memory?.path === path) this.#memory = null; // loading it will say what is wrong
+    }
+  }
+
+  async loadModel(path: string, weights?: RequestOf<'loadModel'>['weights']): Promise<ModelInfo | null> {
     this.#loadingPath = path;
     this.#loadError = null;
     try {
-      const model = await this.api.loadModel({ path });
+      const model = await this.api.loadModel(weights ? { path, weights } : { path });
       if (this.#status) this.#apply({ ...this.#status, model });
       await this.refresh();
       return model;
@@ -96,6 +123,7 @@ export class Session {
       return null;
     } finally {
       this.#loadingPath = null;
+      this.#conversion = null;
     }
   }
 
@@ -132,7 +160,9 @@ export class Session {
 
   handleEvent(event: WorkbenchEvent): void {
     if (event.type === 'status') this.#apply(event.status);
-    else if (event.type === 'download') {
+    else if (event.type === 'conversion') {
+      if (event.path === this.#loadingPath) this.#conversion = { weights: event.weights, doneBytes: event.doneBytes, totalBytes: event.totalBytes, bytesPerSecond: event.bytesPerSecond };
+    } else if (event.type === 'download') {
       this.#downloads = {
         ...this.#downloads,
         [event.modelId]: {

@@ -5,11 +5,12 @@
  */
 import { createContext } from 'svelte';
 import { errorHeadline, errorMessage, issueLines } from '../api/errors';
-import type { Experiment, MenuCommand, ModelRef, PickKind, RecentExperiment, RecoveredSession, TokenRecord, VariantResult, WorkbenchEvent } from '../api/types';
+import type { Experiment, MenuCommand, ModelRef, PickKind, RecentExperiment, RecoveredSession, RequestOf, TokenRecord, VariantResult, WorkbenchEvent } from '../api/types';
 import type { ConnectionState } from '../api/websocket';
 import { modelRefOf } from '../logic/defaults';
 import { folderOf, inFolder, modelLabel } from '../logic/format';
 import { checkVariant, errorsOf, issueLine } from '../logic/issues';
+import { sameWeights } from '../logic/weights';
 import { finishedExperiment } from '../logic/sanitize';
 import { ExperimentDocument } from './document.svelte';
 import { Dialogs } from './dialogs.svelte';
@@ -109,11 +110,17 @@ export class Workbench {
   get columns(): CompareColumn[] {
     return this.#columns;
   }
-  /** The experiment names a model that is not the loaded one. */
+  /** The experiment names a model that is not the loaded one, or the same one with its weights in another format. */
   get modelMismatch(): boolean {
     const wanted = this.doc.model;
     const loaded = this.session.model;
-    return wanted !== null && (loaded === null || loaded.fingerprint !== wanted.fingerprint);
+    return wanted !== null && (loaded === null || loaded.fingerprint !== wanted.fingerprint || this.weightsMismatch);
+  }
+  /** The loaded model is the experiment's, but its weights are stored in another format than the experiment's results were made with. */
+  get weightsMismatch(): boolean {
+    const wanted = this.doc.model;
+    const loaded = this.session.model;
+    return wanted !== null && loaded !== null && loaded.fingerprint === wanted.fingerprint && !sameWeights(wanted.weights, loaded.weights);
   }
   /**
    * The results on screen were made with a model that is not the loaded one. They stay
@@ -153,6 +160,9 @@ export class Workbench {
 
   handleEvent(event: WorkbenchEvent): void {
     switch (event.type) {
+      case 'conversion':
+        this.session.handleEvent(event);
+        break;
       case 'status':
       case 'download':
         this.session.handleEvent(event);
@@ -225,8 +235,8 @@ export class Workbench {
 
   // ------------------------------------------------------------ model
 
-  async loadModel(path: string): Promise<void> {
-    const model = await this.session.loadModel(path);
+  async loadModel(path: string, weights?: RequestOf<'loadModel'>['weights']): Promise<void> {
+    const model = await this.session.loadModel(path, weights);
     if (!model) return;
     if (this.resultsStale) {
       const owner = this.doc.model;

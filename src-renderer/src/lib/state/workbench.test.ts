@@ -98,6 +98,49 @@ describe('workbench controller', () => {
     expect(bench.doc.dirty).toBe(true);
   });
 
+  describe('weight formats', () => {
+    const INT8 = { ...MODEL, weights: { format: 'int8' as const, blockSize: 32, accuracyLevel: 4 as const } };
+
+    it('an experiment made with int8 weights, opened on the float32 model, says so and loads its format back', async () => {
+      let loaded = MODEL;
+      const setup = await started({
+        status: vi.fn(async () => ({ ...IDLE, model: loaded })),
+        openExperiment: vi.fn(async ({ path }: { path: string }) => ({ path, experiment: { ...savedExperiment(), model: modelRefOf(INT8) }, warnings: [] })),
+        loadModel: vi.fn(async () => ((loaded = INT8), INT8)),
+      });
+      bench = setup.bench;
+      await bench.open('/runs/int8.tiller.json');
+      expect(bench.doc.model?.weights).toEqual(INT8.weights); // recorded in the file
+      expect(bench.weightsMismatch).toBe(true);
+      expect(bench.modelMismatch).toBe(true);
+      await bench.loadModel(INT8.path, bench.doc.model?.weights);
+      expect(setup.api.loadModel).toHaveBeenCalledWith({ path: INT8.path, weights: INT8.weights });
+      expect(bench.weightsMismatch).toBe(false);
+      expect(bench.modelMismatch).toBe(false);
+    });
+
+    it('an experiment without a recorded format was made with float32', async () => {
+      const setup = await started({ openExperiment: vi.fn(async ({ path }: { path: string }) => ({ path, experiment: { ...savedExperiment(), model: { ...modelRefOf(MODEL), weights: undefined } }, warnings: [] })) });
+      bench = setup.bench;
+      await bench.open('/runs/old.tiller.json');
+      expect(bench.weightsMismatch).toBe(false);
+    });
+
+    it('shows conversion progress of the model being loaded, and clears it when the load ends', async () => {
+      let finish: (value: typeof INT8) => void = () => {};
+      const setup = await started({ loadModel: vi.fn(() => new Promise<typeof INT8>((resolve) => (finish = resolve))) });
+      bench = setup.bench;
+      const loading = bench.loadModel('/models/big', { format: 'int8' });
+      setup.emit({ type: 'conversion', path: '/models/other', weights: 'int8-b32-a4', doneBytes: 1, totalBytes: 2, bytesPerSecond: 1 });
+      expect(bench.session.conversion).toBeNull(); // another load's
+      setup.emit({ type: 'conversion', path: '/models/big', weights: 'int8-b32-a4', doneBytes: 5, totalBytes: 10, bytesPerSecond: 100 });
+      expect(bench.session.conversion).toEqual({ weights: 'int8-b32-a4', doneBytes: 5, totalBytes: 10, bytesPerSecond: 100 });
+      finish(INT8);
+      await loading;
+      expect(bench.session.conversion).toBeNull();
+    });
+  });
+
   describe('results belong to the model that made them', () => {
     const OTHER = { ...MODEL, path: '/models/other', architecture: 'Qwen2ForCausalLM', fingerprint: 'other-fp' };
 

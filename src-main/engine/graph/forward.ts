@@ -1,0 +1,256 @@
+/**
+ * The decoder forward pass as an ONNX graph, built from the spec's traits (model/spec.ts)
+ * for every family; no family is named here.
+ *
+ * Reads like llama2.c's forward(): embed (plus learned positions), then per block
+ * norm -> q/k/v (+ per-head q/k norms) -> rotary -> grouped-query attention over the KV
+ * cache -> o_proj -> residual -> norm -> gated or plain MLP -> residual; then the final
+ * norm and the unembedding. Hook sites carry their TransformerLens names, and every value
+ * at a hook site is named after it.
+ *
+ * Graph inputs
+ *   input_ids               int64   [batch, seq]
+ *   position_ids            int64   [batch, seq]            absolute positions of the fed tokens
+ *   past_key.{slot}         float32 [past, batch, n_kv_heads, d_head]  cached (rotated) keys, one slot per schedule position
+ *   past_value.{slot}       float32 [past, batch, n_kv_heads, d_head]
+ *   attention_mask          float32 [seq, past + seq]       0 where a query may attend, -inf elsewhere (causal)
+ *   logits_positions        int64   [n_logits]              which fed positions get logits
+ * Graph outputs
+ *   logits                  float32 [batch, n_logits, d_vocab]
+ *   new_key.{slot}          float32 [batch, seq, n_kv_heads * d_head]  (rotated) keys to append to the cache
+ *   new_value.{slot}        float32 [batch, seq, n_kv_heads * d_head]
+ *   capture.{hook}, lens heads, and the parameter inputs of a plan: see taps.ts
+ */
+import { EngineError } from '../errors';
+import { expectedParams, paramName, type ModelSpec, type Traits, type WeightSource } from '../model/spec';
+import type { WeightOptions } from '../model/weight-format';
+import { GraphBuilder, MS_DOMAIN, type Value } from './builder';
+import type { ModelProtoData } from './onnx-proto';
+import { ropeTables } from './rope';
+import { NO_TAPS, Taps, type TapSpec } from './taps';
+import { computedTensor, matMulNBitsAttributes, quantizedLinear, quantizedNames, storedTensor, transposedLinear } from './weight-groups';
+import type { WeightGroup, WeightManifest } from './weights-file';
+
+const ROPE_COS = 'rope.cos'; // [n_ctx, d_head / 2]
+const ROPE_SIN = 'rope.sin'; // [n_ctx, d_head / 2]
+
+/**
+ * Every tensor the graph reads, in file order, converted from the checkpoint as the file
+ * is written, under its canonical name (spec.ts): linear weights as float32 [in, out] for
+ * MatMul or quantized for MatMulNBits; `unembed.weight` always (a copy of the embedding
+ * when tied, so weight_delta can edit the head alone); the token embedding in float32, or
+ * float16 when quantized; learned positions, gains and biases in float32; rotary tables.
+ */
+export function graphWeights(spec: ModelSpec, source: WeightSource, options: WeightOptions): WeightGroup[] {
+  const linear = (param: string, from = param): WeightGroup =>
+    options.format === 'f32' ? transposedLinear(param, source, from) : quantizedLinear(param, source, from, options);
+  const groups: WeightGroup[] = [];
+  for (const [param, shape] of expectedParams(spec)) {
+    if (param === paramName.embed()) groups.push(storedTensor(param, source, param, options.format === 'f32' ? 'float32' : 'float16'));
+    else if (shape.length === 2 && param !== paramName.posEmbed()) groups.push(linear(param));
+    else groups.push(storedTensor(param, source, param, 'float32'));
+  }
+  if (spec.tiedEmbeddings) groups.push(linear(paramName.unembed(), paramName.embed()));
+  if (spec.traits.positions === 'rotary') {
+    const rope = ropeTables(spec, spec.nCtx);
+    groups.push(computedTensor(ROPE_COS, [spec.nCtx, spec.dHead / 2], () => rope.cos), computedTensor(ROPE_SIN, [spec.nCtx, spec.dHead / 2], () => rope.sin));
+  }
+  return groups;
+}
+
+/** Traits the graph does not build yet: a spec with one of them is refused rather than run wrong. */
+function unbuiltTraits(traits: Traits): string[] {
+  const unbuilt: string[] = [];
+  if (traits.normOffset !== 0) unbuilt.push('norm gain offset (must be folded into the weights)');
+  if (traits.sandwichNorms) unbuilt.push('post-attention/post-MLP norms');
+  if (traits.embedScale !== 1) unbuilt.push('embedding scale');
+  if (traits.attnSoftcap !== null) unbuilt.push('attention soft-capping');
+  if (traits.finalSoftcap !== null) unbuilt.push('final logit soft-capping');
+  if (traits.slidingWindow.some((window) => window !== null)) unbuilt.push('sliding-window attention');
+  if (traits.ropeLocalTheta !== null) unbuilt.push('a second rotary base');
+  return unbuilt;
+}
+
+export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tapSpec: TapSpec = NO_TAPS): ModelProtoData {
+  const { dModel, dHead, nHeads, nKvHeads, dMlp, dVocab, normEps, traits } = spec;
+  const unbuilt = unbuiltTraits(traits);
+  if (unbuilt.length > 0) throw new EngineError('unsupported_architecture', `${spec.architecture}: the graph does not build ${unbuilt.join(', ')} yet`);
+  const taps = new Taps(tapSpec);
+  const schedule = tapSpec.schedule ?? Array.from({ length: spec.nLayers }, (_, layer) => layer);
+  const g = new GraphBuilder(`tiller-${spec.family}`);
+  // Each weight is declared once, however often a schedule or a lens head reads it.
+  const declared = new Map<string, Value>();
+  const w = (name: string): Value => {
+    const entry = manifest.tensors[name];
+    if (!entry) throw new Error(`weight file lacks ${name}`);
+    let value = declared.get(name);
+    if (!value) declared.set(name, (value = g.external(name, entry.elemType, entry.dims, { location: manifest.file, offset: entry.offset, length: entry.length })));
+    return value;
+  };
+  // x W for a linear weight with `inFeatures` inputs: MatMul on float32 [in, out], or
+  // MatMulNBits on the quantized [out, in] blocks (graph/quantize.ts).
+  const { weights: stored } = manifest;
+  const matmul = (x: Value, weight: string, inFeatures: number, output?: string): Value => {
+    if (stored.format === 'f32') return g.op1('MatMul', [x, w(weight)], { output });
+    const names = quantizedNames(weight);
+    const outFeatures = manifest.tensors[names.data]?.dims[0] ?? 0;
+    const layout = { rows: outFeatures, cols: inFeatures, bits: stored.format === 'int8' ? 8 : 4, blockSize: stored.blockSize } as const;
+    return g.op1('MatMulNBits', [x, w(names.data), w(names.scales), w(names.zeroPoints)], { domain: MS_DOMAIN, attrs: matMulNBitsAttributes(layout, stored.accuracyLevel), output });
+  };
+  /**
+   * x W (+ b): every linear layer goes through here. `param` is the canonical name without
+   * `.weight` (e.g. blocks.2.mlp.down_proj). Each low-rank edit of the weight (weight_delta)
+   * adds (x V^T) U, so the graph runs W + sum U^T V without touching W: a quantized W needs
+   * no re-quantization and an edit costs O(rank) per token.
+   */
+  const linear = (x: Value, param: string, inFeatures: number, hasBias: boolean, output: string): Value => {
+    const deltas = taps.deltas(param);
+    const last = deltas.length === 0 && !hasBias;
+    let y = matmul(x, `${param}.weight`, inFeatures, last ? output : undefined);
+    deltas.forEach(({ prefix }, i) => {
+      const v = g.parameter(`${prefix}.v`, 'float32', ['batch', `${prefix}.in`, `${prefix}.rank`]);
+      const u = g.parameter(`${prefix}.u`, 'float32', ['batch', `${prefix}.rank`, `${prefix}.out`]);
+      y = g.op1('Add', [y, g.op1('MatMul', [g.op1('MatMul', [x, v]), u])], { output: i === deltas.length - 1 && !hasBias ? output : undefined });
+    });
+    return hasBias ? g.op1('Add', [y, w(`${param}.bias`)], { output }) : y;
+  };
+  // RMSNorm: x / rms(x) * g; LayerNorm: (x - mean) / std * g + b. `gain` is the canonical weight name.
+  const norm = (x: Value, gain: string, output?: string): Value =>
+    traits.norm === 'rms'
+      ? g.op1('SimplifiedLayerNormalization', [x, w(gain)], { attrs: { axis: -1, epsilon: { float: normEps }, stash_type: 1 }, output })
+      : g.op1('LayerNormalization', [x, w(gain), w(paramName.bias(gain))], { attrs: { axis: -1, epsilon: { float: normEps }, stash_type: 1 }, output });
+  // residual + delta, then the norm of the sum; returns [normed, residual]. One fused op unless a
+  // plan changes the residual there, which the fused op would hide.
+  const residualThenNorm = (delta: Value, residual: Value, gain: string, residualHooks: string[], normedHook: string): [Value, Value] => {
+    if (residualHooks.some((hook) => taps.changes(hook))) {
+      let sum = g.op1('Add', [delta, residual], { output: g.unique(residualHooks[0]) });
+      for (const hook of residualHooks) sum = taps.tap(g, hook, sum);
+      return [taps.tap(g, normedHook, norm(sum, gain, g.unique(normedHook))), sum];
+    }
+    const fused = traits.norm === 'rms' ? 'SkipSimplifiedLayerNormalization' : 'SkipLayerNormalization';
+    const gains = traits.norm === 'rms' ? [w(gain)] : [w(gain), w(paramName.bias(gain))];
+    const [normed, sum] = g.op(fused, [delta, residual, ...gains], {
+      domain: MS_DOMAIN,
+      attrs: { epsilon: { float: normEps } },
+      outputs: [g.unique(normedHook), null, null, g.unique(residualHooks[0])],
+    });
+    for (const hook of residualHooks) taps.tap(g, hook, sum); // observed only: nothing changes here
+    return [taps.tap(g, normedHook, normed), sum];
+  };
+  const activation = (x: Value): Value => {
+    switch (traits.activation) {
+      case 'silu':
+        return g.op1('Mul', [x, g.op1('Sigmoid', [x])]);
+      case 'gelu':
+        return g.op1('Gelu', [x]);
+      case 'gelu_tanh':
+        return g.op1('Gelu', [x], { attrs: { approximate: 'tanh' } });
+    }
+  };
+
+  const inputIds = g.input('input_ids', 'int64', ['batch', 'seq']);
+  const positionIds = g.input('position_ids', 'int64', ['batch', 'seq']);
+  const attentionMask = g.input('attention_mask', 'float32', ['seq', 'key_pos']);
+  const logitsPositions = g.input('logits_positions', 'int64', ['n_logits']);
+  const rotaryPositions = traits.positions === 'rotary';
+  const group = nHeads / nKvHeads;
+  const kvHeadsShape = g.constant('int64', [4], [0, 0, nKvHeads, dHead], 'kv_heads_shape');
+  const qHeadsShape = g.constant('int64', [4], [0, 0, nHeads, dHead], 'q_heads_shape');
+  const groupedHeadsShape = g.constant('int64', [5], [0, 0, nKvHeads, group, dHead], 'grouped_heads_shape');
+  const flatHeadsShape = g.constant('int64', [3], [0, 0, nHeads * dHead], 'flat_heads_shape');
+  const flatKvHeadsShape = g.constant('int64', [3], [0, 0, nKvHeads * dHead], 'flat_kv_heads_shape');
+  const axis2 = g.constant('int64', [1], [2], 'axis2');
+  const attnScale = g.constant('float32', [], [traits.attnScale], 'attn_scale');
+
+  // A float16 table (quantized models) is gathered, then widened: the residual stream stays float32.
+  const embedRows = (output: string): Value => g.op1('Gather', [w(paramName.embed()), inputIds], { attrs: { axis: 0 }, output });
+  const embedded = stored.format === 'f32' ? embedRows('hook_embed') : g.op1('Cast', [embedRows(g.fresh('embed_f16'))], { attrs: { to: 1 }, output: 'hook_embed' });
+  let embed = taps.tap(g, 'hook_embed', embedded); // [batch, pos, d_model]
+  if (!rotaryPositions) {
+    const posEmbed = taps.tap(g, 'hook_pos_embed', g.op1('Gather', [w(paramName.posEmbed()), positionIds], { attrs: { axis: 0 }, output: 'hook_pos_embed' })); // [batch, pos, d_model]
+    embed = g.op1('Add', [embed, posEmbed]);
+  }
+  taps.enterBlocks(embed);
+  let residPre = taps.tap(g, `blocks.${schedule[0]}.hook_resid_pre`, embed);
+  const ln1Hook = `blocks.${schedule[0]}.ln1.hook_normalized`;
+  let normed = taps.tap(g, ln1Hook, norm(residPre, paramName.ln1(schedule[0]), ln1Hook)); // [batch, pos, d_model]
+
+  // One KV-cache slot per schedule position: a block that runs twice sees different inputs each time.
+  for (const [slot, layer] of schedule.entries()) {
+    const hook = (name: string): string => `blocks.${layer}.${name}`;
+    const at = (name: string, value: Value, layout?: 'rows' | 'pattern'): Value => taps.tap(g, hook(name), value, layout);
+    const named = (name: string): string => g.unique(hook(name));
+    const block = (name: string): string => `blocks.${layer}.${name}`;
+    const pastKey = g.input(`past_key.${slot}`, 'float32', ['past', 'batch', nKvHeads, dHead]);
+    const pastValue = g.input(`past_value.${slot}`, 'float32', ['past', 'batch', nKvHeads, dHead]);
+
+    // Attention
+    const q = at('attn.hook_q', linear(normed, block('attn.q_proj'), dModel, traits.qkvBias, named('attn.hook_q'))); // [batch, pos, n_heads * d_head]
+    const k = at('attn.hook_k', linear(normed, block('attn.k_proj'), dModel, traits.qkvBias, named('attn.hook_k'))); // [batch, pos, n_kv_heads * d_head]
+    const v = at('attn.hook_v', linear(normed, block('attn.v_proj'), dModel, traits.qkvBias, named('attn.hook_v'))); // [batch, pos, n_kv_heads * d_head]
+    // Per-head RMSNorm of q and k (Qwen3): each head's d_head values normalised on their own.
+    const headNorm = (x: Value, headsShape: Value, flatShape: Value, gain: string, name: string): Value =>
+      at(name, g.op1('Reshape', [norm(g.op1('Reshape', [x, headsShape]), gain), flatShape], { output: named(name) }));
+    const qNormed = traits.qkNorm ? headNorm(q, qHeadsShape, flatHeadsShape, paramName.qNorm(layer), 'attn.q_norm.hook_normalized') : q;
+    const kNormed = traits.qkNorm ? headNorm(k, kvHeadsShape, flatKvHeadsShape, paramName.kNorm(layer), 'attn.k_norm.hook_normalized') : k;
+    const rotary = (x: Value, heads: number, name: string): Value =>
+      at(name, g.op1('RotaryEmbedding', [x, positionIds, w(ROPE_COS), w(ROPE_SIN)], { domain: MS_DOMAIN, attrs: { interleaved: 0, num_heads: heads }, output: named(name) }));
+    const qRot = rotaryPositions ? rotary(qNormed, nHeads, 'attn.hook_rot_q') : qNormed;
+    const kRot = rotaryPositions ? rotary(kNormed, nKvHeads, 'attn.hook_rot_k') : kNormed;
+    g.output(g.op1('Identity', [kRot], { output: `new_key.${slot}` }), 'float32', ['batch', 'seq', nKvHeads * dHead]);
+    g.output(g.op1('Identity', [v], { output: `new_value.${slot}` }), 'float32', ['batch', 'seq', nKvHeads * dHead]);
+    // softmax(q k^T * scale + causal mask) v over cached and new positions; query head h
+    // reads KV head h / group (Hugging Face repeat_kv), done by grouping query heads per KV head.
+    const kAll = g.op1('Concat', [g.op1('Transpose', [pastKey], { attrs: { perm: [1, 0, 2, 3] } }), g.op1('Reshape', [kRot, kvHeadsShape])], { attrs: { axis: 1 } }); // [batch, key_pos, n_kv_heads, d_head]
+    const vAll = g.op1('Concat', [g.op1('Transpose', [pastValue], { attrs: { perm: [1, 0, 2, 3] } }), g.op1('Reshape', [v, kvHeadsShape])], { attrs: { axis: 1 } });
+    const kT = g.op1('Unsqueeze', [g.op1('Transpose', [kAll], { attrs: { perm: [0, 2, 3, 1] } }), axis2]); // [batch, n_kv_heads, 1, d_head, key_pos]
+    const vByHead = g.op1('Unsqueeze', [g.op1('Transpose', [vAll], { attrs: { perm: [0, 2, 1, 3] } }), axis2]); // [batch, n_kv_heads, 1, key_pos, d_head]
+    const qGrouped = g.op1('Transpose', [g.op1('Reshape', [g.op1('Mul', [qRot, attnScale]), groupedHeadsShape])], { attrs: { perm: [0, 2, 3, 1, 4] } }); // [batch, n_kv_heads, group, pos, d_head]
+    const scores = g.op1('Add', [g.op1('MatMul', [qGrouped, kT]), attentionMask]); // [batch, n_kv_heads, group, pos, key_pos]
+    const pattern = at('attn.hook_pattern', g.op1('Softmax', [scores], { attrs: { axis: -1 }, output: named('attn.hook_pattern') }), 'pattern'); // grouped: head = kv_head * group + g
+    const zGrouped = g.op1('MatMul', [pattern, vByHead]); // [batch, n_kv_heads, group, pos, d_head]
+    const z = at('attn.hook_z', g.op1('Reshape', [g.op1('Transpose', [zGrouped], { attrs: { perm: [0, 3, 1, 2, 4] } }), flatHeadsShape], { output: named('attn.hook_z') })); // [batch, pos, n_heads * d_head]
+    const attnOut = at('hook_attn_out', linear(z, block('attn.o_proj'), nHeads * dHead, traits.oBias, named('hook_attn_out'))); // [batch, pos, d_model]
+    const [normed2, residMid] = residualThenNorm(attnOut, residPre, paramName.ln2(layer), [hook('hook_resid_mid')], hook('ln2.hook_normalized'));
+
+    // MLP: gated down(act(gate(x)) * up(x)), or plain down(act(up(x))); hook_pre is the activation's input either way.
+    let post: Value; // [batch, pos, d_mlp]
+    if (traits.mlp === 'gated') {
+      const gate = at('mlp.hook_pre', linear(normed2, block('mlp.gate_proj'), dModel, traits.mlpBias, named('mlp.hook_pre'))); // [batch, pos, d_mlp]
+      const up = at('mlp.hook_pre_linear', linear(normed2, block('mlp.up_proj'), dModel, traits.mlpBias, named('mlp.hook_pre_linear'))); // [batch, pos, d_mlp]
+      post = at('mlp.hook_post', g.op1('Mul', [activation(gate), up], { output: named('mlp.hook_post') }));
+    } else {
+      const pre = at('mlp.hook_pre', linear(normed2, block('mlp.up_proj'), dModel, traits.mlpBias, named('mlp.hook_pre'))); // [batch, pos, d_mlp]
+      post = at('mlp.hook_post', g.op1('Identity', [activation(pre)], { output: named('mlp.hook_post') }));
+    }
+    const mlpOut = at('hook_mlp_out', linear(post, block('mlp.down_proj'), dMlp, traits.mlpBias, named('hook_mlp_out'))); // [batch, pos, d_model]
+
+    // Residual add, fused with the norm that reads it next: the next block's ln1 or ln_final.
+    const next = schedule[slot + 1];
+    const nextGain = next === undefined ? paramName.lnFinal() : paramName.ln1(next);
+    const nextNormedHook = next === undefined ? 'ln_final.hook_normalized' : `blocks.${next}.ln1.hook_normalized`;
+    const residualHooks = next === undefined ? [hook('hook_resid_post')] : [hook('hook_resid_post'), `blocks.${next}.hook_resid_pre`];
+    [normed, residPre] = residualThenNorm(mlpOut, residMid, nextGain, residualHooks, nextNormedHook);
+  }
+  const finalResidual = residPre; // output of the last block run, before ln_final
+
+  // Unembed only the requested positions: prefill needs one row of logits, not seq rows.
+  const atLogitsPositions = (x: Value): Value => g.op1('Gather', [x, logitsPositions], { attrs: { axis: 1 } }); // [batch, n_logits, d_vocab]
+  const changed = taps.changes('logits'); // then the output is the changed value, renamed
+  let logits = taps.tap(g, 'logits', linear(atLogitsPositions(normed), 'unembed', dModel, false, changed ? g.fresh('logits') : 'logits')); // [batch, n_logits, d_vocab]
+  if (changed) logits = g.op1('Identity', [logits], { output: 'logits' });
+  g.output(logits, 'float32', ['batch', 'n_logits', dVocab]);
+
+  // Lens heads: the same unembedding (with its edits) applied to an intermediate hook (logit lens, LFD, DoLa).
+  for (const lens of tapSpec.lenses) {
+    let h = atLogitsPositions(taps.valueOf(lens.hook));
+    if (lens.fuse) {
+      const lambda = g.input(`${lens.name}.lambda`, 'float32', ['batch', 1, 1]);
+      h = g.op1('Add', [atLogitsPositions(finalResidual), g.op1('Mul', [lambda, h])]);
+    }
+    if (lens.finalNorm) h = norm(h, paramName.lnFinal());
+    g.output(linear(h, 'unembed', dModel, false, lens.name), 'float32', ['batch', 'n_logits', dVocab]);
+  }
+  taps.finish(g);
+  return g.toModel();
+}
