@@ -7,6 +7,7 @@ import { freemem, homedir } from 'node:os';
 import { join } from 'node:path';
 import { EngineError } from './errors';
 import type { DecodingInput, DecodingStep } from '../../src-shared/decoding-schema';
+import { patchLengthIssues } from '../../src-shared/patch-length';
 import { checkPrompt, generate, Sequence, type GenerationEvent, type GenerationResult, type TokenEvent } from './generate/generate';
 import { decodingReport, stepScorer } from './generate/scorers';
 import type { GenerationSettings } from './generate/settings';
@@ -343,7 +344,8 @@ export class ModelHandle {
         const list = decoding.errors.map((issue) => `decoding.${issueText(issue)}`).join('; ');
         throw new EngineError('bad_plan', `${label(i)}${list}`, { issues: decoding.errors.map((issue) => ({ ...issue, path: `decoding.${issue.path}` })) });
       }
-      return [...planWarnings(plan).map(issueText), ...decoding.warnings.map((issue) => `decoding.${issueText(issue)}`)];
+      const patches = patchLengthIssues(plan.interventions, promptIds.length);
+      return [...planWarnings(plan).map(issueText), ...patches.map(issueText), ...decoding.warnings.map((issue) => `decoding.${issueText(issue)}`)];
     });
     const scorers = variants.map((variant) => stepScorer(this.spec, variant.decoding));
     const sequences = variants.map(() => new Sequence(this.tokenizer, promptIds, settings, this.spec.nCtx));

@@ -414,6 +414,17 @@ describe('generation with plans', () => {
     expect(checkedAfterDivergence).toBeGreaterThan(0);
   });
 
+  it('warns when a patch over all positions has a source prompt of another length than the prompt', async () => {
+    const patch = (ids: number[]) => ({ plan: { interventions: [{ op: 'patch' as const, hook: 'blocks.2.hook_resid_pre', positions: 'all' as const, source: { prompt_ids: ids } }] } });
+    const longer = [...otherPrompt, otherPrompt[0], otherPrompt[1]];
+    const { results } = await generateAll([{}, patch(otherPrompt), patch(longer)], generationSettingsSchema.parse({ maxNewTokens: 3, stopAtEos: false }));
+    expect(results.map((result) => result.warnings.length)).toEqual([0, 0, 1]);
+    const n = prompt.length;
+    expect(results[2].warnings[0]).toBe(
+      `interventions[0].positions: The source prompt has ${n + 2} tokens and the prompt ${n} tokens. Over all positions, the tokens generated at positions ${n}–${n + 1} would take the source prompt's activations there, and later ones none. Explicit positions 0-${n - 1} patch only those both have.`,
+    );
+  });
+
   it('runs variants with different schedules side by side', async () => {
     const variants: VariantRun[] = [{}, { plan: { interventions: [{ op: 'schedule', blocks: [0, 2, 3] }] } }];
     const together = await generateAll(variants);

@@ -3,8 +3,9 @@
  * the float64 reference forward run on what their weights stand for (each linear layer
  * dequantized by the spec's rule, the embedding rounded to float16), so the whole
  * quantized graph is checked, not just one op; int8 stays close to float32; interventions
- * (captures, steering, weight_delta as a low-rank side path) behave as on float32; and
- * the weight cache is per format, reused, and converted with progress reported.
+ * (captures, steering, patching, schedules, weight_delta as a low-rank side path) behave as
+ * on float32; and the weight cache is per format, reused, and converted with progress
+ * reported.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -107,6 +108,18 @@ describe.each(['int8', 'int4'] as const)('%s weights', (format) => {
     const steered = await handle.run(prompt, { interventions: [steer] });
     const plain = await handle.forward(prompt, 'all');
     expect(maxAbsDiff(steered.logits.at(-1)!, plain.at(-1)!)).toBeGreaterThan(0.01);
+  });
+
+  it('patching from another prompt and a block schedule equal the reference on the dequantized weights', async () => {
+    const handle = handles.get(format)!;
+    const weights = effectiveWeights(LOADS[format]);
+    const other = handle.tokenizer.encode('A slow green turtle walks under the busy cat').slice(0, prompt.length);
+    const patched = await handle.run(prompt, { interventions: [{ op: 'patch', hook: 'blocks.1.hook_resid_pre', positions: 'all', source: { prompt_ids: other } }] });
+    const expectedPatched = referenceForward(model.spec, weightGetter(weights), other).logits;
+    patched.logits.forEach((row, pos) => expect(maxAbsDiff(row, expectedPatched[pos]), `patched, position ${pos}`).toBeLessThan(TOLERANCE));
+    const scheduled = await handle.run(prompt, { interventions: [{ op: 'schedule', blocks: [1, 0, 1] }] });
+    const expectedScheduled = referenceForward(model.spec, weightGetter(weights), prompt, { schedule: [1, 0, 1] }).logits;
+    scheduled.logits.forEach((row, pos) => expect(maxAbsDiff(row, expectedScheduled[pos]), `schedule, position ${pos}`).toBeLessThan(TOLERANCE));
   });
 });
 

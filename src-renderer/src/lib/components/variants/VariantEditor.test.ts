@@ -150,7 +150,7 @@ describe('variant editor', () => {
     await type('Source prompt', 'a b c d e f');
     await fireEvent.click(screen.getByRole('button', { name: 'Tokenize' }));
     const warning = await screen.findByText(/generated at positions 4–5 would take the source prompt's activations/);
-    expect(warning.textContent).toMatch(/source prompt has 6 tokens and the experiment's prompt 4 tokens/);
+    expect(warning.textContent).toMatch(/source prompt has 6 tokens and the prompt 4 tokens/);
     expect(env.api.tokenize).toHaveBeenCalledWith({ text: 'Once upon a time', chat: false });
     await fireEvent.click(screen.getByRole('button', { name: 'Patch positions 0-3 only' }));
     await waitFor(() => expect(latest().interventions[0]).toMatchObject({ op: 'patch', positions: [0, 1, 2, 3] }));
