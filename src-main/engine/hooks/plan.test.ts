@@ -149,6 +149,30 @@ describe('validatePlan rejects with bad_plan naming the field', () => {
   });
 });
 
+// Issue 11 items 1 and 4: huge plans were refused only after seconds and gigabytes, with a
+// raw RangeError or an error listing every bad element.
+describe('validatePlan bounds hostile plans', () => {
+  it('refuses a 10^7-value vector in one issue, against the model\'s widest site', () => {
+    const error = rejection({ interventions: [{ op: 'add', hook: 'blocks.2.hook_resid_post', vector: new Array(10_000_000).fill(0) }] });
+    expect(error.details?.issues).toEqual([{ path: 'interventions[0].vector', message: 'has more than 512 values' }]);
+  });
+
+  it('refuses 1.5 M captures of unknown hooks in one issue', () => {
+    const error = rejection({ captures: new Array(1_500_000).fill({ hook: 'blocks.0.hook_nowhere' }) });
+    expect(error.details?.issues).toEqual([{ path: 'captures', message: 'has more than 10000 captures' }]);
+  });
+
+  it('lists at most 100 of many bad indices, and counts the rest', () => {
+    const indices = Array.from({ length: 172 }, (_, i) => i); // d_mlp; attn.hook_z has only 8 heads
+    const error = rejection({ interventions: [{ op: 'scale', hook: 'blocks.3.attn.hook_z', indices, values: [0] }] });
+    const issues = error.details?.issues as { path: string; message: string }[];
+    expect(issues).toHaveLength(101);
+    expect(issues[0]).toEqual({ path: 'interventions[0].indices[8]', message: '8 is out of range: blocks.3.attn.hook_z has 8 heads (0..7)' });
+    expect(issues[100].message).toMatch(/not listed/);
+    expect(error.message).toMatch(/; and 93 more$/);
+  });
+});
+
 describe('a schedule that skips blocks', () => {
   it('accepts the residual hooks of a skipped block as captures and lens layers, and positions up to n_ctx - 1', () => {
     const plan = { captures: [{ hook: 'blocks.3.hook_resid_mid' }, { hook: 'blocks.3.hook_resid_post', positions: [511] }], interventions: [{ op: 'schedule', blocks: [0, 1, 2, 4] }, { op: 'lens', layers: [3] }] };
