@@ -4,21 +4,10 @@
  * engine, and a patch's source prompt kept through a saved file.
  */
 import { expect, test, type Page } from '@playwright/test';
-import { loadModel, openInBrowser, saveAsInBrowser, watchConsole } from './flow';
+import { openInBrowser, saveAsInBrowser, startInBrowser as start, watchConsole } from './flow';
 import { storiesModel, storiesModelMissing } from './paths';
 
 test.skip(storiesModelMissing !== null, storiesModelMissing ?? '');
-
-async function start(page: Page): Promise<void> {
-  const url = process.env.TILLER_URL;
-  if (!url) throw new Error('TILLER_URL is not set: the webServer in playwright.config.ts did not print its address');
-  await page.goto(url);
-  await expect(page.getByRole('status', { name: 'Engine idle' })).toBeVisible();
-  // A previous test's unsaved work may be offered back; it has nothing to do with this one.
-  const discard = page.getByRole('button', { name: 'Discard' });
-  if (await discard.isVisible()) await discard.click();
-  await loadModel(page, storiesModel);
-}
 
 /** Elements that stick out past the right edge of the window (what makes a horizontal scrollbar). */
 function overflow(page: Page) {

@@ -3,6 +3,7 @@
  * the browser and the Electron tests. Each step waits for what the user would wait for.
  */
 import { expect, type Locator, type Page } from '@playwright/test';
+import { storiesModel } from './paths';
 
 /** Console errors and uncaught exceptions of a page, to assert none happened. */
 export function watchConsole(page: Page): string[] {
@@ -95,4 +96,16 @@ export async function variantNames(page: Page): Promise<string[]> {
   await page.getByRole('tab', { name: /Variants/ }).click();
   const names = await page.getByRole('navigation', { name: 'Variants' }).locator('.name').allTextContents();
   return names.map((name) => name.replace(/baseline$/, '').trim());
+}
+
+/** The served UI in this page, any offered autosave discarded, with `model` loaded. */
+export async function startInBrowser(page: Page, model: string = storiesModel): Promise<void> {
+  const url = process.env.TILLER_URL;
+  if (!url) throw new Error('TILLER_URL is not set: the webServer in playwright.config.ts did not print its address');
+  await page.goto(url);
+  await expect(page.getByRole('status', { name: 'Engine idle' })).toBeVisible();
+  // A previous test's unsaved work may be offered back; it has nothing to do with this one.
+  const discard = page.getByRole('button', { name: 'Discard' });
+  if (await discard.isVisible()) await discard.click();
+  await loadModel(page, model);
 }

@@ -56,14 +56,13 @@ test('aligned differences, and results that stay with their model', async ({ pag
   await expect(tooltip).toContainText('Δ logprob vs baseline');
   await page.screenshot({ path: shot('aligned-diff-at-divergence') });
   // After it, a token the alignment matches is shown as such, without a logprob comparison.
+  // (Greedy decoding of this model and steer always gives some: " named" after "a dog" and "a little girl".)
   const matchedAfter = steered.locator('.diverged').first();
-  if ((await matchedAfter.count()) > 0) {
-    await matchedAfter.hover();
-    await expect(tooltip).toContainText('aligned with #');
-    await expect(tooltip).toContainText('not comparable');
-    await expect(tooltip).not.toContainText('Δ logprob');
-    await page.screenshot({ path: shot('aligned-diff-after-divergence') });
-  }
+  await matchedAfter.hover();
+  await expect(tooltip).toContainText('aligned with #');
+  await expect(tooltip).toContainText('not comparable');
+  await expect(tooltip).not.toContainText('Δ logprob');
+  await page.screenshot({ path: shot('aligned-diff-after-divergence') });
   await page.mouse.move(5, 890);
 
   // Item 7: save, then load another model (the same weights as a llama2.c file: another fingerprint).

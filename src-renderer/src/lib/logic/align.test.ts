@@ -56,4 +56,13 @@ describe('token alignment', () => {
     expectValid(a, b, pairs);
     expect(pairs.length).toBe(a.filter((id) => id % 97 !== 0).length);
   });
+
+  it('leaves a long span with no unique token unaligned rather than building a huge table', () => {
+    const a = [7, ...ids(3, 1200, 2), 8];
+    const b = [7, ...ids(5, 1100, 2), 8];
+    const pairs = alignIds(a, b);
+    expectValid(a, b, pairs);
+    expect(pairs[0]).toEqual([0, 0]);
+    expect(pairs.at(-1)).toEqual([a.length - 1, b.length - 1]);
+  });
 });

@@ -18,10 +18,14 @@ import { EngineChecks } from './engine-checks.svelte';
 import { Notices } from './notices.svelte';
 import { LiveStrength } from './live-strength.svelte';
 import { LiveRun } from './run.svelte';
+import { SweepRun } from './sweep.svelte';
 import type { Session } from './session.svelte';
 import { UnappliedFields } from './unapplied.svelte';
+import { InsideAnalyses } from './inside.svelte';
+import type { CellVariant } from '../logic/inside';
+import { addIntervention, setOrigin, uniqueName } from '../logic/variants';
 
-export type View = 'variants' | 'compare';
+export type View = 'variants' | 'compare' | 'inside' | 'vectors';
 
 /** One column of the compare view. */
 export interface CompareColumn {
@@ -44,6 +48,8 @@ export class Workbench {
   readonly checks: EngineChecks;
   /** Generation settings whose typed text is not in the document (SettingsForm reports them). */
   readonly settingsFields = new UnappliedFields();
+  /** The Inside tab's analyses (logit lens, patching sweeps). */
+  readonly inside: InsideAnalyses;
   /** Regenerate as a steering scale moves (the live strength slider). */
   readonly live = new LiveStrength({
     stop: async () => {
@@ -69,9 +75,14 @@ export class Workbench {
 
   #columns = $derived.by((): CompareColumn[] => this.#computeColumns());
 
+  /** The Vectors tab's sweep (kept while the user looks at other tabs). */
+  readonly sweep: SweepRun;
+
   constructor(session: Session) {
     this.session = session;
     this.checks = new EngineChecks(session.api);
+    this.sweep = new SweepRun(session.api);
+    this.inside = new InsideAnalyses(session.api, this.doc, this.notices);
   }
 
   get view(): View {
@@ -167,6 +178,9 @@ export class Workbench {
       case 'menu':
         void this.menu(event.command, event.path);
         break;
+      case 'analysis':
+        this.inside.accept(event);
+        break;
       default: {
         const wasActive = this.run.active;
         const results = this.run.accept(event);
@@ -195,6 +209,7 @@ export class Workbench {
    * here as failed, keeping the tokens it streamed; the document is left as it is.
    */
   #abandonRun(message: string): void {
+    this.inside.abandon();
     if (!this.run.active) return;
     this.run.fail(message);
     this.notices.error(`Generation failed: ${message}`);
@@ -315,6 +330,20 @@ export class Workbench {
       this.run.settle();
       this.notices.error(`Generation failed: ${errorHeadline(error)}`, issueLines(error));
     }
+  }
+
+  /**
+   * A cell, head or neuron of an analysis as a new variant holding its intervention, shown
+   * in the Compare view (empty until the next run), so one click and Generate compare it.
+   */
+  addVariantFrom(cell: CellVariant): void {
+    const name = uniqueName(cell.name, this.doc.variants.map((variant) => variant.name));
+    const index = this.doc.addVariant();
+    const variant = addIntervention({ ...$state.snapshot(this.doc.variants[index]), name }, cell.intervention);
+    this.doc.updateVariant(index, cell.origin ? setOrigin(variant, 0, cell.origin) : variant);
+    this.#selected = index;
+    this.#view = 'compare';
+    this.notices.info(`Added the variant “${name}”: Generate to compare it with the baseline.`);
   }
 
   async cancel(): Promise<void> {

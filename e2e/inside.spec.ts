@@ -1,0 +1,58 @@
+/**
+ * The Inside tab against the real engine: a logit lens grid, a patching heatmap whose
+ * cell becomes a Compare variant in one click, and both kept in the saved experiment.
+ * Screenshots of the grid and the heatmap go to the test's output folder.
+ */
+import { expect, test } from '@playwright/test';
+import { openInBrowser, saveAsInBrowser, startInBrowser, variantNames, watchConsole } from './flow';
+import { storiesModelMissing } from './paths';
+
+test.skip(storiesModelMissing !== null, storiesModelMissing ?? '');
+
+test('lens grid and patching heatmap, a cell as a Compare variant, kept in the file', async ({ page }, testInfo) => {
+  const errors = watchConsole(page);
+  await startInBrowser(page);
+  await page.getByRole('tab', { name: 'Inside' }).click();
+
+  // Logit lens: the last layer's top-1 at the last position is the model's next token.
+  await page.getByLabel('Lens prompt').fill('Once upon a time');
+  await page.getByLabel('Target token').fill(',');
+  await page.getByRole('button', { name: 'Run' }).click();
+  const grid = page.getByRole('table', { name: 'Logit lens: top-1 token per layer and position' });
+  await expect(grid).toBeVisible();
+  await expect(grid.getByRole('row')).toHaveCount(6); // header + 5 layers
+  const lastCell = grid.getByRole('button', { name: /^layer 4, position 4 \(␣time\): top-1 , / });
+  await expect(lastCell).toHaveText(',');
+  await lastCell.hover();
+  await expect(page.getByText(/^layer 4, position 4 \(␣time\): top-1 , [\d.]+%; , [\d.]+%, rank 0;/)).toBeVisible();
+  await expect(page.getByText('Across layers at position 4 (␣time)')).toBeVisible();
+  await page.getByRole('region', { name: 'Analysis result' }).screenshot({ path: testInfo.outputPath('lens-grid.png') });
+
+  // Patching: "Lily had a cat" vs "... dog" ("␣c at" / "␣do g": same length), answer and wrong answer by id.
+  await page.getByRole('radio', { name: 'Activation patching' }).check();
+  await page.getByLabel('Clean prompt').fill('Lily had a cat');
+  await page.getByLabel('Corrupted prompt').fill('Lily had a dog');
+  await page.getByLabel('Answer', { exact: true }).fill('#268');
+  await page.getByLabel('Wrong answer').fill('#266');
+  await page.getByRole('button', { name: 'Run' }).click();
+  const heatmap = page.getByRole('table', { name: 'Activation patching: normalised effect per layer and position' });
+  await expect(heatmap).toBeVisible();
+  await expect(page.getByText(/30 patches in 2 forward passes/)).toBeVisible();
+  await heatmap.getByRole('button', { name: /^layer 2, 5 at: normalised effect/ }).click();
+  await page.getByRole('region', { name: 'Analysis result' }).screenshot({ path: testInfo.outputPath('patching-heatmap.png') });
+  await page.getByRole('button', { name: 'Patch this cell in a new Compare variant' }).click();
+  await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
+  expect(await variantNames(page)).toContain('Patch resid_pre L2 pos 5');
+
+  // Both analyses are saved with the experiment and come back with it.
+  const file = testInfo.outputPath('inside.tiller.json');
+  await saveAsInBrowser(page, file);
+  await page.reload();
+  await expect(page.getByRole('status', { name: 'Engine idle' })).toBeVisible();
+  await openInBrowser(page, file);
+  await page.getByRole('tab', { name: 'Inside' }).click();
+  await expect(page.getByRole('button', { name: /^Lens Once upon a time/ })).toBeVisible();
+  await page.getByRole('button', { name: /^Patching Lily had a cat → Lily had a dog/ }).click();
+  await expect(heatmap).toBeVisible();
+  expect(errors).toEqual([]);
+});

@@ -1,0 +1,91 @@
+/**
+ * What the Inside tab derives from an analysis record: heatmap colours, cell labels, and
+ * the intervention a patching cell becomes in a new Compare variant.
+ */
+import type { AnalysisRecord, Intervention, VectorOrigin } from '../api/types';
+import { visibleToken } from './format';
+
+export type LensRecord = Extract<AnalysisRecord, { kind: 'lens' }>;
+export type PatchingRecord = Extract<AnalysisRecord, { kind: 'patching' }>;
+
+/** The text of a token id the record names (its vocabulary entry), or #id. */
+export function tokenLabel(record: AnalysisRecord, id: number): string {
+  return record.labels[String(id)] ?? `#${id}`;
+}
+
+/** A probability in [0, 1] as a sequential colour: surface at 0, accent at 1. */
+export function probabilityColor(p: number): string {
+  const t = Math.min(1, Math.max(0, p));
+  return `color-mix(in srgb, var(--accent) ${Math.round(t * 100)}%, var(--surface))`;
+}
+
+/** Text on a cell shaded `t` in [0, 1] of the way to a strong colour: light text once the cell is dark enough. */
+export function inkOn(t: number): string {
+  return Math.abs(t) > 0.55 ? 'var(--accent-contrast)' : 'var(--text)';
+}
+
+/** A number with `digits` decimals, never "-0.00" for a value that rounds to zero. */
+export function fixed(value: number, digits: number): string {
+  const text = value.toFixed(digits);
+  return Number(text) === 0 ? (0).toFixed(digits) : text;
+}
+
+/** A signed effect as a diverging colour: blue for recovery (+), red for damage (-), clipped at |1|. */
+export function effectColor(effect: number): string {
+  const t = Math.min(1, Math.abs(effect));
+  const hue = effect >= 0 ? 'var(--series-1)' : 'var(--danger)';
+  return `color-mix(in srgb, ${hue} ${Math.round(t * 100)}%, var(--surface))`;
+}
+
+/** Column headers of a patching heatmap: each position's token, each head, or one column for all positions. */
+export function patchColumnLabels(record: PatchingRecord): string[] {
+  const { result, request } = record;
+  if (result.columnKind === 'head') return result.columns.map((head) => `H${head}`);
+  if (result.columnKind === 'all_positions') return ['all positions'];
+  const source = request.direction === 'denoising' ? request.clean : request.corrupted;
+  return result.columns.map((p) => `${p} ${visibleToken(tokenLabel(record, source[p]))}`);
+}
+
+const HOOK_OF: Record<PatchingRecord['request']['site'], string> = {
+  resid_pre: 'hook_resid_pre',
+  resid_mid: 'hook_resid_mid',
+  resid_post: 'hook_resid_post',
+  attn_out: 'hook_attn_out',
+  mlp_out: 'hook_mlp_out',
+  z: 'attn.hook_z',
+};
+
+export interface CellVariant {
+  name: string;
+  intervention: Intervention;
+  origin: VectorOrigin | null;
+}
+
+/**
+ * A patching cell as an intervention for the Compare view. A residual or component cell
+ * patches in the activations the sweep patched with (from the clean prompt when
+ * denoising, the corrupted one when noising) at that layer and position; a head cell
+ * ablates the head (its z scaled to 0), the intervention Compare offers per head.
+ */
+export function cellVariant(record: PatchingRecord, layer: number, column: number): CellVariant {
+  const { request, result, input } = record;
+  const hook = `blocks.${layer}.${HOOK_OF[request.site]}`;
+  if (result.columnKind === 'head') {
+    return { name: `Ablate L${layer}H${column}`, intervention: { op: 'scale', hook, indices: [column], values: [0], positions: 'all' }, origin: null };
+  }
+  const denoising = request.direction === 'denoising';
+  const ids = denoising ? request.clean : request.corrupted;
+  const text = denoising ? input.clean : input.corrupted;
+  const positions = result.columnKind === 'all_positions' ? 'all' : [column];
+  const where = result.columnKind === 'all_positions' ? 'all positions' : `pos ${column}`;
+  return {
+    name: `Patch ${request.site} L${layer} ${where}`,
+    intervention: { op: 'patch', hook, positions, source: { prompt_ids: ids } },
+    origin: { kind: 'patch-source', text },
+  };
+}
+
+/** "3/12 forward passes" for a progress label. */
+export function progressText(progress: { done: number; total: number; unit: string } | null): string {
+  return progress ? `${progress.done}/${progress.total} ${progress.unit}` : 'starting…';
+}

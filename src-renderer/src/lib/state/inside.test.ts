@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import type { AnalysisRecord, WorkbenchEvent } from '../api/types';
+import { cellVariant, fixed, patchColumnLabels, type PatchingRecord } from '../logic/inside';
+import { fakeWorkbenchApi } from '../../test/fixtures';
+import { ExperimentDocument } from './document.svelte';
+import { InsideAnalyses } from './inside.svelte';
+import { Notices } from './notices.svelte';
+
+const patching: PatchingRecord = {
+  kind: 'patching',
+  id: 'analysis-1',
+  createdAt: '2026-01-01T00:00:00Z',
+  labels: { '1': '<s>', '317': '▁Lily', '280': '▁c', '400': '▁do' },
+  input: { clean: 'Lily c', corrupted: 'Lily do', answer: '#5', wrong: '#6', site: 'resid_pre', direction: 'denoising', metric: 'logit_diff', positions: 'each' },
+  request: { clean: [1, 317, 280], corrupted: [1, 317, 400], answer: 5, wrong: 6, site: 'resid_pre', direction: 'denoising', metric: 'logit_diff', positions: 'each', batchSize: 32 },
+  result: {
+    request: { clean: [1, 317, 280], corrupted: [1, 317, 400], answer: 5, wrong: 6, site: 'resid_pre', direction: 'denoising', metric: 'logit_diff', positions: 'each', batchSize: 32 },
+    layers: [0, 1],
+    columnKind: 'position',
+    columns: [0, 1, 2],
+    effect: [[0, 0, 1], [0, -0.0001, 0.9]],
+    value: [[0, 0, 2], [0, 0, 1.8]],
+    clean: { value: 2, logitDiff: 2, answerProb: 0.5 },
+    corrupted: { value: 0, logitDiff: 0, answerProb: 0.1 },
+    forwardPasses: 2,
+    cells: 6,
+    warnings: [],
+  },
+};
+
+describe('inside: patching cells as interventions', () => {
+  it('patches the clean activation at the cell (denoising), naming the source prompt', () => {
+    const cell = cellVariant(patching, 1, 2);
+    expect(cell.name).toBe('Patch resid_pre L1 pos 2');
+    expect(cell.intervention).toEqual({ op: 'patch', hook: 'blocks.1.hook_resid_pre', positions: [2], source: { prompt_ids: [1, 317, 280] } });
+    expect(cell.origin).toEqual({ kind: 'patch-source', text: 'Lily c' });
+  });
+
+  it('takes the corrupted run when noising, and ablates a head for a head cell', () => {
+    const noising = { ...patching, request: { ...patching.request, direction: 'noising' as const } };
+    expect(cellVariant(noising, 0, 1).intervention).toMatchObject({ source: { prompt_ids: [1, 317, 400] } });
+    const heads = { ...patching, request: { ...patching.request, site: 'z' as const }, result: { ...patching.result, columnKind: 'head' as const } };
+    expect(cellVariant(heads, 1, 2)).toEqual({ name: 'Ablate L1H2', intervention: { op: 'scale', hook: 'blocks.1.attn.hook_z', indices: [2], values: [0], positions: 'all' }, origin: null });
+  });
+
+  it('labels columns with visible tokens and never shows -0.00', () => {
+    expect(patchColumnLabels(patching)).toEqual(['0 <s>', '1 ␣Lily', '2 ␣c']);
+    expect(fixed(-0.0001, 2)).toBe('0.00');
+    expect(fixed(-0.5, 2)).toBe('-0.50');
+  });
+});
+
+describe('inside: running analyses', () => {
+  const analysisEvent = (state: 'running' | 'done' | 'error', record: AnalysisRecord | null = null): WorkbenchEvent => ({
+    type: 'analysis',
+    analysisId: 'analysis-1',
+    state,
+    progress: state === 'running' ? { done: 1, total: 2, unit: 'forward passes' } : null,
+    record,
+    error: state === 'error' ? { code: 'bad_argument', message: 'answer "x" is not one token' } : null,
+  });
+
+  it('follows progress, keeps the finished record in the document and shows it', async () => {
+    const { api } = fakeWorkbenchApi();
+    const doc = new ExperimentDocument();
+    const inside = new InsideAnalyses(api, doc, new Notices());
+    await inside.start({ kind: 'patching', input: patching.input });
+    expect(api.analyse).toHaveBeenCalledWith({ analysis: { kind: 'patching', input: patching.input } });
+    inside.accept(analysisEvent('running') as Extract<WorkbenchEvent, { type: 'analysis' }>);
+    expect(inside.running?.progress).toEqual({ done: 1, total: 2, unit: 'forward passes' });
+    await inside.cancel();
+    expect(api.cancelAnalysis).toHaveBeenCalledWith({ analysisId: 'analysis-1' });
+    inside.accept(analysisEvent('done', patching) as Extract<WorkbenchEvent, { type: 'analysis' }>);
+    expect(inside.running).toBeNull();
+    expect(doc.analyses).toEqual([patching]);
+    expect(doc.dirty).toBe(true);
+    expect(inside.selected?.id).toBe('analysis-1');
+    expect(doc.toExperiment().analyses).toEqual([patching]);
+    inside.remove('analysis-1');
+    expect(inside.selected).toBeNull();
+  });
+
+  it('reports a failed analysis and runs nothing meanwhile', async () => {
+    const { api } = fakeWorkbenchApi();
+    const notices = new Notices();
+    const inside = new InsideAnalyses(api, new ExperimentDocument(), notices);
+    await inside.start({ kind: 'lens', input: { text: 'x' } });
+    inside.accept(analysisEvent('error') as Extract<WorkbenchEvent, { type: 'analysis' }>);
+    expect(inside.running).toBeNull();
+    expect(notices.items[0]?.message).toContain('answer "x" is not one token');
+  });
+});
