@@ -3,7 +3,7 @@
  * cached results, the file it lives in, and whether it changed since it was saved.
  * Components read it through getters and change it through the methods below.
  */
-import type { AnalysisRecord, Experiment, ExperimentResults, GenerationSettings, ModelRef, Variant } from '../api/types';
+import type { AnalysisRecord, Experiment, ExperimentResults, GenerationSettings, LibraryVector, ModelRef, Variant } from '../api/types';
 import { newExperiment, newVariant } from '../logic/defaults';
 import { duplicateVariant, uniqueName } from '../logic/variants';
 
@@ -46,6 +46,10 @@ export class ExperimentDocument {
   }
   get results(): ExperimentResults | null {
     return this.#results;
+  }
+  /** The vector library (the Vectors tab). */
+  get vectors(): LibraryVector[] {
+    return this.#doc.vectors;
   }
   get analyses(): AnalysisRecord[] {
     return this.#analyses;
@@ -154,6 +158,14 @@ export class ExperimentDocument {
     const at = Math.min(Math.max(1, index), this.#doc.variants.length);
     this.#doc.variants.splice(at, 0, variant);
     return at;
+  }
+
+  addVector(vector: LibraryVector): void {
+    this.#doc.vectors.push(vector);
+  }
+
+  removeVector(id: string): void {
+    this.#doc.vectors = this.#doc.vectors.filter((vector) => vector.id !== id);
   }
 
   /**

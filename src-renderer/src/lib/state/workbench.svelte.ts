@@ -18,13 +18,14 @@ import { EngineChecks } from './engine-checks.svelte';
 import { Notices } from './notices.svelte';
 import { LiveStrength } from './live-strength.svelte';
 import { LiveRun } from './run.svelte';
+import { SweepRun } from './sweep.svelte';
 import type { Session } from './session.svelte';
 import { UnappliedFields } from './unapplied.svelte';
 import { InsideAnalyses } from './inside.svelte';
 import type { CellVariant } from '../logic/inside';
 import { addIntervention, setOrigin, uniqueName } from '../logic/variants';
 
-export type View = 'variants' | 'compare' | 'inside';
+export type View = 'variants' | 'compare' | 'inside' | 'vectors';
 
 /** One column of the compare view. */
 export interface CompareColumn {
@@ -74,9 +75,13 @@ export class Workbench {
 
   #columns = $derived.by((): CompareColumn[] => this.#computeColumns());
 
+  /** The Vectors tab's sweep (kept while the user looks at other tabs). */
+  readonly sweep: SweepRun;
+
   constructor(session: Session) {
     this.session = session;
     this.checks = new EngineChecks(session.api);
+    this.sweep = new SweepRun(session.api);
     this.inside = new InsideAnalyses(session.api, this.doc, this.notices);
   }
 
