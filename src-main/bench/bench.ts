@@ -288,7 +288,7 @@ interface Report {
 const QUANTIZED_TARGETS: Record<string, number> = { int8: 1.7, int4: 2.5 };
 const INT8_AGREEMENT_TARGET = 0.95;
 
-const DECODE_TARGET = 0.75; // of probe bandwidth; a plain C decoder reaches ~0.94 on this machine
+const DECODE_TARGET = 0.85; // of probe bandwidth (issue 10); a plain C decoder reaches ~0.94 on this machine
 
 function decodeBandwidth(weightBytes: number, tokensPerSecond: number, probeGBps: number): DecodeBandwidth {
   const GBps = (weightBytes * tokensPerSecond) / 1e9;
