@@ -105,6 +105,49 @@ export const patchResultSchema = z.strictObject({
 });
 export type PatchResult = z.output<typeof patchResultSchema>;
 
+// ------------------------------------------------------------------ causal tracing
+
+export const TRACE_KINDS = ['hidden', 'mlp', 'attn'] as const;
+export type TraceKind = (typeof TRACE_KINDS)[number];
+
+export const tracingRequestSchema = z
+  .strictObject({
+    ids: tokenIds,
+    /** The subject's tokens, positions [start, end): the ones the noise corrupts. */
+    subject: z.strictObject({ start: z.int().min(0), end: z.int().min(1) }),
+    /** The token whose probability is restored; null takes the clean run's top-1. */
+    answer: tokenId.nullable().default(null),
+    /** Restore the block output (hidden), or the MLP or attention output over a window of layers. */
+    kind: z.enum(TRACE_KINDS).default('hidden'),
+    /** Layers restored together around each layer for mlp and attn ([l - window/2, l + window/2), clipped). */
+    window: z.int().min(1).max(MAX_LAYERS).default(10),
+    samples: z.int().min(1).max(100).default(10),
+    /** Noise std as a multiple of the std of the prompt's embedding entries (ROME: 3). */
+    noiseScale: z.number().min(0).max(100).default(3),
+    seed: z.int().min(0).default(0),
+    /** Batch rows per forward pass (each cell takes `samples` rows). */
+    batchSize: z.int().min(1).max(1024).default(64),
+  })
+  .refine((request) => request.subject.end > request.subject.start, { message: 'subject.end must be after subject.start', path: ['subject', 'end'] });
+export type TracingRequest = z.output<typeof tracingRequestSchema>;
+export type TracingRequestInput = z.input<typeof tracingRequestSchema>;
+
+export const tracingResultSchema = z.strictObject({
+  layers: ints(MAX_LAYERS),
+  positions: ints(MAX_TOKENS),
+  answer: z.int().min(0),
+  /** p(answer) of the clean run, and its mean over the corrupted (noised) runs. */
+  cleanProb: z.number(),
+  corruptedProb: z.number(),
+  /** [layer][position]: mean p(answer) with that state restored, and its indirect effect (restored - corrupted). */
+  restoredProb: grid,
+  indirectEffect: grid,
+  noiseStd: z.number(),
+  forwardPasses: z.int().min(0),
+  cells: z.int().min(0),
+});
+export type TracingResult = z.output<typeof tracingResultSchema>;
+
 // ------------------------------------------------------------------ in the app and the experiment file
 
 /** What the user types: texts, and answers as token texts (a vocabulary entry, or #id). */

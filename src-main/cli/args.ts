@@ -17,6 +17,7 @@ Commands
   hooks      List the hook points a plan can name, with their dims and sizes
   lens       Logit lens: every block's residual stream read through the final norm and head
   patch      Activation patching sweep over layers x positions (or heads), batched
+  trace      Causal tracing (ROME): noise the subject, restore each layer x position
   tokenize   Print the token ids of a text
   vector     Steering vectors: extract from contrast prompts, convert between formats, sweep strength x layer, read SAEs
 
@@ -124,6 +125,15 @@ vector sae
   --prompt TEXT | --prompt-ids 1,2,3   print each token's most active features (--top N, default 5)
   --feature N --out FILE  write feature N's decoder row, at the SAE's hook, as a vector file
   --json                  print {"sae", "tokens": [{id, text, features: [{feature, activation}]}]}
+
+trace
+  --prompt TEXT | --prompt-ids 1,2,3
+  --subject TEXT          the tokens to noise (or --subject-positions START,END: positions [START, END))
+  --answer TOKEN          the token whose probability is restored (default: the clean run's top-1)
+  --kind K                hidden (default: block output) | mlp | attn
+  --window N              layers restored together for mlp and attn (default 10)
+  --samples S             noise samples (default 10); --seed N (default 0); --noise-scale X (default 3 x embedding std)
+  --json                  print {"layers", "positions", "restored_prob", "indirect_effect", "clean_prob", "corrupted_prob", ...}
 
 tokenize
   --text TEXT
@@ -244,6 +254,12 @@ const FLAGS = {
   positions: { type: 'string' },
   'batch-size': { type: 'string' },
   out: { type: 'string' },
+  subject: { type: 'string' },
+  'subject-positions': { type: 'string' },
+  kind: { type: 'string' },
+  window: { type: 'string' },
+  samples: { type: 'string' },
+  'noise-scale': { type: 'string' },
   'no-final-norm': { type: 'boolean' },
   positive: { type: 'string' },
   negative: { type: 'string' },

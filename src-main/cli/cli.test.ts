@@ -235,6 +235,22 @@ describe('cli: look inside', () => {
     expect([heads.column_kind, heads.columns.length]).toEqual(['head', 8]);
   });
 
+  it('traces the noised subject: the last block at the last position restores the clean probability', async () => {
+    const traceOutput = z.strictObject({
+      kind: z.literal('hidden'), ids: z.array(z.int()), tokens: z.array(z.string()), subject: z.strictObject({ start: z.int(), end: z.int() }),
+      answer: z.int(), answer_token: z.string(), layers: z.array(z.int()), positions: z.array(z.int()), clean_prob: z.number(), corrupted_prob: z.number(),
+      restored_prob: grid, indirect_effect: grid, noise_std: z.number(), forward_passes: z.int(),
+    });
+    const args = ['trace', '--model', model, '--prompt', 'Lily had a big dog. The dog was', '--subject', 'big dog', '--samples', '3', '--seed', '4', '--json'];
+    const { code, stdout, stderr } = await cli(...args);
+    expect(code).toBe(0);
+    expect(stderr).toContain('60 restorations x 3 noise samples in');
+    const output = traceOutput.parse(JSON.parse(stdout));
+    expect(output.subject).toEqual({ start: 4, end: 7 });
+    expect(output.restored_prob[4][11]).toBeCloseTo(output.clean_prob, 5);
+    expect(traceOutput.parse(JSON.parse((await cli(...args)).stdout))).toEqual(output); // same seed, same numbers
+  });
+
   it('names a multi-token answer and prompts of different lengths', async () => {
     const multi = await cli('patch', '--model', model, '--clean-ids', clean, '--corrupted-ids', corrupted, '--answer', ' dog', '--wrong', 'ed');
     expect(multi.code).toBe(1);

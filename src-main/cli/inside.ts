@@ -3,7 +3,7 @@
  * a readable table, or with --json one object (snake_case keys, like every command).
  */
 import { z } from 'zod';
-import { LENS_SITES, logitLens, PATCH_METRICS, PATCH_SITES, patchingSweep, tokenFromText, writePatchExport, type AnalysisProgress, type ModelHandle } from '../engine/api';
+import { causalTrace, findSubject, LENS_SITES, logitLens, PATCH_METRICS, PATCH_SITES, patchingSweep, TRACE_KINDS, tokenFromText, writePatchExport, type AnalysisProgress, type ModelHandle } from '../engine/api';
 import { intList, modelOptions, numberFlag } from './args';
 import { validate, withModel } from './common';
 
@@ -38,6 +38,24 @@ const patchArgsSchema = z
   })
   .refine((a) => (a.clean === undefined) !== (a.cleanIds === undefined), { message: 'give exactly one of --clean and --clean-ids' })
   .refine((a) => (a.corrupted === undefined) !== (a.corruptedIds === undefined), { message: 'give exactly one of --corrupted and --corrupted-ids' });
+
+const traceArgsSchema = z
+  .object({
+    ...modelOptions,
+    prompt: z.string().optional(),
+    promptIds: intList.optional(),
+    subject: z.string().min(1).optional(),
+    subjectPositions: intList.pipe(z.tuple([z.int(), z.int()], { error: 'give two positions: START,END' })).optional(),
+    answer: z.string().optional(),
+    kind: z.enum(TRACE_KINDS).default('hidden'),
+    window: numberFlag('window').pipe(z.int().min(1)).optional(),
+    samples: numberFlag('samples').pipe(z.int().min(1).max(100)).optional(),
+    seed: numberFlag('seed').pipe(z.int().min(0)).optional(),
+    noiseScale: numberFlag('noise-scale').pipe(z.number().min(0)).optional(),
+    json: z.boolean().default(false),
+  })
+  .refine((a) => (a.prompt === undefined) !== (a.promptIds === undefined), { message: 'give exactly one of --prompt and --prompt-ids' })
+  .refine((a) => (a.subject === undefined) !== (a.subjectPositions === undefined), { message: 'give exactly one of --subject and --subject-positions' });
 
 /** Progress on stderr, one line per pass, so a long sweep shows it is moving. */
 const progressLine = (what: string) => (progress: AnalysisProgress) => process.stderr.write(`${what}: ${progress.done}/${progress.total} ${progress.unit}\n`);
@@ -122,5 +140,42 @@ export async function patchCommand(flags: Record<string, unknown>): Promise<void
     }
     process.stdout.write(`normalised ${result.request.metric} effect (${result.request.direction}), layer x ${result.columnKind}; clean ${result.clean.value.toFixed(4)}, corrupted ${result.corrupted.value.toFixed(4)}\n`);
     for (const layer of result.layers) process.stdout.write(`layer ${String(layer).padStart(2)}: ${result.effect[layer].map((x) => x.toFixed(3).padStart(7)).join(' ')}\n`);
+  });
+}
+
+export async function traceCommand(flags: Record<string, unknown>): Promise<void> {
+  const args = validate(traceArgsSchema, flags);
+  await withModel(args, async (model) => {
+    const ids = args.promptIds ?? model.tokenizer.encode(args.prompt ?? '');
+    const subject = args.subjectPositions ? { start: args.subjectPositions[0], end: args.subjectPositions[1] } : findSubject(model.tokenizer, ids, args.subject ?? '');
+    const answer = args.answer === undefined ? null : tokenFromText(model.tokenizer, args.answer, '--answer');
+    const request = { ids, subject, answer, kind: args.kind, window: args.window, samples: args.samples, seed: args.seed, noiseScale: args.noiseScale };
+    const result = await causalTrace(model, request, { signal: cancelOnSigint(), onProgress: progressLine('trace') });
+    process.stderr.write(`[${model.provider}] ${result.cells} restorations x ${args.samples ?? 10} noise samples in ${result.forwardPasses} forward passes\n`);
+    if (args.json) {
+      const output = {
+        kind: args.kind,
+        ids,
+        tokens: ids.map((id) => model.tokenizer.tokenText(id)),
+        subject,
+        answer: result.answer,
+        answer_token: model.tokenizer.tokenText(result.answer),
+        layers: result.layers,
+        positions: result.positions,
+        clean_prob: result.cleanProb,
+        corrupted_prob: result.corruptedProb,
+        restored_prob: result.restoredProb,
+        indirect_effect: result.indirectEffect,
+        noise_std: result.noiseStd,
+        forward_passes: result.forwardPasses,
+      };
+      process.stdout.write(`${JSON.stringify(output)}\n`);
+      return;
+    }
+    process.stdout.write(`p(${tokenLabel(model, result.answer)}): clean ${result.cleanProb.toFixed(4)}, noised subject ${result.corruptedProb.toFixed(4)}; restored ${args.kind} state, position x layer:\n`);
+    for (const p of result.positions) {
+      const marker = p >= subject.start && p < subject.end ? '*' : ' ';
+      process.stdout.write(`${marker}${String(p).padStart(3)} ${tokenLabel(model, ids[p]).padEnd(14)} ${result.layers.map((layer) => result.restoredProb[layer][p].toFixed(3)).join(' ')}\n`);
+    }
   });
 }

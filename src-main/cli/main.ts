@@ -10,7 +10,7 @@ import { USAGE, describeIssues, generateArgsSchema, hooksArgsSchema, parseComman
 import { issueLines, safeParseBounded, zodIssues } from '../../src-shared/issues';
 import { parseJson } from '../../src-shared/json-syntax';
 import { UsageError, validate, withModel } from './common';
-import { lensCommand, patchCommand } from './inside';
+import { lensCommand, patchCommand, traceCommand } from './inside';
 import { vectorCommand } from './vector';
 
 
@@ -218,6 +218,7 @@ const COMMANDS: Record<string, (flags: Record<string, unknown>, positionals: str
   hooks: hooksCommand,
   lens: lensCommand,
   patch: patchCommand,
+  trace: traceCommand,
   run: runCommand,
   tokenize: tokenizeCommand,
   vector: vectorCommand,

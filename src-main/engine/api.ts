@@ -3,7 +3,8 @@
  * import from engine/. Everything here is either a value callers need or a type they
  * pass around; internals (graph, runtime, readers) stay behind it.
  */
-export { Engine, ModelHandle, defaultCacheDir, type EngineOptions, type LoadOptions, type VariantRun, type VariantTokenEvent } from './engine';
+export { Engine, ModelHandle, type EngineOptions, type LoadOptions, type VariantRun, type VariantTokenEvent } from './engine';
+export { defaultCacheDir } from './cache-dir';
 export type { ConversionProgress } from './graph/weights-file';
 export { DEFAULT_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, WEIGHT_FORMATS, weightFileBytes, weightOptions, weightOptionsLabel, weightOptionsSchema, type WeightFormat, type WeightOptions } from './model/weight-format';
 export { EngineError, serializeError, type EngineErrorCode, type SerializedError } from './errors';
@@ -22,7 +23,8 @@ export type { CatalogEntry } from './workbench/catalog';
 export { logitLens } from './analysis/lens';
 export { patchingSweep } from './analysis/patching';
 export * from '../../src-shared/analysis-schema';
-export { tokenFromText } from './analysis/tokens';
+export { findSubject, tokenFromText } from './analysis/tokens';
+export { causalTrace } from './analysis/tracing';
 export type { AnalysisProgress, AnalysisControl } from './analysis/control';
 export { writePatchExport, patchCsv, PATCH_EXPORT_FORMATS, type PatchExportFormat } from './analysis/export';
 export { readVectorSet, readControlVectorFile, sniffFile } from './interchange/read';

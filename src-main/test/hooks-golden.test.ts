@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, type ModelHandle } from '../engine/api';
 import { openModel } from '../engine/model/load';
-import { maxAbsDiff } from './reference/llama-forward';
+import { maxAbsDiff } from './reference/forward';
 import { expectEngineError } from './expect-engine-error';
 import { sharedPath } from './shared-paths';
 

@@ -1,6 +1,6 @@
 /**
  * Every plan op compiled into the graph, against the TypeScript reference forward
- * (reference/llama-forward.ts) with the same intervention written as a hook on its
+ * (reference/forward.ts) with the same intervention written as a hook on its
  * float64 activations. A random-weight model with grouped-query attention (6 query
  * heads over 2 KV heads) and 4 blocks, so head indexing, schedules and lens layers
  * have room to go wrong.
@@ -17,7 +17,7 @@ import type { GenerationResult } from '../engine/generate/generate';
 import type { VariantRun, VariantTokenEvent } from '../engine/engine';
 import { paramName } from '../engine/model/spec';
 import { buildRandomModel, type RandomModel } from './fixtures/random-model';
-import { argmax, maxAbsDiff, referenceForward, referenceLens, weightGetter, type ReferenceHook } from './reference/llama-forward';
+import { argmax, maxAbsDiff, referenceForward, referenceLens, weightGetter, type ReferenceHook } from './reference/forward';
 import { expectEngineError } from './expect-engine-error';
 
 const TOLERANCE = 1e-4;

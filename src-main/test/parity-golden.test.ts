@@ -13,7 +13,7 @@ import { collect } from '../engine/generate/generate';
 import { generationSettingsSchema } from '../engine/generate/settings';
 import { openModel } from '../engine/model/load';
 import { expectedParams } from '../engine/model/spec';
-import { argmax, maxAbsDiff, referenceForward, weightGetter } from './reference/llama-forward';
+import { argmax, maxAbsDiff, referenceForward, weightGetter } from './reference/forward';
 import { sharedPath } from './shared-paths';
 
 /** The fields of golden/stories260k.json these tests read. */

@@ -1,5 +1,5 @@
 /**
- * Engine vs the TypeScript reference forward (reference/llama-forward.ts, itself checked
+ * Engine vs the TypeScript reference forward (reference/forward.ts, itself checked
  * against golden outputs in parity-golden.test.ts) on seeded random-weight models built
  * from real configs and tokenizers, shrunk to a few layers. Each case varies one thing the
  * engine must get right: tied/untied unembedding, GQA ratios and plain MHA, head_dim !=
@@ -13,7 +13,7 @@ import { Engine, type ModelHandle } from '../engine/engine';
 import { collect } from '../engine/generate/generate';
 import { generationSettingsSchema } from '../engine/generate/settings';
 import { buildRandomModel, type RandomModel, type RandomModelOptions } from './fixtures/random-model';
-import { argmax, maxAbsDiff, referenceForward, weightGetter } from './reference/llama-forward';
+import { argmax, maxAbsDiff, referenceForward, weightGetter } from './reference/forward';
 
 /** float32 engine vs float64 reference: the same bound the golden test uses on logits. */
 const TOLERANCE = 1e-4;

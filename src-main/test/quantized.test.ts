@@ -18,7 +18,7 @@ import { toHalf } from '../engine/graph/half';
 import { weightFileBytes, weightOptions, type WeightOptions } from '../engine/model/weight-format';
 import { expectedParams, paramName } from '../engine/model/spec';
 import { buildRandomModel, type RandomModel } from './fixtures/random-model';
-import { maxAbsDiff, referenceForward, weightGetter } from './reference/llama-forward';
+import { maxAbsDiff, referenceForward, weightGetter } from './reference/forward';
 import { dequantize, fromHalfBits } from './reference/quantized-weights';
 
 /** float32 engine (float32 MatMulNBits accumulation, accuracy level 0) vs the float64 reference. */

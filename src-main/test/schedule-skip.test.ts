@@ -15,7 +15,7 @@ import { Engine, type ModelHandle } from '../engine/engine';
 import { generationSettingsSchema } from '../engine/generate/settings';
 import { openModel } from '../engine/model/load';
 import { expectedParams } from '../engine/model/spec';
-import { maxAbsDiff, referenceForward, referenceLens, weightGetter, type WeightGetter } from './reference/llama-forward';
+import { maxAbsDiff, referenceForward, referenceLens, weightGetter, type WeightGetter } from './reference/forward';
 import { sharedPath } from './shared-paths';
 
 const MODEL = sharedPath('models', 'stories260K-hf');

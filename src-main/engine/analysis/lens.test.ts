@@ -11,7 +11,7 @@ import { Engine, type ModelHandle } from '../engine';
 import { hookName } from '../hooks/names';
 import { buildRandomModel, type RandomModel } from '../../test/fixtures/random-model';
 import { expectEngineError } from '../../test/expect-engine-error';
-import { argmax, referenceLens, weightGetter } from '../../test/reference/llama-forward';
+import { argmax, referenceLens, weightGetter } from '../../test/reference/forward';
 import { logitStats } from './distribution';
 import { logitLens } from './lens';
 import { lensResultSchema } from '../../../src-shared/analysis-schema';

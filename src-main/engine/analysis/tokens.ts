@@ -24,3 +24,19 @@ export function tokenFromText(tokenizer: TextTokenizer, text: string, what: stri
   const pieces = ids.map((id) => `${JSON.stringify(tokenizer.tokenText(id))} (#${id})`).join(', ');
   throw new EngineError('bad_argument', `${what} ${JSON.stringify(text)} is not one token (it encodes to ${ids.length}${ids.length ? `: ${pieces}` : ''}); give a vocabulary entry, or an id as #123`);
 }
+
+/**
+ * Where `subject` lies in `ids`: positions [start, end) of its tokens, tokenized alone
+ * as written and with a leading space (a word inside a sentence usually carries one).
+ * The first match wins.
+ */
+export function findSubject(tokenizer: TextTokenizer, ids: readonly number[], subject: string): { start: number; end: number } {
+  const spellings = [subject, ` ${subject.trimStart()}`].map((text) => tokenizer.encode(text, { addSpecialTokens: false })).filter((list) => list.length > 0);
+  for (const tokens of spellings) {
+    for (let start = 0; start + tokens.length <= ids.length; start++) {
+      if (tokens.every((id, i) => ids[start + i] === id)) return { start, end: start + tokens.length };
+    }
+  }
+  const prompt = ids.map((id) => JSON.stringify(tokenizer.tokenText(id))).join(' ');
+  throw new EngineError('bad_argument', `the subject ${JSON.stringify(subject)} is not a run of the prompt's tokens (${prompt}); give the subject as it is tokenized there, or its positions`);
+}

@@ -99,11 +99,35 @@ describe('real configs', () => {
     expect(specFromConfig(sharedPath('models', 'stories260K-hf'))).toMatchObject({ dModel: 64, nHeads: 8, nKvHeads: 4, dHead: 8, tiedEmbeddings: true });
   });
 
-  it('other families are unsupported_architecture, listing the supported ones', async () => {
-    for (const [model, architecture] of [['Qwen__Qwen2.5-0.5B-Instruct', 'Qwen2ForCausalLM'], ['Qwen__Qwen3-0.6B', 'Qwen3ForCausalLM'], ['google__gemma-3-1b-it', 'Gemma3ForCausalLM'], ['openai-community__gpt2', 'GPT2LMHeadModel']]) {
-      await expectEngineError(() => specFromConfig(meta(model)), 'unsupported_architecture', architecture, 'LlamaForCausalLM', 'MistralForCausalLM', 'config.json');
-    }
-    expect(supportedArchitectures()).toEqual(['LlamaForCausalLM', 'MistralForCausalLM']);
+  it('GPT-2: LayerNorm, learned positions, plain gelu_new MLP, biases, tied', () => {
+    const spec = specFromConfig(meta('openai-community__gpt2'));
+    expect(spec).toMatchObject({ family: 'gpt2', dModel: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, dHead: 64, dMlp: 3072, dVocab: 50257, nCtx: 1024, normEps: 1e-5, tiedEmbeddings: true, bosTokenId: 50256, eosTokenIds: [50256] });
+    expect(spec.traits).toMatchObject({ norm: 'layer', positions: 'learned', mlp: 'plain', activation: 'gelu_tanh', qkvBias: true, oBias: true, mlpBias: true, qkNorm: false, attnScale: 1 / 8 });
+  });
+
+  it('Qwen2.5: q/k/v biases only, GQA 7:1, tied, rope_theta 1e6', () => {
+    const spec = specFromConfig(meta('Qwen__Qwen2.5-0.5B-Instruct'));
+    expect(spec).toMatchObject({ family: 'qwen2', dModel: 896, nLayers: 24, nHeads: 14, nKvHeads: 2, dHead: 64, dVocab: 151936, ropeTheta: 1e6, tiedEmbeddings: true });
+    expect(spec.traits).toMatchObject({ norm: 'rms', positions: 'rotary', mlp: 'gated', qkvBias: true, oBias: false, mlpBias: false, qkNorm: false });
+  });
+
+  it('Qwen3: q/k norms, head_dim 128 from the config (not 1024 / 16)', () => {
+    const spec = specFromConfig(meta('Qwen__Qwen3-0.6B'));
+    expect(spec).toMatchObject({ family: 'qwen3', dModel: 1024, nHeads: 16, nKvHeads: 8, dHead: 128, ropeTheta: 1e6, tiedEmbeddings: true });
+    expect(spec.traits).toMatchObject({ qkNorm: true, qkvBias: false, oBias: false, attnScale: 1 / Math.sqrt(128) });
+  });
+
+  it('architectures without a family are unsupported_architecture, listing the supported ones', async () => {
+    await expectEngineError(() => specFromConfig(meta('google__gemma-3-1b-it')), 'unsupported_architecture', 'Gemma3ForCausalLM', 'LlamaForCausalLM', 'GPT2LMHeadModel', 'Qwen3ForCausalLM', 'config.json');
+    expect(supportedArchitectures()).toEqual(['LlamaForCausalLM', 'MistralForCausalLM', 'GPT2LMHeadModel', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM']);
+  });
+
+  it('family variants the graph does not build are refused by name', async () => {
+    const edited = (model: string, fields: Record<string, unknown>) => configFolder({ ...JSON.parse(readFileSync(join(meta(model), 'config.json'), 'utf8')), ...fields });
+    await expectEngineError(() => specFromConfig(edited('openai-community__gpt2', { activation_function: 'relu' })), 'unsupported_architecture', 'relu');
+    await expectEngineError(() => specFromConfig(edited('openai-community__gpt2', { scale_attn_by_inverse_layer_idx: true })), 'unsupported_architecture', 'scale_attn_by_inverse_layer_idx');
+    await expectEngineError(() => specFromConfig(edited('Qwen__Qwen2.5-0.5B-Instruct', { use_sliding_window: true })), 'unsupported_architecture', 'use_sliding_window');
+    await expectEngineError(() => specFromConfig(edited('Qwen__Qwen3-0.6B', { hidden_act: 'gelu' })), 'unsupported_architecture', 'gelu');
   });
 });
 

@@ -55,7 +55,7 @@ export function openHfWeights(folder: string, spec: ModelSpec): WeightSource {
 
 /** The shape a weight rule makes of a stored tensor, or null when its row slice does not fit. */
 function canonicalShape(stored: number[], ref: TensorRef): number[] | null {
-  const shape = ref.conv1d && stored.length === 2 ? [stored[1], stored[0]] : [...stored];
+  const shape = isConv1dMatrix(ref, stored) ? [stored[1], stored[0]] : [...stored];
   if (ref.rows) {
     const [start, count] = ref.rows;
     if (shape.length === 0 || start + count > shape[0]) return null;
@@ -87,13 +87,14 @@ class CanonicalWeights implements WeightSource {
 
   read(name: string): Float32Array {
     const ref = this.ref(name);
-    if (!ref.conv1d) return this.readRows(name, 0, this.info(name).shape[0] ?? 1);
+    const stored = this.reader.info(ref.tensor).shape;
+    if (!isConv1dMatrix(ref, stored)) return this.readRows(name, 0, stored.length === 0 ? 1 : (this.info(name).shape[0] ?? 1));
     // Conv1D [in, out] -> [out, in]: canonical rows are stored columns, so the whole tensor is
     // read and transposed (GPT-2's matrices are small), then sliced.
-    const stored = this.reader.info(ref.tensor).shape;
-    const values = transpose(this.reader.read(ref.tensor), stored[0], stored[1] ?? 1);
-    const rowLength = stored[0];
-    const [start, count] = ref.rows ?? [0, stored[1] ?? 1];
+    const [inFeatures, outFeatures] = stored;
+    const values = transpose(this.reader.read(ref.tensor), inFeatures, outFeatures);
+    const [start, count] = ref.rows ?? [0, outFeatures];
+    const rowLength = inFeatures;
     return withOffset(values.slice(start * rowLength, (start + count) * rowLength), ref);
   }
 
@@ -101,7 +102,7 @@ class CanonicalWeights implements WeightSource {
     const ref = this.ref(name);
     const shape = this.info(name).shape;
     const rowLength = checkRowRange(shape, first, count, 4, name);
-    if (ref.conv1d) return this.read(name).slice(first * rowLength, (first + count) * rowLength);
+    if (isConv1dMatrix(ref, this.reader.info(ref.tensor).shape)) return this.read(name).slice(first * rowLength, (first + count) * rowLength);
     return withOffset(this.reader.readRows(ref.tensor, (ref.rows?.[0] ?? 0) + first, count), ref);
   }
 
@@ -121,3 +122,6 @@ function withOffset(values: Float32Array, ref: TensorRef): Float32Array {
   if (ref.addOne) for (let i = 0; i < values.length; i++) values[i] += 1;
   return values;
 }
+
+/** Conv1D transposes matrices only; a bias beside one is read as stored. */
+const isConv1dMatrix = (ref: TensorRef, stored: readonly number[]): boolean => ref.conv1d && stored.length === 2;

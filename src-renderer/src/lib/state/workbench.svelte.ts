@@ -10,7 +10,7 @@ import type { ConnectionState } from '../api/websocket';
 import { modelRefOf } from '../logic/defaults';
 import { folderOf, inFolder, modelLabel } from '../logic/format';
 import { checkVariant, errorsOf, issueLine } from '../logic/issues';
-import { sameWeights } from '../logic/weights';
+import { sameWeights, weightsLabel } from '../logic/weights';
 import { finishedExperiment } from '../logic/sanitize';
 import { ExperimentDocument } from './document.svelte';
 import { Dialogs } from './dialogs.svelte';
@@ -362,7 +362,8 @@ export class Workbench {
     const model = this.#runModel ?? before;
     this.doc.setResults(results, model);
     this.run.settle();
-    if (before && model && before.fingerprint !== model.fingerprint) this.notices.info(`The experiment now names ${modelLabel(model)}, the model its new results were made with.`);
+    if (before && model && (before.fingerprint !== model.fingerprint || !sameWeights(before.weights, model.weights)))
+      this.notices.info(`The experiment now names ${modelLabel(model)} with ${weightsLabel(model.weights)} weights, the model its new results were made with.`);
   }
 
   #computeColumns(): CompareColumn[] {

@@ -1,6 +1,6 @@
 import { fireEvent, render, screen } from '@testing-library/svelte';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Experiment } from '../../api/types';
+import type { Experiment, ModelInfo } from '../../api/types';
 import { modelRefOf, newExperiment } from '../../logic/defaults';
 import { IDLE, MODEL, fakeWorkbenchApi, token } from '../../../test/fixtures';
 import WithWorkbench from '../../../test/WithWorkbench.svelte';
@@ -46,5 +46,19 @@ describe('banners', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'Discard results…' }));
     expect(bench.dialogs.confirmation?.title).toBe('Discard these results?');
     expect(bench.doc.results).not.toBeNull();
+  });
+
+  it('says "other weights" when the results’ model is loaded with weights in another format', async () => {
+    const base = newExperiment(modelRefOf(MODEL));
+    const experiment: Experiment = { ...base, results: { ranAt: '2026-01-01T00:00:00.000Z', provider: 'cpu', promptIds: [1], variants: [] } };
+    const int4: ModelInfo = { ...MODEL, weights: { format: 'int4', blockSize: 32, accuracyLevel: 4 } };
+    const { api } = fakeWorkbenchApi({ status: vi.fn(async () => ({ ...IDLE, model: int4 })) });
+    bench = new Workbench(new Session(api, 'websocket'));
+    await bench.start();
+    bench.doc.load(experiment, '/runs/a.tiller.json');
+    render(WithWorkbench, { props: { bench, component: Banners } });
+    expect(screen.getByText('The results on screen were made with other weights.')).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Load with float32 weights' })).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Discard results…' })).toBeTruthy();
   });
 });

@@ -1,11 +1,15 @@
 /**
- * Reference forward pass of the Llama family, for parity tests only.
+ * Reference forward pass of every family, for parity tests only, driven by the spec's
+ * traits like the engine's graph but written independently of it.
  *
  * Written to be checked line by line against llama2.c's forward() and transformers'
- * modeling_llama.py, not to be fast: no KV cache (every call recomputes every position),
- * float64 arithmetic throughout, one position and one head at a time. Weights come from a
- * getter under the canonical names of spec.ts, in Hugging Face layouts (linear weights
- * [out_features, in_features], q/k in rotate-half rotary layout).
+ * modeling_llama.py (Llama, Mistral), modeling_gpt2.py (GPT-2: LayerNorm, learned
+ * positions, biases, gelu_new, plain MLP), modeling_qwen2.py (q/k/v biases) and
+ * modeling_qwen3.py (per-head q/k RMSNorm before rotary), not to be fast: no KV cache
+ * (every call recomputes every position), float64 arithmetic throughout, one position and
+ * one head at a time. Weights come from a getter under the canonical names of spec.ts, in
+ * Hugging Face layouts (linear weights [out_features, in_features], q/k in rotate-half
+ * rotary layout).
  */
 import { ropeInverseFrequencies } from '../../engine/graph/rope';
 import { paramName, type ModelSpec } from '../../engine/model/spec';
@@ -31,12 +35,12 @@ export interface ReferenceOutput {
 // ---------------------------------------------------------------------------
 // Building blocks (each returns a fresh array; nothing works in place)
 
-/** nn.Linear without bias: out[o] = sum_i w[o, i] * x[i], w is [outFeatures, inFeatures]. */
-function linear(x: Float64Array, w: Float32Array, outFeatures: number): Float64Array {
+/** nn.Linear: out[o] = sum_i w[o, i] * x[i] (+ b[o]), w is [outFeatures, inFeatures]. */
+function linear(x: Float64Array, w: Float32Array, outFeatures: number, b?: Float32Array): Float64Array {
   const inFeatures = x.length;
   const out = new Float64Array(outFeatures);
   for (let o = 0; o < outFeatures; o++) {
-    let sum = 0;
+    let sum = b ? b[o] : 0;
     for (let i = 0; i < inFeatures; i++) sum += w[o * inFeatures + i] * x[i];
     out[o] = sum;
   }
@@ -49,6 +53,26 @@ function rmsNorm(x: Float64Array, weight: Float32Array, eps: number): Float64Arr
   for (const value of x) sumSquares += value * value;
   const scale = 1 / Math.sqrt(sumSquares / x.length + eps);
   return x.map((value, i) => value * scale * weight[i]);
+}
+
+/** nn.LayerNorm: (x - mean) / sqrt(var + eps) * weight + bias, var the biased variance. */
+function layerNorm(x: Float64Array, weight: Float32Array, bias: Float32Array, eps: number): Float64Array {
+  const mean = x.reduce((a, b) => a + b, 0) / x.length;
+  const variance = x.reduce((a, b) => a + (b - mean) * (b - mean), 0) / x.length;
+  const scale = 1 / Math.sqrt(variance + eps);
+  return x.map((value, i) => (value - mean) * scale * weight[i] + bias[i]);
+}
+
+/** The spec's norm with the gain `gain` (and, for LayerNorm, the bias beside it). */
+function norm(spec: ModelSpec, weight: WeightGetter, x: Float64Array, gain: string): Float64Array {
+  return spec.traits.norm === 'rms' ? rmsNorm(x, weight(gain), spec.normEps) : layerNorm(x, weight(gain), weight(paramName.bias(gain)), spec.normEps);
+}
+
+/** Qwen3's q_norm / k_norm: RMSNorm of each head's d_head values on their own, one [d_head] gain. */
+function perHeadRmsNorm(x: Float64Array, heads: number, dHead: number, weight: Float32Array, eps: number): Float64Array {
+  const out = new Float64Array(x.length);
+  for (let h = 0; h < heads; h++) out.set(rmsNorm(x.subarray(h * dHead, (h + 1) * dHead), weight, eps), h * dHead);
+  return out;
 }
 
 /**
@@ -81,6 +105,16 @@ function softmax(scores: Float64Array): Float64Array {
 }
 
 const silu = (x: number): number => x / (1 + Math.exp(-x));
+/** GPT-2's gelu_new (NewGELUActivation): the tanh approximation. */
+const geluTanh = (x: number): number => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+/** Exact GELU, x * Phi(x), with erf from Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7). */
+const gelu = (x: number): number => {
+  const z = Math.abs(x) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * z);
+  const erf = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-z * z);
+  return 0.5 * x * (1 + Math.sign(x) * erf);
+};
+const ACTIVATIONS = { silu, gelu, gelu_tanh: geluTanh } as const;
 
 const add = (a: Float64Array, b: Float64Array): Float64Array => a.map((value, i) => value + b[i]);
 
@@ -106,27 +140,42 @@ export interface ReferenceOptions {
  * residual stream after every block run at every position.
  */
 export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: readonly number[], options: ReferenceOptions = {}): ReferenceOutput {
-  const { dModel, nLayers, nHeads, nKvHeads, dHead, dMlp, dVocab, normEps } = spec;
+  const { dModel, nLayers, nHeads, nKvHeads, dHead, dMlp, normEps, traits } = spec;
+  const missing = Object.entries({ sandwichNorms: traits.sandwichNorms, embedScale: traits.embedScale !== 1, attnSoftcap: traits.attnSoftcap !== null, finalSoftcap: traits.finalSoftcap !== null, slidingWindow: traits.slidingWindow.some((w) => w !== null), ropeLocalTheta: traits.ropeLocalTheta !== null });
+  const unimplemented = missing.filter(([, used]) => used).map(([trait]) => trait);
+  if (unimplemented.length > 0) throw new Error(`reference forward: ${unimplemented.join(', ')} not implemented`);
   const queriesPerKvHead = nHeads / nKvHeads;
   const invFreq = ropeInverseFrequencies(spec);
   const embed = weight(paramName.embed()); // [d_vocab, d_model]
   const at = (name: string, rows: Float64Array[]): Float64Array[] => options.hook?.(name, rows) ?? rows;
   const schedule = options.schedule ?? Array.from({ length: nLayers }, (_, layer) => layer);
+  const row = (table: Float32Array, index: number): Float64Array => Float64Array.from(table.subarray(index * dModel, (index + 1) * dModel));
+  // A weight's bias, where the traits give it one.
+  const bias = (name: string, has: boolean): Float32Array | undefined => (has ? weight(paramName.bias(name)) : undefined);
+  const act = ACTIVATIONS[traits.activation];
 
-  // The residual stream, one [d_model] row per position.
-  let resid: Float64Array[] = at('hook_embed', ids.map((id) => Float64Array.from(embed.subarray(id * dModel, (id + 1) * dModel))));
+  // The residual stream, one [d_model] row per position: token embedding (+ learned position embedding).
+  let resid: Float64Array[] = at('hook_embed', ids.map((id) => row(embed, id)));
+  if (traits.positions === 'learned') {
+    const posEmbed = at('hook_pos_embed', ids.map((_, pos) => row(weight(paramName.posEmbed()), pos)));
+    resid = resid.map((x, pos) => add(x, posEmbed[pos]));
+  }
   const residPost: Float32Array[][] = [];
 
   for (const layer of schedule) {
     const site = (name: string): string => `blocks.${layer}.${name}`;
     resid = at(site('hook_resid_pre'), resid);
     // Attention: q/k/v for every position first, since position p reads the keys of 0..p.
-    const normed = at(site('ln1.hook_normalized'), resid.map((x) => rmsNorm(x, weight(paramName.ln1(layer)), normEps)));
-    const q = at(site('attn.hook_q'), normed.map((x) => linear(x, weight(paramName.q(layer)), nHeads * dHead)));
-    const k = at(site('attn.hook_k'), normed.map((x) => linear(x, weight(paramName.k(layer)), nKvHeads * dHead)));
-    const v = at(site('attn.hook_v'), normed.map((x) => linear(x, weight(paramName.v(layer)), nKvHeads * dHead)));
-    const qRot = at(site('attn.hook_rot_q'), q.map((x, pos) => rotary(x, nHeads, dHead, pos, invFreq)));
-    const kRot = at(site('attn.hook_rot_k'), k.map((x, pos) => rotary(x, nKvHeads, dHead, pos, invFreq)));
+    const normed = at(site('ln1.hook_normalized'), resid.map((x) => norm(spec, weight, x, paramName.ln1(layer))));
+    const project = (name: string, out: number, has: boolean) => (x: Float64Array) => linear(x, weight(name), out, bias(name, has));
+    const q = at(site('attn.hook_q'), normed.map(project(paramName.q(layer), nHeads * dHead, traits.qkvBias)));
+    const k = at(site('attn.hook_k'), normed.map(project(paramName.k(layer), nKvHeads * dHead, traits.qkvBias)));
+    const v = at(site('attn.hook_v'), normed.map(project(paramName.v(layer), nKvHeads * dHead, traits.qkvBias)));
+    const qNormed = traits.qkNorm ? at(site('attn.q_norm.hook_normalized'), q.map((x) => perHeadRmsNorm(x, nHeads, dHead, weight(paramName.qNorm(layer)), normEps))) : q;
+    const kNormed = traits.qkNorm ? at(site('attn.k_norm.hook_normalized'), k.map((x) => perHeadRmsNorm(x, nKvHeads, dHead, weight(paramName.kNorm(layer)), normEps))) : k;
+    const rotaryPositions = traits.positions === 'rotary';
+    const qRot = rotaryPositions ? at(site('attn.hook_rot_q'), qNormed.map((x, pos) => rotary(x, nHeads, dHead, pos, invFreq))) : qNormed;
+    const kRot = rotaryPositions ? at(site('attn.hook_rot_k'), kNormed.map((x, pos) => rotary(x, nKvHeads, dHead, pos, invFreq))) : kNormed;
 
     const n = ids.length;
     const patterns = at(
@@ -140,7 +189,7 @@ export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: rea
           for (let src = 0; src <= pos; src++) {
             let dot = 0;
             for (let d = 0; d < dHead; d++) dot += qPos[head * dHead + d] * kRot[src][kvOffset + d];
-            scores[src] = dot / Math.sqrt(dHead);
+            scores[src] = dot * traits.attnScale; // 1/sqrt(d_head) unless the family says otherwise
           }
           row.set(softmax(scores), head * n);
         }
@@ -160,22 +209,28 @@ export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: rea
         return out;
       }),
     );
-    const attnOut = at(site('hook_attn_out'), z.map((x) => linear(x, weight(paramName.o(layer)), dModel)));
+    const attnOut = at(site('hook_attn_out'), z.map(project(paramName.o(layer), dModel, traits.oBias)));
     const residMid = at(site('hook_resid_mid'), resid.map((x, pos) => add(x, attnOut[pos])));
 
-    // MLP: down_proj(silu(gate_proj(x)) * up_proj(x))
-    const normed2 = at(site('ln2.hook_normalized'), residMid.map((x) => rmsNorm(x, weight(paramName.ln2(layer)), normEps)));
-    const gate = at(site('mlp.hook_pre'), normed2.map((x) => linear(x, weight(paramName.gate(layer)), dMlp)));
-    const up = at(site('mlp.hook_pre_linear'), normed2.map((x) => linear(x, weight(paramName.up(layer)), dMlp)));
-    const post = at(site('mlp.hook_post'), gate.map((g, pos) => g.map((value, i) => silu(value) * up[pos][i])));
-    const mlpOut = at(site('hook_mlp_out'), post.map((x) => linear(x, weight(paramName.down(layer)), dModel)));
+    // MLP: gated down(act(gate(x)) * up(x)) (Llama, Qwen), or plain down(act(up(x))) (GPT-2's c_fc -> c_proj)
+    const normed2 = at(site('ln2.hook_normalized'), residMid.map((x) => norm(spec, weight, x, paramName.ln2(layer))));
+    let post: Float64Array[];
+    if (traits.mlp === 'gated') {
+      const gate = at(site('mlp.hook_pre'), normed2.map(project(paramName.gate(layer), dMlp, traits.mlpBias)));
+      const up = at(site('mlp.hook_pre_linear'), normed2.map(project(paramName.up(layer), dMlp, traits.mlpBias)));
+      post = at(site('mlp.hook_post'), gate.map((g, pos) => g.map((value, i) => act(value) * up[pos][i])));
+    } else {
+      const pre = at(site('mlp.hook_pre'), normed2.map(project(paramName.up(layer), dMlp, traits.mlpBias)));
+      post = at(site('mlp.hook_post'), pre.map((x) => x.map(act)));
+    }
+    const mlpOut = at(site('hook_mlp_out'), post.map(project(paramName.down(layer), dModel, traits.mlpBias)));
     resid = at(site('hook_resid_post'), residMid.map((x, pos) => add(x, mlpOut[pos])));
     residPost.push(resid.map((x) => Float32Array.from(x)));
   }
 
   // Final norm and unembedding, only where asked: with a real vocabulary this is most of the work.
   const positions = options.logits === 'last' ? [ids.length - 1] : ids.map((_, pos) => pos);
-  const normedFinal = at('ln_final.hook_normalized', resid.map((x) => rmsNorm(x, weight(paramName.lnFinal()), normEps)));
+  const normedFinal = at('ln_final.hook_normalized', resid.map((x) => norm(spec, weight, x, paramName.lnFinal())));
   const logits = at('logits', positions.map((pos) => referenceUnembed(spec, weight, normedFinal[pos])));
   return { logits: logits.map((row) => Float32Array.from(row)), residPost };
 }
@@ -188,7 +243,7 @@ export function referenceUnembed(spec: ModelSpec, weight: WeightGetter, x: Float
 
 /** Logit lens of one [d_model] residual row: the final norm, then the unembedding. */
 export function referenceLens(spec: ModelSpec, weight: WeightGetter, x: ArrayLike<number>): Float64Array {
-  return referenceUnembed(spec, weight, rmsNorm(Float64Array.from(x), weight(paramName.lnFinal()), spec.normEps));
+  return referenceUnembed(spec, weight, norm(spec, weight, Float64Array.from(x), paramName.lnFinal()));
 }
 
 /** Index of the largest value (the first one on ties, like torch.argmax). */

@@ -1,0 +1,191 @@
+/**
+ * Every family beyond Llama (whose cases are in parity-random.test.ts) on seeded random
+ * weights at shrunk shapes of its real config, with its real tokenizer and BF16
+ * safetensors as transformers saves them: the engine vs the trait-driven reference forward
+ * pass (reference/forward.ts) on logits and every block's resid_post, cached greedy
+ * decoding vs recomputation, a steering and a clamp edit vs the reference with the same
+ * edit, the family's hook catalogue, and weight_delta on the unembedding.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine, type ModelHandle } from '../engine/engine';
+import { collect } from '../engine/generate/generate';
+import { generationSettingsSchema } from '../engine/generate/settings';
+import { listHooks } from '../engine/hooks/names';
+import { buildRandomModel, type RandomModel, type RandomModelOptions } from './fixtures/random-model';
+import { argmax, maxAbsDiff, referenceForward, weightGetter, type ReferenceHook } from './reference/forward';
+
+/** float32 engine vs float64 reference, as in parity-random.test.ts. */
+const TOLERANCE = 1e-4;
+const PROMPT = 'The quick brown fox jumps over the lazy dog, twice.';
+const CACHED_STEPS = 30;
+// hf-meta/README.md's reference encodings.
+const SENTENCE = 'Hello world, the dog ran.';
+
+interface FamilyCase {
+  name: string;
+  options: RandomModelOptions;
+  family: string;
+  sentenceIds: number[];
+  /** Sites this family has beyond / instead of Llama's. */
+  sites: { has: string[]; lacks: string[] };
+}
+
+const CASES: FamilyCase[] = [
+  {
+    name: 'GPT-2 (LayerNorm, learned positions, Conv1D, fused c_attn, gelu_new, tied)',
+    options: { config: 'openai-community__gpt2', layers: 3, dModel: 64, dMlp: 256, nHeads: 4, nKvHeads: 4, dHead: 16, seed: 31, dtype: 'BF16' },
+    family: 'gpt2',
+    sentenceIds: [15496, 995, 11, 262, 3290, 4966, 13],
+    sites: { has: ['hook_pos_embed'], lacks: ['attn.hook_rot_q', 'attn.hook_rot_k', 'mlp.hook_pre_linear'] },
+  },
+  {
+    name: 'Qwen2.5 (q/k/v biases, GQA 2:1, tied, rope_theta 1e6)',
+    options: { config: 'Qwen__Qwen2.5-0.5B-Instruct', layers: 2, dModel: 64, dMlp: 128, nHeads: 4, nKvHeads: 2, dHead: 16, seed: 32, dtype: 'BF16' },
+    family: 'qwen2',
+    sentenceIds: [9707, 1879, 11, 279, 5562, 10613, 13],
+    sites: { has: ['attn.hook_rot_q', 'mlp.hook_pre_linear'], lacks: ['hook_pos_embed', 'attn.q_norm.hook_normalized'] },
+  },
+  {
+    // head_dim 32 with 4 heads over d_model 64: head_dim is its own field, not d_model / heads.
+    name: 'Qwen3 (per-head q/k RMSNorm, head_dim from config, GQA 2:1, tied)',
+    options: { config: 'Qwen__Qwen3-0.6B', layers: 2, dModel: 64, dMlp: 128, nHeads: 4, nKvHeads: 2, dHead: 32, seed: 33, dtype: 'BF16' },
+    family: 'qwen3',
+    sentenceIds: [9707, 1879, 11, 279, 5562, 10613, 13],
+    sites: { has: ['attn.q_norm.hook_normalized', 'attn.k_norm.hook_normalized', 'attn.hook_rot_k'], lacks: ['hook_pos_embed'] },
+  },
+];
+
+let engine: Engine;
+let workDir: string;
+
+beforeAll(() => {
+  workDir = mkdtempSync(join(tmpdir(), 'tiller-families-'));
+  engine = Engine.create({ cacheDir: join(workDir, 'cache') });
+});
+
+afterAll(async () => {
+  await engine.close();
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+/** A reference hook that replaces the rows of one site by edit(row, pos). */
+const editRows =
+  (site: string, edit: (row: Float64Array, pos: number) => void): ReferenceHook =>
+  (name, rows) => {
+    if (name !== site) return;
+    return rows.map((row, pos) => {
+      const copy = Float64Array.from(row);
+      edit(copy, pos);
+      return copy;
+    });
+  };
+
+describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites }) => {
+  let model: RandomModel;
+  let handle: ModelHandle;
+  let promptIds: number[];
+  const reference = (ids: number[], hook?: ReferenceHook, logits: 'all' | 'last' = 'all') => referenceForward(model.spec, weightGetter(model.weights), ids, { hook, logits });
+  const lastLogits = (logits: Float32Array[]): Float32Array => logits[logits.length - 1];
+
+  beforeAll(async () => {
+    model = buildRandomModel(join(workDir, name.replace(/\W+/g, '-')), options);
+    handle = await engine.loadModel(model.dir);
+    promptIds = handle.tokenizer.encode(PROMPT);
+  });
+
+  afterAll(async () => {
+    await handle?.unload();
+  });
+
+  it('loads the spec and traits the config describes, and tokenizes as the real tokenizer', () => {
+    expect(handle.spec).toEqual(model.spec);
+    expect(handle.spec.family).toBe(family);
+    expect(handle.tokenizer.encode(SENTENCE)).toEqual(sentenceIds);
+  });
+
+  it('lists the family-specific hook sites', () => {
+    const blockSites = new Set(listHooks(handle.spec).map((hook) => hook.name.replace(/^blocks\.\d+\./, '')));
+    for (const site of sites.has) expect(blockSites.has(site), site).toBe(true);
+    for (const site of sites.lacks) expect(blockSites.has(site), site).toBe(false);
+  });
+
+  it("matches the reference logits at every position and every block's resid_post", async () => {
+    expect(promptIds.length).toBeGreaterThanOrEqual(10);
+    const captures = Array.from({ length: model.spec.nLayers }, (_, layer) => ({ hook: `blocks.${layer}.hook_resid_post`, positions: 'all' as const }));
+    const result = await handle.run(promptIds, { captures });
+    const expected = reference(promptIds);
+    result.logits.forEach((row, pos) => expect(maxAbsDiff(row, expected.logits[pos]), `logits at position ${pos}`).toBeLessThan(TOLERANCE));
+    for (let layer = 0; layer < model.spec.nLayers; layer++) {
+      const capture = result.captures[`blocks.${layer}.hook_resid_post`];
+      expect(capture.shape).toEqual([promptIds.length, model.spec.dModel]);
+      expect(maxAbsDiff(capture.data, expected.residPost[layer].flatMap((row) => [...row])), `resid_post of block ${layer}`).toBeLessThan(TOLERANCE);
+    }
+  });
+
+  it(`decodes ${CACHED_STEPS} greedy tokens through the KV cache exactly as recomputing every prefix`, async () => {
+    const settings = generationSettingsSchema.parse({ maxNewTokens: CACHED_STEPS, temperature: 0, stopAtEos: false });
+    const { events, result } = await collect(handle.generate(promptIds, settings));
+    expect(result.generatedIds).toHaveLength(CACHED_STEPS);
+    for (const [step, { id, logprob }] of events.entries()) {
+      const prefix = result.ids.slice(0, promptIds.length + step);
+      const [recomputed] = await handle.forward(prefix, 'last');
+      // The cached choice is the recomputed argmax, up to a tie within float32 noise.
+      expect(recomputed[argmax(recomputed)] - recomputed[id], `step ${step}: cached ${id}, recomputed ${argmax(recomputed)}`).toBeLessThan(1e-5);
+      expect(Math.abs(logprob - logSoftmaxAt(recomputed, id)), `step ${step}: logprob of ${id}`).toBeLessThan(TOLERANCE);
+    }
+    // And the last step against the reference, which has no cache at all.
+    const [finalReference] = reference(result.ids.slice(0, -1), undefined, 'last').logits;
+    expect(finalReference[argmax(finalReference)] - finalReference[result.ids[result.ids.length - 1]]).toBeLessThan(TOLERANCE);
+  });
+
+  it('steers (add at resid_post) as the reference does with the same edit', async () => {
+    const layer = model.spec.nLayers - 2;
+    const vector = Array.from({ length: model.spec.dModel }, (_, i) => Math.cos(i * 0.7));
+    const plan = { interventions: [{ op: 'add', hook: `blocks.${layer}.hook_resid_post`, vector, scale: 3 }] };
+    const expected = reference(promptIds, editRows(`blocks.${layer}.hook_resid_post`, (row) => row.forEach((v, i) => (row[i] = v + 3 * vector[i]))));
+    const steered = (await handle.run(promptIds, plan)).logits;
+    steered.forEach((row, pos) => expect(maxAbsDiff(row, expected.logits[pos]), `logits at position ${pos}`).toBeLessThan(TOLERANCE));
+    expect(maxAbsDiff(lastLogits(steered), (await handle.forward(promptIds, 'last'))[0])).toBeGreaterThan(1e-2); // it does something
+  });
+
+  it('clamps MLP neurons (set at mlp.hook_post) as the reference does', async () => {
+    const plan = { interventions: [{ op: 'set', hook: 'blocks.0.mlp.hook_post', indices: [1, 7, 40], values: [3, -2, 0] }] };
+    const expected = reference(promptIds, editRows('blocks.0.mlp.hook_post', (row) => ((row[1] = 3), (row[7] = -2), (row[40] = 0))));
+    const clamped = (await handle.run(promptIds, plan)).logits;
+    clamped.forEach((row, pos) => expect(maxAbsDiff(row, expected.logits[pos]), `logits at position ${pos}`).toBeLessThan(TOLERANCE));
+  });
+
+  it('edits the unembedding alone with weight_delta on unembed (the tied embedding untouched)', async () => {
+    const { dModel, dVocab } = model.spec;
+    const token = 11; // present in every vocabulary here
+    const u = Array.from({ length: dVocab }, (_, i) => (i === token ? 1 : 0));
+    const v = Array.from({ length: dModel }, (_, i) => Math.sin(i));
+    const plan = { interventions: [{ op: 'weight_delta', param: 'unembed', u, v }] };
+    const edited = (await handle.run(promptIds, plan)).logits;
+    // logits' = logits + (normed . v) e_token: the reference's final normed rows give normed . v.
+    let normedFinal: Float64Array[] = [];
+    const expected = reference(promptIds, (site, rows) => {
+      if (site === 'ln_final.hook_normalized') normedFinal = rows;
+    });
+    edited.forEach((row, pos) => {
+      const shifted = Float32Array.from(expected.logits[pos]);
+      shifted[token] += normedFinal[pos].reduce((sum, x, i) => sum + x * v[i], 0);
+      expect(maxAbsDiff(row, shifted), `logits at position ${pos}`).toBeLessThan(TOLERANCE);
+    });
+    // The embedding (hook_embed) is unchanged: the edit is the head's own copy.
+    const embed = await handle.run(promptIds, { captures: [{ hook: 'hook_embed', positions: 'last' }], interventions: plan.interventions });
+    const plain = await handle.run(promptIds, { captures: [{ hook: 'hook_embed', positions: 'last' }] });
+    expect(maxAbsDiff(embed.captures.hook_embed.data, plain.captures.hook_embed.data)).toBe(0);
+  });
+});
+
+/** log_softmax(logits)[id], in float64. */
+function logSoftmaxAt(logits: Float32Array, id: number): number {
+  const max = logits[argmax(logits)];
+  let sumExp = 0;
+  for (const logit of logits) sumExp += Math.exp(logit - max);
+  return logits[id] - max - Math.log(sumExp);
+}
