@@ -38,4 +38,5 @@ export { READOUTS, type Readout } from './analysis/vectors/readout';
 export { actAdd, actAddInterventions, type ActAddResult } from './analysis/vectors/actadd';
 export { functionVector, functionVectorRequestSchema, type FunctionVectorRequestInput, type FunctionVectorResult } from './analysis/vectors/function-vector';
 export { steeringSweep, sweepRequestSchema, SWEEP_SITES, type SweepRequestInput, type SweepResult, type SweepCell } from './analysis/vectors/sweep';
-export type { ImportedVectors, SweepAnswer } from './workbench/vectors';
+export type { ImportedVectors, SaeSummary, SweepAnswer } from './workbench/vectors';
+export { saeFeaturesOnPrompt, type TokenFeatures } from './interchange/sae-features';
