@@ -19,7 +19,7 @@ Commands
   patch      Activation patching sweep over layers x positions (or heads), batched
   trace      Causal tracing (ROME): noise the subject, restore each layer x position
   tokenize   Print the token ids of a text
-  vector     Steering vectors: extract from contrast prompts, convert between formats, sweep strength x layer
+  vector     Steering vectors: extract from contrast prompts, convert between formats, sweep strength x layer, read SAEs
 
 Model (all commands)
   --model PATH            Hugging Face folder, or a llama2.c .bin checkpoint
@@ -118,6 +118,13 @@ vector sweep
   --target TOKEN          also report p(TOKEN) at the first generated position
   --max-new-tokens N      per cell (default 24)     --batch-size N   cells per batch (default 8)
   --json                  print {"layers", "scales", "baseline", "cells": [[{text, perplexity, target_prob}]]}
+
+vector sae
+  --sae DIR               an SAELens folder (cfg.json + sae_weights.safetensors); refused if its hook
+                          or d_in does not fit the model
+  --prompt TEXT | --prompt-ids 1,2,3   print each token's most active features (--top N, default 5)
+  --feature N --out FILE  write feature N's decoder row, at the SAE's hook, as a vector file
+  --json                  print {"sae", "tokens": [{id, text, features: [{feature, activation}]}]}
 
 trace
   --prompt TEXT | --prompt-ids 1,2,3
@@ -267,6 +274,9 @@ const FLAGS = {
   'model-hint': { type: 'string' },
   strength: { type: 'string' },
   endpoint: { type: 'string' },
+  sae: { type: 'string' },
+  top: { type: 'string' },
+  feature: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -3,7 +3,8 @@
  * import from engine/. Everything here is either a value callers need or a type they
  * pass around; internals (graph, runtime, readers) stay behind it.
  */
-export { Engine, ModelHandle, defaultCacheDir, type EngineOptions, type LoadOptions, type VariantRun, type VariantTokenEvent } from './engine';
+export { Engine, ModelHandle, type EngineOptions, type LoadOptions, type VariantRun, type VariantTokenEvent } from './engine';
+export { defaultCacheDir } from './cache-dir';
 export type { ConversionProgress } from './graph/weights-file';
 export { DEFAULT_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, WEIGHT_FORMATS, weightFileBytes, weightOptions, weightOptionsLabel, weightOptionsSchema, type WeightFormat, type WeightOptions } from './model/weight-format';
 export { EngineError, serializeError, type EngineErrorCode, type SerializedError } from './errors';
@@ -36,4 +37,5 @@ export { READOUTS, type Readout } from './analysis/vectors/readout';
 export { actAdd, actAddInterventions, type ActAddResult } from './analysis/vectors/actadd';
 export { functionVector, functionVectorRequestSchema, type FunctionVectorRequestInput, type FunctionVectorResult } from './analysis/vectors/function-vector';
 export { steeringSweep, sweepRequestSchema, SWEEP_SITES, type SweepRequestInput, type SweepResult, type SweepCell } from './analysis/vectors/sweep';
-export type { ImportedVectors, SweepAnswer } from './workbench/vectors';
+export type { ImportedVectors, SaeSummary, SweepAnswer } from './workbench/vectors';
+export { saeFeaturesOnPrompt, type TokenFeatures } from './interchange/sae-features';

@@ -51,7 +51,8 @@ const ALLOWED: Record<string, string[]> = {
   'engine/interchange': ['engine/interchange', 'engine/hooks', 'engine/model'],
 };
 
-const SHARED = ['src-main/engine/errors', 'src-main/engine/write-atomically'];
+// graph-io.ts names the graph's inputs and outputs: data every layer that builds, feeds or runs the graph uses.
+const SHARED = ['src-main/engine/errors', 'src-main/engine/write-atomically', 'src-main/engine/graph-io'];
 
 /**
  * Every folder of src-main, with the rule its files follow; a folder missing here fails the

@@ -17,6 +17,7 @@ import { quantizeRows, quantLayout } from '../engine/graph/quantize';
 import { toHalf } from '../engine/graph/half';
 import { weightFileBytes, weightOptions, type WeightOptions } from '../engine/model/weight-format';
 import { expectedParams, paramName } from '../engine/model/spec';
+import { expectEngineError } from './expect-engine-error';
 import { buildRandomModel, type RandomModel } from './fixtures/random-model';
 import { maxAbsDiff, referenceForward, weightGetter } from './reference/forward';
 import { dequantize, fromHalfBits } from './reference/quantized-weights';
@@ -153,6 +154,13 @@ describe('weight cache', () => {
     const last = progress.at(-1)!;
     expect(last.doneBytes).toBe(last.totalBytes);
     expect(progress.every((p, i) => p.bytesPerSecond > 0 && (i === 0 || p.doneBytes > progress[i - 1].doneBytes))).toBe(true);
+  });
+
+  it('is not written for a model that cannot fit: the load is refused first, with the numbers', async () => {
+    const converted: ConversionProgress[] = [];
+    const error = await expectEngineError(() => engine.loadModel(model.dir, { weights: weightOptions('int8', { blockSize: 64 }), availableBytes: 1e6, onProgress: (p) => converted.push(p) }), 'insufficient_memory', 'only 0.00 GB of memory is available');
+    expect(error.details).toMatchObject({ availableBytes: 1e6 });
+    expect(converted).toEqual([]);
   });
 
   it('is reused on the next load: no conversion, the same bytes', async () => {

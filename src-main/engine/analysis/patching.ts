@@ -18,12 +18,13 @@
  *   denoising    (M_patched - M_r) / (M_c - M_r)     0 = no effect, 1 = full recovery
  *   noising      (M_patched - M_c) / (M_c - M_r)     0 = no effect, -1 = fully broken
  */
+import { graphOutput } from '../graph-io';
 import type { ModelHandle } from '../engine';
 import { EngineError } from '../errors';
 import { validatePlan, type Plan } from '../hooks/plan';
 import { shapeCapture } from '../plan/captures';
 import type { PatchRows, RowPlan } from '../plan/feeds';
-import { captureOutput } from '../graph/taps';
+
 import { chunks, requestError, throwIfCancelled, type AnalysisControl } from './control';
 import { klDivergence, logitStats, logProbs } from './distribution';
 import { SITE_HOOK } from './sites';
@@ -60,7 +61,7 @@ export async function patchingSweep(model: ModelHandle, input: PatchRequestInput
   throwIfCancelled(control.signal, 'patching sweep');
   const capturePlan = validatePlan(spec, { captures: hooks.map((hook) => ({ hook, positions: 'all' })) });
   const baseline = await model.runRows(capturePlan, [{ plan: capturePlan, patches: new Map() }, { plan: capturePlan, patches: new Map() }], [clean, corrupted]);
-  const activations = (row: number, hook: string): Float32Array => shapeCapture(spec, hook, baseline.outputs[captureOutput(hook)], row, 'all', baseline.run).data;
+  const activations = (row: number, hook: string): Float32Array => shapeCapture(spec, hook, baseline.outputs[graphOutput.capture(hook)], row, 'all', baseline.run).data;
   const [cleanLogits, corruptedLogits] = [baseline.logits[0][0], baseline.logits[1][0]];
   const cleanLogProbs = logProbs(cleanLogits);
   const measure = (logits: Float32Array): { m: number; summary: RunSummary } => {

@@ -12,7 +12,7 @@
  * reseeds per trace), so cells differ only in what they restore.
  */
 import type { ModelHandle } from '../engine';
-import { captureOutput } from '../graph/taps';
+import { graphOutput } from '../graph-io';
 import { hookName } from '../hooks/names';
 import { validatePlan, type Plan } from '../hooks/plan';
 import { SeededRng } from '../generate/rng';
@@ -55,7 +55,7 @@ export async function causalTrace(model: ModelHandle, input: TracingRequestInput
   throwIfCancelled(control.signal, 'causal tracing');
   const capturePlan = validatePlan(spec, { captures: [embed, ...hooks].map((hook) => ({ hook, positions: 'all' })) });
   const clean = await model.runRows(capturePlan, [{ plan: capturePlan, patches: new Map() }], [ids]);
-  const captured = (hook: string): Float32Array => shapeCapture(spec, hook, clean.outputs[captureOutput(hook)], 0, 'all', clean.run).data;
+  const captured = (hook: string): Float32Array => shapeCapture(spec, hook, clean.outputs[graphOutput.capture(hook)], 0, 'all', clean.run).data;
   const cleanEmbed = captured(embed);
   const width = spec.dModel;
   const cleanStats = logitStats(clean.logits[0][0]);

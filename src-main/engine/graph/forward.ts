@@ -21,6 +21,7 @@
  *   new_value.{slot}        float32 [batch, seq, n_kv_heads * d_head]
  *   capture.{hook}, lens heads, and the parameter inputs of a plan: see taps.ts
  */
+import { graphInput, graphOutput } from '../graph-io';
 import { EngineError } from '../errors';
 import { expectedParams, paramName, type ModelSpec, type Traits, type WeightSource } from '../model/spec';
 import type { WeightOptions } from '../model/weight-format';
@@ -107,9 +108,10 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
     const deltas = taps.deltas(param);
     const last = deltas.length === 0 && !hasBias;
     let y = matmul(x, `${param}.weight`, inFeatures, last ? output : undefined);
-    deltas.forEach(({ prefix }, i) => {
-      const v = g.parameter(`${prefix}.v`, 'float32', ['batch', `${prefix}.in`, `${prefix}.rank`]);
-      const u = g.parameter(`${prefix}.u`, 'float32', ['batch', `${prefix}.rank`, `${prefix}.out`]);
+    deltas.forEach(({ index }, i) => {
+      const name = (part: string): string => graphInput.intervention(index, part);
+      const v = g.parameter(name('v'), 'float32', ['batch', name('in'), name('rank')]);
+      const u = g.parameter(name('u'), 'float32', ['batch', name('rank'), name('out')]);
       y = g.op1('Add', [y, g.op1('MatMul', [g.op1('MatMul', [x, v]), u])], { output: i === deltas.length - 1 && !hasBias ? output : undefined });
     });
     return hasBias ? g.op1('Add', [y, w(`${param}.bias`)], { output }) : y;
@@ -148,10 +150,10 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
     }
   };
 
-  const inputIds = g.input('input_ids', 'int64', ['batch', 'seq']);
-  const positionIds = g.input('position_ids', 'int64', ['batch', 'seq']);
-  const attentionMask = g.input('attention_mask', 'float32', ['seq', 'key_pos']);
-  const logitsPositions = g.input('logits_positions', 'int64', ['n_logits']);
+  const inputIds = g.input(graphInput.inputIds, 'int64', ['batch', 'seq']);
+  const positionIds = g.input(graphInput.positionIds, 'int64', ['batch', 'seq']);
+  const attentionMask = g.input(graphInput.attentionMask, 'float32', ['seq', 'key_pos']);
+  const logitsPositions = g.input(graphInput.logitsPositions, 'int64', ['n_logits']);
   const rotaryPositions = traits.positions === 'rotary';
   const group = nHeads / nKvHeads;
   const kvHeadsShape = g.constant('int64', [4], [0, 0, nKvHeads, dHead], 'kv_heads_shape');
@@ -181,8 +183,8 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
     const at = (name: string, value: Value, layout?: 'rows' | 'pattern'): Value => taps.tap(g, hook(name), value, layout);
     const named = (name: string): string => g.unique(hook(name));
     const block = (name: string): string => `blocks.${layer}.${name}`;
-    const pastKey = g.input(`past_key.${slot}`, 'float32', ['past', 'batch', nKvHeads, dHead]);
-    const pastValue = g.input(`past_value.${slot}`, 'float32', ['past', 'batch', nKvHeads, dHead]);
+    const pastKey = g.input(graphInput.pastKey(slot), 'float32', ['past', 'batch', nKvHeads, dHead]);
+    const pastValue = g.input(graphInput.pastValue(slot), 'float32', ['past', 'batch', nKvHeads, dHead]);
 
     // Attention
     const q = at('attn.hook_q', linear(normed, block('attn.q_proj'), dModel, traits.qkvBias, named('attn.hook_q'))); // [batch, pos, n_heads * d_head]
@@ -197,8 +199,8 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
       at(name, g.op1('RotaryEmbedding', [x, positionIds, w(ROPE_COS), w(ROPE_SIN)], { domain: MS_DOMAIN, attrs: { interleaved: 0, num_heads: heads }, output: named(name) }));
     const qRot = rotaryPositions ? rotary(qNormed, nHeads, 'attn.hook_rot_q') : qNormed;
     const kRot = rotaryPositions ? rotary(kNormed, nKvHeads, 'attn.hook_rot_k') : kNormed;
-    g.output(g.op1('Identity', [kRot], { output: `new_key.${slot}` }), 'float32', ['batch', 'seq', nKvHeads * dHead]);
-    g.output(g.op1('Identity', [v], { output: `new_value.${slot}` }), 'float32', ['batch', 'seq', nKvHeads * dHead]);
+    g.output(g.op1('Identity', [kRot], { output: graphOutput.newKey(slot) }), 'float32', ['batch', 'seq', nKvHeads * dHead]);
+    g.output(g.op1('Identity', [v], { output: graphOutput.newValue(slot) }), 'float32', ['batch', 'seq', nKvHeads * dHead]);
     // softmax(q k^T * scale + causal mask) v over cached and new positions; query head h
     // reads KV head h / group (Hugging Face repeat_kv), done by grouping query heads per KV head.
     const kAll = g.op1('Concat', [g.op1('Transpose', [pastKey], { attrs: { perm: [1, 0, 2, 3] } }), g.op1('Reshape', [kRot, kvHeadsShape])], { attrs: { axis: 1 } }); // [batch, key_pos, n_kv_heads, d_head]
@@ -237,8 +239,8 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
   // Unembed only the requested positions: prefill needs one row of logits, not seq rows.
   const atLogitsPositions = (x: Value): Value => g.op1('Gather', [x, logitsPositions], { attrs: { axis: 1 } }); // [batch, n_logits, d_vocab]
   const changed = taps.changes('logits'); // then the output is the changed value, renamed
-  let logits = taps.tap(g, 'logits', linear(atLogitsPositions(normed), 'unembed', dModel, false, changed ? g.fresh('logits') : 'logits')); // [batch, n_logits, d_vocab]
-  if (changed) logits = g.op1('Identity', [logits], { output: 'logits' });
+  let logits = taps.tap(g, 'logits', linear(atLogitsPositions(normed), 'unembed', dModel, false, changed ? g.fresh(graphOutput.logits) : graphOutput.logits)); // [batch, n_logits, d_vocab]
+  if (changed) logits = g.op1('Identity', [logits], { output: graphOutput.logits });
   g.output(logits, 'float32', ['batch', 'n_logits', dVocab]);
 
   // Lens heads: the same unembedding (with its edits) applied to an intermediate hook (logit lens, LFD, DoLa).

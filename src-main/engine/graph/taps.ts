@@ -5,8 +5,8 @@
  * row per batch row, so variants of one structure share a graph), and the values that
  * captures and lens heads read are remembered until `finish`.
  *
- * Parameter inputs, per intervention (prefix = `intervention.{i}`), with the shapes the
- * compiler feeds (plan-compiler.ts). Residual-like sites are [batch, seq, width]; the
+ * Parameter inputs, per intervention (prefix = `intervention.{i}`, graph-io.ts), with the
+ * shapes the compiler feeds (plan/feeds.ts). Residual-like sites are [batch, seq, width]; the
  * attention pattern is [batch, n_kv_heads, group, seq, key_pos]:
  *   add     prefix.delta [batch, 1, width] (scale * vector)  prefix.mask [batch, seq, 1]
  *           x + mask * delta
@@ -19,6 +19,7 @@
  * At the pattern, select/values/factor are [batch, n_kv_heads, group, 1, 1] (whole heads)
  * and the mask is [batch, 1, 1, seq, 1] (query positions).
  */
+import { graphInput, graphOutput } from '../graph-io';
 import { parseHookName } from '../hooks/names';
 import { skippedBlockOf } from '../hooks/schedule';
 import { GraphBuilder, type Value } from './builder';
@@ -28,7 +29,8 @@ export type TapOp = 'add' | 'set' | 'scale' | 'patch';
 export interface TapIntervention {
   op: TapOp;
   hook: string;
-  prefix: string;
+  /** Its position in plan.interventions, which names its inputs (graphInput.intervention). */
+  index: number;
 }
 
 /**
@@ -38,7 +40,8 @@ export interface TapIntervention {
  */
 export interface WeightDelta {
   param: string; // canonical name without ".weight", e.g. blocks.2.mlp.down_proj
-  prefix: string;
+  /** Its position in plan.interventions (graphInput.intervention). */
+  index: number;
 }
 
 /**
@@ -67,8 +70,14 @@ export interface TapSpec {
 
 export const NO_TAPS: TapSpec = { captures: [], interventions: [], deltas: [], lenses: [], schedule: null };
 
+/**
+ * Not a hook: the residual stream entering the first block (the token embedding, plus the
+ * learned position embedding where a model has one), HF's hidden_states[0]. Lens heads
+ * may read it (DoLa's and LFD's layer 0); plans cannot name it.
+ */
+export const STREAM_START = 'residual_stream_start';
+
 /** The graph output that holds a captured hook. */
-export const captureOutput = (hook: string): string => `capture.${hook}`;
 
 export class Taps {
   /** The value each observed hook last had (a block that runs twice: its last run). */
@@ -98,11 +107,12 @@ export class Taps {
   /** Apply the interventions at `hook` in plan order (at every run of a repeated block), then remember what flows on. */
   tap(g: GraphBuilder, hook: string, value: Value, layout: 'rows' | 'pattern' = 'rows'): Value {
     let x = value;
-    for (const { op, hook: at, prefix } of this.spec.interventions) {
+    for (const { op, hook: at, index } of this.spec.interventions) {
       if (at !== hook) continue;
-      const input = (name: string, dims: (string | number)[]): Value => g.parameter(`${prefix}.${name}`, 'float32', dims);
+      const name = (part: string): string => graphInput.intervention(index, part);
+      const input = (part: string, dims: (string | number)[]): Value => g.parameter(name(part), 'float32', dims);
       const mask = input('mask', layout === 'rows' ? ['batch', 'seq', 1] : ['batch', 1, 1, 'seq', 1]);
-      const perIndex = (name: string): Value => input(name, layout === 'rows' ? ['batch', 1, `${prefix}.width`] : ['batch', `${prefix}.kv`, `${prefix}.group`, 1, 1]);
+      const perIndex = (part: string): Value => input(part, layout === 'rows' ? ['batch', 1, name('width')] : ['batch', name('kv'), name('group'), 1, 1]);
       const towards = (target: Value, weight: Value): Value => g.op1('Add', [x, g.op1('Mul', [weight, g.op1('Sub', [target, x])])]);
       switch (op) {
         case 'add':
@@ -119,7 +129,7 @@ export class Taps {
           break;
         }
         case 'patch':
-          x = towards(input('values', ['batch', 'seq', `${prefix}.width`]), mask);
+          x = towards(input('values', ['batch', 'seq', name('width')]), mask);
           break;
       }
     }
@@ -142,6 +152,7 @@ export class Taps {
 
   /** The residual stream as it enters the first block (the embedding, plus learned positions where a model has them). */
   enterBlocks(x: Value): void {
+    if (this.observed.has(STREAM_START)) this.latest.set(STREAM_START, x);
     this.passBelow(-1, x); // below every block
   }
 
@@ -160,6 +171,6 @@ export class Taps {
 
   /** Declare the capture outputs, each the last value its hook had. */
   finish(g: GraphBuilder): void {
-    for (const hook of this.spec.captures) g.output(g.op1('Identity', [this.valueOf(hook)], { output: captureOutput(hook) }), 'float32', null);
+    for (const hook of this.spec.captures) g.output(g.op1('Identity', [this.valueOf(hook)], { output: graphOutput.capture(hook) }), 'float32', null);
   }
 }

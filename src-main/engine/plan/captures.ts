@@ -4,7 +4,8 @@
  * [batch, seq, heads * d_head]; pattern [batch, n_kv_heads, group, seq, key_pos]
  * (head = kv_head * group + g).
  */
-import { captureOutput } from '../graph/taps';
+
+import { graphOutput } from '../graph-io';
 import { hookInfo } from '../hooks/names';
 import type { Plan } from '../hooks/plan';
 import { selectedIndices, type RunPositions } from '../hooks/positions';
@@ -22,7 +23,7 @@ export interface CaptureResult {
 
 /** Fetch names for a plan's captures. */
 export function captureFetches(plan: Plan): string[] {
-  return [...new Set(plan.captures.map((c) => captureOutput(c.hook)))];
+  return [...new Set(plan.captures.map((c) => graphOutput.capture(c.hook)))];
 }
 
 export function shapeCapture(spec: ModelSpec, hook: string, tensor: HostTensor, row: number, positions: Plan['captures'][number]['positions'], run: RunPositions): CaptureResult {

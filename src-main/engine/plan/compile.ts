@@ -5,6 +5,7 @@
  * reuses the compiled session, and plans of one structure run as rows of one batch.
  * Sessions are cached, bounded, and share the model's weight file.
  */
+import { graphOutput } from '../graph-io';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,9 +24,6 @@ import { writeAtomically } from '../write-atomically';
 
 const MAX_CACHED_SESSIONS = 8;
 
-/** The graph output of the plan's lens op for block `layer`: logit lens of its hook_resid_post. */
-export const planLensOutput = (layer: number): string => `lens.${layer}`;
-
 /**
  * What the graph must do for `plan` (validated) and the extra lens heads. A block the
  * schedule skips is the identity (hooks/schedule.ts): interventions on its hooks and
@@ -40,20 +38,19 @@ export function tapSpecFor(plan: Plan, extraLenses: LensHead[] = []): TapSpec {
   const tapSpec: TapSpec = { captures: plan.captures.map((c) => c.hook), interventions: [], deltas: [], lenses: [], schedule };
   plan.interventions.forEach((step, i) => {
     if (inert.has(i)) return;
-    const prefix = `intervention.${i}`;
     switch (step.op) {
       case 'add':
       case 'set':
       case 'scale':
       case 'patch':
-        tapSpec.interventions.push({ op: step.op, hook: step.hook, prefix });
+        tapSpec.interventions.push({ op: step.op, hook: step.hook, index: i });
         break;
       case 'weight_delta':
-        tapSpec.deltas.push({ param: step.param, prefix });
+        tapSpec.deltas.push({ param: step.param, index: i });
         break;
       case 'lens':
         for (const layer of step.layers) {
-          if (!tapSpec.lenses.some((lens) => lens.name === planLensOutput(layer))) tapSpec.lenses.push({ name: planLensOutput(layer), hook: hookName.residPost(layer), finalNorm: true, fuse: false });
+          if (!tapSpec.lenses.some((lens) => lens.name === graphOutput.planLens(layer))) tapSpec.lenses.push({ name: graphOutput.planLens(layer), hook: hookName.residPost(layer), finalNorm: true, fuse: false });
         }
         break;
       case 'schedule':
@@ -61,7 +58,7 @@ export function tapSpecFor(plan: Plan, extraLenses: LensHead[] = []): TapSpec {
     }
   });
   for (const lens of extraLenses) {
-    // Decoding strategies read hook_embed and residual hooks only, which every schedule gives a value.
+    // Decoding strategies read the stream start and residual hooks only, which every schedule gives a value.
     if (skippedBlockOf(lens.hook, schedule) !== null && !isResidualHook(lens.hook)) throw new Error(`lens head on ${lens.hook}, a hook of a block the schedule skips`);
     tapSpec.lenses.push(lens);
   }

@@ -3,6 +3,7 @@
  * Each batch row is one variant with its own plan of the same structure, so every
  * parameter input has a leading batch dim and the rows are stacked here.
  */
+import { graphInput } from '../graph-io';
 import { EngineError } from '../errors';
 import type { LensHead, TapSpec } from '../graph/taps';
 import { hookInfo, type HookInfo } from '../hooks/names';
@@ -74,8 +75,8 @@ export function planFeeds(spec: ModelSpec, tapSpec: TapSpec, rows: RowPlan[], ru
     feeds[name] = float32([batch, ...dims], data);
   };
 
-  for (const { op, hook, prefix } of tapSpec.interventions) {
-    const index = Number(prefix.split('.')[1]);
+  for (const { op, hook, index } of tapSpec.interventions) {
+    const name = (part: string): string => graphInput.intervention(index, part);
     const stepOf = (row: RowPlan): Intervention => row.plan.interventions[index];
     const applies = (row: RowPlan): boolean => !row.active || row.active.has(index);
     const info = hookInfo(spec, hook);
@@ -87,12 +88,12 @@ export function planFeeds(spec: ModelSpec, tapSpec: TapSpec, rows: RowPlan[], ru
 
     if (op === 'patch') {
       // Positions the source has no row for stay as they are.
-      stack(`${prefix}.mask`, [run.count, 1], (row, out) => {
+      stack(name('mask'), [run.count, 1], (row, out) => {
         const rowsAt = row.patches.get(index);
         if (!applies(row) || !rowsAt) return;
         for (let i = 0; i < run.count; i++) out[i] = isSelected(positions(row), run.start + i, run) && rowsAt(run.start + i, run) ? 1 : 0;
       });
-      stack(`${prefix}.values`, [run.count, width], (row, out) => {
+      stack(name('values'), [run.count, width], (row, out) => {
         const rowsAt = row.patches.get(index);
         if (!applies(row) || !rowsAt) return;
         for (let i = 0; i < run.count; i++) {
@@ -103,9 +104,9 @@ export function planFeeds(spec: ModelSpec, tapSpec: TapSpec, rows: RowPlan[], ru
       });
       continue;
     }
-    stack(`${prefix}.mask`, maskDims, (row, out) => applies(row) && out.set(positionMask(positions(row), run)));
+    stack(name('mask'), maskDims, (row, out) => applies(row) && out.set(positionMask(positions(row), run)));
     if (op === 'add') {
-      stack(`${prefix}.delta`, perIndexDims, (row, out) => {
+      stack(name('delta'), perIndexDims, (row, out) => {
         const step = stepOf(row) as Extract<Intervention, { op: 'add' }>;
         // A d_head vector at a head site is added to every head.
         for (let c = 0; c < width; c++) out[c] = step.scale * step.vector[c % step.vector.length];
@@ -121,25 +122,25 @@ export function planFeeds(spec: ModelSpec, tapSpec: TapSpec, rows: RowPlan[], ru
       });
     };
     if (op === 'set') {
-      stack(`${prefix}.select`, perIndexDims, (row, out) => perIndex(row, (from, to) => out.fill(1, from, to)));
-      stack(`${prefix}.values`, perIndexDims, (row, out) => perIndex(row, (from, to, value) => out.fill(value, from, to)));
+      stack(name('select'), perIndexDims, (row, out) => perIndex(row, (from, to) => out.fill(1, from, to)));
+      stack(name('values'), perIndexDims, (row, out) => perIndex(row, (from, to, value) => out.fill(value, from, to)));
     } else {
-      stack(`${prefix}.factor`, perIndexDims, (row, out) => perIndex(row, (from, to, value) => out.fill(value - 1, from, to)));
+      stack(name('factor'), perIndexDims, (row, out) => perIndex(row, (from, to, value) => out.fill(value - 1, from, to)));
     }
   }
 
-  for (const { prefix } of tapSpec.deltas) {
-    const index = Number(prefix.split('.')[1]);
+  for (const { index } of tapSpec.deltas) {
+    const name = (part: string): string => graphInput.intervention(index, part);
     const stepOf = (row: RowPlan) => row.plan.interventions[index] as Extract<Intervention, { op: 'weight_delta' }>;
     const u0 = factorRows(stepOf(rows[0]).u);
     const v0 = factorRows(stepOf(rows[0]).v);
     const [rank, outFeatures, inFeatures] = [u0.length, u0[0].length, v0[0].length];
     // v is fed transposed, [in, rank], so x [.., in] @ v gives the rank coordinates directly.
-    stack(`${prefix}.v`, [inFeatures, rank], (row, out) => {
+    stack(name('v'), [inFeatures, rank], (row, out) => {
       factorRows(stepOf(row).v).forEach((vk, k) => vk.forEach((value, i) => (out[i * rank + k] = value)));
     });
     // A row that does not apply the edit gets u = 0: the weight as it is.
-    stack(`${prefix}.u`, [rank, outFeatures], (row, out) => {
+    stack(name('u'), [rank, outFeatures], (row, out) => {
       if (!row.active || row.active.has(index)) factorRows(stepOf(row).u).forEach((uk, k) => out.set(uk, k * outFeatures));
     });
   }

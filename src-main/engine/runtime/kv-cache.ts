@@ -5,6 +5,7 @@
  * copy. Only the newly computed keys and values come back from each run and are appended
  * here. One slot per block run, so a block that runs twice in a schedule keeps two caches.
  */
+import { graphInput } from '../graph-io';
 import { EngineError } from '../errors';
 import { float32, type TensorMap } from './tensor';
 
@@ -71,10 +72,10 @@ export class KvCache {
     const used = this.length * this.rowLength;
     const feeds: TensorMap = {};
     for (let slot = 0; slot < this.shape.slots; slot++) {
-      feeds[`past_key.${slot}`] = float32(dims, this.keys[slot].subarray(0, used));
-      feeds[`past_value.${slot}`] = float32(dims, this.values[slot].subarray(0, used));
+      feeds[graphInput.pastKey(slot)] = float32(dims, this.keys[slot].subarray(0, used));
+      feeds[graphInput.pastValue(slot)] = float32(dims, this.values[slot].subarray(0, used));
     }
-    feeds.attention_mask = float32([seq, this.length + seq], causalMask(this.length, seq));
+    feeds[graphInput.attentionMask] = float32([seq, this.length + seq], causalMask(this.length, seq));
     return feeds;
   }
 

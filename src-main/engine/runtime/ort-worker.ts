@@ -6,6 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { EngineError, serializeError } from '../errors';
+import { graphOutput } from '../graph-io';
 import { KvCache } from './kv-cache';
 import type { ExecutionProvider, SessionInfo, SessionOptions, WorkerMethods, WorkerRequest, WorkerResponse } from './protocol';
 import type { HostTensor, TensorMap } from './tensor';
@@ -84,7 +85,7 @@ async function run({ sessionId, feeds, fetches, cacheId }: WorkerMethods['run'][
   if (cache) {
     cache.reserve(seq);
     Object.assign(allFeeds, cache.feeds(seq));
-    for (let slot = 0; slot < cache.shape.slots; slot++) allFetches.push(`new_key.${slot}`, `new_value.${slot}`);
+    for (let slot = 0; slot < cache.shape.slots; slot++) allFetches.push(graphOutput.newKey(slot), graphOutput.newValue(slot));
   }
   checkFeeds(session, allFeeds);
   const ortFeeds: Record<string, ort.Tensor> = {};
@@ -99,7 +100,7 @@ async function run({ sessionId, feeds, fetches, cacheId }: WorkerMethods['run'][
   const runMs = performance.now() - started;
   if (cache) {
     for (let slot = 0; slot < cache.shape.slots; slot++) {
-      cache.append(slot, results[`new_key.${slot}`].data as Float32Array, results[`new_value.${slot}`].data as Float32Array, seq);
+      cache.append(slot, results[graphOutput.newKey(slot)].data as Float32Array, results[graphOutput.newValue(slot)].data as Float32Array, seq);
     }
     cache.advance(seq);
   }

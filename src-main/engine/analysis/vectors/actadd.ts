@@ -4,9 +4,10 @@
  * matrix, not averaged), injected front-aligned on the user's prompt:
  * h[a + j] += c * v[j], with a = 1 (just after BOS) by default.
  */
+import { graphOutput } from '../../graph-io';
 import type { ModelHandle } from '../../engine';
 import { EngineError } from '../../errors';
-import { captureOutput } from '../../graph/taps';
+
 import { validatePlan, type Intervention, type Plan } from '../../hooks/plan';
 import { shapeCapture } from '../../plan/captures';
 import { checkVectorHook } from './readout';
@@ -31,7 +32,7 @@ export async function actAdd(model: ModelHandle, positive: string, negative: str
   const ids = [pad(a), pad(b)];
   const plan: Plan = validatePlan(model.spec, { captures: [{ hook, positions: 'all' }] });
   const { outputs, run } = await model.runRows(plan, ids.map(() => ({ plan, patches: new Map() })), ids);
-  const [plus, minus] = [0, 1].map((row) => shapeCapture(model.spec, hook, outputs[captureOutput(hook)], row, 'all', run).data);
+  const [plus, minus] = [0, 1].map((row) => shapeCapture(model.spec, hook, outputs[graphOutput.capture(hook)], row, 'all', run).data);
   const width = plus.length / length;
   const rows = Array.from({ length }, (_, j) => Float32Array.from({ length: width }, (_, i) => plus[j * width + i] - minus[j * width + i]));
   return { hook, rows, positiveIds: ids[0], negativeIds: ids[1] };

@@ -10,10 +10,11 @@
  * layer's scale active; the layers before it run clean, so the read is exact.
  * Choosing the heads (the paper ranks them by causal indirect effect) is the caller's.
  */
+import { graphOutput } from '../../graph-io';
 import { z } from 'zod';
 import type { ModelHandle } from '../../engine';
 import { EngineError } from '../../errors';
-import { captureOutput } from '../../graph/taps';
+
 import { hookName } from '../../hooks/names';
 import { validatePlan, type Plan } from '../../hooks/plan';
 import { shapeCapture } from '../../plan/captures';
@@ -74,7 +75,7 @@ export async function functionVector(model: ModelHandle, input: FunctionVectorRe
     const { outputs, run } = await model.runRows(structure, batch.map((cell) => rowPlan(cell.layer, cell.head)), batch.map((cell) => cell.ids));
     batch.forEach((cell, row) => {
       const hook = hookName.attnOut(cell.layer);
-      const output = shapeCapture(model.spec, hook, outputs[captureOutput(hook)], row, 'last', run).data;
+      const output = shapeCapture(model.spec, hook, outputs[graphOutput.capture(hook)], row, 'last', run).data;
       for (let i = 0; i < dModel; i++) sums[cell.h][i] += output[i] / prompts.length;
     });
   }

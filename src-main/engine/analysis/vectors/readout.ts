@@ -8,10 +8,11 @@
  *            BOS, look alike in every prompt and would only dilute a difference)
  *   answer   one token counted from the end: -2 is the answer letter of CAA's "(A)" format
  */
+import { graphOutput } from '../../graph-io';
 import { z } from 'zod';
 import type { ModelHandle } from '../../engine';
 import { EngineError } from '../../errors';
-import { captureOutput } from '../../graph/taps';
+
 import { hookInfo } from '../../hooks/names';
 import { validatePlan, type Plan } from '../../hooks/plan';
 import { shapeCapture } from '../../plan/captures';
@@ -74,7 +75,7 @@ export async function readActivations(model: ModelHandle, prompts: string[], hoo
       const positions = options.readout === 'last' ? [length - 1] : options.readout === 'answer' ? [length + options.answerPosition] : range(prompt.firstOwn, length);
       normCount += positions.length;
       hooks.forEach((hook, h) => {
-        const capture = shapeCapture(model.spec, hook, outputs[captureOutput(hook)], row, 'all', run);
+        const capture = shapeCapture(model.spec, hook, outputs[graphOutput.capture(hook)], row, 'all', run);
         const width = capture.data.length / length;
         const mean = new Float64Array(width);
         for (const p of positions) {

@@ -1,0 +1,81 @@
+/**
+ * Rows of one compiled plan advancing together over one KV cache: the one batched
+ * forward loop. Generation (plan/variants.ts, and ModelHandle.generate through it), plan
+ * runs and the analyses all feed through PlanBatch.feed.
+ */
+import { graphInput, graphOutput } from '../graph-io';
+import type { Plan } from '../hooks/plan';
+import type { RunPositions } from '../hooks/positions';
+import type { ModelSpec } from '../model/spec';
+import type { KvCacheHandle } from '../runtime/runtime';
+import { int64, type TensorMap } from '../runtime/tensor';
+import { shapeCapture, type CaptureResult } from './captures';
+import type { Lease } from './compile';
+import { planFeeds, type RowPlan } from './feeds';
+
+/** What runRows returns: logits[row][i] at the i-th requested position, and the fetched outputs. */
+export interface RowsRunResult {
+  logits: Float32Array[][];
+  outputs: TensorMap;
+  run: RunPositions;
+}
+
+/** Rows `row` of a [batch, n, width] tensor, as n arrays. */
+export function rowsOf(data: Float32Array, row: number, n: number, width: number): Float32Array[] {
+  return Array.from({ length: n }, (_, i) => data.slice((row * n + i) * width, (row * n + i + 1) * width));
+}
+
+/**
+ * Rows of one compiled plan advancing together over one KV cache. All rows are fed the
+ * same number of tokens at the same positions, so one causal mask serves them all.
+ */
+export class PlanBatch {
+  private length = 0; // positions in the cache
+
+  constructor(
+    private readonly spec: ModelSpec,
+    private readonly lease: Lease,
+    private readonly cache: KvCacheHandle,
+    private readonly rows: RowPlan[],
+  ) {}
+
+  reset(): void {
+    this.length = 0;
+    void this.cache.reset(); // ordered before any later run by the worker's queue
+  }
+
+  /**
+   * Feed `ids` (one list per row, equal lengths) after the cached positions. `promptLength`
+   * tells the plan which positions are prompt and which generated. Returns logits rows
+   * per batch row at `logitsAt` (indices into the fed tokens), and the fetched outputs.
+   */
+  async feed(ids: number[][], promptLength: number, logitsAt: number[], fetches: string[]): Promise<{ logits: Float32Array[][]; outputs: TensorMap; run: RunPositions }> {
+    const seq = ids[0].length;
+    const run: RunPositions = { start: this.length, count: seq, promptLength };
+    const { compiled } = this.lease;
+    const positions = ids[0].map((_, i) => run.start + i);
+    const feeds: TensorMap = {
+      [graphInput.inputIds]: int64([ids.length, seq], ids.flat()),
+      [graphInput.positionIds]: int64([ids.length, seq], ids.flatMap(() => positions)),
+      [graphInput.logitsPositions]: int64([logitsAt.length], logitsAt),
+      ...planFeeds(this.spec, compiled.tapSpec, this.rows, run),
+    };
+    const captureNames = compiled.tapSpec.captures.map(graphOutput.capture);
+    const { outputs } = await compiled.session.run(feeds, [graphOutput.logits, ...fetches, ...captureNames], this.cache);
+    this.length += seq;
+    const data = outputs[graphOutput.logits].data as Float32Array;
+    const logits = ids.map((_, row) => rowsOf(data, row, logitsAt.length, this.spec.dVocab));
+    return { logits, outputs, run };
+  }
+
+  /** `plan`'s captures for batch row `row`, from a feed's outputs. */
+  captures(plan: Plan, row: number, outputs: TensorMap, run: RunPositions): Record<string, CaptureResult> {
+    const captures: Record<string, CaptureResult> = {};
+    for (const capture of plan.captures) captures[capture.hook] = shapeCapture(this.spec, capture.hook, outputs[graphOutput.capture(capture.hook)], row, capture.positions, run);
+    return captures;
+  }
+
+  release(): Promise<void> {
+    return this.cache.release().then(() => undefined);
+  }
+}
