@@ -19,7 +19,7 @@ Commands
   patch      Activation patching sweep over layers x positions (or heads), batched
   trace      Causal tracing (ROME): noise the subject, restore each layer x position
   tokenize   Print the token ids of a text
-  vector     Steering vectors: extract from contrast prompts, convert between formats, sweep strength x layer
+  vector     Steering vectors: extract from contrast prompts, convert between formats, sweep strength x layer, read SAEs
 
 Model (all commands)
   --model PATH            Hugging Face folder, or a llama2.c .bin checkpoint
@@ -118,6 +118,19 @@ vector sweep
   --target TOKEN          also report p(TOKEN) at the first generated position
   --max-new-tokens N      per cell (default 24)     --batch-size N   cells per batch (default 8)
   --json                  print {"layers", "scales", "baseline", "cells": [[{text, perplexity, target_prob}]]}
+
+vector function
+  --prompts FILE          in-context prompts of one task, one per line ("\n" for a newline inside one)
+  --heads L.H,L.H         the attention heads whose mean last-token output is summed (e.g. 1.2,3.0)
+  --inject-layer N        the block whose output receives it (default: a third of the way in)
+  --out FILE              .gguf | .safetensors | .json (Neuronpedia); --json prints each head's norm
+
+vector sae
+  --sae DIR               an SAELens folder (cfg.json + sae_weights.safetensors); refused if its hook
+                          or d_in does not fit the model
+  --prompt TEXT | --prompt-ids 1,2,3   print each token's most active features (--top N, default 5)
+  --feature N --out FILE  write feature N's decoder row, at the SAE's hook, as a vector file
+  --json                  print {"sae", "tokens": [{id, text, features: [{feature, activation}]}]}
 
 trace
   --prompt TEXT | --prompt-ids 1,2,3
@@ -267,6 +280,12 @@ const FLAGS = {
   'model-hint': { type: 'string' },
   strength: { type: 'string' },
   endpoint: { type: 'string' },
+  sae: { type: 'string' },
+  prompts: { type: 'string' },
+  heads: { type: 'string' },
+  'inject-layer': { type: 'string' },
+  top: { type: 'string' },
+  feature: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../test/cli-process';
+import { writeSaeFolder } from '../test/fixtures/sae-folder';
 import { referenceReadGguf } from '../test/reference/gguf-reader';
 import { sharedPath } from '../test/shared-paths';
 
@@ -67,8 +68,40 @@ describe('vector cli', () => {
     expect(result.cells[0][0].target_prob).toBeGreaterThan(0);
   });
 
+  it("reads an SAE's features on a prompt and writes a feature's direction; refuses one that does not fit", async () => {
+    const fixture = writeSaeFolder(join(dir, 'sae'), { hook: 'blocks.2.hook_resid_post', dIn: 64, dSae: 24, architecture: 'jumprelu' });
+    const out = join(dir, 'feature.safetensors');
+    const { code, stdout, stderr } = await cli('vector', 'sae', '--model', model, '--sae', fixture.folder, '--prompt', 'Once upon a time', '--top', '2', '--feature', '3', '--out', out, '--json');
+    expect(code, stderr).toBe(0);
+    const result = JSON.parse(stdout) as { sae: { hook: string }; tokens: { text: string; features: { feature: number; activation: number }[] }[] };
+    expect(result.sae.hook).toBe('blocks.2.hook_resid_post');
+    expect(result.tokens).toHaveLength(5);
+    for (const token of result.tokens) expect(token.features.length).toBeLessThanOrEqual(2);
+    const converted = await cli('vector', 'convert', out, join(dir, 'feature.json'));
+    expect(converted.code, converted.stderr).toBe(0);
+    const body = JSON.parse(readFileSync(join(dir, 'feature.json'), 'utf8')) as { layerNumber: number; vector: number[] };
+    expect(body.layerNumber).toBe(2);
+    body.vector.forEach((value, i) => expect(value).toBe(fixture.W_dec[3 * 64 + i]));
+    const wide = writeSaeFolder(join(dir, 'sae-wide'), { hook: 'blocks.2.hook_resid_post', dIn: 768, dSae: 4 });
+    const refused = await cli('vector', 'sae', '--model', model, '--sae', wide.folder, '--prompt', 'x');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('d_in is 768');
+  });
+
+  it('writes a function vector from in-context prompts and chosen heads', async () => {
+    const prompts = file('antonyms.txt', 'hot: cold, big: small, up:\nfast: slow, light: dark, in:\n');
+    const out = join(dir, 'antonym.safetensors');
+    const { code, stdout, stderr } = await cli('vector', 'function', '--model', model, '--prompts', prompts, '--heads', '1.2,3.0', '--inject-layer', '2', '--out', out, '--json');
+    expect(code, stderr).toBe(0);
+    const result = JSON.parse(stdout) as { hook: string; norm: number; heads: { layer: number; head: number; norm: number }[] };
+    expect(result.hook).toBe('blocks.2.hook_resid_post');
+    expect(result.heads.map((h) => [h.layer, h.head])).toEqual([[1, 2], [3, 0]]);
+    expect(result.norm).toBeGreaterThan(0);
+    expect((await cli('vector', 'function', '--model', model, '--prompts', prompts, '--heads', '1-2')).stderr).toContain('--heads: expected heads as LAYER.HEAD');
+  });
+
   it('names the mistake', async () => {
-    expect((await cli('vector', 'bend')).stderr).toContain('vector: give a subcommand (extract, convert, sweep), not "bend"');
+    expect((await cli('vector', 'bend')).stderr).toContain('vector: give a subcommand (extract, convert, sweep, function, sae), not "bend"');
     expect((await cli('vector', 'convert', positive)).stderr).toContain('give IN... OUT');
     expect((await cli('vector', 'extract', '--model', model, '--negative', negative, '--hook', 'blocks.1.hook_resid_post')).stderr).toContain('--positive FILE is required');
     const hook = await cli('vector', 'extract', '--model', model, '--positive', positive, '--negative', negative, '--hook', 'blocks.9.hook_resid_post');

@@ -8,8 +8,11 @@ import { basename } from 'node:path';
 import { z } from 'zod';
 import {
   combineSets,
+  Sae,
+  saeFeaturesOnPrompt,
   EXTRACT_METHODS,
   extractVectors,
+  functionVector,
   READOUTS,
   readVectorSet,
   steeringSweep,
@@ -23,7 +26,7 @@ import {
 import { intList, modelOptions, numberFlag } from './args';
 import { UsageError, validate, withModel } from './common';
 
-const SUBCOMMANDS = ['extract', 'convert', 'sweep'] as const;
+const SUBCOMMANDS = ['extract', 'convert', 'sweep', 'function', 'sae'] as const;
 
 const numberList = (name: string) =>
   z.string().transform((s, ctx) => {
@@ -83,6 +86,40 @@ const sweepArgsSchema = z
   })
   .refine((a) => (a.prompt === undefined) !== (a.promptIds === undefined), { message: 'give exactly one of --prompt and --prompt-ids' });
 
+const headList = z
+  .string()
+  .regex(/^\s*\d+\.\d+(\s*,\s*\d+\.\d+)*\s*$/, 'expected heads as LAYER.HEAD, comma-separated, e.g. 1.2,3.0')
+  .transform((s) => s.split(',').map((part) => {
+    const [layer, head] = part.trim().split('.').map(Number);
+    return { layer, head };
+  }));
+
+const functionArgsSchema = z.object({
+  ...modelOptions,
+  prompts: z.string({ error: '--prompts FILE is required (one in-context prompt per line)' }),
+  heads: headList,
+  injectLayer: numberFlag('inject-layer').pipe(z.int().min(0)).optional(),
+  batchSize: numberFlag('batch-size').pipe(z.int().min(1).max(256)).optional(),
+  out: z.string().optional(),
+  label: z.string().optional(),
+  modelHint: z.string().optional(),
+  json: z.boolean().default(false),
+});
+
+const saeArgsSchema = z
+  .object({
+    ...modelOptions,
+    sae: z.string({ error: '--sae DIR is required (an SAELens folder)' }),
+    prompt: z.string().optional(),
+    promptIds: intList.optional(),
+    top: numberFlag('top').pipe(z.int().min(1).max(64)).default(5),
+    feature: numberFlag('feature').pipe(z.int().min(0)).optional(),
+    out: z.string().optional(),
+    json: z.boolean().default(false),
+  })
+  .refine((a) => (a.feature === undefined) === (a.out === undefined), { message: 'give --feature N and --out FILE together' })
+  .refine((a) => a.feature !== undefined || (a.prompt === undefined) !== (a.promptIds === undefined), { message: 'give exactly one of --prompt and --prompt-ids (or --feature N --out FILE)' });
+
 const progressLine = (what: string) => (progress: AnalysisProgress) => process.stderr.write(`${what}: ${progress.done}/${progress.total} ${progress.unit}\n`);
 
 export async function vectorCommand(flags: Record<string, unknown>, positionals: string[]): Promise<void> {
@@ -90,6 +127,8 @@ export async function vectorCommand(flags: Record<string, unknown>, positionals:
   if (sub === 'extract') return extract(flags);
   if (sub === 'convert') return convert(flags, rest);
   if (sub === 'sweep') return sweep(flags);
+  if (sub === 'function') return functionCommand(flags);
+  if (sub === 'sae') return sae(flags);
   throw new UsageError(`vector: give a subcommand (${SUBCOMMANDS.join(', ')})${sub ? `, not "${sub}"` : ''}`);
 }
 
@@ -208,5 +247,50 @@ async function sweep(flags: Record<string, unknown>): Promise<void> {
       const targetText = cell.targetProb === null ? '' : `  p(target) ${cell.targetProb.toExponential(2)}`;
       process.stdout.write(`layer ${cell.layer} scale ${cell.scale}  ppl ${cell.perplexity.toFixed(2)}${targetText}  ${JSON.stringify(cell.text)}\n`);
     }
+  });
+}
+
+async function sae(flags: Record<string, unknown>): Promise<void> {
+  const args = validate(saeArgsSchema, flags);
+  await withModel(args, async (model) => {
+    const opened = Sae.open(args.sae);
+    try {
+      opened.checkModel(model.spec);
+      const { hook, dSae, architecture } = opened.info;
+      process.stderr.write(`${architecture} SAE at ${hook}, ${dSae} features\n`);
+      if (args.feature !== undefined && args.out !== undefined) {
+        const vector = opened.featureDirection(args.feature);
+        const provenance = { kind: 'sae', sae: basename(args.sae), feature: String(args.feature), architecture };
+        writeVectorFile(args.out, new Map([[hook, vector]]), { model: opened.info.model ?? model.spec.family, label: `${basename(args.sae)} feature ${args.feature}`, strength: 1, provenance });
+        process.stderr.write(`wrote feature ${args.feature}'s decoder row (${hook}) to ${args.out}\n`);
+      }
+      if (args.prompt === undefined && args.promptIds === undefined) return;
+      const ids = args.promptIds ?? model.tokenizer.encode(args.prompt ?? '');
+      const { tokens } = await saeFeaturesOnPrompt(model, opened, ids, args.top);
+      if (args.json) {
+        process.stdout.write(`${JSON.stringify({ sae: { hook, d_sae: dSae, architecture }, tokens })}\n`);
+        return;
+      }
+      for (const token of tokens) process.stdout.write(`${JSON.stringify(token.text).padEnd(14)} ${token.features.map((f) => `#${f.feature} ${f.activation.toFixed(3)}`).join('  ')}\n`);
+    } finally {
+      opened.close();
+    }
+  });
+}
+
+async function functionCommand(flags: Record<string, unknown>): Promise<void> {
+  const args = validate(functionArgsSchema, flags);
+  const prompts = promptLines(args.prompts, 'prompts');
+  await withModel(args, async (model) => {
+    const result = await functionVector(model, { prompts, heads: args.heads, layer: args.injectLayer, batchSize: args.batchSize }, { onProgress: progressLine('function vector') });
+    process.stderr.write(`[${model.provider}] ${prompts.length} prompts x ${args.heads.length} heads, ${result.forwardPasses} forward passes\n`);
+    if (args.out) {
+      const provenance = { kind: 'function', prompts: basename(args.prompts), heads: args.heads.map((h) => `${h.layer}.${h.head}`).join(',') };
+      writeVectorFile(args.out, new Map([[result.hook, result.vector]]), { model: args.modelHint ?? model.spec.family, label: args.label ?? basename(args.prompts).replace(/\.[^.]*$/, ''), strength: 1, provenance });
+      process.stderr.write(`wrote the function vector (${result.hook}) to ${args.out}\n`);
+    }
+    const heads = result.heads.map((h) => ({ layer: h.layer, head: h.head, norm: h.norm }));
+    if (args.json) process.stdout.write(`${JSON.stringify({ hook: result.hook, norm: result.norm, heads, forward_passes: result.forwardPasses })}\n`);
+    else process.stdout.write(`${result.hook}  norm ${result.norm.toPrecision(4)}  (${heads.map((h) => `${h.layer}.${h.head}: ${h.norm.toPrecision(3)}`).join(', ')})\n`);
   });
 }

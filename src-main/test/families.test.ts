@@ -10,12 +10,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine, type ModelHandle } from '../engine/engine';
+import { Engine, type ModelHandle, type VariantRun, type VariantTokenEvent } from '../engine/engine';
 import { collect } from '../engine/generate/generate';
 import { generationSettingsSchema } from '../engine/generate/settings';
 import { listHooks } from '../engine/hooks/names';
 import { buildRandomModel, type RandomModel, type RandomModelOptions } from './fixtures/random-model';
-import { argmax, maxAbsDiff, referenceForward, weightGetter, type ReferenceHook } from './reference/forward';
+import { argmax, maxAbsDiff, referenceForward, referenceLens, weightGetter, type ReferenceHook } from './reference/forward';
 
 /** float32 engine vs float64 reference, as in parity-random.test.ts. */
 const TOLERANCE = 1e-4;
@@ -31,6 +31,8 @@ interface FamilyCase {
   sentenceIds: number[];
   /** Sites this family has beyond / instead of Llama's. */
   sites: { has: string[]; lacks: string[] };
+  /** A family-specific site to steer: width of the vector (d_head: added to every head). */
+  siteEdit: { hook: string; width: number };
 }
 
 const CASES: FamilyCase[] = [
@@ -40,6 +42,7 @@ const CASES: FamilyCase[] = [
     family: 'gpt2',
     sentenceIds: [15496, 995, 11, 262, 3290, 4966, 13],
     sites: { has: ['hook_pos_embed'], lacks: ['attn.hook_rot_q', 'attn.hook_rot_k', 'mlp.hook_pre_linear'] },
+    siteEdit: { hook: 'hook_pos_embed', width: 64 },
   },
   {
     name: 'Qwen2.5 (q/k/v biases, GQA 2:1, tied, rope_theta 1e6)',
@@ -47,6 +50,8 @@ const CASES: FamilyCase[] = [
     family: 'qwen2',
     sentenceIds: [9707, 1879, 11, 279, 5562, 10613, 13],
     sites: { has: ['attn.hook_rot_q', 'mlp.hook_pre_linear'], lacks: ['hook_pos_embed', 'attn.q_norm.hook_normalized'] },
+    // On q: the same vector added to every key would shift all of a query's scores alike (softmax-invariant).
+    siteEdit: { hook: 'blocks.1.attn.hook_rot_q', width: 16 },
   },
   {
     // head_dim 32 with 4 heads over d_model 64: head_dim is its own field, not d_model / heads.
@@ -55,6 +60,7 @@ const CASES: FamilyCase[] = [
     family: 'qwen3',
     sentenceIds: [9707, 1879, 11, 279, 5562, 10613, 13],
     sites: { has: ['attn.q_norm.hook_normalized', 'attn.k_norm.hook_normalized', 'attn.hook_rot_k'], lacks: ['hook_pos_embed'] },
+    siteEdit: { hook: 'blocks.0.attn.q_norm.hook_normalized', width: 32 },
   },
 ];
 
@@ -83,12 +89,17 @@ const editRows =
     });
   };
 
-describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites }) => {
+describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, siteEdit }) => {
   let model: RandomModel;
   let handle: ModelHandle;
   let promptIds: number[];
-  const reference = (ids: number[], hook?: ReferenceHook, logits: 'all' | 'last' = 'all') => referenceForward(model.spec, weightGetter(model.weights), ids, { hook, logits });
+  const reference = (ids: number[], hook?: ReferenceHook, logits: 'all' | 'last' = 'all', schedule?: number[]) =>
+    referenceForward(model.spec, weightGetter(model.weights), ids, { hook, logits, schedule });
   const lastLogits = (logits: Float32Array[]): Float32Array => logits[logits.length - 1];
+  const expectClose = (actual: Float32Array[], expected: Float32Array[], tolerance = TOLERANCE): void => {
+    expect(actual).toHaveLength(expected.length);
+    actual.forEach((row, pos) => expect(maxAbsDiff(row, expected[pos]), `logits at position ${pos}`).toBeLessThan(tolerance));
+  };
 
   beforeAll(async () => {
     model = buildRandomModel(join(workDir, name.replace(/\W+/g, '-')), options);
@@ -156,6 +167,59 @@ describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites }) =>
     const expected = reference(promptIds, editRows('blocks.0.mlp.hook_post', (row) => ((row[1] = 3), (row[7] = -2), (row[40] = 0))));
     const clamped = (await handle.run(promptIds, plan)).logits;
     clamped.forEach((row, pos) => expect(maxAbsDiff(row, expected.logits[pos]), `logits at position ${pos}`).toBeLessThan(TOLERANCE));
+  });
+
+  it('steers at its family-specific site as the reference does', async () => {
+    const vector = Array.from({ length: siteEdit.width }, (_, i) => Math.sin(i + 1));
+    const plan = { interventions: [{ op: 'add', hook: siteEdit.hook, vector, scale: 2 }] };
+    const expected = reference(promptIds, editRows(siteEdit.hook, (row) => row.forEach((v, i) => (row[i] = v + 2 * vector[i % siteEdit.width]))));
+    const steered = (await handle.run(promptIds, plan)).logits;
+    expectClose(steered, expected.logits);
+    expect(maxAbsDiff(lastLogits(steered), (await handle.forward(promptIds, 'last'))[0])).toBeGreaterThan(1e-3);
+  });
+
+  it('ablates a head (scale 0 at attn.hook_z) as the reference does', async () => {
+    const { dHead } = model.spec;
+    const plan = { interventions: [{ op: 'scale', hook: 'blocks.1.attn.hook_z', indices: [1], values: [0] }] };
+    const expected = reference(promptIds, editRows('blocks.1.attn.hook_z', (row) => row.fill(0, dHead, 2 * dHead)));
+    expectClose((await handle.run(promptIds, plan)).logits, expected.logits);
+  });
+
+  it("patching resid_pre at every position from another prompt reproduces that prompt's logits", async () => {
+    const other = handle.tokenizer.encode('A slow green turtle walks under the busy cat, again and again.').slice(0, promptIds.length);
+    expect(other).toHaveLength(promptIds.length);
+    const plan = { interventions: [{ op: 'patch', hook: 'blocks.1.hook_resid_pre', positions: 'all', source: { prompt_ids: other } }] };
+    expectClose((await handle.run(promptIds, plan)).logits, reference(other).logits);
+  });
+
+  it('skips block 0 (schedule) and reads the logit lens of the last block as the reference does', async () => {
+    const last = model.spec.nLayers - 1;
+    const schedule = Array.from({ length: model.spec.nLayers - 1 }, (_, i) => i + 1);
+    const plan = { interventions: [{ op: 'schedule', blocks: schedule }, { op: 'lens', layers: [last] }] };
+    const result = await handle.run(promptIds, plan);
+    const expected = reference(promptIds, undefined, 'all', schedule);
+    expectClose(result.logits, expected.logits);
+    // The lens of the last block's output is the model's own logits (final norm, then the head).
+    expectClose(result.lens[last], expected.logits);
+    const lensRows = expected.residPost[expected.residPost.length - 1].map((row) => Float32Array.from(referenceLens(model.spec, weightGetter(model.weights), row)));
+    expectClose(result.lens[last], lensRows);
+  });
+
+  it('decodes with LFD (lambda 0 equals greedy) and DoLa from hidden state 0', async () => {
+    const settings = generationSettingsSchema.parse({ maxNewTokens: 4, stopAtEos: false });
+    const run = async (variants: VariantRun[]) => {
+      const events: VariantTokenEvent[] = [];
+      const stream = handle.generateVariants(promptIds, settings, variants);
+      for (;;) {
+        const next = await stream.next();
+        if (next.done) return { events, results: next.value };
+        events.push(next.value);
+      }
+    };
+    const lfd = await run([{}, { decoding: { strategy: 'lfd', lambda: 0 } }]);
+    expect(lfd.results[1].generatedIds).toEqual(lfd.results[0].generatedIds);
+    const dola = await run([{ decoding: { strategy: 'dola', layers: [0] } }]);
+    expect(dola.events.map((e) => e.decoding?.layer)).toEqual([0, 0, 0, 0]);
   });
 
   it('edits the unembedding alone with weight_delta on unembed (the tied embedding untouched)', async () => {

@@ -2,7 +2,8 @@
  * Quantized weights end to end on a seeded random model: the int8 and int4 engines equal
  * the float64 reference forward run on what their weights stand for (each linear layer
  * dequantized by the spec's rule, the embedding rounded to float16), so the whole
- * quantized graph is checked, not just one op; int8 stays close to float32; interventions
+ * quantized graph is checked, not just one op (GPT-2's Conv1D, biases and learned positions
+ * and Qwen2's biases too); int8 stays close to float32; interventions
  * (captures, steering, patching, schedules, weight_delta as a low-rank side path) behave as
  * on float32; and the weight cache is per format, reused, and converted with progress
  * reported.
@@ -17,6 +18,7 @@ import { quantizeRows, quantLayout } from '../engine/graph/quantize';
 import { toHalf } from '../engine/graph/half';
 import { weightFileBytes, weightOptions, type WeightOptions } from '../engine/model/weight-format';
 import { expectedParams, paramName } from '../engine/model/spec';
+import { expectEngineError } from './expect-engine-error';
 import { buildRandomModel, type RandomModel } from './fixtures/random-model';
 import { maxAbsDiff, referenceForward, weightGetter } from './reference/forward';
 import { dequantize, fromHalfBits } from './reference/quantized-weights';
@@ -62,19 +64,31 @@ afterAll(async () => {
   rmSync(workDir, { recursive: true, force: true });
 });
 
-/** The weights a quantized model computes with, in the reference's canonical float32 form. */
-function effectiveWeights(options: WeightOptions): Map<string, Float32Array> {
-  const weights = new Map(model.weights);
-  for (const [name, shape] of expectedParams(model.spec)) {
-    const values = model.weights.get(name)!;
-    if (name === paramName.embed()) weights.set(name, Float32Array.from(toHalf(values), fromHalfBits));
-    else if (shape.length === 2) {
-      const layout = quantLayout(shape[0], shape[1], options.format === 'int8' ? 8 : 4, options.blockSize);
-      weights.set(name, dequantize(layout, quantizeRows(layout, values)));
-    }
-  }
-  return weights;
+/** `values` ([rows, cols]) as the quantized model computes with them: quantized, then dequantized by the spec's rule. */
+function dequantized(values: Float32Array, rows: number, cols: number, options: WeightOptions): Float32Array {
+  const layout = quantLayout(rows, cols, options.format === 'int8' ? 8 : 4, options.blockSize);
+  return dequantize(layout, quantizeRows(layout, values));
 }
+
+/**
+ * The weights a quantized model computes with, in the reference's canonical float32 form:
+ * linear layers dequantized, the token embedding rounded to float16, learned positions,
+ * gains and biases as stored. A tied model's head is a quantized copy of the embedding,
+ * so the reference gets it as an untied unembedding.
+ */
+function effectiveModel(options: WeightOptions, of: RandomModel = model): { spec: RandomModel['spec']; weights: Map<string, Float32Array> } {
+  const weights = new Map(of.weights);
+  for (const [name, shape] of expectedParams(of.spec)) {
+    const values = of.weights.get(name)!;
+    if (name === paramName.embed()) weights.set(name, Float32Array.from(toHalf(values), fromHalfBits));
+    else if (shape.length === 2 && name !== paramName.posEmbed()) weights.set(name, dequantized(values, shape[0], shape[1], options));
+  }
+  if (!of.spec.tiedEmbeddings) return { spec: of.spec, weights };
+  weights.set(paramName.unembed(), dequantized(of.weights.get(paramName.embed())!, of.spec.dVocab, of.spec.dModel, options));
+  return { spec: { ...of.spec, tiedEmbeddings: false }, weights };
+}
+
+const effectiveWeights = (options: WeightOptions): Map<string, Float32Array> => effectiveModel(options).weights;
 
 describe.each(['int8', 'int4'] as const)('%s weights', (format) => {
   const reference = (weights: Map<string, Float32Array>) => referenceForward(model.spec, weightGetter(weights), prompt);
@@ -123,6 +137,25 @@ describe.each(['int8', 'int4'] as const)('%s weights', (format) => {
   });
 });
 
+describe.each([
+  { name: 'GPT-2 (Conv1D, fused c_attn, biases, LayerNorm, learned positions, tied)', options: { config: 'openai-community__gpt2', layers: 2, dModel: 64, dMlp: 256, nHeads: 4, nKvHeads: 4, dHead: 16, seed: 41, dtype: 'BF16' as const } },
+  { name: 'Qwen2.5 (q/k/v biases, GQA, tied)', options: { config: 'Qwen__Qwen2.5-0.5B-Instruct', layers: 2, dModel: 64, dMlp: 160, nHeads: 4, nKvHeads: 2, dHead: 16, seed: 42, dtype: 'BF16' as const } },
+])('int8 weights of $name', ({ name, options }) => {
+  it('equal the reference forward on the dequantized weights at every position', async () => {
+    const family = buildRandomModel(join(workDir, name.replace(/\W+/g, '-')), options);
+    const weights = weightOptions('int8', { accuracyLevel: 0 });
+    const handle = await engine.loadModel(family.dir, { weights });
+    try {
+      const ids = handle.tokenizer.encode('The quick brown fox jumps over the lazy dog');
+      const effective = effectiveModel(weights, family);
+      const expected = referenceForward(effective.spec, weightGetter(effective.weights), ids).logits;
+      (await handle.forward(ids, 'all')).forEach((row, pos) => expect(maxAbsDiff(row, expected[pos]), `position ${pos}`).toBeLessThan(TOLERANCE));
+    } finally {
+      await handle.unload();
+    }
+  });
+});
+
 describe('int8 against float32', () => {
   it.each(['int8', 'int8-default'])('%s: logits within the stated tolerance at every position', async (key) => {
     const [f32, int8] = await Promise.all(['f32', key].map((format) => handles.get(format)!.forward(prompt, 'all')));
@@ -153,6 +186,13 @@ describe('weight cache', () => {
     const last = progress.at(-1)!;
     expect(last.doneBytes).toBe(last.totalBytes);
     expect(progress.every((p, i) => p.bytesPerSecond > 0 && (i === 0 || p.doneBytes > progress[i - 1].doneBytes))).toBe(true);
+  });
+
+  it('is not written for a model that cannot fit: the load is refused first, with the numbers', async () => {
+    const converted: ConversionProgress[] = [];
+    const error = await expectEngineError(() => engine.loadModel(model.dir, { weights: weightOptions('int8', { blockSize: 64 }), availableBytes: 1e6, onProgress: (p) => converted.push(p) }), 'insufficient_memory', 'only 0.00 GB of memory is available');
+    expect(error.details).toMatchObject({ availableBytes: 1e6 });
+    expect(converted).toEqual([]);
   });
 
   it('is reused on the next load: no conversion, the same bytes', async () => {

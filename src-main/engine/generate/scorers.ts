@@ -4,7 +4,7 @@
  * (one forward per step, never one per layer).
  */
 import { EngineError } from '../errors';
-import type { LensHead } from '../graph/taps';
+import { STREAM_START, type LensHead } from '../graph/taps';
 import type { ModelSpec } from '../model/spec';
 import { decodingSchema, type Decoding, type DecodingInput, type DecodingStep } from '../../../src-shared/decoding-schema';
 import { dolaStep } from './decoding/dola';
@@ -22,8 +22,8 @@ export interface StepScorer {
   score(final: Float32Array, lens: (name: string) => Float32Array, previousIds: readonly number[]): { scores: Float32Array; step: DecodingStep | null };
 }
 
-/** Hidden-state index l as a hook: 0 is the embedding output, l >= 1 the output of block l - 1. */
-const hiddenStateHook = (layer: number): string => (layer === 0 ? 'hook_embed' : `blocks.${layer - 1}.hook_resid_post`);
+/** Hidden-state index l as a hook: 0 is the stream entering the blocks (embedding, plus learned positions), l >= 1 the output of block l - 1. */
+const hiddenStateHook = (layer: number): string => (layer === 0 ? STREAM_START : `blocks.${layer - 1}.hook_resid_post`);
 
 const lensName = (hook: string, finalNorm: boolean, fuse = false): string => `lens:${hook}:${finalNorm ? 'normed' : 'raw'}${fuse ? ':fused' : ''}`;
 

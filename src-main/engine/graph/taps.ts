@@ -70,6 +70,13 @@ export interface TapSpec {
 
 export const NO_TAPS: TapSpec = { captures: [], interventions: [], deltas: [], lenses: [], schedule: null };
 
+/**
+ * Not a hook: the residual stream entering the first block (the token embedding, plus the
+ * learned position embedding where a model has one), HF's hidden_states[0]. Lens heads
+ * may read it (DoLa's and LFD's layer 0); plans cannot name it.
+ */
+export const STREAM_START = 'residual_stream_start';
+
 /** The graph output that holds a captured hook. */
 
 export class Taps {
@@ -145,6 +152,7 @@ export class Taps {
 
   /** The residual stream as it enters the first block (the embedding, plus learned positions where a model has them). */
   enterBlocks(x: Value): void {
+    if (this.observed.has(STREAM_START)) this.latest.set(STREAM_START, x);
     this.passBelow(-1, x); // below every block
   }
 

@@ -6,6 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { expectEngineError } from '../../test/expect-engine-error';
 import { writeSaeFolder, type SaeFixture } from '../../test/fixtures/sae-folder';
 import { storiesSpec } from '../../test/fixtures/specs';
+import { sharedPath } from '../../test/shared-paths';
+import { Engine } from '../engine';
+import { saeFeaturesOnPrompt } from './sae-features';
 import { Sae, topFeatures } from './saelens';
 
 const root = mkdtempSync(join(tmpdir(), 'tiller-sae-'));
@@ -108,5 +111,27 @@ describe('SAELens SAE folders', () => {
     const jumpWithout = make({ architecture: 'jumprelu' });
     writeSaeFolder(jumpWithout, { hook: 'blocks.0.hook_resid_pre', dIn, dSae, cfg: { architecture: 'jumprelu' } });
     await expectEngineError(() => Sae.open(jumpWithout), 'bad_argument', 'has no threshold');
+  });
+});
+
+describe('SAE features on a prompt', () => {
+  it("encodes the model's own activations at the SAE's hook, token by token", async () => {
+    const engine = Engine.create({ cacheDir: join(root, 'cache'), threads: 1 });
+    try {
+      const model = await engine.loadModel(sharedPath('models', 'stories260K-hf'));
+      const sae = Sae.open(writeSaeFolder(folder(), { hook: 'blocks.2.hook_resid_post', dIn: 64, dSae: 32, seed: 9 }).folder);
+      const ids = model.tokenizer.encode('Once upon a time');
+      const result = await saeFeaturesOnPrompt(model, sae, ids, 3);
+      const captured = (await model.run(ids, { captures: [{ hook: 'blocks.2.hook_resid_post', positions: 'all' }] })).captures['blocks.2.hook_resid_post'].data;
+      expect(result.tokens.map((token) => token.id)).toEqual(ids);
+      expect(result.tokens.map((token) => token.features)).toEqual(topFeatures(sae.encode(captured), 32, 3));
+      expect(result.tokens.some((token) => token.features.length > 0)).toBe(true);
+      const wrong = Sae.open(writeSaeFolder(folder(), { hook: 'blocks.2.hook_resid_post', dIn: 768, dSae: 4 }).folder);
+      await expectEngineError(() => saeFeaturesOnPrompt(model, wrong, ids, 3), 'bad_argument', 'd_in is 768');
+      sae.close();
+      wrong.close();
+    } finally {
+      await engine.close();
+    }
   });
 });

@@ -58,7 +58,7 @@ export function tapSpecFor(plan: Plan, extraLenses: LensHead[] = []): TapSpec {
     }
   });
   for (const lens of extraLenses) {
-    // Decoding strategies read hook_embed and residual hooks only, which every schedule gives a value.
+    // Decoding strategies read the stream start and residual hooks only, which every schedule gives a value.
     if (skippedBlockOf(lens.hook, schedule) !== null && !isResidualHook(lens.hook)) throw new Error(`lens head on ${lens.hook}, a hook of a block the schedule skips`);
     tapSpec.lenses.push(lens);
   }

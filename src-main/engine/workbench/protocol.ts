@@ -14,7 +14,8 @@ import type { RecoveredSession } from '../experiment/autosave';
 import type { HookInfo } from '../hooks/names';
 import type { ExecutionProvider } from '../runtime/protocol';
 import { weightOptionsSchema, type WeightFormat, type WeightOptions } from '../model/weight-format';
-import { vectorRequestSchemas, type ImportedVectors, type SweepAnswer } from './vectors';
+import { vectorRequestSchemas, type ImportedVectors, type SaeSummary, type SweepAnswer } from './vectors';
+import type { TokenFeatures } from '../interchange/sae-features';
 import type { LibraryVector } from '../experiment/schema';
 import type { AnalysisProgress } from '../analysis/control';
 import { analysisInputSchema, patchResultSchema, type AnalysisRecord } from '../../../src-shared/analysis-schema';
@@ -164,6 +165,8 @@ export const requestSchemas = {
   importVectors: vectorRequestSchemas.importVectors.extend({ path }),
   exportVectors: vectorRequestSchemas.exportVectors.extend({ path }),
   sweepVector: vectorRequestSchemas.sweepVector,
+  saeFeatures: vectorRequestSchemas.saeFeatures.extend({ folder: path }),
+  saeDirection: vectorRequestSchemas.saeDirection.extend({ folder: path }),
   validateVariant: z.strictObject({ variant: variantSchema }),
   generate: z.strictObject({
     prompt: promptSchema,
@@ -221,6 +224,10 @@ export interface WorkbenchApi {
   exportVectors(request: RequestOf<'exportVectors'>): Promise<{ path: string }>;
   /** Generate a vector over a scale x layer grid: texts, the baseline text's perplexity and a target's probability per cell. */
   sweepVector(request: RequestOf<'sweepVector'>): Promise<SweepAnswer>;
+  /** An SAELens SAE folder read on the prompt: each token's most active features (refused, with the reason, if the SAE does not fit the model). */
+  saeFeatures(request: RequestOf<'saeFeatures'>): Promise<{ sae: SaeSummary; tokens: TokenFeatures[] }>;
+  /** An SAE feature's decoder row, as a steering vector at the SAE's hook. */
+  saeDirection(request: RequestOf<'saeDirection'>): Promise<{ sae: SaeSummary; hook: string; vector: number[]; norm: number }>;
   /** Check a variant against the loaded model; issues name the field. */
   validateVariant(request: RequestOf<'validateVariant'>): Promise<{ issues: VariantIssue[] }>;
   /** Start generating every variant from the same prompt and seed; tokens stream as events. */

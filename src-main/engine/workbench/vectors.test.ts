@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectEngineError } from '../../test/expect-engine-error';
+import { writeSaeFolder } from '../../test/fixtures/sae-folder';
 import { sharedPath } from '../../test/shared-paths';
 import { Workbench } from './workbench';
 
@@ -58,6 +59,20 @@ describe('vector library methods', () => {
     expect(answer.cells.map((row) => row.map((cell) => [cell.layer, cell.scale]))).toEqual([[[1, 0], [1, 6]], [[3, 0], [3, 6]]]);
     expect(answer.cells[0][0].text).toBe(answer.baseline.text);
     expect(answer.cells[0][1].targetProb).toBeGreaterThan(0);
+  });
+
+  it("reads an SAE's top features per token on the prompt, and a feature's decoder row as a vector", async () => {
+    const fixture = writeSaeFolder(join(dir, 'sae'), { hook: 'blocks.3.hook_resid_post', dIn: 64, dSae: 40, architecture: 'topk', k: 4 });
+    const { ids } = await workbench.tokenize({ text: 'Once upon a time' });
+    const read = await workbench.saeFeatures({ folder: fixture.folder, promptIds: ids, top: 3 });
+    expect(read.sae).toMatchObject({ hook: 'blocks.3.hook_resid_post', dSae: 40, architecture: 'topk', k: 4 });
+    expect(read.tokens.map((token) => token.id)).toEqual(ids);
+    for (const token of read.tokens) expect(token.features.length).toBeLessThanOrEqual(3);
+    const direction = await workbench.saeDirection({ folder: fixture.folder, feature: 7 });
+    expect(direction.hook).toBe('blocks.3.hook_resid_post');
+    direction.vector.forEach((value, i) => expect(value).toBe(fixture.W_dec[7 * 64 + i]));
+    const wide = writeSaeFolder(join(dir, 'sae-wide'), { hook: 'blocks.3.hook_resid_post', dIn: 96, dSae: 4 });
+    await expectEngineError(() => workbench.saeDirection({ folder: wide.folder, feature: 0 }), 'bad_argument', 'd_in is 96 but blocks.3.hook_resid_post of this model is 64 wide');
   });
 
   it('refuses with the reason', async () => {

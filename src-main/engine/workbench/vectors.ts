@@ -14,6 +14,8 @@ import { writeVectorFile } from '../interchange/write';
 import { l2Norm } from '../interchange/vector-set';
 import { generationSettingsSchema } from '../generate/settings';
 import type { LibraryVector } from '../experiment/schema';
+import { Sae, type SaeInfo } from '../interchange/saelens';
+import { saeFeaturesOnPrompt, type TokenFeatures } from '../interchange/sae-features';
 
 type Entry = LibraryVector['entries'][number];
 
@@ -52,7 +54,42 @@ export const vectorRequestSchemas = {
     /** A token as text (" happy", "#42"), or null for none. */
     target: z.string().nullable().default(null),
   }),
+  saeFeatures: z.strictObject({ folder: z.string().min(1), promptIds: z.array(z.int().min(0)).min(1, 'must not be empty').max(1 << 16), top: z.int().min(1).max(64).default(5) }),
+  saeDirection: z.strictObject({ folder: z.string().min(1), feature: z.int().min(0) }),
 } as const;
+
+/** An SAE folder opened for one request and closed after it. */
+function withSae<T>(folder: string, use: (sae: Sae) => T): T {
+  const sae = Sae.open(folder);
+  try {
+    return use(sae);
+  } finally {
+    sae.close();
+  }
+}
+
+export type SaeSummary = Omit<SaeInfo, 'applyBDecToInput' | 'folder'>;
+
+const summary = ({ architecture, hook, dIn, dSae, model, neuronpediaId, k }: SaeInfo): SaeSummary => ({ architecture, hook, dIn, dSae, model, neuronpediaId, k });
+
+export async function saeFeatures(model: ModelHandle, request: z.output<typeof vectorRequestSchemas.saeFeatures>): Promise<{ sae: SaeSummary; tokens: TokenFeatures[] }> {
+  const sae = Sae.open(request.folder);
+  try {
+    const { tokens } = await saeFeaturesOnPrompt(model, sae, request.promptIds, request.top);
+    return { sae: summary(sae.info), tokens };
+  } finally {
+    sae.close();
+  }
+}
+
+/** A feature's decoder row as a steering vector at the SAE's hook (checked against the model). */
+export function saeDirection(model: ModelHandle, request: z.output<typeof vectorRequestSchemas.saeDirection>): { sae: SaeSummary; hook: string; vector: number[]; norm: number } {
+  return withSae(request.folder, (sae) => {
+    sae.checkModel(model.spec);
+    const vector = sae.featureDirection(request.feature);
+    return { sae: summary(sae.info), hook: sae.info.hook, vector: Array.from(vector), norm: l2Norm(vector) };
+  });
+}
 
 export async function extractForLibrary(model: ModelHandle, request: z.input<typeof vectorRequestSchemas.extractVectors>): Promise<{ entries: Entry[]; pairs: number; forwardPasses: number }> {
   const result = await extractVectors(model, request);

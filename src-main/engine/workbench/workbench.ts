@@ -49,7 +49,8 @@ import {
 import { variantIssues } from './variant-issues';
 import { dottedPath, issueLines, safeParseBounded, zodIssues } from '../../../src-shared/issues';
 import { readVectorFile } from '../interchange/vector-file';
-import { exportVectors, extractForLibrary, importVectors, sweepVector, type ImportedVectors, type SweepAnswer } from './vectors';
+import { exportVectors, extractForLibrary, importVectors, saeDirection, saeFeatures, sweepVector, type ImportedVectors, type SaeSummary, type SweepAnswer } from './vectors';
+import type { TokenFeatures } from '../interchange/sae-features';
 import type { LibraryVector } from '../experiment/schema';
 
 export interface WorkbenchOptions {
@@ -304,6 +305,14 @@ export class Workbench implements WorkbenchApi {
 
   async sweepVector(request: RequestOf<'sweepVector'>): Promise<SweepAnswer> {
     return sweepVector(this.model(), parse('sweepVector', request));
+  }
+
+  async saeFeatures(request: RequestOf<'saeFeatures'>): Promise<{ sae: SaeSummary; tokens: TokenFeatures[] }> {
+    return saeFeatures(this.model(), parse('saeFeatures', request));
+  }
+
+  async saeDirection(request: RequestOf<'saeDirection'>): Promise<{ sae: SaeSummary; hook: string; vector: number[]; norm: number }> {
+    return saeDirection(this.model(), parse('saeDirection', request));
   }
 
   async readVectorFile(request: RequestOf<'readVectorFile'>): Promise<{ vector: number[]; key: string | null; keys: string[] }> {

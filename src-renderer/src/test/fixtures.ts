@@ -103,6 +103,12 @@ export function fakeWorkbenchApi(overrides: Partial<WorkbenchApi> = {}) {
     sweepVector: vi.fn(async () => {
       throw new Error('no sweeps here');
     }),
+    saeFeatures: vi.fn(async () => {
+      throw new Error('no SAEs here');
+    }),
+    saeDirection: vi.fn(async () => {
+      throw new Error('no SAEs here');
+    }),
     ...fakeEditorApi(),
     onEvent: (listener) => {
       listeners.add(listener);

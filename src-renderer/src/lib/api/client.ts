@@ -35,6 +35,8 @@ export function createWorkbenchApi(transport: Transport): WorkbenchApi {
     importVectors: (request) => call('importVectors', request),
     exportVectors: (request) => call('exportVectors', request),
     sweepVector: (request) => call('sweepVector', request),
+    saeFeatures: (request) => call('saeFeatures', request),
+    saeDirection: (request) => call('saeDirection', request),
     validateVariant: (request) => call('validateVariant', request),
     generate: (request) => call('generate', request),
     cancel: (request) => call('cancel', request),
