@@ -1,6 +1,6 @@
 /** What every command shares: flag validation and a loaded model for the length of the command. */
 import type { z } from 'zod';
-import { DEFAULT_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, Engine, weightOptionsLabel, weightOptionsSchema, type ConversionProgress, type ExecutionProvider, type ModelHandle, type WeightFormat, type WeightOptions } from '../engine/api';
+import { DEFAULT_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, Engine, conversionLine, weightOptionsLabel, weightOptionsSchema, type ExecutionProvider, type ModelHandle, type WeightFormat, type WeightOptions } from '../engine/api';
 import { describeIssues } from './args';
 
 /** A command-line mistake: printed with the usage text, exit code 2. */
@@ -29,24 +29,11 @@ function weightsOf(args: ModelArgs): WeightOptions {
   return parsed.data;
 }
 
-/** One stderr line, rewritten in place, while the first load converts the weights. */
-function progressLine(label: string): (progress: ConversionProgress) => void {
-  let lastShown = 0;
-  return ({ doneBytes, totalBytes, bytesPerSecond }) => {
-    const now = performance.now();
-    const done = doneBytes === totalBytes;
-    if (!done && now - lastShown < 200) return;
-    lastShown = now;
-    const mb = (bytes: number) => (bytes / 1e6).toFixed(0);
-    process.stderr.write(`\rconverting to ${label}: ${mb(doneBytes)} / ${mb(totalBytes)} MB, ${mb(bytesPerSecond)} MB/s${done ? '\n' : ''}`);
-  };
-}
-
 export async function withModel<T>(args: ModelArgs, use: (model: ModelHandle) => Promise<T>): Promise<T> {
   const weights = weightsOf(args);
   const engine = Engine.create({ executionProvider: args.ep, threads: args.threads });
   try {
-    const model = await engine.loadModel(args.model, { tokenizerPath: args.tokenizer, weights, onProgress: progressLine(weightOptionsLabel(weights)) });
+    const model = await engine.loadModel(args.model, { tokenizerPath: args.tokenizer, weights, onProgress: conversionLine(weightOptionsLabel(weights), (text) => process.stderr.write(text)) });
     if (model.fallbackReason) process.stderr.write(`note: ${model.fallbackReason}\n`);
     if (weights.format !== 'f32') process.stderr.write(`weights: ${weightOptionsLabel(weights)}, cache ${(model.cacheBytes / 1e6).toFixed(1)} MB\n`);
     return await use(model);

@@ -6,6 +6,7 @@
 export { Engine, ModelHandle, type EngineOptions, type LoadOptions, type VariantRun, type VariantTokenEvent } from './engine';
 export { defaultCacheDir } from './cache-dir';
 export type { ConversionProgress } from './graph/weights-file';
+export { conversionLine } from './conversion-line';
 export { DEFAULT_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, WEIGHT_FORMATS, weightFileBytes, weightOptions, weightOptionsLabel, weightOptionsSchema, type WeightFormat, type WeightOptions } from './model/weight-format';
 export { EngineError, serializeError, type EngineErrorCode, type SerializedError } from './errors';
 export { generationSettingsSchema, defaultGenerationSettings, type GenerationSettings, type GenerationSettingsInput } from './generate/settings';

@@ -41,6 +41,20 @@ describe('serve', () => {
     expect(run.stderr()).toContain('loaded');
   });
 
+  it('loads --model with --weights int4: a conversion progress line on stderr, the format in the status', async () => {
+    const run = serve('--model', sharedPath('models', 'stories260K-hf'), '--weights', 'int4', '--cache-dir', join(dir, 'cache-int4'), '--app-data', join(dir, 'app-data'), '--threads', '1');
+    await expect.poll(run.stdout, { timeout: 60_000, interval: 100 }).toContain('\n');
+    const [, port, token] = /127\.0\.0\.1:(\d+)\/\?token=([0-9a-f]{64})/.exec(run.stdout()) ?? [];
+    const client = await TestClient.connect(`ws://127.0.0.1:${port}/api?token=${token}`);
+    const status = await client.result<EngineStatus>('status');
+    expect(status.model?.weights).toEqual({ format: 'int4', blockSize: 32, accuracyLevel: 4 });
+    client.close();
+    run.child.kill('SIGTERM');
+    expect(await run.exit).toBe(0);
+    expect(run.stderr()).toMatch(/converting to int4-b32-a4: \d+ \/ \d+ MB, \d+ MB\/s\n/);
+    expect(run.stderr()).toContain('int4-b32-a4 weights');
+  });
+
   it('exits 2 naming a bad flag, and 1 naming a model that does not load', async () => {
     const badFlag = serve('--port', 'eighty');
     expect(await badFlag.exit).toBe(2);

@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Workbench, defaultAppDataDir, serializeError, weightOptionsLabel, weightOptionsSchema } from '../engine/api';
+import { Workbench, conversionLine, defaultAppDataDir, serializeError, weightOptionsLabel, weightOptionsSchema } from '../engine/api';
 import { SERVE_USAGE, parseServeArgs } from './serve-args';
 import { startServer } from './ws-server';
 
@@ -43,7 +43,11 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (args.model) {
       const weights = weightOptionsSchema.parse({ format: args.weights, blockSize: args.blockSize, accuracyLevel: args.accuracyLevel });
-      const info = await workbench.loadModel({ path: args.model, weights });
+      const report = conversionLine(weightOptionsLabel(weights), (text) => process.stderr.write(text));
+      const stopReporting = workbench.onEvent((event) => {
+        if (event.type === 'conversion') report(event);
+      });
+      const info = await workbench.loadModel({ path: args.model, weights }).finally(stopReporting);
       process.stderr.write(`loaded ${info.path} (${info.architecture}, ${info.nParams} parameters, ${weightOptionsLabel(info.weights)} weights, ${info.provider})\n`);
       if (info.fallbackReason) process.stderr.write(`note: ${info.fallbackReason}\n`);
     }

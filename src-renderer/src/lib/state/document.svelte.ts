@@ -110,7 +110,7 @@ export class ExperimentDocument {
    * becoming dirty.
    */
   setModel(model: ModelRef | null): void {
-    if (this.#results !== null) throw new Error('setModel: the document has results; they change model only with setResults');
+    if (this.hasResults) throw new Error('setModel: the document has results; they change model only with setResults or clearResults');
     const untouched = this.#path === null && !this.#dirty;
     this.#doc.model = model;
     if (untouched) this.#markClean();
@@ -174,6 +174,18 @@ export class ExperimentDocument {
    */
   setResults(results: ExperimentResults | null, model: ModelRef | null): void {
     this.#results = results;
+    this.#doc.model = model;
+  }
+
+  /** Generation results or analyses: made with the model the document names, which only they may change. */
+  get hasResults(): boolean {
+    return this.#results !== null || this.#analyses.length > 0;
+  }
+
+  /** Drop generation results and analyses, and name `model` instead of the one that made them. */
+  clearResults(model: ModelRef | null): void {
+    this.#results = null;
+    this.#analyses = [];
     this.#doc.model = model;
   }
 

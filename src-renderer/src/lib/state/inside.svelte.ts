@@ -24,6 +24,8 @@ export class InsideAnalyses {
     private readonly api: WorkbenchApi,
     private readonly doc: ExperimentDocument,
     private readonly notices: Notices,
+    /** Whether the experiment may take results of the loaded model (it may ask the user first). */
+    private readonly mayRun: () => Promise<boolean> = async () => true,
   ) {}
 
   get running(): RunningAnalysis | null {
@@ -40,6 +42,8 @@ export class InsideAnalyses {
 
   async start(analysis: AnalysisInput): Promise<void> {
     if (this.#running) return;
+    // The user may be asked first; another start may have begun meanwhile.
+    if (!(await this.mayRun()) || this.#running) return;
     this.#running = { kind: analysis.kind, analysisId: null, progress: null };
     try {
       const { analysisId } = await this.api.analyse({ analysis });

@@ -10,7 +10,7 @@ import type { ConnectionState } from '../api/websocket';
 import { modelRefOf } from '../logic/defaults';
 import { folderOf, inFolder, modelLabel } from '../logic/format';
 import { checkVariant, errorsOf, issueLine } from '../logic/issues';
-import { sameWeights, weightsLabel } from '../logic/weights';
+import { sameWeights } from '../logic/weights';
 import { finishedExperiment } from '../logic/sanitize';
 import { ExperimentDocument } from './document.svelte';
 import { Dialogs } from './dialogs.svelte';
@@ -82,7 +82,7 @@ export class Workbench {
     this.session = session;
     this.checks = new EngineChecks(session.api);
     this.sweep = new SweepRun(session.api);
-    this.inside = new InsideAnalyses(session.api, this.doc, this.notices);
+    this.inside = new InsideAnalyses(session.api, this.doc, this.notices, () => this.#mayRunOnLoadedModel());
   }
 
   get view(): View {
@@ -134,7 +134,7 @@ export class Workbench {
    * a new run replaces them or the user discards them.
    */
   get resultsStale(): boolean {
-    return this.doc.results !== null && !this.run.showing && this.modelMismatch;
+    return this.doc.hasResults && !this.run.showing && this.modelMismatch;
   }
   get canGenerate(): boolean {
     return this.session.model !== null && !this.run.active && !this.session.crashed && this.settingsFields.count === 0;
@@ -245,6 +245,15 @@ export class Workbench {
 
   // ------------------------------------------------------------ model
 
+  /**
+   * Load with the weight format the engine proposes for this model (float32 when it fits
+   * comfortably, else int8 or int4): for loads that skip the model form (browse, catalogue).
+   */
+  async loadAdvised(path: string): Promise<void> {
+    await this.session.checkMemory(path);
+    await this.loadModel(path, { format: this.session.memoryOf(path)?.recommended ?? 'f32' });
+  }
+
   async loadModel(path: string, weights?: RequestOf<'loadModel'>['weights']): Promise<void> {
     const model = await this.session.loadModel(path, weights);
     if (!model) return;
@@ -259,25 +268,47 @@ export class Workbench {
   /** A document without results follows the loaded model (results keep theirs: see resultsStale). */
   #adoptLoadedModel(): void {
     const model = this.session.model;
-    if (model && this.doc.results === null) this.doc.setModel(modelRefOf(model));
+    if (model && !this.doc.hasResults) this.doc.setModel(modelRefOf(model));
   }
 
   /**
-   * Drop results made with another model, with the user's consent, so the experiment can
-   * name the loaded model. (Generate replaces them too, without asking: a new run always does.)
+   * Drop results (and analyses) made with another model, with the user's consent, so the
+   * experiment can name the loaded model. True when they are gone.
    */
-  async discardStaleResults(): Promise<void> {
+  async discardStaleResults(): Promise<boolean> {
     const owner = this.doc.model;
-    if (!this.resultsStale || !owner) return;
+    if (!this.resultsStale || !owner) return !this.resultsStale;
+    const analyses = this.doc.analyses.length;
+    const what = this.doc.results === null ? 'analyses' : analyses > 0 ? 'results and analyses' : 'results';
     const agreed = await this.dialogs.confirm(
-      'Discard these results?',
+      `Discard these ${what}?`,
       `They were made with ${modelLabel(owner)}. Without them the experiment names the loaded model instead; a saved file keeps them until you save over it.`,
-      'Discard results',
+      `Discard ${what}`,
     );
-    if (!agreed || !this.resultsStale) return;
+    if (!agreed || !this.resultsStale) return !this.resultsStale;
     const loaded = this.session.model;
-    this.doc.setResults(null, loaded ? modelRefOf(loaded) : owner);
+    this.doc.clearResults(loaded ? modelRefOf(loaded) : owner);
     this.#view = 'variants';
+    return true;
+  }
+
+  /**
+   * Before a run on the loaded model (Generate, an analysis): the experiment must name it.
+   * Results of another model are discarded only if the user agrees; without results the
+   * experiment simply follows the loaded model.
+   */
+  async #mayRunOnLoadedModel(): Promise<boolean> {
+    if (this.resultsStale && !(await this.discardStaleResults())) return false;
+    this.#nameLoadedModel();
+    return true;
+  }
+
+  /** An experiment without results that names another model takes the loaded one, and says so. */
+  #nameLoadedModel(): void {
+    const loaded = this.session.model;
+    if (!loaded || !this.modelMismatch || this.doc.hasResults) return;
+    this.doc.setModel(modelRefOf(loaded));
+    this.notices.info(`The experiment now names the loaded model, ${modelLabel(loaded)}.`);
   }
 
   async restartEngine(): Promise<void> {
@@ -312,6 +343,9 @@ export class Workbench {
       this.#view = 'variants';
       return;
     }
+    // Awaited only when there is something to ask: otherwise the run begins at once, as a shortcut expects.
+    if (this.resultsStale && (!(await this.discardStaleResults()) || !this.canGenerate)) return;
+    this.#nameLoadedModel();
     const settings = $state.snapshot(this.doc.settings);
     this.#runModel = modelRefOf(model);
     if (show) this.#view = 'compare';
@@ -356,14 +390,10 @@ export class Workbench {
     }
   }
 
-  /** A finished run's results, stored with the model that made them (the experiment names it from now on). */
+  /** A finished run's results, stored with the model that made them (generate made the experiment name it). */
   #storeResults(results: Experiment['results']): void {
-    const before = this.doc.model;
-    const model = this.#runModel ?? before;
-    this.doc.setResults(results, model);
+    this.doc.setResults(results, this.#runModel ?? this.doc.model);
     this.run.settle();
-    if (before && model && (before.fingerprint !== model.fingerprint || !sameWeights(before.weights, model.weights)))
-      this.notices.info(`The experiment now names ${modelLabel(model)} with ${weightsLabel(model.weights)} weights, the model its new results were made with.`);
   }
 
   #computeColumns(): CompareColumn[] {

@@ -126,6 +126,15 @@ describe('workbench controller', () => {
       expect(bench.weightsMismatch).toBe(false);
     });
 
+    it('a load from the catalogue or a file dialog takes the format the engine proposes', async () => {
+      const setup = await started({
+        modelMemory: vi.fn(async () => ({ needs: { f32: 30e9, int8: 8e9, int4: 5e9 }, availableBytes: 16e9, recommended: 'int8' as const, reason: 'float32 does not fit' })),
+      });
+      bench = setup.bench;
+      await bench.loadAdvised('/models/big');
+      expect(setup.api.loadModel).toHaveBeenCalledWith({ path: '/models/big', weights: { format: 'int8' } });
+    });
+
     it('shows conversion progress of the model being loaded, and clears it when the load ends', async () => {
       let finish: (value: typeof INT8) => void = () => {};
       const setup = await started({ loadModel: vi.fn(() => new Promise<typeof INT8>((resolve) => (finish = resolve))) });
@@ -189,14 +198,42 @@ describe('workbench controller', () => {
       expect(setup.api.saveExperiment).toHaveBeenCalledWith({ path: '/runs/saved.tiller.json', experiment: expect.objectContaining({ model: modelRefOf(OTHER), results: null }) });
     });
 
-    it('stores a new run’s results with the model that made them', async () => {
+    it('runs on the loaded model only after the user agrees to drop results of another model, then stores the new ones with it', async () => {
       const setup = await withResultsThenOtherModel();
       bench = setup.bench;
-      await bench.generate();
+      const refused = bench.generate();
+      await vi.waitFor(() => expect(bench?.dialogs.confirmation?.title).toBe('Discard these results?'));
+      bench.dialogs.confirmation?.settle(false);
+      await refused;
+      expect(setup.api.generate).not.toHaveBeenCalled();
+      expect(bench.doc.model?.fingerprint).toBe(MODEL.fingerprint);
+
+      const agreed = bench.generate();
+      await vi.waitFor(() => expect(bench?.dialogs.confirmation).not.toBeNull());
+      bench.dialogs.confirmation?.settle(true);
+      await agreed;
+      expect(setup.api.generate).toHaveBeenCalledTimes(1);
       setup.emit({ type: 'done', runId: 'run-1', results: results(bench.doc.variants.map((variant) => variant.id)) });
       expect(bench.doc.model).toEqual(modelRefOf(OTHER));
+      expect(bench.doc.results?.variants).toHaveLength(1);
       expect(bench.resultsStale).toBe(false);
-      expect(bench.notices.items.at(-1)?.message).toMatch(/now names other \(Qwen2ForCausalLM\)/);
+    });
+
+    it('treats Inside analyses as results: they keep their model, and a new analysis on another model asks first', async () => {
+      let loaded = MODEL;
+      const setup = await started({ status: vi.fn(async () => ({ ...IDLE, model: loaded })), loadModel: vi.fn(async () => ((loaded = OTHER), OTHER)) });
+      bench = setup.bench;
+      const record = { kind: 'lens', id: 'a1', createdAt: 'now', labels: {} } as unknown as Parameters<typeof bench.doc.addAnalysis>[0];
+      bench.doc.addAnalysis(record);
+      await bench.loadModel(OTHER.path);
+      expect(bench.doc.model?.fingerprint).toBe(MODEL.fingerprint);
+      expect(bench.resultsStale).toBe(true);
+      const starting = bench.inside.start({ kind: 'lens', input: { text: 'x' } } as Parameters<typeof bench.inside.start>[0]);
+      await vi.waitFor(() => expect(bench?.dialogs.confirmation?.title).toBe('Discard these analyses?'));
+      bench.dialogs.confirmation?.settle(false);
+      await starting;
+      expect(bench.doc.analyses).toHaveLength(1);
+      expect(bench.inside.running).toBeNull();
     });
 
     it('lets an experiment without results follow the loaded model', async () => {
