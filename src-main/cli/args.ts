@@ -119,6 +119,12 @@ vector sweep
   --max-new-tokens N      per cell (default 24)     --batch-size N   cells per batch (default 8)
   --json                  print {"layers", "scales", "baseline", "cells": [[{text, perplexity, target_prob}]]}
 
+vector function
+  --prompts FILE          in-context prompts of one task, one per line ("\n" for a newline inside one)
+  --heads L.H,L.H         the attention heads whose mean last-token output is summed (e.g. 1.2,3.0)
+  --inject-layer N        the block whose output receives it (default: a third of the way in)
+  --out FILE              .gguf | .safetensors | .json (Neuronpedia); --json prints each head's norm
+
 vector sae
   --sae DIR               an SAELens folder (cfg.json + sae_weights.safetensors); refused if its hook
                           or d_in does not fit the model
@@ -275,6 +281,9 @@ const FLAGS = {
   strength: { type: 'string' },
   endpoint: { type: 'string' },
   sae: { type: 'string' },
+  prompts: { type: 'string' },
+  heads: { type: 'string' },
+  'inject-layer': { type: 'string' },
   top: { type: 'string' },
   feature: { type: 'string' },
   help: { type: 'boolean', short: 'h' },

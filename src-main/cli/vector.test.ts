@@ -88,8 +88,20 @@ describe('vector cli', () => {
     expect(refused.stderr).toContain('d_in is 768');
   });
 
+  it('writes a function vector from in-context prompts and chosen heads', async () => {
+    const prompts = file('antonyms.txt', 'hot: cold, big: small, up:\nfast: slow, light: dark, in:\n');
+    const out = join(dir, 'antonym.safetensors');
+    const { code, stdout, stderr } = await cli('vector', 'function', '--model', model, '--prompts', prompts, '--heads', '1.2,3.0', '--inject-layer', '2', '--out', out, '--json');
+    expect(code, stderr).toBe(0);
+    const result = JSON.parse(stdout) as { hook: string; norm: number; heads: { layer: number; head: number; norm: number }[] };
+    expect(result.hook).toBe('blocks.2.hook_resid_post');
+    expect(result.heads.map((h) => [h.layer, h.head])).toEqual([[1, 2], [3, 0]]);
+    expect(result.norm).toBeGreaterThan(0);
+    expect((await cli('vector', 'function', '--model', model, '--prompts', prompts, '--heads', '1-2')).stderr).toContain('--heads: expected heads as LAYER.HEAD');
+  });
+
   it('names the mistake', async () => {
-    expect((await cli('vector', 'bend')).stderr).toContain('vector: give a subcommand (extract, convert, sweep, sae), not "bend"');
+    expect((await cli('vector', 'bend')).stderr).toContain('vector: give a subcommand (extract, convert, sweep, function, sae), not "bend"');
     expect((await cli('vector', 'convert', positive)).stderr).toContain('give IN... OUT');
     expect((await cli('vector', 'extract', '--model', model, '--negative', negative, '--hook', 'blocks.1.hook_resid_post')).stderr).toContain('--positive FILE is required');
     const hook = await cli('vector', 'extract', '--model', model, '--positive', positive, '--negative', negative, '--hook', 'blocks.9.hook_resid_post');

@@ -12,6 +12,7 @@ import {
   saeFeaturesOnPrompt,
   EXTRACT_METHODS,
   extractVectors,
+  functionVector,
   READOUTS,
   readVectorSet,
   steeringSweep,
@@ -25,7 +26,7 @@ import {
 import { intList, modelOptions, numberFlag } from './args';
 import { UsageError, validate, withModel } from './common';
 
-const SUBCOMMANDS = ['extract', 'convert', 'sweep', 'sae'] as const;
+const SUBCOMMANDS = ['extract', 'convert', 'sweep', 'function', 'sae'] as const;
 
 const numberList = (name: string) =>
   z.string().transform((s, ctx) => {
@@ -85,6 +86,26 @@ const sweepArgsSchema = z
   })
   .refine((a) => (a.prompt === undefined) !== (a.promptIds === undefined), { message: 'give exactly one of --prompt and --prompt-ids' });
 
+const headList = z
+  .string()
+  .regex(/^\s*\d+\.\d+(\s*,\s*\d+\.\d+)*\s*$/, 'expected heads as LAYER.HEAD, comma-separated, e.g. 1.2,3.0')
+  .transform((s) => s.split(',').map((part) => {
+    const [layer, head] = part.trim().split('.').map(Number);
+    return { layer, head };
+  }));
+
+const functionArgsSchema = z.object({
+  ...modelOptions,
+  prompts: z.string({ error: '--prompts FILE is required (one in-context prompt per line)' }),
+  heads: headList,
+  injectLayer: numberFlag('inject-layer').pipe(z.int().min(0)).optional(),
+  batchSize: numberFlag('batch-size').pipe(z.int().min(1).max(256)).optional(),
+  out: z.string().optional(),
+  label: z.string().optional(),
+  modelHint: z.string().optional(),
+  json: z.boolean().default(false),
+});
+
 const saeArgsSchema = z
   .object({
     ...modelOptions,
@@ -106,6 +127,7 @@ export async function vectorCommand(flags: Record<string, unknown>, positionals:
   if (sub === 'extract') return extract(flags);
   if (sub === 'convert') return convert(flags, rest);
   if (sub === 'sweep') return sweep(flags);
+  if (sub === 'function') return functionCommand(flags);
   if (sub === 'sae') return sae(flags);
   throw new UsageError(`vector: give a subcommand (${SUBCOMMANDS.join(', ')})${sub ? `, not "${sub}"` : ''}`);
 }
@@ -253,5 +275,22 @@ async function sae(flags: Record<string, unknown>): Promise<void> {
     } finally {
       opened.close();
     }
+  });
+}
+
+async function functionCommand(flags: Record<string, unknown>): Promise<void> {
+  const args = validate(functionArgsSchema, flags);
+  const prompts = promptLines(args.prompts, 'prompts');
+  await withModel(args, async (model) => {
+    const result = await functionVector(model, { prompts, heads: args.heads, layer: args.injectLayer, batchSize: args.batchSize }, { onProgress: progressLine('function vector') });
+    process.stderr.write(`[${model.provider}] ${prompts.length} prompts x ${args.heads.length} heads, ${result.forwardPasses} forward passes\n`);
+    if (args.out) {
+      const provenance = { kind: 'function', prompts: basename(args.prompts), heads: args.heads.map((h) => `${h.layer}.${h.head}`).join(',') };
+      writeVectorFile(args.out, new Map([[result.hook, result.vector]]), { model: args.modelHint ?? model.spec.family, label: args.label ?? basename(args.prompts).replace(/\.[^.]*$/, ''), strength: 1, provenance });
+      process.stderr.write(`wrote the function vector (${result.hook}) to ${args.out}\n`);
+    }
+    const heads = result.heads.map((h) => ({ layer: h.layer, head: h.head, norm: h.norm }));
+    if (args.json) process.stdout.write(`${JSON.stringify({ hook: result.hook, norm: result.norm, heads, forward_passes: result.forwardPasses })}\n`);
+    else process.stdout.write(`${result.hook}  norm ${result.norm.toPrecision(4)}  (${heads.map((h) => `${h.layer}.${h.head}: ${h.norm.toPrecision(3)}`).join(', ')})\n`);
   });
 }

@@ -2,7 +2,8 @@
  * Quantized weights end to end on a seeded random model: the int8 and int4 engines equal
  * the float64 reference forward run on what their weights stand for (each linear layer
  * dequantized by the spec's rule, the embedding rounded to float16), so the whole
- * quantized graph is checked, not just one op; int8 stays close to float32; interventions
+ * quantized graph is checked, not just one op (GPT-2's Conv1D, biases and learned positions
+ * and Qwen2's biases too); int8 stays close to float32; interventions
  * (captures, steering, patching, schedules, weight_delta as a low-rank side path) behave as
  * on float32; and the weight cache is per format, reused, and converted with progress
  * reported.
@@ -63,19 +64,31 @@ afterAll(async () => {
   rmSync(workDir, { recursive: true, force: true });
 });
 
-/** The weights a quantized model computes with, in the reference's canonical float32 form. */
-function effectiveWeights(options: WeightOptions): Map<string, Float32Array> {
-  const weights = new Map(model.weights);
-  for (const [name, shape] of expectedParams(model.spec)) {
-    const values = model.weights.get(name)!;
-    if (name === paramName.embed()) weights.set(name, Float32Array.from(toHalf(values), fromHalfBits));
-    else if (shape.length === 2) {
-      const layout = quantLayout(shape[0], shape[1], options.format === 'int8' ? 8 : 4, options.blockSize);
-      weights.set(name, dequantize(layout, quantizeRows(layout, values)));
-    }
-  }
-  return weights;
+/** `values` ([rows, cols]) as the quantized model computes with them: quantized, then dequantized by the spec's rule. */
+function dequantized(values: Float32Array, rows: number, cols: number, options: WeightOptions): Float32Array {
+  const layout = quantLayout(rows, cols, options.format === 'int8' ? 8 : 4, options.blockSize);
+  return dequantize(layout, quantizeRows(layout, values));
 }
+
+/**
+ * The weights a quantized model computes with, in the reference's canonical float32 form:
+ * linear layers dequantized, the token embedding rounded to float16, learned positions,
+ * gains and biases as stored. A tied model's head is a quantized copy of the embedding,
+ * so the reference gets it as an untied unembedding.
+ */
+function effectiveModel(options: WeightOptions, of: RandomModel = model): { spec: RandomModel['spec']; weights: Map<string, Float32Array> } {
+  const weights = new Map(of.weights);
+  for (const [name, shape] of expectedParams(of.spec)) {
+    const values = of.weights.get(name)!;
+    if (name === paramName.embed()) weights.set(name, Float32Array.from(toHalf(values), fromHalfBits));
+    else if (shape.length === 2 && name !== paramName.posEmbed()) weights.set(name, dequantized(values, shape[0], shape[1], options));
+  }
+  if (!of.spec.tiedEmbeddings) return { spec: of.spec, weights };
+  weights.set(paramName.unembed(), dequantized(of.weights.get(paramName.embed())!, of.spec.dVocab, of.spec.dModel, options));
+  return { spec: { ...of.spec, tiedEmbeddings: false }, weights };
+}
+
+const effectiveWeights = (options: WeightOptions): Map<string, Float32Array> => effectiveModel(options).weights;
 
 describe.each(['int8', 'int4'] as const)('%s weights', (format) => {
   const reference = (weights: Map<string, Float32Array>) => referenceForward(model.spec, weightGetter(weights), prompt);
@@ -121,6 +134,25 @@ describe.each(['int8', 'int4'] as const)('%s weights', (format) => {
     const scheduled = await handle.run(prompt, { interventions: [{ op: 'schedule', blocks: [1, 0, 1] }] });
     const expectedScheduled = referenceForward(model.spec, weightGetter(weights), prompt, { schedule: [1, 0, 1] }).logits;
     scheduled.logits.forEach((row, pos) => expect(maxAbsDiff(row, expectedScheduled[pos]), `schedule, position ${pos}`).toBeLessThan(TOLERANCE));
+  });
+});
+
+describe.each([
+  { name: 'GPT-2 (Conv1D, fused c_attn, biases, LayerNorm, learned positions, tied)', options: { config: 'openai-community__gpt2', layers: 2, dModel: 64, dMlp: 256, nHeads: 4, nKvHeads: 4, dHead: 16, seed: 41, dtype: 'BF16' as const } },
+  { name: 'Qwen2.5 (q/k/v biases, GQA, tied)', options: { config: 'Qwen__Qwen2.5-0.5B-Instruct', layers: 2, dModel: 64, dMlp: 160, nHeads: 4, nKvHeads: 2, dHead: 16, seed: 42, dtype: 'BF16' as const } },
+])('int8 weights of $name', ({ name, options }) => {
+  it('equal the reference forward on the dequantized weights at every position', async () => {
+    const family = buildRandomModel(join(workDir, name.replace(/\W+/g, '-')), options);
+    const weights = weightOptions('int8', { accuracyLevel: 0 });
+    const handle = await engine.loadModel(family.dir, { weights });
+    try {
+      const ids = handle.tokenizer.encode('The quick brown fox jumps over the lazy dog');
+      const effective = effectiveModel(weights, family);
+      const expected = referenceForward(effective.spec, weightGetter(effective.weights), ids).logits;
+      (await handle.forward(ids, 'all')).forEach((row, pos) => expect(maxAbsDiff(row, expected[pos]), `position ${pos}`).toBeLessThan(TOLERANCE));
+    } finally {
+      await handle.unload();
+    }
   });
 });
 

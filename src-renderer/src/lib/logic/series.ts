@@ -15,3 +15,10 @@ export function seriesDash(variantIndex: number): number[] {
   if (variantIndex === 0) return [4, 3];
   return Math.floor((variantIndex - 1) / (SERIES_COLORS - 1)) === 0 ? [] : [1, 3];
 }
+
+/** The theme's colours for a chart drawn in `element`: the series, the axis text and the grid (read live, so a theme change is seen). */
+export function chartPalette(element: Element): { series: string[]; text: string; grid: string } {
+  const style = getComputedStyle(element);
+  const read = (name: string) => style.getPropertyValue(name).trim();
+  return { series: Array.from({ length: SERIES_COLORS }, (_, i) => read(`--series-${i}`)), text: read('--muted'), grid: read('--border') };
+}

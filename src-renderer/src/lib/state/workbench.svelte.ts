@@ -245,6 +245,15 @@ export class Workbench {
 
   // ------------------------------------------------------------ model
 
+  /**
+   * Load with the weight format the engine proposes for this model (float32 when it fits
+   * comfortably, else int8 or int4): for loads that skip the model form (browse, catalogue).
+   */
+  async loadAdvised(path: string): Promise<void> {
+    await this.session.checkMemory(path);
+    await this.loadModel(path, { format: this.session.memoryOf(path)?.recommended ?? 'f32' });
+  }
+
   async loadModel(path: string, weights?: RequestOf<'loadModel'>['weights']): Promise<void> {
     const model = await this.session.loadModel(path, weights);
     if (!model) return;

@@ -126,6 +126,15 @@ describe('workbench controller', () => {
       expect(bench.weightsMismatch).toBe(false);
     });
 
+    it('a load from the catalogue or a file dialog takes the format the engine proposes', async () => {
+      const setup = await started({
+        modelMemory: vi.fn(async () => ({ needs: { f32: 30e9, int8: 8e9, int4: 5e9 }, availableBytes: 16e9, recommended: 'int8' as const, reason: 'float32 does not fit' })),
+      });
+      bench = setup.bench;
+      await bench.loadAdvised('/models/big');
+      expect(setup.api.loadModel).toHaveBeenCalledWith({ path: '/models/big', weights: { format: 'int8' } });
+    });
+
     it('shows conversion progress of the model being loaded, and clears it when the load ends', async () => {
       let finish: (value: typeof INT8) => void = () => {};
       const setup = await started({ loadModel: vi.fn(() => new Promise<typeof INT8>((resolve) => (finish = resolve))) });
