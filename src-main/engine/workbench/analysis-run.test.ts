@@ -87,6 +87,13 @@ describe('analyses in the workbench', () => {
     expect(record.labels[String(record.result.answer)]).toBeDefined();
   });
 
+  it('keeps the attention pattern of every head', async () => {
+    const { analysisId } = await workbench.analyse({ analysis: { kind: 'attention', input: { text: 'Once upon a time' } } });
+    const record = analysisRecordSchema.parse((await finished(analysisId)).record) as Extract<AnalysisRecord, { kind: 'attention' }>;
+    expect([record.result.patterns.length, record.result.heads, record.result.patterns[0][0].length]).toEqual([5, 8, 5]);
+    expect(record.labels['403']).toBe('▁Once');
+  });
+
   it('ends a cancelled analysis with a cancelled event, and a bad token with an error event', async () => {
     const { analysisId } = await workbench.analyse({ analysis: { kind: 'patching', input: { clean: 'Once upon a time', corrupted: 'Once upon a day', answer: '#268', wrong: '#266', site: 'z' } } });
     await workbench.cancelAnalysis({ analysisId });
