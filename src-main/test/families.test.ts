@@ -15,7 +15,7 @@ import { collect } from '../engine/generate/generate';
 import { generationSettingsSchema } from '../engine/generate/settings';
 import { listHooks } from '../engine/hooks/names';
 import { buildRandomModel, type RandomModel, type RandomModelOptions } from './fixtures/random-model';
-import { argmax, maxAbsDiff, referenceForward, referenceLens, weightGetter, type ReferenceHook } from './reference/forward';
+import { argmax, logSoftmaxAt, maxAbsDiff, referenceForward, referenceLens, weightGetter, type ReferenceHook } from './reference/forward';
 
 /** float32 engine vs float64 reference, as in parity-random.test.ts. */
 const TOLERANCE = 1e-4;
@@ -245,11 +245,3 @@ describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, site
     expect(maxAbsDiff(embed.captures.hook_embed.data, plain.captures.hook_embed.data)).toBe(0);
   });
 });
-
-/** log_softmax(logits)[id], in float64. */
-function logSoftmaxAt(logits: Float32Array, id: number): number {
-  const max = logits[argmax(logits)];
-  let sumExp = 0;
-  for (const logit of logits) sumExp += Math.exp(logit - max);
-  return logits[id] - max - Math.log(sumExp);
-}

@@ -13,7 +13,7 @@ import { Engine, type ModelHandle } from '../engine/engine';
 import { collect } from '../engine/generate/generate';
 import { generationSettingsSchema } from '../engine/generate/settings';
 import { buildRandomModel, type RandomModel, type RandomModelOptions } from './fixtures/random-model';
-import { argmax, maxAbsDiff, referenceForward, weightGetter } from './reference/forward';
+import { argmax, logSoftmaxAt, maxAbsDiff, referenceForward, weightGetter } from './reference/forward';
 
 /** float32 engine vs float64 reference: the same bound the golden test uses on logits. */
 const TOLERANCE = 1e-4;
@@ -110,11 +110,3 @@ describe.each(CASES)('$name', ({ name, options }) => {
     });
   });
 });
-
-/** log_softmax(logits)[id], in float64. */
-function logSoftmaxAt(logits: Float32Array, id: number): number {
-  const max = logits[argmax(logits)];
-  let sumExp = 0;
-  for (const logit of logits) sumExp += Math.exp(logit - max);
-  return logits[id] - max - Math.log(sumExp);
-}

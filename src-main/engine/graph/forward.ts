@@ -59,10 +59,12 @@ export function graphWeights(spec: ModelSpec, source: WeightSource, options: Wei
   return groups;
 }
 
-/** Traits the graph does not build yet: a spec with one of them is refused rather than run wrong. */
+/**
+ * Traits the graph does not build yet: a spec with one of them is refused rather than run
+ * wrong. (normOffset needs nothing here: the family's weight table folds the 1 into the gains.)
+ */
 function unbuiltTraits(traits: Traits): string[] {
   const unbuilt: string[] = [];
-  if (traits.normOffset !== 0) unbuilt.push('norm gain offset (must be folded into the weights)');
   if (traits.sandwichNorms) unbuilt.push('post-attention/post-MLP norms');
   if (traits.embedScale !== 1) unbuilt.push('embedding scale');
   if (traits.attnSoftcap !== null) unbuilt.push('attention soft-capping');

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { EngineError } from '../errors';
+import { readFileSync } from 'node:fs';
 import { storiesSpec } from '../../test/fixtures/specs';
+import { sharedPath } from '../../test/shared-paths';
+import { specFromConfig } from '../model/config';
 import { hookInfo, hookName, listHooks, parseHookName } from './names';
 
 function thrown(fn: () => unknown): EngineError {
@@ -14,6 +17,16 @@ function thrown(fn: () => unknown): EngineError {
 }
 
 describe('listHooks', () => {
+  it("lists GPT-2's hooks in TransformerLens's order: its catalogue less SoLU-only sites and the sites Tiller does not build", () => {
+    const transformerLens = JSON.parse(readFileSync(sharedPath('interchange', 'transformerlens', 'solu-1l_cache_hook_names.json'), 'utf8')) as string[];
+    const soluOnly = (name: string) => /\.mlp\.(hook_mid|ln\.)/.test(name);
+    // Not built (yet): the norms' scale hooks, pre-softmax scores and unembed.hook_in; unembed.hook_out is Tiller's 'logits'.
+    const notBuilt = (name: string) => name.endsWith('.hook_scale') || name.endsWith('attn.hook_attn_scores') || name === 'unembed.hook_in';
+    const expected = transformerLens.filter((name) => !soluOnly(name) && !notBuilt(name)).map((name) => (name === 'unembed.hook_out' ? 'logits' : name));
+    const gpt2 = { ...specFromConfig(sharedPath('hf-meta', 'openai-community__gpt2')), nLayers: 1 };
+    expect(listHooks(gpt2).map((hook) => hook.name)).toEqual(expected);
+  });
+
   // Golden list: renaming, dropping or reordering a hook breaks users, so it must fail here.
   it('lists every hook of a 2-block model in execution order', () => {
     expect(listHooks(storiesSpec({ nLayers: 2 })).map((hook) => hook.name)).toEqual([

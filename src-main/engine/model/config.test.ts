@@ -7,6 +7,7 @@ import { sharedPath } from '../../test/shared-paths';
 import { specFromConfig, supportedArchitectures } from './config';
 import { storiesSpec } from '../../test/fixtures/specs';
 import { resolveWeight } from './families/family';
+import { gpt2Family } from './families/gpt2';
 import { llamaFamily } from './families/llama';
 import { paramName } from './spec';
 
@@ -195,5 +196,16 @@ describe('llama weight names', () => {
     expect(name(paramName.lnFinal())).toBe('model.norm.weight');
     expect(name(paramName.unembed())).toBe('lm_head.weight');
     expect(name('blocks.x.ln1.weight')).toBeNull();
+  });
+});
+
+describe('gpt2 weight table', () => {
+  it('reads q/k/v as row slices of the transposed Conv1D c_attn, with or without the transformer. prefix', () => {
+    const spec = specFromConfig(meta('openai-community__gpt2'));
+    const prefixed = (tensor: string) => tensor.startsWith('transformer.');
+    expect(resolveWeight(gpt2Family, paramName.k(3), spec, prefixed)).toEqual({ tensor: 'transformer.h.3.attn.c_attn.weight', conv1d: true, rows: [768, 768], addOne: false });
+    expect(resolveWeight(gpt2Family, paramName.bias(paramName.v(0)), spec, () => false)).toEqual({ tensor: 'transformer.h.0.attn.c_attn.bias', conv1d: false, rows: [1536, 768], addOne: false });
+    expect(resolveWeight(gpt2Family, paramName.posEmbed(), spec, (tensor) => tensor === 'wpe.weight')?.tensor).toBe('wpe.weight');
+    expect(resolveWeight(gpt2Family, paramName.gate(0), spec, () => true)).toBeNull();
   });
 });

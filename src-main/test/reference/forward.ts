@@ -253,6 +253,14 @@ export function argmax(values: ArrayLike<number>): number {
   return best;
 }
 
+/** log_softmax(logits)[id], in float64. */
+export function logSoftmaxAt(logits: ArrayLike<number>, id: number): number {
+  const max = logits[argmax(logits)];
+  let sumExp = 0;
+  for (let i = 0; i < logits.length; i++) sumExp += Math.exp(logits[i] - max);
+  return logits[id] - max - Math.log(sumExp);
+}
+
 /** Largest |a[i] - b[i]|; the arrays must have the same length. */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`length mismatch: ${a.length} vs ${b.length}`);

@@ -125,7 +125,56 @@ export function attentionHeads(
   return { nHeads, nKvHeads, dHead };
 }
 
-export const ropeScalingSchema = z.object({
+/**
+ * The config.json fields every Llama-style family reads (LlamaConfig, Qwen2Config,
+ * Qwen3Config share them and their defaults); families extend it with their own.
+ */
+export function llamaStyleConfigSchema() {
+  return z.object({
+    architectures: z.array(z.string()).min(1),
+    hidden_size: positiveInt,
+    intermediate_size: positiveInt,
+    num_hidden_layers: positiveInt,
+    num_attention_heads: positiveInt,
+    num_key_value_heads: positiveInt.nullish(), // absent: plain multi-head attention
+    head_dim: positiveInt.nullish(), // absent: hidden_size / num_attention_heads
+    vocab_size: positiveInt,
+    max_position_embeddings: positiveInt,
+    rms_norm_eps: z.number().positive().default(1e-6), // LlamaConfig's, Qwen2Config's and Qwen3Config's default
+    rope_theta: z.number().positive().default(10000),
+    rope_scaling: ropeScalingSchema.nullish(),
+    tie_word_embeddings: z.boolean().default(false),
+    hidden_act: z.string().default('silu'),
+    bos_token_id: tokenIds,
+    eos_token_id: tokenIds,
+  });
+}
+type LlamaStyleConfig = z.output<ReturnType<typeof llamaStyleConfigSchema>>;
+
+/** The spec of a Llama-style config: Llama's traits with the family's on top. */
+export function llamaStyleSpec(config: LlamaStyleConfig, file: string, family: FamilyId, traits: Partial<Traits>): ModelSpec {
+  const architecture = config.architectures[0];
+  if (config.hidden_act !== 'silu') throw unsupported(file, architecture, `hidden_act "${config.hidden_act}"`);
+  const heads = attentionHeads(config, file);
+  return {
+    family,
+    architecture,
+    dModel: config.hidden_size,
+    nLayers: config.num_hidden_layers,
+    ...heads,
+    dMlp: config.intermediate_size,
+    dVocab: config.vocab_size,
+    nCtx: config.max_position_embeddings,
+    normEps: config.rms_norm_eps,
+    ropeTheta: config.rope_theta,
+    ropeScaling: ropeScalingFrom(config.rope_scaling, file, architecture),
+    tiedEmbeddings: config.tie_word_embeddings,
+    ...specialTokens(config.bos_token_id, config.eos_token_id),
+    traits: { ...llamaLikeTraits(config.num_hidden_layers, heads.dHead), ...traits },
+  };
+}
+
+const ropeScalingSchema = z.object({
   // Older configs spell the kind `type`, newer ones `rope_type`.
   rope_type: z.string().optional(),
   type: z.string().optional(),

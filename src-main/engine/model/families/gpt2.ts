@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import type { ModelSpec, Traits } from '../spec';
-import { badConfig, type ModelFamily, parseConfig, positiveInt, specialTokens, tokenIds, unsupported, type WeightRule } from './family';
+import { badConfig, llamaLikeTraits, type ModelFamily, parseConfig, positiveInt, specialTokens, tokenIds, unsupported, type WeightRule } from './family';
 
 /** The config.json fields GPT-2 reads; other fields are ignored. */
 const gpt2ConfigSchema = z.object({
@@ -58,24 +58,8 @@ function gpt2SpecFromConfig(raw: unknown, file: string): ModelSpec {
     ropeScaling: null,
     tiedEmbeddings: config.tie_word_embeddings,
     ...specialTokens(config.bos_token_id, config.eos_token_id),
-    traits: {
-      norm: 'layer',
-      normOffset: 0,
-      positions: 'learned',
-      mlp: 'plain',
-      activation,
-      qkvBias: true,
-      oBias: true,
-      mlpBias: true,
-      qkNorm: false,
-      sandwichNorms: false,
-      embedScale: 1,
-      attnScale: 1 / Math.sqrt(dHead),
-      attnSoftcap: null,
-      finalSoftcap: null,
-      slidingWindow: Array.from({ length: config.n_layer }, () => null),
-      ropeLocalTheta: null,
-    },
+    // GPT2Attention scales by 1/sqrt(d_head) like Llama (scale_attn_weights, checked above).
+    traits: { ...llamaLikeTraits(config.n_layer, dHead), norm: 'layer', positions: 'learned', mlp: 'plain', activation, qkvBias: true, oBias: true, mlpBias: true },
   };
 }
 

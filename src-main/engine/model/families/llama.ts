@@ -6,39 +6,11 @@
  */
 import { z } from 'zod';
 import type { ModelSpec } from '../spec';
-import {
-  attentionHeads,
-  llamaLikeTraits,
-  type ModelFamily,
-  parseConfig,
-  positiveInt,
-  ropeScalingFrom,
-  ropeScalingSchema,
-  specialTokens,
-  tokenIds,
-  unsupported,
-  type WeightRule,
-} from './family';
+import { llamaStyleConfigSchema, llamaStyleSpec, type ModelFamily, parseConfig, positiveInt, type WeightRule } from './family';
 
 /** The config.json fields the Llama family reads; other fields are ignored. */
-export const llamaConfigSchema = z.object({
-  architectures: z.array(z.string()).min(1),
-  hidden_size: positiveInt,
-  intermediate_size: positiveInt,
-  num_hidden_layers: positiveInt,
-  num_attention_heads: positiveInt,
-  num_key_value_heads: positiveInt.nullish(), // absent: plain multi-head attention
-  head_dim: positiveInt.nullish(), // absent: hidden_size / num_attention_heads
-  vocab_size: positiveInt,
-  max_position_embeddings: positiveInt,
-  rms_norm_eps: z.number().positive().default(1e-6), // LlamaConfig's default
-  rope_theta: z.number().positive().default(10000),
-  rope_scaling: ropeScalingSchema.nullish(),
-  tie_word_embeddings: z.boolean().default(false),
-  bos_token_id: tokenIds,
-  eos_token_id: tokenIds,
-  hidden_act: z.string().default('silu'),
-  attention_bias: z.boolean().default(false),
+export const llamaConfigSchema = llamaStyleConfigSchema().extend({
+  attention_bias: z.boolean().default(false), // on q, k, v and o
   mlp_bias: z.boolean().default(false),
   // Mistral's sliding window is accepted but not applied: attention is full-context, which
   // matches the reference exactly up to `sliding_window` tokens and differs beyond it.
@@ -47,25 +19,7 @@ export const llamaConfigSchema = z.object({
 
 export function llamaSpecFromConfig(raw: unknown, file: string): ModelSpec {
   const config = parseConfig(llamaConfigSchema, raw, file);
-  const architecture = config.architectures[0];
-  if (config.hidden_act !== 'silu') throw unsupported(file, architecture, `hidden_act "${config.hidden_act}"`);
-  const heads = attentionHeads(config, file);
-  return {
-    family: 'llama',
-    architecture,
-    dModel: config.hidden_size,
-    nLayers: config.num_hidden_layers,
-    ...heads,
-    dMlp: config.intermediate_size,
-    dVocab: config.vocab_size,
-    nCtx: config.max_position_embeddings,
-    normEps: config.rms_norm_eps,
-    ropeTheta: config.rope_theta,
-    ropeScaling: ropeScalingFrom(config.rope_scaling, file, architecture),
-    tiedEmbeddings: config.tie_word_embeddings,
-    ...specialTokens(config.bos_token_id, config.eos_token_id),
-    traits: { ...llamaLikeTraits(config.num_hidden_layers, heads.dHead), qkvBias: config.attention_bias, oBias: config.attention_bias, mlpBias: config.mlp_bias },
-  };
+  return llamaStyleSpec(config, file, 'llama', { qkvBias: config.attention_bias, oBias: config.attention_bias, mlpBias: config.mlp_bias });
 }
 
 /**

@@ -6,9 +6,9 @@
  */
 import { z } from 'zod';
 import type { ModelSpec } from '../spec';
-import { type ModelFamily, parseConfig, positiveInt } from './family';
+import { llamaStyleSpec, type ModelFamily, parseConfig, positiveInt } from './family';
 import { llamaWeights } from './llama';
-import { qwen2ConfigSchema, qwenSpec } from './qwen2';
+import { qwen2ConfigSchema, refuseSlidingWindow } from './qwen2';
 
 const qwen3ConfigSchema = qwen2ConfigSchema.extend({
   head_dim: positiveInt.default(128), // Qwen3Config's default
@@ -17,8 +17,9 @@ const qwen3ConfigSchema = qwen2ConfigSchema.extend({
 
 function qwen3SpecFromConfig(raw: unknown, file: string): ModelSpec {
   const config = parseConfig(qwen3ConfigSchema, raw, file);
+  refuseSlidingWindow(config, file);
   // attention_bias puts biases on q, k, v and o alike (Qwen3Attention).
-  return qwenSpec(config, file, 'qwen3', { qkNorm: true, qkvBias: config.attention_bias, oBias: config.attention_bias });
+  return llamaStyleSpec(config, file, 'qwen3', { qkNorm: true, qkvBias: config.attention_bias, oBias: config.attention_bias });
 }
 
 export const qwen3Family: ModelFamily = {
