@@ -15,11 +15,12 @@
  * (SAELens 6). An SAE Tiller cannot apply exactly as SAELens does (transcoders, activation
  * normalisation, one head of a hook) or that does not fit the model is refused with why.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { parseJson } from '../../../src-shared/json-syntax';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { EngineError } from '../errors';
 import { hookInfo } from '../hooks/names';
+import { checkInsideFolder, fileInFolder, readTextFile } from '../model/file-io';
 import { openSafetensors, type SafetensorsFileReader } from '../model/safetensors';
 import { rowChunks, type ModelSpec } from '../model/spec';
 
@@ -66,7 +67,7 @@ export class Sae {
   /** Open and check a folder; close() releases the weights file. */
   static open(folder: string): Sae {
     const info = readCfg(folder);
-    const weights = openSafetensors(join(folder, 'sae_weights.safetensors'));
+    const weights = openSafetensors(fileInFolder(folder, 'sae_weights.safetensors', 'SAE weights', 'bad_argument'));
     try {
       const { dIn, dSae } = info;
       const expected: Record<string, number[]> = { W_enc: [dIn, dSae], b_enc: [dSae], W_dec: [dSae, dIn], b_dec: [dIn] };
@@ -171,18 +172,16 @@ function readCfg(folder: string): SaeInfo {
   const path = join(folder, 'cfg.json');
   let text: string;
   try {
-    if (statSync(path).size > MAX_CFG_BYTES) throw refuse(folder, `cfg.json is over ${MAX_CFG_BYTES} bytes`);
-    text = readFileSync(path, 'utf8');
+    // Only a regular file inside the folder: a FIFO or device would block or never end.
+    checkInsideFolder(path, folder, 'SAE config', 'bad_argument');
+    text = readTextFile(path, 'SAE config', 'bad_argument', MAX_CFG_BYTES);
   } catch (error) {
-    if (error instanceof EngineError) throw error;
-    throw new EngineError('not_found', `SAE ${folder}: no cfg.json (an SAELens folder holds cfg.json and sae_weights.safetensors): ${(error as Error).message}`);
+    if (error instanceof EngineError && error.code === 'not_found') throw new EngineError('not_found', `SAE ${folder}: no cfg.json (an SAELens folder holds cfg.json and sae_weights.safetensors)`);
+    throw error;
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw refuse(folder, `cfg.json is not valid JSON: ${(error as Error).message}`);
-  }
+  const json = parseJson(text);
+  if (!json.ok) throw refuse(folder, `cfg.json is ${json.message}`);
+  const raw = json.value;
   const parsed = cfgSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
