@@ -1,7 +1,7 @@
 /**
  * The Inside tab against the real engine: a logit lens grid, a patching heatmap whose
- * cell becomes a Compare variant in one click, and both kept in the saved experiment.
- * Screenshots of the grid and the heatmap go to the test's output folder.
+ * cell becomes a Compare variant in one click, a causal tracing heatmap, all kept in the
+ * saved experiment. Screenshots of each go to the test's output folder.
  */
 import { expect, test } from '@playwright/test';
 import { openInBrowser, saveAsInBrowser, startInBrowser, variantNames, watchConsole } from './flow';
@@ -44,7 +44,19 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
   expect(await variantNames(page)).toContain('Patch resid_pre L2 pos 5');
 
-  // Both analyses are saved with the experiment and come back with it.
+  // Causal tracing: noise "big dog", restore each block output; the last block at the last position gives the clean answer back.
+  await page.getByRole('tab', { name: 'Inside' }).click();
+  await page.getByRole('radio', { name: 'Causal tracing' }).check();
+  await page.getByLabel('Tracing prompt').fill('Lily had a big dog. The dog was');
+  await page.getByLabel('Subject').fill('big dog');
+  await page.getByLabel('Noise samples').fill('4');
+  await page.getByRole('button', { name: 'Run' }).click();
+  const trace = page.getByRole('table', { name: 'Causal tracing: p(answer) with each state restored, per layer and position' });
+  await expect(trace).toBeVisible();
+  await expect(trace.getByRole('columnheader', { name: '*4 ␣big' })).toBeVisible();
+  await page.getByRole('region', { name: 'Analysis result' }).screenshot({ path: testInfo.outputPath('causal-tracing.png') });
+
+  // All three analyses are saved with the experiment and come back with it.
   const file = testInfo.outputPath('inside.tiller.json');
   await saveAsInBrowser(page, file);
   await page.reload();
@@ -52,6 +64,7 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await openInBrowser(page, file);
   await page.getByRole('tab', { name: 'Inside' }).click();
   await expect(page.getByRole('button', { name: /^Lens Once upon a time/ })).toBeVisible();
+  await expect(page.getByRole('button', { name: /^Tracing big dog in Lily had a big dog/ })).toBeVisible();
   await page.getByRole('button', { name: /^Patching Lily had a cat → Lily had a dog/ }).click();
   await expect(heatmap).toBeVisible();
   expect(errors).toEqual([]);

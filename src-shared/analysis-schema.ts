@@ -167,12 +167,24 @@ export const patchInputSchema = z.strictObject({
   metric: z.enum(PATCH_METRICS).default('logit_diff'),
   positions: z.enum(['each', 'all']).default('each'),
 });
+export const tracingInputSchema = z.strictObject({
+  text: z.string().min(1, 'must not be empty').max(100_000),
+  /** The subject as it appears in the text; its tokens get the noise. */
+  subject: z.string().min(1, 'must name the subject').max(1000),
+  answer: z.string().max(1000).nullable().default(null),
+  kind: z.enum(TRACE_KINDS).default('hidden'),
+  window: z.int().min(1).max(MAX_LAYERS).default(10),
+  samples: z.int().min(1).max(100).default(10),
+  seed: z.int().min(0).default(0),
+});
+export type TracingInput = z.input<typeof tracingInputSchema>;
 export type LensInput = z.input<typeof lensInputSchema>;
 export type PatchInput = z.input<typeof patchInputSchema>;
 
 export const analysisInputSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('lens'), input: lensInputSchema }),
   z.strictObject({ kind: z.literal('patching'), input: patchInputSchema }),
+  z.strictObject({ kind: z.literal('tracing'), input: tracingInputSchema }),
 ]);
 export type AnalysisInput = z.input<typeof analysisInputSchema>;
 
@@ -183,5 +195,6 @@ const recordBase = { id: z.string().min(1).max(100), createdAt: z.string(), labe
 export const analysisRecordSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('lens'), ...recordBase, input: lensInputSchema, request: lensRequestSchema, result: lensResultSchema }),
   z.strictObject({ kind: z.literal('patching'), ...recordBase, input: patchInputSchema, request: patchRequestSchema, result: patchResultSchema }),
+  z.strictObject({ kind: z.literal('tracing'), ...recordBase, input: tracingInputSchema, request: tracingRequestSchema, result: tracingResultSchema }),
 ]);
 export type AnalysisRecord = z.output<typeof analysisRecordSchema>;

@@ -84,6 +84,15 @@ describe('analyses in the workbench', () => {
     expect(reopened.experiment.analyses).toEqual([record]);
   });
 
+  it('traces a subject found in the text, keeping the request with its defaults', async () => {
+    const { analysisId } = await workbench.analyse({ analysis: { kind: 'tracing', input: { text: 'Lily had a big dog. The dog was', subject: 'big dog', samples: 2 } } });
+    const end = await finished(analysisId);
+    const record = analysisRecordSchema.parse(end.record) as Extract<AnalysisRecord, { kind: 'tracing' }>;
+    expect(record.request).toMatchObject({ subject: { start: 4, end: 7 }, samples: 2, noiseScale: 3, kind: 'hidden' });
+    expect(record.result.restoredProb).toHaveLength(5);
+    expect(record.labels[String(record.result.answer)]).toBeDefined();
+  });
+
   it('ends a cancelled analysis with a cancelled event, and a bad token with an error event', async () => {
     const { analysisId } = await workbench.analyse({ analysis: { kind: 'patching', input: { clean: 'Once upon a time', corrupted: 'Once upon a day', answer: '#268', wrong: '#266', site: 'z' } } });
     await workbench.cancelAnalysis({ analysisId });

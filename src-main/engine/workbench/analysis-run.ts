@@ -9,9 +9,10 @@ import type { ModelHandle } from '../engine';
 import { serializeError } from '../errors';
 import { logitLens } from '../analysis/lens';
 import { patchingSweep } from '../analysis/patching';
-import { tokenFromText } from '../analysis/tokens';
+import { findSubject, tokenFromText } from '../analysis/tokens';
+import { causalTrace } from '../analysis/tracing';
 import type { AnalysisControl } from '../analysis/control';
-import { lensInputSchema, patchInputSchema, type AnalysisInput, type AnalysisRecord } from '../../../src-shared/analysis-schema';
+import { lensInputSchema, patchInputSchema, tracingInputSchema, tracingRequestSchema, type AnalysisInput, type AnalysisRecord } from '../../../src-shared/analysis-schema';
 import type { WorkbenchEvent } from './protocol';
 
 /** Resolve the texts of `input`, run the analysis, and keep it with the text of every token id it names. */
@@ -25,6 +26,22 @@ export async function runAnalysis(handle: ModelHandle, analysis: AnalysisInput, 
     const result = await logitLens(handle, request, control);
     const labels = labelsOf(request.ids, result.top1.flat(), result.final.top1, request.target === null ? [] : [request.target]);
     return { kind: 'lens', id, createdAt, labels, input, request, result };
+  }
+  if (analysis.kind === 'tracing') {
+    const input = tracingInputSchema.parse(analysis.input);
+    const ids = tokenizer.encode(input.text);
+    // Parsed so the record keeps every default the run used.
+    const request = tracingRequestSchema.parse({
+      ids,
+      subject: findSubject(tokenizer, ids, input.subject),
+      answer: input.answer === null ? null : tokenFromText(tokenizer, input.answer, 'answer'),
+      kind: input.kind,
+      window: input.window,
+      samples: input.samples,
+      seed: input.seed,
+    });
+    const result = await causalTrace(handle, request, control);
+    return { kind: 'tracing', id, createdAt, labels: labelsOf(ids, [result.answer]), input, request, result };
   }
   const input = patchInputSchema.parse(analysis.input);
   const request = {

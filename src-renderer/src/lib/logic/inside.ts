@@ -7,6 +7,16 @@ import { visibleToken } from './format';
 
 export type LensRecord = Extract<AnalysisRecord, { kind: 'lens' }>;
 export type PatchingRecord = Extract<AnalysisRecord, { kind: 'patching' }>;
+export type TracingRecord = Extract<AnalysisRecord, { kind: 'tracing' }>;
+
+/** One line naming what a saved analysis looked at, for the list of analyses. */
+export function recordSummary(record: AnalysisRecord): string {
+  if (record.kind === 'lens') return record.input.text;
+  if (record.kind === 'tracing') return `${record.input.subject} in ${record.input.text}`;
+  return `${record.input.clean} → ${record.input.corrupted}`;
+}
+
+export const RECORD_KIND_LABEL: Record<AnalysisRecord['kind'], string> = { lens: 'Lens', patching: 'Patching', tracing: 'Tracing' };
 
 /** The text of a token id the record names (its vocabulary entry), or #id. */
 export function tokenLabel(record: AnalysisRecord, id: number): string {
