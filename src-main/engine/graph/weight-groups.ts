@@ -1,17 +1,15 @@
 /**
  * The weight groups a graph's file is written from (weights-file.ts), each converting one
  * checkpoint tensor a few rows at a time: no conversion holds a whole tensor plus its
- * converted copy. Only the float32 transpose keeps its whole output, because each
- * checkpoint row becomes a column of it; its input still streams.
+ * converted copy. Only the float32 transpose keeps a band of its output (up to 1 GiB),
+ * because each checkpoint row becomes a column of it; its input still streams.
  */
 import { rowChunks, type WeightSource } from '../model/spec';
-import type { WeightOptions } from '../model/weight-format';
+import { CONVERSION_CHUNK_BYTES, TRANSPOSE_PASS_BYTES, type WeightOptions } from '../model/weight-format';
 import { toHalf } from './half';
 import { quantizeRows, quantLayout, type QuantLayout } from './quantize';
 import type { StoredTensor, WeightGroup } from './weights-file';
 
-/** Checkpoint rows converted per piece. */
-const CHUNK_BYTES = 16 * 1024 * 1024;
 
 const bytesOf = (array: Float32Array | Uint16Array | Uint8Array): Uint8Array => new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
 
@@ -35,28 +33,36 @@ export function storedTensor(name: string, source: WeightSource, param: string, 
     sourceBytes: count * 4,
     write: (put) => {
       const rowElements = count / Math.max(1, shape[0] ?? 1);
-      for (const { first, rows } of rowChunks(source, param, CHUNK_BYTES)) {
+      for (const { first, rows } of rowChunks(source, param, CONVERSION_CHUNK_BYTES)) {
         put(0, first * rowElements * bytesPerElement, bytesOf(elemType === 'float32' ? rows : toHalf(rows)));
       }
     },
   };
 }
 
-/** A Hugging Face linear weight [out, in] as MatMul's float32 [in, out]. */
-export function transposedLinear(name: string, source: WeightSource, param: string): WeightGroup {
+/**
+ * A Hugging Face linear weight [out, in] as MatMul's float32 [in, out]. Each checkpoint row
+ * becomes a column, so a pass builds a band of output rows (input features) from every
+ * checkpoint row; a matrix larger than one pass is read once per band.
+ */
+export function transposedLinear(name: string, source: WeightSource, param: string, passBytes = TRANSPOSE_PASS_BYTES): WeightGroup {
   const [outFeatures, inFeatures] = source.info(param).shape;
   return {
     tensors: [{ name, elemType: 'float32', dims: [inFeatures, outFeatures] }],
     sourceBytes: outFeatures * inFeatures * 4,
     write: (put) => {
-      const out = new Float32Array(outFeatures * inFeatures);
-      for (const { first, rows } of rowChunks(source, param, CHUNK_BYTES)) {
-        const count = rows.length / inFeatures;
-        for (let r = 0; r < count; r++) {
-          for (let c = 0; c < inFeatures; c++) out[c * outFeatures + first + r] = rows[r * inFeatures + c];
+      const bandRows = Math.max(1, Math.floor(passBytes / (outFeatures * 4)));
+      for (let bandStart = 0; bandStart < inFeatures; bandStart += bandRows) {
+        const bandEnd = Math.min(inFeatures, bandStart + bandRows);
+        const band = new Float32Array((bandEnd - bandStart) * outFeatures);
+        for (const { first, rows } of rowChunks(source, param, CONVERSION_CHUNK_BYTES)) {
+          const count = rows.length / inFeatures;
+          for (let r = 0; r < count; r++) {
+            for (let c = bandStart; c < bandEnd; c++) band[(c - bandStart) * outFeatures + first + r] = rows[r * inFeatures + c];
+          }
         }
+        put(0, bandStart * outFeatures * 4, bytesOf(band));
       }
-      put(0, 0, bytesOf(out));
     },
   };
 }
@@ -82,7 +88,7 @@ export function quantizedLinear(name: string, source: WeightSource, param: strin
     tensors,
     sourceBytes: rows * cols * 4,
     write: (put) => {
-      for (const { first, rows: values } of rowChunks(source, param, CHUNK_BYTES)) {
+      for (const { first, rows: values } of rowChunks(source, param, CONVERSION_CHUNK_BYTES)) {
         const packed = quantizeRows(layout, values);
         put(0, first * layout.blocksPerRow * layout.blockBytes, packed.data);
         put(1, first * layout.blocksPerRow * 4, bytesOf(packed.scales));

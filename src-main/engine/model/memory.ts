@@ -6,12 +6,10 @@
  */
 import { EngineError } from '../errors';
 import type { ModelSpec } from './spec';
-import { WEIGHT_FORMATS, weightFileBytes, weightOptions, weightOptionsLabel, type WeightFormat, type WeightOptions } from './weight-format';
+import { CONVERSION_CHUNK_BYTES, TRANSPOSE_PASS_BYTES, WEIGHT_FORMATS, weightFileBytes, weightOptions, weightOptionsLabel, type WeightFormat, type WeightOptions } from './weight-format';
 
 /** The context a generation is budgeted for: KV caches grow with use, up to n_ctx. */
 const BUDGETED_POSITIONS = 4096;
-/** Rows a conversion reads at a time (graph/weight-groups.ts converts 16 MiB pieces). */
-const CONVERSION_CHUNK_BYTES = 16 * 1024 * 1024;
 /** float32 is the default while its total stays under this share of the available memory. */
 const COMFORTABLE_SHARE = 0.5;
 
@@ -24,7 +22,7 @@ export interface MemoryEstimate {
   weightBytes: number;
   /** Keys and values of one sequence over BUDGETED_POSITIONS positions (or n_ctx if shorter). */
   kvCacheBytes: number;
-  /** Peak of the first-load conversion: a float32 transpose holds one whole output matrix. */
+  /** Peak of the first-load conversion: a float32 transpose holds a band of its output matrix. */
   conversionBytes: number;
   totalBytes: number;
 }
@@ -35,7 +33,7 @@ export function memoryEstimate(spec: ModelSpec, weights: WeightOptions): MemoryE
   const kvCacheBytes = 2 * spec.nLayers * spec.nKvHeads * spec.dHead * positions * 4;
   const largestMatrix = Math.max(spec.dVocab * spec.dModel, spec.dMlp * spec.dModel, spec.nHeads * spec.dHead * spec.dModel);
   const chunk = Math.min(CONVERSION_CHUNK_BYTES, largestMatrix * 4); // rows read at once, and their quantized form
-  const conversionBytes = chunk + (weights.format === 'f32' ? largestMatrix * 4 : chunk);
+  const conversionBytes = chunk + (weights.format === 'f32' ? Math.min(largestMatrix * 4, TRANSPOSE_PASS_BYTES) : chunk);
   return { weights, weightBytes, kvCacheBytes, conversionBytes, totalBytes: weightBytes + kvCacheBytes + conversionBytes };
 }
 

@@ -28,6 +28,11 @@ export const weightOptionsSchema = z.object({
 });
 export type WeightOptions = z.infer<typeof weightOptionsSchema>;
 
+/** Checkpoint bytes a conversion reads and converts at a time (graph/weight-groups.ts). */
+export const CONVERSION_CHUNK_BYTES = 16 * 1024 * 1024;
+/** Output bytes one pass of a float32 transpose builds: one pass covers all but the largest matrices. */
+export const TRANSPOSE_PASS_BYTES = 1024 * 1024 * 1024;
+
 export const F32_WEIGHTS: WeightOptions = { format: 'f32', blockSize: DEFAULT_BLOCK_SIZE, accuracyLevel: DEFAULT_ACCURACY_LEVEL };
 
 /** The options with defaults filled in: block 32, accuracy level 4. */

@@ -2,7 +2,7 @@
  * Inside-tab analyses through the Workbench: texts resolved to tokens, progress and the
  * record as events, cancel, export, and the record kept by an experiment file.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -70,6 +70,12 @@ describe('analyses in the workbench', () => {
     expect(await workbench.exportPatching({ path: csv, result: record.result })).toEqual({ path: csv, format: 'csv' });
     expect(readFileSync(csv, 'utf8').split('\n')[1]).toMatch(/^0,/);
     await expectEngineError(() => workbench.exportPatching({ path: join(dir, 'sweep.txt'), result: record.result }), 'bad_argument', '.csv or .safetensors');
+    // An earlier export is replaced; another CSV never is (issue 11 item 6).
+    expect(await workbench.exportPatching({ path: csv, result: record.result })).toEqual({ path: csv, format: 'csv' });
+    const other = join(dir, 'accounts.csv');
+    writeFileSync(other, 'name,balance\nann,3\n');
+    await expectEngineError(() => workbench.exportPatching({ path: other, result: record.result }), 'bad_argument', 'not replacing', 'it is not a patching export');
+    expect(readFileSync(other, 'utf8')).toBe('name,balance\nann,3\n');
 
     const path = join(dir, 'inside.tiller.json');
     const experiment = experimentSchema.parse({ format: 'tiller-experiment', version: 1, createdAt: 'x', updatedAt: 'x', model: null, prompt: { text: 'x' }, settings: {}, variants: [{ id: 'b', name: 'Baseline' }], analyses: [record] });
