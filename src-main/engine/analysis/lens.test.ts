@@ -3,47 +3,32 @@
  * (in the float64 reference) to the residual stream the engine captured, and the last
  * block's lens equal to the model's own logits.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine, type ModelHandle } from '../engine';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useRandomModel } from '../../test/fixtures/random-engine';
 import { hookName } from '../hooks/names';
-import { buildRandomModel, type RandomModel } from '../../test/fixtures/random-model';
 import { expectEngineError } from '../../test/expect-engine-error';
 import { argmax, referenceLens, weightGetter } from '../../test/reference/forward';
 import { logitStats } from './distribution';
 import { logitLens } from './lens';
 import { lensResultSchema } from '../../../src-shared/analysis-schema';
 
-const workDir = mkdtempSync(join(tmpdir(), 'tiller-lens-'));
-let engine: Engine;
-let model: RandomModel;
-let handle: ModelHandle;
+const loaded = useRandomModel('lens', { config: 'HuggingFaceTB__SmolLM2-135M-Instruct', layers: 3, dModel: 64, dMlp: 128, nHeads: 4, nKvHeads: 2, dHead: 16, seed: 5 });
 let ids: number[];
 
-beforeAll(async () => {
-  engine = Engine.create({ cacheDir: join(workDir, 'cache'), threads: 1 });
-  model = buildRandomModel(join(workDir, 'model'), { config: 'HuggingFaceTB__SmolLM2-135M-Instruct', layers: 3, dModel: 64, dMlp: 128, nHeads: 4, nKvHeads: 2, dHead: 16, seed: 5 });
-  handle = await engine.loadModel(model.dir);
-  ids = handle.tokenizer.encode('The cat sat on the mat');
-});
-
-afterAll(async () => {
-  await engine.close();
-  rmSync(workDir, { recursive: true, force: true });
+beforeAll(() => {
+  ids = loaded.handle.tokenizer.encode('The cat sat on the mat');
 });
 
 describe('logit lens', () => {
   it('equals the final norm and head applied to the captured resid_post, at every layer and position', async () => {
     const target = ids[2];
-    const lens = await logitLens(handle, { ids, target });
-    const captures = (await handle.run(ids, { captures: lens.layers.map((layer) => ({ hook: hookName.residPost(layer), positions: 'all' as const })) })).captures;
-    const weight = weightGetter(model.weights);
+    const lens = await logitLens(loaded.handle, { ids, target });
+    const captures = (await loaded.handle.run(ids, { captures: lens.layers.map((layer) => ({ hook: hookName.residPost(layer), positions: 'all' as const })) })).captures;
+    const weight = weightGetter(loaded.model.weights);
     for (const layer of lens.layers) {
       const resid = captures[hookName.residPost(layer)];
       for (const p of lens.positions) {
-        const expected = referenceLens(model.spec, weight, resid.data.subarray(p * model.spec.dModel, (p + 1) * model.spec.dModel));
+        const expected = referenceLens(loaded.model.spec, weight, resid.data.subarray(p * loaded.model.spec.dModel, (p + 1) * loaded.model.spec.dModel));
         const stats = logitStats(expected);
         expect(lens.top1[layer][p], `top1 at layer ${layer}, position ${p}`).toBe(argmax(expected));
         expect(lens.top1Prob[layer][p]).toBeCloseTo(stats.top1Prob, 5);
@@ -56,7 +41,7 @@ describe('logit lens', () => {
   });
 
   it("reads the model's own logits at the last block: KL 0 to the final distribution", async () => {
-    const lens = await logitLens(handle, { ids });
+    const lens = await logitLens(loaded.handle, { ids });
     const last = lens.layers.length - 1;
     expect(lens.top1[last]).toEqual(lens.final.top1);
     lens.klToFinal[last].forEach((kl) => expect(kl).toBeLessThan(1e-6));
@@ -66,23 +51,23 @@ describe('logit lens', () => {
   });
 
   it('reads the raw stream without the final norm when asked', async () => {
-    const normed = await logitLens(handle, { ids, site: 'mlp_out' });
-    const raw = await logitLens(handle, { ids, site: 'mlp_out', finalNorm: false });
+    const normed = await logitLens(loaded.handle, { ids, site: 'mlp_out' });
+    const raw = await logitLens(loaded.handle, { ids, site: 'mlp_out', finalNorm: false });
     expect(raw.finalNorm).toBe(false);
     expect(raw.entropy).not.toEqual(normed.entropy);
   });
 
   it('reports progress per pass and stops when cancelled', async () => {
     const seen: number[] = [];
-    await logitLens(handle, { ids }, { onProgress: (progress) => seen.push(progress.done / progress.total) });
+    await logitLens(loaded.handle, { ids }, { onProgress: (progress) => seen.push(progress.done / progress.total) });
     expect(seen).toEqual([1]);
     const abort = new AbortController();
     abort.abort();
-    await expectEngineError(() => logitLens(handle, { ids }, { signal: abort.signal }), 'cancelled', 'logit lens cancelled');
+    await expectEngineError(() => logitLens(loaded.handle, { ids }, { signal: abort.signal }), 'cancelled', 'logit lens cancelled');
   });
 
   it('names a bad request field', async () => {
-    await expectEngineError(() => logitLens(handle, { ids: [], site: 'resid_post' }), 'bad_argument', 'ids: must not be empty');
-    await expectEngineError(() => logitLens(handle, { ids, target: 10 ** 7 }), 'bad_argument', 'target: token 10000000 is outside the vocabulary');
+    await expectEngineError(() => logitLens(loaded.handle, { ids: [], site: 'resid_post' }), 'bad_argument', 'ids: must not be empty');
+    await expectEngineError(() => logitLens(loaded.handle, { ids, target: 10 ** 7 }), 'bad_argument', 'target: token 10000000 is outside the vocabulary');
   });
 });

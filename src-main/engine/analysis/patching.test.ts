@@ -4,42 +4,28 @@
  * restored; per-head cells equal to the same patch run alone through a plan; and batching
  * that changes the number of passes, never the numbers.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine, type ModelHandle } from '../engine';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useRandomModel } from '../../test/fixtures/random-engine';
 import { hookName } from '../hooks/names';
-import { buildRandomModel } from '../../test/fixtures/random-model';
 import { expectEngineError } from '../../test/expect-engine-error';
 import { patchingSweep } from './patching';
 import { patchResultSchema } from '../../../src-shared/analysis-schema';
 
-const workDir = mkdtempSync(join(tmpdir(), 'tiller-patching-'));
-let engine: Engine;
-let handle: ModelHandle;
+const loaded = useRandomModel('patching', { config: 'HuggingFaceTB__SmolLM2-135M-Instruct', layers: 3, dModel: 64, dMlp: 128, nHeads: 4, nKvHeads: 2, dHead: 16, seed: 9 });
 let clean: number[];
 let corrupted: number[];
 const ANSWER = 100;
 const WRONG = 200;
 
-beforeAll(async () => {
-  engine = Engine.create({ cacheDir: join(workDir, 'cache'), threads: 1 });
-  const model = buildRandomModel(join(workDir, 'model'), { config: 'HuggingFaceTB__SmolLM2-135M-Instruct', layers: 3, dModel: 64, dMlp: 128, nHeads: 4, nKvHeads: 2, dHead: 16, seed: 9 });
-  handle = await engine.loadModel(model.dir);
-  clean = handle.tokenizer.encode('The cat sat on the mat');
-  corrupted = handle.tokenizer.encode('The dog ran to the car').slice(0, clean.length);
+beforeAll(() => {
+  clean = loaded.handle.tokenizer.encode('The cat sat on the mat');
+  corrupted = loaded.handle.tokenizer.encode('The dog ran to the car').slice(0, clean.length);
   expect(corrupted).toHaveLength(clean.length);
-});
-
-afterAll(async () => {
-  await engine.close();
-  rmSync(workDir, { recursive: true, force: true });
 });
 
 describe('activation patching sweep', () => {
   it('has zero effect everywhere when clean and corrupted are the same prompt', async () => {
-    const result = await patchingSweep(handle, { clean, corrupted: clean, answer: ANSWER, wrong: WRONG });
+    const result = await patchingSweep(loaded.handle, { clean, corrupted: clean, answer: ANSWER, wrong: WRONG });
     expect(result.effect.flat().every((effect) => effect === 0)).toBe(true);
     for (const value of result.value.flat()) expect(Math.abs(value - result.clean.value)).toBeLessThan(1e-4);
     expect(result.warnings[0]).toContain('nothing to restore');
@@ -47,32 +33,32 @@ describe('activation patching sweep', () => {
   });
 
   it('fully recovers the clean run from every position of resid_pre at block 0, and from the last resid_post', async () => {
-    const whole = await patchingSweep(handle, { clean, corrupted, answer: ANSWER, wrong: WRONG, positions: 'all' });
+    const whole = await patchingSweep(loaded.handle, { clean, corrupted, answer: ANSWER, wrong: WRONG, positions: 'all' });
     expect(whole.columnKind).toBe('all_positions');
     expect(whole.clean.logitDiff).not.toBeCloseTo(whole.corrupted.logitDiff, 2);
     expect(whole.effect[0][0]).toBeCloseTo(1, 4);
     expect(whole.value[0][0]).toBeCloseTo(whole.clean.logitDiff, 4);
 
-    const last = await patchingSweep(handle, { clean, corrupted, answer: ANSWER, wrong: WRONG, site: 'resid_post' });
+    const last = await patchingSweep(loaded.handle, { clean, corrupted, answer: ANSWER, wrong: WRONG, site: 'resid_post' });
     expect(last.effect[last.layers.length - 1][clean.length - 1]).toBeCloseTo(1, 4);
     // The last position's logits never read later positions' final residual.
     expect(last.effect[last.layers.length - 1][0]).toBeCloseTo(0, 4);
   });
 
   it('noising mirrors it: writing the corrupted run into the clean one gives -1', async () => {
-    const result = await patchingSweep(handle, { clean, corrupted, answer: ANSWER, wrong: WRONG, positions: 'all', direction: 'noising', metric: 'prob' });
+    const result = await patchingSweep(loaded.handle, { clean, corrupted, answer: ANSWER, wrong: WRONG, positions: 'all', direction: 'noising', metric: 'prob' });
     expect(result.effect[0][0]).toBeCloseTo(-1, 4);
     expect(result.value[0][0]).toBeCloseTo(result.corrupted.answerProb, 6);
   });
 
   it('patches a head as the same patch run alone through a plan does', async () => {
-    const result = await patchingSweep(handle, { clean, corrupted, answer: ANSWER, wrong: WRONG, site: 'z', batchSize: 5 });
+    const result = await patchingSweep(loaded.handle, { clean, corrupted, answer: ANSWER, wrong: WRONG, site: 'z', batchSize: 5 });
     expect(result.columnKind).toBe('head');
     expect(result.columns).toEqual([0, 1, 2, 3]);
     const layer = 1;
     const head = 2;
     const hook = hookName.z(layer);
-    const capture = async (ids: number[]) => (await handle.run(ids, { captures: [{ hook, positions: 'all' }] })).captures[hook].data;
+    const capture = async (ids: number[]) => (await loaded.handle.run(ids, { captures: [{ hook, positions: 'all' }] })).captures[hook].data;
     const [cleanZ, corruptedZ] = [await capture(clean), await capture(corrupted)];
     const width = cleanZ.length / clean.length;
     const rows = clean.map((_, p) => {
@@ -80,15 +66,15 @@ describe('activation patching sweep', () => {
       for (let i = head * 16; i < (head + 1) * 16; i++) row[i] = cleanZ[p * width + i];
       return row;
     });
-    const { logits } = await handle.run(corrupted, { interventions: [{ op: 'patch', hook, positions: 'all', source: { values: rows } }] });
+    const { logits } = await loaded.handle.run(corrupted, { interventions: [{ op: 'patch', hook, positions: 'all', source: { values: rows } }] });
     const last = logits[logits.length - 1];
     expect(result.value[layer][head]).toBeCloseTo(last[ANSWER] - last[WRONG], 4);
   });
 
   it('gives the same cells in one pass per cell as batched, in fewer passes', async () => {
     const request = { clean, corrupted, answer: ANSWER, wrong: WRONG, metric: 'kl' as const };
-    const single = await patchingSweep(handle, { ...request, batchSize: 1 });
-    const batched = await patchingSweep(handle, { ...request, batchSize: 64 });
+    const single = await patchingSweep(loaded.handle, { ...request, batchSize: 1 });
+    const batched = await patchingSweep(loaded.handle, { ...request, batchSize: 64 });
     expect(single.cells).toBe(3 * clean.length);
     expect(single.forwardPasses).toBe(1 + single.cells);
     expect(batched.forwardPasses).toBe(1 + Math.ceil(batched.cells / 64));
@@ -99,12 +85,12 @@ describe('activation patching sweep', () => {
     const abort = new AbortController();
     const seen: number[] = [];
     await expectEngineError(
-      () => patchingSweep(handle, { clean, corrupted, answer: ANSWER, wrong: WRONG, batchSize: 4 }, { signal: abort.signal, onProgress: (progress) => (seen.push(progress.done), progress.done === 2 && abort.abort()) }),
+      () => patchingSweep(loaded.handle, { clean, corrupted, answer: ANSWER, wrong: WRONG, batchSize: 4 }, { signal: abort.signal, onProgress: (progress) => (seen.push(progress.done), progress.done === 2 && abort.abort()) }),
       'cancelled',
       'patching sweep cancelled',
     );
     expect(seen).toEqual([1, 2]);
-    await expectEngineError(() => patchingSweep(handle, { clean, corrupted: clean.slice(1), answer: ANSWER, wrong: WRONG }), 'bad_argument', 'corrupted: has', 'equal token length');
-    await expectEngineError(() => patchingSweep(handle, { clean, corrupted, answer: ANSWER, wrong: 10 ** 7 }), 'bad_argument', 'wrong: token 10000000');
+    await expectEngineError(() => patchingSweep(loaded.handle, { clean, corrupted: clean.slice(1), answer: ANSWER, wrong: WRONG }), 'bad_argument', 'corrupted: has', 'equal token length');
+    await expectEngineError(() => patchingSweep(loaded.handle, { clean, corrupted, answer: ANSWER, wrong: 10 ** 7 }), 'bad_argument', 'wrong: token 10000000');
   });
 });
