@@ -1,6 +1,7 @@
 /**
  * The Inside tab against the real engine: a logit lens grid, a patching heatmap whose
- * cell becomes a Compare variant in one click, a causal tracing heatmap, all kept in the
+ * cell becomes a Compare variant in one click, a causal tracing heatmap, a
+ * head's attention pattern ablated from the viewer, all kept in the
  * saved experiment. Screenshots of each go to the test's output folder.
  */
 import { expect, test } from '@playwright/test';
@@ -56,7 +57,20 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await expect(trace.getByRole('columnheader', { name: '*4 ␣big' })).toBeVisible();
   await page.getByRole('region', { name: 'Analysis result' }).screenshot({ path: testInfo.outputPath('causal-tracing.png') });
 
-  // All three analyses are saved with the experiment and come back with it.
+  // Attention: a head's pattern, and the head ablated in a new Compare variant.
+  await page.getByRole('radio', { name: 'Attention' }).check();
+  await page.getByLabel('Attention prompt').fill('Lily had a big dog. The dog was');
+  await page.getByRole('button', { name: 'Run' }).click();
+  const pattern = page.getByRole('table', { name: 'Attention pattern: query rows, key columns' });
+  await expect(pattern).toBeVisible();
+  await page.getByRole('combobox', { name: 'Layer', exact: true }).selectOption('L2');
+  await page.getByRole('combobox', { name: 'Head', exact: true }).selectOption('H3');
+  await pattern.getByRole('button', { name: /^L2H3: query 11 \(␣was\) → key 9 \(␣do\): / }).hover();
+  await page.getByRole('region', { name: 'Analysis result' }).screenshot({ path: testInfo.outputPath('attention-pattern.png') });
+  await page.getByRole('button', { name: 'Ablate L2H3 in a new Compare variant' }).click();
+  await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
+
+  // All four analyses are saved with the experiment and come back with it.
   const file = testInfo.outputPath('inside.tiller.json');
   await saveAsInBrowser(page, file);
   await page.reload();
@@ -65,6 +79,7 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await page.getByRole('tab', { name: 'Inside' }).click();
   await expect(page.getByRole('button', { name: /^Lens Once upon a time/ })).toBeVisible();
   await expect(page.getByRole('button', { name: /^Tracing big dog in Lily had a big dog/ })).toBeVisible();
+  await expect(page.getByRole('button', { name: /^Attention Lily had a big dog/ })).toBeVisible();
   await page.getByRole('button', { name: /^Patching Lily had a cat → Lily had a dog/ }).click();
   await expect(heatmap).toBeVisible();
   expect(errors).toEqual([]);

@@ -148,6 +148,26 @@ export const tracingResultSchema = z.strictObject({
 });
 export type TracingResult = z.output<typeof tracingResultSchema>;
 
+// ------------------------------------------------------------------ attention patterns
+
+/** Prompts longer than this are refused: the patterns grow with layers x heads x tokens^2 and go into the file. */
+export const MAX_ATTENTION_TOKENS = 128;
+
+export const attentionRequestSchema = z.strictObject({
+  ids: z.array(tokenId).min(1, 'must not be empty').max(MAX_ATTENTION_TOKENS, `has more than ${MAX_ATTENTION_TOKENS} tokens: attention patterns of longer prompts are too large to keep`),
+});
+export type AttentionRequest = z.output<typeof attentionRequestSchema>;
+
+export const attentionResultSchema = z.strictObject({
+  layers: ints(MAX_LAYERS),
+  heads: z.int().min(1),
+  positions: ints(MAX_ATTENTION_TOKENS),
+  /** [layer][head][query][key]: attention weights after softmax (0 above the diagonal). */
+  patterns: z.array(z.array(grid).max(1024)).max(MAX_LAYERS),
+  forwardPasses: z.int().min(0),
+});
+export type AttentionResult = z.output<typeof attentionResultSchema>;
+
 // ------------------------------------------------------------------ in the app and the experiment file
 
 /** What the user types: texts, and answers as token texts (a vocabulary entry, or #id). */
@@ -178,6 +198,7 @@ export const tracingInputSchema = z.strictObject({
   seed: z.int().min(0).default(0),
 });
 export type TracingInput = z.input<typeof tracingInputSchema>;
+export const attentionInputSchema = z.strictObject({ text: z.string().min(1, 'must not be empty').max(100_000) });
 export type LensInput = z.input<typeof lensInputSchema>;
 export type PatchInput = z.input<typeof patchInputSchema>;
 
@@ -185,6 +206,7 @@ export const analysisInputSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('lens'), input: lensInputSchema }),
   z.strictObject({ kind: z.literal('patching'), input: patchInputSchema }),
   z.strictObject({ kind: z.literal('tracing'), input: tracingInputSchema }),
+  z.strictObject({ kind: z.literal('attention'), input: attentionInputSchema }),
 ]);
 export type AnalysisInput = z.input<typeof analysisInputSchema>;
 
@@ -196,5 +218,6 @@ export const analysisRecordSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('lens'), ...recordBase, input: lensInputSchema, request: lensRequestSchema, result: lensResultSchema }),
   z.strictObject({ kind: z.literal('patching'), ...recordBase, input: patchInputSchema, request: patchRequestSchema, result: patchResultSchema }),
   z.strictObject({ kind: z.literal('tracing'), ...recordBase, input: tracingInputSchema, request: tracingRequestSchema, result: tracingResultSchema }),
+  z.strictObject({ kind: z.literal('attention'), ...recordBase, input: attentionInputSchema, request: attentionRequestSchema, result: attentionResultSchema }),
 ]);
 export type AnalysisRecord = z.output<typeof analysisRecordSchema>;

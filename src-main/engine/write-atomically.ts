@@ -12,10 +12,36 @@
  * removeStaleTemps tell a killed writer's leftovers from a live writer's.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { EngineError } from './errors';
 
 const TEMP_NAME = /^(.+)\.(\d+)-[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Refuse to replace a file at `path` that is a link, not a regular file, or not `what`
+ * by `isOwn`'s reading of it (EngineError('bad_argument')); nothing there is fine. Every
+ * save and export checks its target so, because a client holding the token chooses the
+ * path: it must not be able to overwrite any file that merely has the right extension.
+ */
+export function checkReplaceable(path: string, isOwn: (path: string) => boolean, what: string): void {
+  let stat: Stats;
+  try {
+    stat = lstatSync(path);
+  } catch {
+    return; // nothing there yet
+  }
+  const refuse = (why: string) => new EngineError('bad_argument', `not replacing ${path}: ${why}`);
+  if (stat.isSymbolicLink()) throw refuse('it is a link; choose the file itself');
+  if (!stat.isFile()) throw refuse('it is not a regular file');
+  let own = false;
+  try {
+    own = isOwn(path);
+  } catch (error) {
+    if (!(error instanceof EngineError)) throw error;
+  }
+  if (!own) throw refuse(`it is not ${what}`);
+}
 
 export function writeAtomically(path: string, bytes: Uint8Array): void {
   const dir = dirname(path);

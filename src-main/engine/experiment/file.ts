@@ -12,14 +12,14 @@
  * migrated, and the result validated with errors naming the field.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, rmSync, type Stats } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { safeParseBounded } from '../../../src-shared/issues';
 import { parseJson } from '../../../src-shared/json-syntax';
 import { EngineError } from '../errors';
 import { checkInsideFolder, readRegularFile, readTextFile } from '../model/file-io';
 import { openSafetensors, type TensorReader } from '../model/safetensors';
-import { removeStaleTemps, writeAtomically } from '../write-atomically';
+import { checkReplaceable, removeStaleTemps, writeAtomically } from '../write-atomically';
 import { documentError, zodIssues } from './issues';
 import { formatDocument, parseJsonText } from './json-text';
 import { experimentVersion, migrateExperiment } from './migrate';
@@ -164,23 +164,13 @@ function checkSaveTarget(path: string): void {
   if (!basename(path).endsWith(EXPERIMENT_SUFFIX) || basename(path) === EXPERIMENT_SUFFIX) {
     throw new EngineError('bad_argument', `${path}: experiment files must end in ${EXPERIMENT_SUFFIX}`);
   }
-  let stat: Stats;
-  try {
-    stat = lstatSync(path);
-  } catch {
-    return; // nothing there yet
-  }
-  const refuse = (why: string) => new EngineError('bad_argument', `not saving over ${path}: ${why}`);
-  if (stat.isSymbolicLink()) throw refuse('it is a link; save to the file itself');
-  if (!stat.isFile()) throw refuse('it is not a regular file');
-  let isExperiment = false;
-  try {
-    const parsed = parseJson(readTextFile(path, 'experiment file', 'bad_experiment', MAX_EXPERIMENT_JSON_BYTES));
-    isExperiment = parsed.ok && typeof parsed.value === 'object' && parsed.value !== null && (parsed.value as { format?: unknown }).format === EXPERIMENT_FORMAT;
-  } catch (error) {
-    if (!(error instanceof EngineError)) throw error;
-  }
-  if (!isExperiment) throw refuse('it is not a Tiller experiment');
+  checkReplaceable(path, isExperimentFile, 'a Tiller experiment');
+}
+
+/** The file's JSON names the experiment format (its content is not validated here). */
+function isExperimentFile(path: string): boolean {
+  const parsed = parseJson(readTextFile(path, 'experiment file', 'bad_experiment', MAX_EXPERIMENT_JSON_BYTES));
+  return parsed.ok && typeof parsed.value === 'object' && parsed.value !== null && (parsed.value as { format?: unknown }).format === EXPERIMENT_FORMAT;
 }
 
 /** "runs/a.tiller.json" -> "a.tiller": the stem shared by the document and its sidecars. */

@@ -107,7 +107,7 @@ describe('saves write only Tiller experiments', () => {
   it('never overwrites a file that is not a Tiller experiment', async () => {
     const other = join(dir, 'settings.tiller.json');
     writeFileSync(other, '{"theme": "dark"}');
-    await expectEngineError(() => saveExperiment(other, sampleExperiment()), 'bad_argument', 'not saving over', 'is not a Tiller experiment');
+    await expectEngineError(() => saveExperiment(other, sampleExperiment()), 'bad_argument', 'not replacing', 'it is not a Tiller experiment');
     expect(readFileSync(other, 'utf8')).toBe('{"theme": "dark"}');
     await expectEngineError(() => saveExperiment(join(dir, 'package.json'), sampleExperiment()), 'bad_argument', 'must end in .tiller.json');
   });

@@ -151,6 +151,18 @@ describe('validatePlan rejects with bad_plan naming the field', () => {
 
 // Issue 11 items 1 and 4: huge plans were refused only after seconds and gigabytes, with a
 // raw RangeError or an error listing every bad element.
+// Issue 11 item 13: a request is validated once; the engine receives the validated plan.
+describe('validatePlan validates once per model', () => {
+  it('returns a plan it validated for this model as it is, and checks it again for another model', () => {
+    const plan = validatePlan(spec, canonicalPlan());
+    expect(validatePlan(spec, plan)).toBe(plan);
+    const smaller = { ...spec, nLayers: 2 };
+    expect(() => validatePlan(smaller, plan)).toThrow(expect.objectContaining({ code: 'bad_plan' }));
+    // A look-alike that validatePlan did not return is checked in full.
+    expect(validatePlan(spec, structuredClone(plan))).not.toBe(plan);
+  });
+});
+
 describe('validatePlan bounds hostile plans', () => {
   it('refuses a 10^7-value vector in one issue, against the model\'s widest site', () => {
     const error = rejection({ interventions: [{ op: 'add', hook: 'blocks.2.hook_resid_post', vector: new Array(10_000_000).fill(0) }] });

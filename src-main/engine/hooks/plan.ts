@@ -125,6 +125,7 @@ function planSchemaOf(spec: ModelSpec) {
  * them as { path, message } for a UI to point at the field.
  */
 export function validatePlan(spec: ModelSpec, plan: unknown): Plan {
+  if (typeof plan === 'object' && plan !== null && validatedFor.get(plan) === spec) return plan as Plan;
   const parsed = safeParseBounded(planSchemaOf(spec), plan);
   if (!parsed.success) throw planError(zodIssues(parsed.error.issues, [], '(plan)'));
   const issues: PlanIssue[] = [];
@@ -134,8 +135,16 @@ export function validatePlan(spec: ModelSpec, plan: unknown): Plan {
   });
   if (issues.length === 0) issues.push(...scheduleReport(parsed.data).errors); // needs known hooks and blocks
   if (issues.length > 0) throw planError(issues);
+  validatedFor.set(parsed.data, spec);
   return parsed.data;
 }
+
+/**
+ * Plans validatePlan returned, with the model each was checked against: handing one back
+ * (the workbench validates a request once, then the engine receives the result) returns
+ * it unchecked. The plans are the engine's own parsed objects, never changed afterwards.
+ */
+const validatedFor = new WeakMap<object, ModelSpec>();
 
 /**
  * Warnings for a valid plan: interventions that have no effect because the schedule

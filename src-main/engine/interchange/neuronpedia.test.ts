@@ -102,4 +102,15 @@ describe('export', () => {
     expect(set.metadata).toEqual({ format: 'tiller-vectors', model: 'gpt2-small', label: 'Jedi', method: 'pca', layers: '1' });
     expect([set.model, set.label]).toEqual(['gpt2-small', 'Jedi']);
   });
+
+  // Issue 11 item 6: a client holding the token could overwrite any *.json with an export.
+  it('replaces an earlier vector file, never another JSON or safetensors file', async () => {
+    const vectors = new Map([['blocks.0.hook_resid_post', Float32Array.of(1, 2, 3)]]);
+    const again = join(dir, 'again.json');
+    writeVectorFile(again, vectors, options);
+    writeVectorFile(again, vectors, options);
+    const settings = write('settings.json', { theme: 'dark' });
+    await expectEngineError(() => writeVectorFile(settings, vectors, options), 'bad_argument', 'not replacing', 'it is not a vector file');
+    expect(json(settings)).toEqual({ theme: 'dark' });
+  });
 });

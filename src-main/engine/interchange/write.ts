@@ -8,7 +8,8 @@
 import { extname } from 'node:path';
 import { EngineError } from '../errors';
 import { safetensorsBytes } from '../model/safetensors-write';
-import { writeAtomically } from '../write-atomically';
+import { checkReplaceable, writeAtomically } from '../write-atomically';
+import { readVectorSet } from './read';
 import { writeControlVector } from './control-vector';
 import { writeNeuronpedia, type NeuronpediaEndpoint } from './neuronpedia';
 
@@ -53,5 +54,8 @@ export function vectorFileBytes(format: WritableFormat, vectors: ReadonlyMap<str
 }
 
 export function writeVectorFile(path: string, vectors: ReadonlyMap<string, Float32Array>, options: VectorWriteOptions): void {
-  writeAtomically(path, vectorFileBytes(formatOfPath(path), vectors, options));
+  const bytes = vectorFileBytes(formatOfPath(path), vectors, options);
+  // Replace only a vector file (one readVectorSet reads), never some other .json or .safetensors.
+  checkReplaceable(path, (existing) => readVectorSet(existing).vectors.length > 0, 'a vector file');
+  writeAtomically(path, bytes);
 }

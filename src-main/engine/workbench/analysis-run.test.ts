@@ -2,7 +2,7 @@
  * Inside-tab analyses through the Workbench: texts resolved to tokens, progress and the
  * record as events, cancel, export, and the record kept by an experiment file.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -70,6 +70,12 @@ describe('analyses in the workbench', () => {
     expect(await workbench.exportPatching({ path: csv, result: record.result })).toEqual({ path: csv, format: 'csv' });
     expect(readFileSync(csv, 'utf8').split('\n')[1]).toMatch(/^0,/);
     await expectEngineError(() => workbench.exportPatching({ path: join(dir, 'sweep.txt'), result: record.result }), 'bad_argument', '.csv or .safetensors');
+    // An earlier export is replaced; another CSV never is (issue 11 item 6).
+    expect(await workbench.exportPatching({ path: csv, result: record.result })).toEqual({ path: csv, format: 'csv' });
+    const other = join(dir, 'accounts.csv');
+    writeFileSync(other, 'name,balance\nann,3\n');
+    await expectEngineError(() => workbench.exportPatching({ path: other, result: record.result }), 'bad_argument', 'not replacing', 'it is not a patching export');
+    expect(readFileSync(other, 'utf8')).toBe('name,balance\nann,3\n');
 
     const path = join(dir, 'inside.tiller.json');
     const experiment = experimentSchema.parse({ format: 'tiller-experiment', version: 1, createdAt: 'x', updatedAt: 'x', model: null, prompt: { text: 'x' }, settings: {}, variants: [{ id: 'b', name: 'Baseline' }], analyses: [record] });
@@ -85,6 +91,13 @@ describe('analyses in the workbench', () => {
     expect(record.request).toMatchObject({ subject: { start: 4, end: 7 }, samples: 2, noiseScale: 3, kind: 'hidden' });
     expect(record.result.restoredProb).toHaveLength(5);
     expect(record.labels[String(record.result.answer)]).toBeDefined();
+  });
+
+  it('keeps the attention pattern of every head', async () => {
+    const { analysisId } = await workbench.analyse({ analysis: { kind: 'attention', input: { text: 'Once upon a time' } } });
+    const record = analysisRecordSchema.parse((await finished(analysisId)).record) as Extract<AnalysisRecord, { kind: 'attention' }>;
+    expect([record.result.patterns.length, record.result.heads, record.result.patterns[0][0].length]).toEqual([5, 8, 5]);
+    expect(record.labels['403']).toBe('▁Once');
   });
 
   it('ends a cancelled analysis with a cancelled event, and a bad token with an error event', async () => {

@@ -11,8 +11,9 @@ import { logitLens } from '../analysis/lens';
 import { patchingSweep } from '../analysis/patching';
 import { findSubject, tokenFromText } from '../analysis/tokens';
 import { causalTrace } from '../analysis/tracing';
+import { attentionPatterns } from '../analysis/attention';
 import type { AnalysisControl } from '../analysis/control';
-import { lensInputSchema, patchInputSchema, tracingInputSchema, tracingRequestSchema, type AnalysisInput, type AnalysisRecord } from '../../../src-shared/analysis-schema';
+import { attentionInputSchema, lensInputSchema, patchInputSchema, tracingInputSchema, tracingRequestSchema, type AnalysisInput, type AnalysisRecord } from '../../../src-shared/analysis-schema';
 import type { WorkbenchEvent } from './protocol';
 
 /** Resolve the texts of `input`, run the analysis, and keep it with the text of every token id it names. */
@@ -26,6 +27,12 @@ export async function runAnalysis(handle: ModelHandle, analysis: AnalysisInput, 
     const result = await logitLens(handle, request, control);
     const labels = labelsOf(request.ids, result.top1.flat(), result.final.top1, request.target === null ? [] : [request.target]);
     return { kind: 'lens', id, createdAt, labels, input, request, result };
+  }
+  if (analysis.kind === 'attention') {
+    const input = attentionInputSchema.parse(analysis.input);
+    const request = { ids: tokenizer.encode(input.text) };
+    const result = await attentionPatterns(handle, request, control);
+    return { kind: 'attention', id, createdAt, labels: labelsOf(request.ids), input, request, result };
   }
   if (analysis.kind === 'tracing') {
     const input = tracingInputSchema.parse(analysis.input);

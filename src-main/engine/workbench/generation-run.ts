@@ -12,12 +12,15 @@ import type { ExperimentResults, TokenRecord, Variant } from '../experiment/sche
 import type { DecodingStep } from '../../../src-shared/decoding-schema';
 import type { TokenEvent } from '../generate/generate';
 import type { GenerationSettings } from '../generate/settings';
+import type { Plan } from '../hooks/plan';
 import type { WorkbenchEvent } from './protocol';
 
 export interface RunRequest {
   promptIds: number[];
   settings: GenerationSettings;
   variants: Variant[];
+  /** Each variant's interventions as validated against the model (variant-issues.ts variantReport). */
+  plans: Plan[];
 }
 
 export class GenerationRun {
@@ -38,10 +41,10 @@ export class GenerationRun {
     this.abort.abort();
   }
 
-  private async execute(handle: ModelHandle, { promptIds, settings, variants }: RunRequest): Promise<void> {
+  private async execute(handle: ModelHandle, { promptIds, settings, variants, plans }: RunRequest): Promise<void> {
     const ranAt = new Date().toISOString();
     const tokens: TokenRecord[][] = variants.map(() => []);
-    const runs: VariantRun[] = variants.map((variant) => ({ plan: { interventions: variant.interventions }, decoding: variant.decoding }));
+    const runs: VariantRun[] = variants.map((variant, i) => ({ plan: plans[i], decoding: variant.decoding }));
     try {
       const stream = handle.generateVariants(promptIds, settings, runs, { signal: this.abort.signal });
       let step = await stream.next();

@@ -19,8 +19,15 @@ import type { VariantIssue } from './protocol';
 export function variantIssues(spec: ModelSpec | null, input: unknown): VariantIssue[] {
   const parsed = safeParseBounded(variantSchema, input);
   if (!parsed.success) return zodIssues(parsed.error.issues).map((issue) => ({ ...issue, path: dottedPath(issue.path) }));
-  if (!spec) return [];
-  const variant = parsed.data;
+  return spec ? variantReport(spec, parsed.data).issues : [];
+}
+
+/**
+ * A parsed variant checked against the model: its plan (null when invalid) and its
+ * problems, errors then warnings. Workbench.generate hands the plans on to the engine,
+ * which then does not check them again (validatePlan).
+ */
+export function variantReport(spec: ModelSpec, variant: Variant): { plan: Plan | null; issues: VariantIssue[] } {
   const { plan, errors } = checkPlan(spec, variant);
   // An invalid plan still lets the decoding be checked, against no schedule.
   const decoding = decodingReport(spec, variant.decoding, plan && planScheduleBlocks(plan));
@@ -29,12 +36,13 @@ export function variantIssues(spec: ModelSpec | null, input: unknown): VariantIs
     message: issue.message,
     ...(severity ? { severity } : {}),
   });
-  return [
+  const issues = [
     ...errors,
     ...decoding.errors.map(at('decoding.')),
     ...(plan ? planWarnings(plan) : []).map(at('', 'warning')),
     ...decoding.warnings.map(at('decoding.', 'warning')),
   ];
+  return { plan, issues };
 }
 
 /** The variant's interventions as a valid plan, or null and their problems. */

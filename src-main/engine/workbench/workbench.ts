@@ -46,7 +46,7 @@ import {
   type WorkbenchEvent,
   type WorkbenchMethod,
 } from './protocol';
-import { variantIssues } from './variant-issues';
+import { variantIssues, variantReport } from './variant-issues';
 import { dottedPath, issueLines, safeParseBounded, zodIssues } from '../../../src-shared/issues';
 import { readVectorFile } from '../interchange/vector-file';
 import { exportVectors, extractForLibrary, importVectors, saeDirection, saeFeatures, sweepVector, type ImportedVectors, type SaeSummary, type SweepAnswer } from './vectors';
@@ -334,16 +334,19 @@ export class Workbench implements WorkbenchApi {
     return this.exclusive(async () => {
       const handle = this.model();
       // Checked before the current run is touched: a bad request leaves it running.
-      variants.forEach((variant, i) => {
-        const issues = variantIssues(handle.spec, variant).filter((issue) => issue.severity !== 'warning'); // warnings run
-        if (issues.length > 0) {
+      // Validated once here; the engine receives these plans and does not check them again.
+      const plans = variants.map((variant, i) => {
+        const report = variantReport(handle.spec, variant);
+        const issues = report.issues.filter((issue) => issue.severity !== 'warning'); // warnings run
+        if (issues.length > 0 || report.plan === null) {
           const list = issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
           throw new EngineError('bad_plan', `variant ${i} (${variant.name}): ${list}`, { variant: i, issues });
         }
+        return report.plan;
       });
       const promptIds = this.promptIds(prompt.text, prompt.chat);
       await this.stopRun();
-      const run = new GenerationRun(handle, { promptIds, settings, variants }, (event) => this.emit(event));
+      const run = new GenerationRun(handle, { promptIds, settings, variants, plans }, (event) => this.emit(event));
       this.run = run;
       this.setState('generating');
       void run.finished.then(() => {

@@ -8,15 +8,16 @@ import { visibleToken } from './format';
 export type LensRecord = Extract<AnalysisRecord, { kind: 'lens' }>;
 export type PatchingRecord = Extract<AnalysisRecord, { kind: 'patching' }>;
 export type TracingRecord = Extract<AnalysisRecord, { kind: 'tracing' }>;
+export type AttentionRecord = Extract<AnalysisRecord, { kind: 'attention' }>;
 
 /** One line naming what a saved analysis looked at, for the list of analyses. */
 export function recordSummary(record: AnalysisRecord): string {
-  if (record.kind === 'lens') return record.input.text;
+  if (record.kind === 'lens' || record.kind === 'attention') return record.input.text;
   if (record.kind === 'tracing') return `${record.input.subject} in ${record.input.text}`;
   return `${record.input.clean} → ${record.input.corrupted}`;
 }
 
-export const RECORD_KIND_LABEL: Record<AnalysisRecord['kind'], string> = { lens: 'Lens', patching: 'Patching', tracing: 'Tracing' };
+export const RECORD_KIND_LABEL: Record<AnalysisRecord['kind'], string> = { lens: 'Lens', patching: 'Patching', tracing: 'Tracing', attention: 'Attention' };
 
 /** The text of a token id the record names (its vocabulary entry), or #id. */
 export function tokenLabel(record: AnalysisRecord, id: number): string {
@@ -80,9 +81,7 @@ export interface CellVariant {
 export function cellVariant(record: PatchingRecord, layer: number, column: number): CellVariant {
   const { request, result, input } = record;
   const hook = `blocks.${layer}.${HOOK_OF[request.site]}`;
-  if (result.columnKind === 'head') {
-    return { name: `Ablate L${layer}H${column}`, intervention: { op: 'scale', hook, indices: [column], values: [0], positions: 'all' }, origin: null };
-  }
+  if (result.columnKind === 'head') return headAblation(layer, column);
   const denoising = request.direction === 'denoising';
   const ids = denoising ? request.clean : request.corrupted;
   const text = denoising ? input.clean : input.corrupted;
@@ -93,6 +92,11 @@ export function cellVariant(record: PatchingRecord, layer: number, column: numbe
     intervention: { op: 'patch', hook, positions, source: { prompt_ids: ids } },
     origin: { kind: 'patch-source', text },
   };
+}
+
+/** A head switched off (its z scaled to 0 at every position): the head ablation Compare offers. */
+export function headAblation(layer: number, head: number): CellVariant {
+  return { name: `Ablate L${layer}H${head}`, intervention: { op: 'scale', hook: `blocks.${layer}.attn.hook_z`, indices: [head], values: [0], positions: 'all' }, origin: null };
 }
 
 /** "3/12 forward passes" for a progress label. */
