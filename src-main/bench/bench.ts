@@ -18,7 +18,8 @@
  *      next-token distribution over a 64-token text, and greedy top-1 agreement (quality.ts).
  *
  *   7. With --analyses: a full resid_pre patching sweep on the SmolLM2-135M-shaped model,
- *      batched against one forward pass per patch (analyses.ts).
+ *      batched against one forward pass per patch, and the neuron atlas's neurons per second
+ *      against the bare unembedding product's throughput (analyses.ts).
  *
  * Results go to stdout (a table, or one JSON object with --json); progress goes to stderr.
  *
@@ -38,7 +39,7 @@ import { Runtime } from '../engine/runtime/runtime';
 import { buildRandomModel } from '../test/fixtures/random-model';
 import { measureQuality, QUALITY_TOKENS, type QualityResult } from './quality';
 import { ALTERNATING_ROUNDS, ALTERNATING_TOKENS, alternatingDecode } from './quantized-decode';
-import { benchAnalyses, PATCH_BATCHED_TARGET, PATCH_PROMPT_TOKENS, type PatchingBench } from './analyses';
+import { benchAnalyses, PATCH_BATCHED_TARGET, PATCH_PROMPT_TOKENS, type AtlasBench, type PatchingBench } from './analyses';
 
 const REPO_ROOT = resolve(__dirname, '..', '..');
 const STORIES_PATH = resolve(REPO_ROOT, '..', 'shared', 'models', 'stories260K-hf');
@@ -285,6 +286,7 @@ interface Report {
   quality: QualityResult[];
   /** With --analyses only. */
   patching: PatchingBench | null;
+  atlas: AtlasBench | null;
   seconds: number;
 }
 
@@ -343,6 +345,15 @@ function formatReport(r: Report): string {
           `  batched is ${f(r.patching.speedup, 2)}x faster per patch (target >= ${PATCH_BATCHED_TARGET}x)`,
         ]
       : []),
+    ...(r.atlas
+      ? [
+          '',
+          `Neuron atlas, ${d.model}, layer ${r.atlas.layer}: up, gate and down directions through the final norm and the head, top 10 each:`,
+          `  ${r.atlas.neurons} directions in ${f(r.atlas.seconds, 2)} s = ${f(r.atlas.neuronsPerSecond, 0)} neurons/s`,
+          `  bare product [${r.atlas.matmul.rows}, d_model] x [d_model, d_vocab]: ${f(r.atlas.matmul.medianMs, 1)} ms median = ${f(r.atlas.matmul.gflops, 1)} GFLOP/s = ${f(r.atlas.matmul.rowsPerSecond, 0)} rows/s`,
+          `  the atlas runs at ${f(100 * r.atlas.fractionOfMatmul, 0)}% of the bare product's rate`,
+        ]
+      : []),
     '',
     `${f(r.seconds, 0)} s in all`,
     '',
@@ -390,8 +401,8 @@ async function main(argv: string[]): Promise<number> {
     }
     const formats = [weightOptions('f32'), ...(['int8', 'int4'] as const).map((format) => weightOptions(format, overrides))];
     const alternating = await alternatingDecode(smolPath, join(tmp, 'cache-smollm'), threads, formats, log);
-    if (parsed.data.analyses) log('SmolLM2-135M-shaped: patching sweep, batched and one pass per patch');
-    const patching = parsed.data.analyses ? await benchAnalyses(smolPath, join(tmp, 'cache-smollm'), choice) : null;
+    if (parsed.data.analyses) log('SmolLM2-135M-shaped: patching sweep, batched and one pass per patch; neuron atlas of one layer');
+    const analyses = parsed.data.analyses ? await benchAnalyses(smolPath, join(tmp, 'cache-smollm'), choice) : null;
     log('quality: stories260K and llama2xs, fp32 vs int8 and int4');
     const quality = [
       ...(await measureQuality('stories260K', STORIES_PATH, join(tmp, 'cache-quality-stories'), threads, overrides)),
@@ -415,7 +426,8 @@ async function main(argv: string[]): Promise<number> {
       plans: { model: s.name, ...smol.plans! },
       quantizedDecode: alternating.map((q) => ({ ...q, speedup: alternating[0].medianMs / q.medianMs, target: QUANTIZED_TARGETS[q.weights.split('-')[0]] ?? null })),
       quality,
-      patching,
+      patching: analyses?.patching ?? null,
+      atlas: analyses?.atlas ?? null,
       seconds: (performance.now() - started) / 1000,
     };
     process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatReport(report));

@@ -11,6 +11,7 @@ import { issueLines, safeParseBounded, zodIssues } from '../../src-shared/issues
 import { parseJson } from '../../src-shared/json-syntax';
 import { UsageError, validate, withModel } from './common';
 import { lensCommand, patchCommand, traceCommand } from './inside';
+import { atlasCommand } from './atlas';
 import { vectorCommand } from './vector';
 
 
@@ -214,6 +215,7 @@ async function hooksCommand(flags: Record<string, unknown>): Promise<void> {
 }
 
 const COMMANDS: Record<string, (flags: Record<string, unknown>, positionals: string[]) => Promise<void>> = {
+  atlas: atlasCommand,
   generate: generateCommand,
   hooks: hooksCommand,
   lens: lensCommand,
