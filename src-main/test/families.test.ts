@@ -15,7 +15,7 @@ import { collect } from '../engine/generate/generate';
 import { generationSettingsSchema } from '../engine/generate/settings';
 import { listHooks } from '../engine/hooks/names';
 import { buildRandomModel, type RandomModel, type RandomModelOptions } from './fixtures/random-model';
-import { argmax, logSoftmaxAt, maxAbsDiff, referenceForward, referenceLens, weightGetter, type ReferenceHook } from './reference/forward';
+import { argmax, logSoftmaxAt, maxAbsDiff, referenceCapture, referenceForward, referenceLens, weightGetter, type ReferenceHook } from './reference/forward';
 
 /** float32 engine vs float64 reference, as in parity-random.test.ts. */
 const TOLERANCE = 1e-4;
@@ -198,6 +198,37 @@ describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, site
     const steered = (await handle.run(promptIds, plan)).logits;
     expectClose(steered, expected.logits);
     expect(maxAbsDiff(lastLogits(steered), (await handle.forward(promptIds, 'last'))[0])).toBeGreaterThan(1e-3);
+  });
+
+  it('captures and edits the norm scales, the attention scores and unembed.hook_in as the reference does', async () => {
+    const { nHeads, dModel } = model.spec;
+    const hooks = ['blocks.0.ln1.hook_scale', 'blocks.1.ln2.hook_scale', 'ln_final.hook_scale', 'blocks.1.attn.hook_attn_scores', 'unembed.hook_in'];
+    const { captures } = await handle.run(promptIds, { captures: hooks.map((hook) => ({ hook, positions: 'all' })) });
+    const seen = new Map<string, Float64Array[]>();
+    reference(promptIds, (site, rows) => void seen.set(site, rows));
+    for (const hook of hooks) expect(maxAbsDiff(captures[hook].data, referenceCapture(hook, seen.get(hook)!, nHeads)), hook).toBeLessThan(TOLERANCE);
+    expect(captures['ln_final.hook_scale'].shape).toEqual([promptIds.length, 1]);
+    expect(captures['blocks.1.attn.hook_attn_scores'].shape).toEqual([nHeads, promptIds.length, promptIds.length]);
+
+    // Double block 0's ln2 scale, flatten head 1's scores in block 1 (uniform attention over the
+    // keys the mask allows: the mask holds after the edit) and shift the unembedding's input.
+    const vector = Array.from({ length: dModel }, (_, i) => Math.cos(i));
+    const plan = {
+      interventions: [
+        { op: 'scale', hook: 'blocks.0.ln2.hook_scale', indices: [0], values: [2] },
+        { op: 'set', hook: 'blocks.1.attn.hook_attn_scores', indices: [1], values: [0] },
+        { op: 'add', hook: 'unembed.hook_in', vector, scale: 0.5 },
+      ],
+    };
+    const n = promptIds.length;
+    const expected = reference(promptIds, (site, rows) => {
+      if (site === 'blocks.0.ln2.hook_scale') return rows.map((row) => row.map((x) => 2 * x));
+      if (site === 'blocks.1.attn.hook_attn_scores') return rows.map((row) => Float64Array.from(row).fill(0, n, 2 * n));
+      if (site === 'unembed.hook_in') return rows.map((row) => row.map((x, i) => x + 0.5 * vector[i]));
+    });
+    const edited = (await handle.run(promptIds, plan)).logits;
+    expectClose(edited, expected.logits);
+    expect(maxAbsDiff(lastLogits(edited), (await handle.forward(promptIds, 'last'))[0])).toBeGreaterThan(1e-3);
   });
 
   it('ablates a head (scale 0 at attn.hook_z) as the reference does', async () => {

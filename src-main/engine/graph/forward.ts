@@ -126,17 +126,28 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
     return hasBias ? g.op1('Add', [y, w(`${param}.bias`)], { output }) : y;
   };
   // RMSNorm: x / rms(x) * g; LayerNorm: (x - mean) / std * g + b. `gain` is the canonical weight name.
-  const norm = (x: Value, gain: string, output?: string): Value =>
-    traits.norm === 'rms'
-      ? g.op1('SimplifiedLayerNormalization', [x, w(gain)], { attrs: { axis: -1, epsilon: { float: normEps }, stash_type: 1 }, output })
-      : g.op1('LayerNormalization', [x, w(gain), w(paramName.bias(gain))], { attrs: { axis: -1, epsilon: { float: normEps }, stash_type: 1 }, output });
+  // One fused op, unless a plan reads or changes the norm's scale (`scaleHook`), which it keeps inside:
+  // then the scale sqrt(mean(x^2) + eps) (x centred first by LayerNorm) is computed, tapped, and divided by.
+  const meanOverLast = (x: Value): Value => g.op1('ReduceMean', [x, g.constant('int64', [1], [-1], 'last_axis')], { attrs: { keepdims: 1 } });
+  const norm = (x: Value, gain: string, output?: string, scaleHook?: string): Value => {
+    const bias = traits.norm === 'layer' ? [w(paramName.bias(gain))] : [];
+    if (scaleHook === undefined || !taps.touches(scaleHook)) {
+      const fused = traits.norm === 'rms' ? 'SimplifiedLayerNormalization' : 'LayerNormalization';
+      return g.op1(fused, [x, w(gain), ...bias], { attrs: { axis: -1, epsilon: { float: normEps }, stash_type: 1 }, output });
+    }
+    const centred = traits.norm === 'rms' ? x : g.op1('Sub', [x, meanOverLast(x)]);
+    const eps = g.constant('float32', [], [normEps], 'norm_eps');
+    const scale = taps.tap(g, scaleHook, g.op1('Sqrt', [g.op1('Add', [meanOverLast(g.op1('Mul', [centred, centred])), eps])], { output: g.unique(scaleHook) })); // [batch, pos, 1]
+    const scaled = g.op1('Mul', [g.op1('Div', [centred, scale]), w(gain)], { output: bias.length === 0 ? output : undefined });
+    return bias.length === 0 ? scaled : g.op1('Add', [scaled, ...bias], { output });
+  };
   // residual + delta, then the norm of the sum; returns [normed, residual]. One fused op unless a
-  // plan changes the residual there, which the fused op would hide.
-  const residualThenNorm = (delta: Value, residual: Value, gain: string, residualHooks: string[], normedHook: string): [Value, Value] => {
-    if (residualHooks.some((hook) => taps.changes(hook))) {
+  // plan changes the residual there, or reads or changes the norm's scale, which the fused op would hide.
+  const residualThenNorm = (delta: Value, residual: Value, gain: string, residualHooks: string[], normedHook: string, scaleHook: string): [Value, Value] => {
+    if (residualHooks.some((hook) => taps.changes(hook)) || taps.touches(scaleHook)) {
       let sum = g.op1('Add', [delta, residual], { output: g.unique(residualHooks[0]) });
       for (const hook of residualHooks) sum = taps.tap(g, hook, sum);
-      return [taps.tap(g, normedHook, norm(sum, gain, g.unique(normedHook))), sum];
+      return [taps.tap(g, normedHook, norm(sum, gain, g.unique(normedHook), scaleHook)), sum];
     }
     const fused = traits.norm === 'rms' ? 'SkipSimplifiedLayerNormalization' : 'SkipLayerNormalization';
     const gains = traits.norm === 'rms' ? [w(gain)] : [w(gain), w(paramName.bias(gain))];
@@ -147,6 +158,14 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
     });
     for (const hook of residualHooks) taps.tap(g, hook, sum); // observed only: nothing changes here
     return [taps.tap(g, normedHook, normed), sum];
+  };
+  // q.k (scaled) + mask: TransformerLens's attn.hook_attn_scores. An edit there is followed by the
+  // mask again (-inf wherever the mask is), so no edit lets a query see a key the mask hides and
+  // no -inf arithmetic (an edit's -inf * 0) reaches the softmax as NaN.
+  const attentionScores = (qk: Value, mask: Value, scoresHook: string): Value => {
+    const masked = taps.tap(g, scoresHook, g.op1('Add', [qk, mask], { output: g.unique(scoresHook) }), 'pattern');
+    if (!taps.changes(scoresHook)) return masked;
+    return g.op1('Where', [g.op1('IsInf', [mask], { attrs: { detect_positive: 0 } }), mask, masked]);
   };
   const activation = (x: Value): Value => {
     switch (traits.activation) {
@@ -192,7 +211,7 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
   taps.enterBlocks(embed);
   let residPre = taps.tap(g, `blocks.${schedule[0]}.hook_resid_pre`, embed);
   const ln1Hook = `blocks.${schedule[0]}.ln1.hook_normalized`;
-  let normed = taps.tap(g, ln1Hook, norm(residPre, paramName.ln1(schedule[0]), ln1Hook)); // [batch, pos, d_model]
+  let normed = taps.tap(g, ln1Hook, norm(residPre, paramName.ln1(schedule[0]), ln1Hook, `blocks.${schedule[0]}.ln1.hook_scale`)); // [batch, pos, d_model]
 
   // One KV-cache slot per schedule position: a block that runs twice sees different inputs each time.
   for (const [slot, layer] of schedule.entries()) {
@@ -226,12 +245,12 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
     const kT = g.op1('Unsqueeze', [g.op1('Transpose', [kAll], { attrs: { perm: [0, 2, 3, 1] } }), axis2]); // [batch, n_kv_heads, 1, d_head, key_pos]
     const vByHead = g.op1('Unsqueeze', [g.op1('Transpose', [vAll], { attrs: { perm: [0, 2, 1, 3] } }), axis2]); // [batch, n_kv_heads, 1, key_pos, d_head]
     const qGrouped = g.op1('Transpose', [g.op1('Reshape', [g.op1('Mul', [qRot, attnScale]), groupedHeadsShape])], { attrs: { perm: [0, 2, 3, 1, 4] } }); // [batch, n_kv_heads, group, pos, d_head]
-    const scores = g.op1('Add', [g.op1('MatMul', [qGrouped, kT]), mask]); // [batch, n_kv_heads, group, pos, key_pos]
+    const scores = attentionScores(g.op1('MatMul', [qGrouped, kT]), mask, hook('attn.hook_attn_scores')); // [batch, n_kv_heads, group, pos, key_pos]
     const pattern = at('attn.hook_pattern', g.op1('Softmax', [scores], { attrs: { axis: -1 }, output: named('attn.hook_pattern') }), 'pattern'); // grouped: head = kv_head * group + g
     const zGrouped = g.op1('MatMul', [pattern, vByHead]); // [batch, n_kv_heads, group, pos, d_head]
     const z = at('attn.hook_z', g.op1('Reshape', [g.op1('Transpose', [zGrouped], { attrs: { perm: [0, 3, 1, 2, 4] } }), flatHeadsShape], { output: named('attn.hook_z') })); // [batch, pos, n_heads * d_head]
     const attnOut = at('hook_attn_out', linear(z, block('attn.o_proj'), nHeads * dHead, traits.oBias, named('hook_attn_out'))); // [batch, pos, d_model]
-    const [normed2, residMid] = residualThenNorm(attnOut, residPre, paramName.ln2(layer), [hook('hook_resid_mid')], hook('ln2.hook_normalized'));
+    const [normed2, residMid] = residualThenNorm(attnOut, residPre, paramName.ln2(layer), [hook('hook_resid_mid')], hook('ln2.hook_normalized'), hook('ln2.hook_scale'));
 
     // MLP: gated down(act(gate(x)) * up(x)), or plain down(act(up(x))); hook_pre is the activation's input either way.
     let post: Value; // [batch, pos, d_mlp]
@@ -248,16 +267,17 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
     // Residual add, fused with the norm that reads it next: the next block's ln1 or ln_final.
     const next = schedule[slot + 1];
     const nextGain = next === undefined ? paramName.lnFinal() : paramName.ln1(next);
-    const nextNormedHook = next === undefined ? 'ln_final.hook_normalized' : `blocks.${next}.ln1.hook_normalized`;
+    const nextNorm = next === undefined ? 'ln_final' : `blocks.${next}.ln1`;
     const residualHooks = next === undefined ? [hook('hook_resid_post')] : [hook('hook_resid_post'), `blocks.${next}.hook_resid_pre`];
-    [normed, residPre] = residualThenNorm(mlpOut, residMid, nextGain, residualHooks, nextNormedHook);
+    [normed, residPre] = residualThenNorm(mlpOut, residMid, nextGain, residualHooks, `${nextNorm}.hook_normalized`, `${nextNorm}.hook_scale`);
   }
   const finalResidual = residPre; // output of the last block run, before ln_final
 
   // Unembed only the requested positions: prefill needs one row of logits, not seq rows.
-  const atLogitsPositions = (x: Value): Value => g.op1('Gather', [x, logitsPositions], { attrs: { axis: 1 } }); // [batch, n_logits, d_vocab]
+  const atLogitsPositions = (x: Value, output?: string): Value => g.op1('Gather', [x, logitsPositions], { attrs: { axis: 1 }, output }); // [batch, n_logits, width]
   const changed = taps.changes('logits'); // then the output is the changed value, renamed
-  let logits = taps.tap(g, 'logits', linear(atLogitsPositions(normed), 'unembed', dModel, false, changed ? g.fresh(graphOutput.logits) : graphOutput.logits)); // [batch, n_logits, d_vocab]
+  const unembedIn = taps.tap(g, 'unembed.hook_in', atLogitsPositions(normed, g.unique('unembed.hook_in'))); // [batch, n_logits, d_model]
+  let logits = taps.tap(g, 'logits', linear(unembedIn, 'unembed', dModel, false, changed ? g.fresh(graphOutput.logits) : graphOutput.logits)); // [batch, n_logits, d_vocab]
   if (changed) logits = g.op1('Identity', [logits], { output: graphOutput.logits });
   g.output(logits, 'float32', ['batch', 'n_logits', dVocab]);
 
