@@ -107,7 +107,7 @@ export type PickKind = 'open-experiment' | 'save-experiment' | 'model-folder' | 
 export interface TokenStreamEvent {
   type: 'token';
   runId: string;
-  variant: number; // index into the request's variants
+  variant: number; // index into the variants the run generates (generate's answer lists their ids)
   index: number; // 0 for the first generated token
   token: TokenRecord;
 }
@@ -173,6 +173,12 @@ export const requestSchemas = {
     prompt: promptSchema,
     settings: generationSettingsSchema,
     variants: z.array(variantSchema).min(1, 'must hold at least the baseline').max(16, 'at most 16 variants run together'),
+    /**
+     * Regenerate only the variant with this id (the live strength slider): it runs with the
+     * baseline (variants[0]) beside it, which its tokens are compared with, and the other
+     * variants are neither checked nor run. Token events and results hold those two.
+     */
+    only: z.string().min(1).nullable().default(null),
   }),
   cancel: z.strictObject({ runId: z.string().min(1) }),
   analyse: z.strictObject({ analysis: analysisInputSchema }),
@@ -246,7 +252,8 @@ export interface WorkbenchApi {
   /** Check a variant against the loaded model; issues name the field. */
   validateVariant(request: RequestOf<'validateVariant'>): Promise<{ issues: VariantIssue[] }>;
   /** Start generating every variant from the same prompt and seed; tokens stream as events. */
-  generate(request: RequestOf<'generate'>): Promise<{ runId: string; promptIds: number[] }>;
+  /** variantIds: the variants the run generates, in the order its token events index them. */
+  generate(request: RequestOf<'generate'>): Promise<{ runId: string; promptIds: number[]; variantIds: string[] }>;
   cancel(request: RequestOf<'cancel'>): Promise<void>;
   /** Start an analysis (logit lens, patching sweep) on the loaded model; progress and the record come as 'analysis' events. A new one cancels the one running. */
   analyse(request: RequestOf<'analyse'>): Promise<{ analysisId: string }>;

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { Engine, type EngineOptions, type ModelHandle } from '../engine';
 import { EngineError, serializeError, type SerializedError } from '../errors';
 import type { RecoveredSession } from '../experiment/autosave';
-import type { Experiment } from '../experiment/schema';
+import type { Experiment, Variant } from '../experiment/schema';
 import { hookInfo, listHooks, type HookInfo } from '../hooks/names';
 import { openModel } from '../model/load';
 import { adviseFormat } from '../model/memory';
@@ -329,8 +329,9 @@ export class Workbench implements WorkbenchApi {
 
   // ---------------------------------------------------------------- generation
 
-  async generate(request: RequestOf<'generate'>): Promise<{ runId: string; promptIds: number[] }> {
-    const { prompt, settings, variants } = parse('generate', request);
+  async generate(request: RequestOf<'generate'>): Promise<{ runId: string; promptIds: number[]; variantIds: string[] }> {
+    const { prompt, settings, variants: all, only } = parse('generate', request);
+    const variants = runVariants(all, only);
     return this.exclusive(async () => {
       const handle = this.model();
       // Checked before the current run is touched: a bad request leaves it running.
@@ -354,7 +355,7 @@ export class Workbench implements WorkbenchApi {
         this.run = null;
         this.setState('idle');
       });
-      return { runId: run.runId, promptIds };
+      return { runId: run.runId, promptIds, variantIds: variants.map((variant) => variant.id) };
     });
   }
 
@@ -469,6 +470,14 @@ function parse<M extends WorkbenchMethod>(method: M, request: unknown): ParamsOf
 }
 
 /** The hook's layout, or EngineError('bad_argument') that names the hook the caller gave. */
+/** The variants a run generates: all, or the baseline and the one `only` names (the baseline alone if it is the one). */
+function runVariants(variants: Variant[], only: string | null): Variant[] {
+  if (only === null) return variants;
+  const index = variants.findIndex((variant) => variant.id === only);
+  if (index < 0) throw new EngineError('bad_argument', `only: no variant has the id "${only}" (ids: ${variants.map((variant) => variant.id).join(', ')})`);
+  return index === 0 ? [variants[0]] : [variants[0], variants[index]];
+}
+
 function hookAt(handle: ModelHandle, hook: string): HookInfo {
   try {
     return hookInfo(handle.spec, hook);
