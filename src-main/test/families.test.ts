@@ -33,9 +33,22 @@ interface FamilyCase {
   sites: { has: string[]; lacks: string[] };
   /** A family-specific site to steer: width of the vector (d_head: added to every head). */
   siteEdit: { hook: string; width: number };
+  /** Sliding-window blocks: the prompt and the cached decoding run past the window, and dropping it changes the logits. */
+  windowed?: boolean;
 }
 
 const CASES: FamilyCase[] = [
+  {
+    // hf-meta keeps no Mistral tokenizer: TinyLlama's (the Llama-2 SentencePiece vocabulary of 32000, Mistral's size) stands in.
+    // A window of 8 against a 14-token prompt and 30 cached steps: every query past position 7 loses keys.
+    name: 'Mistral (sliding window 8 in every block, GQA 2:1)',
+    options: { config: 'mistralai__Mistral-7B-v0.1', tokenizer: 'TinyLlama__TinyLlama-1.1B-Chat-v1.0', layers: 2, dModel: 64, dMlp: 128, nHeads: 4, nKvHeads: 2, dHead: 16, seed: 34, dtype: 'BF16', configFields: { sliding_window: 8 } },
+    family: 'mistral',
+    sentenceIds: [1, 15043, 3186, 29892, 278, 11203, 6350, 29889],
+    sites: { has: ['attn.hook_rot_q', 'mlp.hook_pre_linear'], lacks: ['hook_pos_embed', 'attn.q_norm.hook_normalized'] },
+    siteEdit: { hook: 'blocks.1.attn.hook_rot_q', width: 16 },
+    windowed: true,
+  },
   {
     name: 'GPT-2 (LayerNorm, learned positions, Conv1D, fused c_attn, gelu_new, tied)',
     options: { config: 'openai-community__gpt2', layers: 3, dModel: 64, dMlp: 256, nHeads: 4, nKvHeads: 4, dHead: 16, seed: 31, dtype: 'BF16' },
@@ -89,7 +102,7 @@ const editRows =
     });
   };
 
-describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, siteEdit }) => {
+describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, siteEdit, windowed }) => {
   let model: RandomModel;
   let handle: ModelHandle;
   let promptIds: number[];
@@ -134,6 +147,15 @@ describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, site
       expect(capture.shape).toEqual([promptIds.length, model.spec.dModel]);
       expect(maxAbsDiff(capture.data, expected.residPost[layer].flatMap((row) => [...row])), `resid_post of block ${layer}`).toBeLessThan(TOLERANCE);
     }
+  });
+
+  it.runIf(windowed)('attends within the window: the same model without it gives other logits past the window', async () => {
+    const window = Math.max(...model.spec.traits.slidingWindow.map((w) => w ?? 0));
+    expect(promptIds.length).toBeGreaterThan(window);
+    const unwindowed = { ...model.spec, traits: { ...model.spec.traits, slidingWindow: model.spec.traits.slidingWindow.map(() => null) } };
+    const full = referenceForward(unwindowed, weightGetter(model.weights), promptIds, { logits: 'last' }).logits[0];
+    const [engine] = await handle.forward(promptIds, 'last');
+    expect(maxAbsDiff(engine, full)).toBeGreaterThan(1e-3);
   });
 
   it(`decodes ${CACHED_STEPS} greedy tokens through the KV cache exactly as recomputing every prefix`, async () => {

@@ -3,7 +3,7 @@
  * traits like the engine's graph but written independently of it.
  *
  * Written to be checked line by line against llama2.c's forward() and transformers'
- * modeling_llama.py (Llama, Mistral), modeling_gpt2.py (GPT-2: LayerNorm, learned
+ * modeling_llama.py (Llama), modeling_mistral.py and masking_utils.py (sliding window), modeling_gpt2.py (GPT-2: LayerNorm, learned
  * positions, biases, gelu_new, plain MLP), modeling_qwen2.py (q/k/v biases) and
  * modeling_qwen3.py (per-head q/k RMSNorm before rotary), not to be fast: no KV cache
  * (every call recomputes every position), float64 arithmetic throughout, one position and
@@ -157,7 +157,7 @@ export interface ReferenceOptions {
  */
 export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: readonly number[], options: ReferenceOptions = {}): ReferenceOutput {
   const { dModel, nLayers, nHeads, nKvHeads, dHead, dMlp, normEps, traits } = spec;
-  const missing = Object.entries({ sandwichNorms: traits.sandwichNorms, embedScale: traits.embedScale !== 1, attnSoftcap: traits.attnSoftcap !== null, finalSoftcap: traits.finalSoftcap !== null, slidingWindow: traits.slidingWindow.some((w) => w !== null), ropeLocalTheta: traits.ropeLocalTheta !== null });
+  const missing = Object.entries({ sandwichNorms: traits.sandwichNorms, embedScale: traits.embedScale !== 1, attnSoftcap: traits.attnSoftcap !== null, finalSoftcap: traits.finalSoftcap !== null, ropeLocalTheta: traits.ropeLocalTheta !== null });
   const unimplemented = missing.filter(([, used]) => used).map(([trait]) => trait);
   if (unimplemented.length > 0) throw new Error(`reference forward: ${unimplemented.join(', ')} not implemented`);
   const queriesPerKvHead = nHeads / nKvHeads;
@@ -200,14 +200,18 @@ export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: rea
     const kRot = rotaryPositions ? at(site('attn.hook_rot_k'), kNormed.map((x, pos) => rotary(x, nKvHeads, dHead, pos, invFreq))) : kNormed;
 
     const n = ids.length;
-    // Causal: position pos attends to source positions 0..pos; the scores of later ones are -inf.
+    // Causal: position pos attends to source positions firstVisible(pos)..pos; the scores of the others are -inf.
+    // Sliding window (Mistral; Gemma's local blocks): as transformers' masking_utils, key j is
+    // visible to query i iff i - window < j <= i, so a query sees `window` keys, itself included.
+    const window = traits.slidingWindow[layer];
+    const firstVisible = (pos: number): number => (window === null ? 0 : Math.max(0, pos - window + 1));
     const scores = at(
       site('attn.hook_attn_scores'),
       qRot.map((qPos, pos) => {
         const row = new Float64Array(nHeads * n).fill(-Infinity); // [n_heads, k_pos]
         for (let head = 0; head < nHeads; head++) {
           const kvOffset = Math.floor(head / queriesPerKvHead) * dHead; // grouped-query attention
-          for (let src = 0; src <= pos; src++) {
+          for (let src = firstVisible(pos); src <= pos; src++) {
             let dot = 0;
             for (let d = 0; d < dHead; d++) dot += qPos[head * dHead + d] * kRot[src][kvOffset + d];
             row[head * n + src] = dot * traits.attnScale; // 1/sqrt(d_head) unless the family says otherwise
@@ -221,7 +225,8 @@ export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: rea
       site('attn.hook_pattern'),
       scores.map((row, pos) => {
         const pattern = new Float64Array(nHeads * n); // [n_heads, k_pos]
-        for (let head = 0; head < nHeads; head++) pattern.set(softmax(row.subarray(head * n, head * n + pos + 1)), head * n);
+        const first = firstVisible(pos);
+        for (let head = 0; head < nHeads; head++) pattern.set(softmax(row.subarray(head * n + first, head * n + pos + 1)), head * n + first);
         return pattern;
       }),
     );
