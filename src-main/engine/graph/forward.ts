@@ -123,22 +123,25 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
     traits.norm === 'rms'
       ? g.op1('SimplifiedLayerNormalization', [x, w(gain)], { attrs: { axis: -1, epsilon: { float: normEps }, stash_type: 1 }, output })
       : g.op1('LayerNormalization', [x, w(gain), w(paramName.bias(gain))], { attrs: { axis: -1, epsilon: { float: normEps }, stash_type: 1 }, output });
-  // residual + delta, then the norm of the sum; returns [normed, residual]. One fused op unless a
-  // plan changes the residual there, which the fused op would hide.
+  // residual + delta, then the norm of the sum; returns [normed, residual]. One fused op
+  // unless a plan changes the residual there in a way the fused op would hide; steering
+  // adds fold into its skip input (Taps.foldedAdds), so a plan of adds keeps it fused.
   const residualThenNorm = (delta: Value, residual: Value, gain: string, residualHooks: string[], normedHook: string): [Value, Value] => {
-    if (residualHooks.some((hook) => taps.changes(hook))) {
+    const folded = taps.foldedAdds(g, residualHooks);
+    if (folded === null) {
       let sum = g.op1('Add', [delta, residual], { output: g.unique(residualHooks[0]) });
       for (const hook of residualHooks) sum = taps.tap(g, hook, sum);
       return [taps.tap(g, normedHook, norm(sum, gain, g.unique(normedHook))), sum];
     }
+    const skip = folded.reduce((steered, term) => g.op1('Add', [steered, term]), residual);
     const fused = traits.norm === 'rms' ? 'SkipSimplifiedLayerNormalization' : 'SkipLayerNormalization';
     const gains = traits.norm === 'rms' ? [w(gain)] : [w(gain), w(paramName.bias(gain))];
-    const [normed, sum] = g.op(fused, [delta, residual, ...gains], {
+    const [normed, sum] = g.op(fused, [delta, skip, ...gains], {
       domain: MS_DOMAIN,
       attrs: { epsilon: { float: normEps } },
       outputs: [g.unique(normedHook), null, null, g.unique(residualHooks[0])],
     });
-    for (const hook of residualHooks) taps.tap(g, hook, sum); // observed only: nothing changes here
+    for (const hook of residualHooks) taps.observe(hook, sum);
     return [taps.tap(g, normedHook, normed), sum];
   };
   const activation = (x: Value): Value => {
