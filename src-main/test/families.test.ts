@@ -15,7 +15,7 @@ import { collect } from '../engine/generate/generate';
 import { generationSettingsSchema } from '../engine/generate/settings';
 import { listHooks } from '../engine/hooks/names';
 import { buildRandomModel, type RandomModel, type RandomModelOptions } from './fixtures/random-model';
-import { argmax, logSoftmaxAt, maxAbsDiff, referenceForward, referenceLens, weightGetter, type ReferenceHook } from './reference/forward';
+import { argmax, logSoftmaxAt, maxAbsDiff, referenceCapture, referenceForward, referenceLens, weightGetter, type ReferenceHook } from './reference/forward';
 
 /** float32 engine vs float64 reference, as in parity-random.test.ts. */
 const TOLERANCE = 1e-4;
@@ -33,9 +33,22 @@ interface FamilyCase {
   sites: { has: string[]; lacks: string[] };
   /** A family-specific site to steer: width of the vector (d_head: added to every head). */
   siteEdit: { hook: string; width: number };
+  /** Sliding-window blocks: the prompt and the cached decoding run past the window, and dropping it changes the logits. */
+  windowed?: boolean;
 }
 
 const CASES: FamilyCase[] = [
+  {
+    // hf-meta keeps no Mistral tokenizer: TinyLlama's (the Llama-2 SentencePiece vocabulary of 32000, Mistral's size) stands in.
+    // A window of 8 against a 14-token prompt and 30 cached steps: every query past position 7 loses keys.
+    name: 'Mistral (sliding window 8 in every block, GQA 2:1)',
+    options: { config: 'mistralai__Mistral-7B-v0.1', tokenizer: 'TinyLlama__TinyLlama-1.1B-Chat-v1.0', layers: 2, dModel: 64, dMlp: 128, nHeads: 4, nKvHeads: 2, dHead: 16, seed: 34, dtype: 'BF16', configFields: { sliding_window: 8 } },
+    family: 'mistral',
+    sentenceIds: [1, 15043, 3186, 29892, 278, 11203, 6350, 29889],
+    sites: { has: ['attn.hook_rot_q', 'mlp.hook_pre_linear'], lacks: ['hook_pos_embed', 'attn.q_norm.hook_normalized'] },
+    siteEdit: { hook: 'blocks.1.attn.hook_rot_q', width: 16 },
+    windowed: true,
+  },
   {
     name: 'GPT-2 (LayerNorm, learned positions, Conv1D, fused c_attn, gelu_new, tied)',
     options: { config: 'openai-community__gpt2', layers: 3, dModel: 64, dMlp: 256, nHeads: 4, nKvHeads: 4, dHead: 16, seed: 31, dtype: 'BF16' },
@@ -89,7 +102,7 @@ const editRows =
     });
   };
 
-describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, siteEdit }) => {
+describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, siteEdit, windowed }) => {
   let model: RandomModel;
   let handle: ModelHandle;
   let promptIds: number[];
@@ -136,6 +149,15 @@ describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, site
     }
   });
 
+  it.runIf(windowed)('attends within the window: the same model without it gives other logits past the window', async () => {
+    const window = Math.max(...model.spec.traits.slidingWindow.map((w) => w ?? 0));
+    expect(promptIds.length).toBeGreaterThan(window);
+    const unwindowed = { ...model.spec, traits: { ...model.spec.traits, slidingWindow: model.spec.traits.slidingWindow.map(() => null) } };
+    const full = referenceForward(unwindowed, weightGetter(model.weights), promptIds, { logits: 'last' }).logits[0];
+    const [engine] = await handle.forward(promptIds, 'last');
+    expect(maxAbsDiff(engine, full)).toBeGreaterThan(1e-3);
+  });
+
   it(`decodes ${CACHED_STEPS} greedy tokens through the KV cache exactly as recomputing every prefix`, async () => {
     const settings = generationSettingsSchema.parse({ maxNewTokens: CACHED_STEPS, temperature: 0, stopAtEos: false });
     const { events, result } = await collect(handle.generate(promptIds, settings));
@@ -176,6 +198,37 @@ describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, site
     const steered = (await handle.run(promptIds, plan)).logits;
     expectClose(steered, expected.logits);
     expect(maxAbsDiff(lastLogits(steered), (await handle.forward(promptIds, 'last'))[0])).toBeGreaterThan(1e-3);
+  });
+
+  it('captures and edits the norm scales, the attention scores and unembed.hook_in as the reference does', async () => {
+    const { nHeads, dModel } = model.spec;
+    const hooks = ['blocks.0.ln1.hook_scale', 'blocks.1.ln2.hook_scale', 'ln_final.hook_scale', 'blocks.1.attn.hook_attn_scores', 'unembed.hook_in'];
+    const { captures } = await handle.run(promptIds, { captures: hooks.map((hook) => ({ hook, positions: 'all' })) });
+    const seen = new Map<string, Float64Array[]>();
+    reference(promptIds, (site, rows) => void seen.set(site, rows));
+    for (const hook of hooks) expect(maxAbsDiff(captures[hook].data, referenceCapture(hook, seen.get(hook)!, nHeads)), hook).toBeLessThan(TOLERANCE);
+    expect(captures['ln_final.hook_scale'].shape).toEqual([promptIds.length, 1]);
+    expect(captures['blocks.1.attn.hook_attn_scores'].shape).toEqual([nHeads, promptIds.length, promptIds.length]);
+
+    // Double block 0's ln2 scale, flatten head 1's scores in block 1 (uniform attention over the
+    // keys the mask allows: the mask holds after the edit) and shift the unembedding's input.
+    const vector = Array.from({ length: dModel }, (_, i) => Math.cos(i));
+    const plan = {
+      interventions: [
+        { op: 'scale', hook: 'blocks.0.ln2.hook_scale', indices: [0], values: [2] },
+        { op: 'set', hook: 'blocks.1.attn.hook_attn_scores', indices: [1], values: [0] },
+        { op: 'add', hook: 'unembed.hook_in', vector, scale: 0.5 },
+      ],
+    };
+    const n = promptIds.length;
+    const expected = reference(promptIds, (site, rows) => {
+      if (site === 'blocks.0.ln2.hook_scale') return rows.map((row) => row.map((x) => 2 * x));
+      if (site === 'blocks.1.attn.hook_attn_scores') return rows.map((row) => Float64Array.from(row).fill(0, n, 2 * n));
+      if (site === 'unembed.hook_in') return rows.map((row) => row.map((x, i) => x + 0.5 * vector[i]));
+    });
+    const edited = (await handle.run(promptIds, plan)).logits;
+    expectClose(edited, expected.logits);
+    expect(maxAbsDiff(lastLogits(edited), (await handle.forward(promptIds, 'last'))[0])).toBeGreaterThan(1e-3);
   });
 
   it('ablates a head (scale 0 at attn.hook_z) as the reference does', async () => {

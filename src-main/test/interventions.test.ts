@@ -17,7 +17,7 @@ import type { GenerationResult } from '../engine/generate/generate';
 import type { VariantRun, VariantTokenEvent } from '../engine/engine';
 import { paramName } from '../engine/model/spec';
 import { buildRandomModel, type RandomModel } from './fixtures/random-model';
-import { argmax, maxAbsDiff, referenceForward, referenceLens, weightGetter, type ReferenceHook } from './reference/forward';
+import { argmax, maxAbsDiff, referenceCapture, referenceForward, referenceLens, weightGetter, type ReferenceHook } from './reference/forward';
 import { expectEngineError } from './expect-engine-error';
 
 const TOLERANCE = 1e-4;
@@ -352,19 +352,10 @@ describe('captures', () => {
       const capture = captures[hook];
       const rows = seen.get(hook)!;
       expect(rows, hook).toBeDefined();
-      if (hook.endsWith('attn.hook_pattern')) {
-        expect(capture.shape).toEqual([6, n, n]);
-        const expected = new Float32Array(6 * n * n);
-        rows.forEach((row, q) => {
-          for (let head = 0; head < 6; head++) expected.set(row.subarray(head * n, (head + 1) * n), (head * n + q) * n);
-        });
-        expect(maxAbsDiff(capture.data, expected), hook).toBeLessThan(TOLERANCE);
-        continue;
-      }
-      expect(capture.shape[0], hook).toBe(n);
-      const flat = new Float32Array(rows.length * rows[0].length);
-      rows.forEach((row, pos) => flat.set(row, pos * row.length));
-      expect(maxAbsDiff(capture.data, flat), hook).toBeLessThan(TOLERANCE);
+      // Attention scores and patterns are [head, q_pos, k_pos]; every other site starts with pos.
+      if (/attn\.hook_(attn_scores|pattern)$/.test(hook)) expect(capture.shape, hook).toEqual([6, n, n]);
+      else expect(capture.shape[0], hook).toBe(n);
+      expect(maxAbsDiff(capture.data, referenceCapture(hook, rows, 6)), hook).toBeLessThan(TOLERANCE);
     }
     expect(captures['blocks.1.attn.hook_z'].dims).toEqual(['pos', 'head', 'd_head']);
     expect(captures['blocks.1.attn.hook_k'].shape).toEqual([n, 2, 16]);

@@ -1,6 +1,6 @@
 /** The shared dispatcher: malformed messages never reach the engine, and say what is wrong. */
 import { describe, expect, it } from 'vitest';
-import { EngineError, requestSchemas, type WireResponse, type WorkbenchApi, type WorkbenchMethod } from '../engine/api';
+import { EngineError, parseParams, requestSchemas, type WireResponse, type WorkbenchApi, type WorkbenchMethod } from '../engine/api';
 import { dispatch, parseRequest } from './dispatch';
 
 /** An API that records what reaches it; `answer` decides what each method returns or throws. */
@@ -90,6 +90,20 @@ describe('dispatch', () => {
     expect(calls).toEqual([['tokenize', { text: 'Hi', chat: false }]]);
     // Params may be left out for methods that take none.
     expect(parseRequest({ kind: 'request', id: 12, method: 'status' })).toMatchObject({ ok: true, request: { method: 'status', params: {} } });
+  });
+
+  it('hands on params the Workbench does not parse again, and parses anything else', async () => {
+    const { api, calls } = recordingApi();
+    const variant = { id: 'v1', name: 'steer', interventions: [{ hook: 'blocks.0.hook_resid_post', op: 'add', vector: [0.5, -0.5], scale: 2 }] };
+    await dispatch(api, JSON.stringify({ kind: 'request', id: 14, method: 'validateVariant', params: { variant } }));
+    const [[, handedOn]] = calls;
+    const again = parseParams('validateVariant', handedOn);
+    expect(again.success && again.data).toBe(handedOn); // the same object: not parsed a second time
+    // A look-alike that did not come from the parser is parsed, so a direct caller is still checked.
+    const lookAlike = JSON.parse(JSON.stringify(handedOn)) as unknown;
+    const parsed = parseParams('validateVariant', lookAlike);
+    expect(parsed.success && parsed.data).not.toBe(lookAlike);
+    expect(parseParams('validateVariant', { variant: { ...variant, interventions: [{ hook: 'x', op: 'nope' }] } }).success).toBe(false);
   });
 
   it('answers void methods with result null', async () => {

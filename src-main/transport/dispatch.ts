@@ -8,8 +8,8 @@
  * of code 'bad_request' that names the method and the field, and never reaches the engine.
  */
 import { z } from 'zod';
-import { dottedPath, issueLines, safeParseBounded, zodIssues } from '../../src-shared/issues';
-import { requestSchemas, serializeError, type WireError, type WireRequest, type WireResponse, type WorkbenchApi, type WorkbenchMethod } from '../engine/api';
+import { dottedPath, issueLines, zodIssues } from '../../src-shared/issues';
+import { parseParams, requestSchemas, serializeError, type WireError, type WireRequest, type WireResponse, type WorkbenchApi, type WorkbenchMethod } from '../engine/api';
 
 const METHODS = Object.keys(requestSchemas) as WorkbenchMethod[];
 
@@ -47,7 +47,7 @@ export function parseRequest(message: unknown): ParsedRequest {
   }
   const { id, method } = envelope.data;
   if (!(METHODS as string[]).includes(method)) return badRequest(id, `unknown method "${method}" (methods: ${METHODS.join(', ')})`);
-  const params = safeParseBounded(requestSchemas[method as WorkbenchMethod], envelope.data.params ?? {});
+  const params = parseParams(method as WorkbenchMethod, envelope.data.params);
   if (!params.success) {
     const issues = zodIssues(params.error.issues, [], '(params)');
     return badRequest(id, `${method}: invalid params: ${issueLines(issues)}`, { method, issues: issues.map((issue) => ({ ...issue, path: dottedPath(issue.path) })) });

@@ -7,7 +7,7 @@
  *
  * Parameter inputs, per intervention (prefix = `intervention.{i}`, graph-io.ts), with the
  * shapes the compiler feeds (plan/feeds.ts). Residual-like sites are [batch, seq, width]; the
- * attention pattern is [batch, n_kv_heads, group, seq, key_pos]:
+ * attention scores and pattern are [batch, n_kv_heads, group, seq, key_pos]:
  *   add     prefix.delta [batch, 1, width] (scale * vector)  prefix.mask [batch, seq, 1]
  *           x + mask * delta
  *   set     prefix.select, prefix.values [batch, 1, width]   prefix.mask
@@ -16,7 +16,7 @@
  *           x * (1 + mask * factor)
  *   patch   prefix.values [batch, seq, width]   prefix.mask
  *           x + mask * (values - x)
- * At the pattern, select/values/factor are [batch, n_kv_heads, group, 1, 1] (whole heads)
+ * At the scores and the pattern, select/values/factor are [batch, n_kv_heads, group, 1, 1] (whole heads)
  * and the mask is [batch, 1, 1, seq, 1] (query positions).
  */
 import { graphInput, graphOutput } from '../graph-io';
@@ -97,6 +97,11 @@ export class Taps {
   /** True when a plan changes the value at `hook` (so a fused op that hides it must be split). */
   changes(hook: string): boolean {
     return this.spec.interventions.some((intervention) => intervention.hook === hook);
+  }
+
+  /** True when a plan reads or changes the value at `hook` (so a value a fused op keeps inside must be computed on its own). */
+  touches(hook: string): boolean {
+    return this.observed.has(hook) || this.changes(hook);
   }
 
   /** The plan's low-rank edits of a linear weight, in plan order (none when it leaves the weight alone). */

@@ -90,10 +90,21 @@ describe('real configs', () => {
     });
   });
 
-  it('Mistral-7B: accepted despite its sliding window', () => {
-    expect(specFromConfig(meta('mistralai__Mistral-7B-v0.1'))).toMatchObject({
-      architecture: 'MistralForCausalLM', dModel: 4096, nLayers: 32, nHeads: 32, nKvHeads: 8, dHead: 128, dMlp: 14336, nCtx: 32768, tiedEmbeddings: false,
+  it('Mistral-7B: a 4096-position sliding window in every block', () => {
+    const spec = specFromConfig(meta('mistralai__Mistral-7B-v0.1'));
+    expect(spec).toMatchObject({
+      family: 'mistral', architecture: 'MistralForCausalLM', dModel: 4096, nLayers: 32, nHeads: 32, nKvHeads: 8, dHead: 128, dMlp: 14336, nCtx: 32768, tiedEmbeddings: false,
     });
+    expect(spec.traits.slidingWindow).toEqual(Array.from({ length: 32 }, () => 4096));
+  });
+
+  it("Mistral: sliding_window null turns the window off, absent is MistralConfig's 4096", () => {
+    const edited = (fields: Record<string, unknown>) => {
+      const { sliding_window: _, ...rest } = JSON.parse(readFileSync(join(meta('mistralai__Mistral-7B-v0.1'), 'config.json'), 'utf8')) as Record<string, unknown>;
+      return configFolder({ ...rest, ...fields });
+    };
+    expect(specFromConfig(edited({ sliding_window: null })).traits.slidingWindow.every((window) => window === null)).toBe(true);
+    expect(specFromConfig(edited({})).traits.slidingWindow[0]).toBe(4096);
   });
 
   it('stories260K-hf', () => {

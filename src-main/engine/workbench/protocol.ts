@@ -19,6 +19,7 @@ import type { TokenFeatures } from '../interchange/sae-features';
 import type { LibraryVector } from '../experiment/schema';
 import type { AnalysisProgress } from '../analysis/control';
 import { analysisInputSchema, patchResultSchema, type AnalysisRecord } from '../../../src-shared/analysis-schema';
+import { safeParseBounded } from '../../../src-shared/issues';
 
 export type { RecoveredSession };
 
@@ -190,6 +191,20 @@ export const requestSchemas = {
 
 export type WorkbenchMethod = keyof typeof requestSchemas;
 export type RequestOf<M extends WorkbenchMethod> = z.input<(typeof requestSchemas)[M]>;
+export type ParamsOf<M extends WorkbenchMethod> = z.output<(typeof requestSchemas)[M]>;
+
+// The params objects parseParams produced. A request parsed at the transport reaches the
+// Workbench as one of these and is not parsed again (a Generate with a 16-variant plan is
+// parsed once per process, not once per layer it passes through).
+const parsedParams = new WeakSet<object>();
+
+/** requestSchemas[method] applied once: params this function already produced are returned as they are. */
+export function parseParams<M extends WorkbenchMethod>(method: M, params: unknown): z.ZodSafeParseResult<ParamsOf<M>> {
+  if (typeof params === 'object' && params !== null && parsedParams.has(params)) return { success: true, data: params as ParamsOf<M> };
+  const result = safeParseBounded(requestSchemas[method], params ?? {}) as z.ZodSafeParseResult<ParamsOf<M>>;
+  if (result.success) parsedParams.add(result.data as object);
+  return result;
+}
 
 export interface VariantIssue {
   /** Dotted path into the variant, e.g. "interventions.0.vector". */

@@ -4,8 +4,8 @@
  * (the WebSocket server of `npm run serve`, the app's utility process) wrap one of these
  * with the shared dispatcher; tests call it directly.
  *
- * Requests are parsed with requestSchemas here as well as in the dispatcher, so a direct
- * caller gets the same validation and every default filled in.
+ * Requests are parsed with requestSchemas here, so a direct caller gets the same validation
+ * and every default filled in; params the dispatcher already parsed are not parsed again.
  *
  * One generation at a time: a new generate request cancels the run in progress (the user
  * asked for new results, so the old ones are stale) and waits for it to wind down. The
@@ -16,7 +16,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { freemem, homedir } from 'node:os';
 import { join } from 'node:path';
-import type { z } from 'zod';
 import { Engine, type EngineOptions, type ModelHandle } from '../engine';
 import { EngineError, serializeError, type SerializedError } from '../errors';
 import type { RecoveredSession } from '../experiment/autosave';
@@ -34,7 +33,7 @@ import { AnalysisRun } from './analysis-run';
 import { writePatchExport } from '../analysis/export';
 import { compiledUsage, modelInfo } from './model-info';
 import {
-  requestSchemas,
+  parseParams,
   type CatalogModel,
   type EngineStatus,
   type ModelInfo,
@@ -45,9 +44,10 @@ import {
   type WorkbenchApi,
   type WorkbenchEvent,
   type WorkbenchMethod,
+  type ParamsOf,
 } from './protocol';
 import { variantIssues, variantReport } from './variant-issues';
-import { dottedPath, issueLines, safeParseBounded, zodIssues } from '../../../src-shared/issues';
+import { dottedPath, issueLines, zodIssues } from '../../../src-shared/issues';
 import { readVectorFile } from '../interchange/vector-file';
 import { exportVectors, extractForLibrary, importVectors, saeDirection, saeFeatures, sweepVector, type ImportedVectors, type SaeSummary, type SweepAnswer } from './vectors';
 import type { TokenFeatures } from '../interchange/sae-features';
@@ -322,7 +322,7 @@ export class Workbench implements WorkbenchApi {
 
   /** Schema problems, then (with a model loaded) hooks, widths, indices and lens layers against it. */
   async validateVariant(request: RequestOf<'validateVariant'>): Promise<{ issues: VariantIssue[] }> {
-    const parsed = safeParseBounded(requestSchemas.validateVariant, request);
+    const parsed = parseParams('validateVariant', request);
     if (!parsed.success) return { issues: zodIssues(parsed.error.issues).map((issue) => ({ ...issue, path: dottedPath(issue.path).replace(/^variant\.?/, '') })) };
     return { issues: variantIssues(this.loaded?.handle.spec ?? null, parsed.data.variant) };
   }
@@ -462,9 +462,9 @@ export class Workbench implements WorkbenchApi {
 }
 
 /** A request parsed with its schema (defaults filled in); EngineError('bad_argument') naming the field otherwise. */
-function parse<M extends WorkbenchMethod>(method: M, request: unknown): z.output<(typeof requestSchemas)[M]> {
-  const result = safeParseBounded(requestSchemas[method], request ?? {});
-  if (result.success) return result.data as z.output<(typeof requestSchemas)[M]>;
+function parse<M extends WorkbenchMethod>(method: M, request: unknown): ParamsOf<M> {
+  const result = parseParams(method, request);
+  if (result.success) return result.data;
   throw new EngineError('bad_argument', `${method}: ${issueLines(zodIssues(result.error.issues, [], '(params)'))}`);
 }
 
