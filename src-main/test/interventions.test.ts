@@ -110,6 +110,44 @@ describe('set and scale', () => {
   });
 });
 
+// Adds on the residual stream fold into the fused skip-norm's skip input (graph/taps.ts
+// foldedAdds); a capture between two hooks of one residual value must still see only its own.
+describe('add on the residual stream', () => {
+  const vectorOf = (seed: number) => Array.from({ length: 64 }, (_, i) => Math.sin(seed + i));
+  const addTo = (row: Float64Array, seed: number, scale: number) => row.forEach((v, c) => (row[c] = v + scale * vectorOf(seed)[c]));
+  const hooks = ['blocks.1.hook_resid_post', 'blocks.2.hook_resid_pre', 'blocks.3.hook_resid_mid', 'blocks.3.hook_resid_post'];
+  const plan = (captures: string[]) => ({
+    captures: captures.map((hook) => ({ hook, positions: 'all' })),
+    interventions: hooks.map((hook, i) => ({ op: 'add', hook, vector: vectorOf(i), scale: 0.5 + i, positions: i === 2 ? 'last' : 'all' })),
+  });
+  const seen = new Map<string, Float64Array[]>();
+  const expected = () =>
+    reference(prompt, (name, rows) => {
+      const i = hooks.indexOf(name);
+      const out = i < 0 ? rows : rows.map((row, pos) => {
+        const copy = Float64Array.from(row);
+        if (i !== 2 || pos === prompt.length - 1) addTo(copy, i, 0.5 + i);
+        return copy;
+      });
+      seen.set(name, out);
+      return out;
+    });
+
+  it('adds at resid_post, the next resid_pre, resid_mid and the last resid_post as the reference does', async () => {
+    expectLogitsClose((await handle.run(prompt, plan([]))).logits, expected().logits);
+  });
+
+  it('captures of resid_post and the next resid_pre each hold their own adds only', async () => {
+    const ref = expected();
+    const { logits, captures } = await handle.run(prompt, plan(['blocks.1.hook_resid_post', 'blocks.2.hook_resid_pre', 'blocks.3.hook_resid_post']));
+    expectLogitsClose(logits, ref.logits);
+    for (const hook of ['blocks.1.hook_resid_post', 'blocks.2.hook_resid_pre', 'blocks.3.hook_resid_post']) {
+      prompt.forEach((_, pos) => expect(maxAbsDiff(captures[hook].data.subarray(pos * 64, (pos + 1) * 64), seen.get(hook)![pos]), `${hook} at ${pos}`).toBeLessThan(TOLERANCE));
+    }
+    expect(maxAbsDiff(captures['blocks.1.hook_resid_post'].data, captures['blocks.2.hook_resid_pre'].data)).toBeGreaterThan(0.1);
+  });
+});
+
 describe('patch', () => {
   it('patching a run with its own activations is the identity', async () => {
     const plan = { interventions: [{ op: 'patch', hook: 'blocks.1.hook_resid_pre', positions: 'all', source: { prompt_ids: prompt } }] };

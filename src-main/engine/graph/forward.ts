@@ -138,21 +138,24 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
     return bias.length === 0 ? scaled : g.op1('Add', [scaled, ...bias], { output });
   };
   // residual + delta, then the norm of the sum; returns [normed, residual]. One fused op unless a
-  // plan changes the residual there, or reads or changes the norm's scale, which the fused op would hide.
+  // plan changes the residual there in a way the fused op would hide, or reads or changes the
+  // norm's scale; steering adds fold into its skip input (Taps.foldedAdds), so a plan of adds keeps it fused.
   const residualThenNorm = (delta: Value, residual: Value, gain: string, residualHooks: string[], normedHook: string, scaleHook: string): [Value, Value] => {
-    if (residualHooks.some((hook) => taps.changes(hook)) || taps.touches(scaleHook)) {
+    const folded = taps.touches(scaleHook) ? null : taps.foldedAdds(g, residualHooks);
+    if (folded === null) {
       let sum = g.op1('Add', [delta, residual], { output: g.unique(residualHooks[0]) });
       for (const hook of residualHooks) sum = taps.tap(g, hook, sum);
       return [taps.tap(g, normedHook, norm(sum, gain, g.unique(normedHook), scaleHook)), sum];
     }
+    const skip = folded.reduce((steered, term) => g.op1('Add', [steered, term]), residual);
     const fused = traits.norm === 'rms' ? 'SkipSimplifiedLayerNormalization' : 'SkipLayerNormalization';
     const gains = traits.norm === 'rms' ? [w(gain)] : [w(gain), w(paramName.bias(gain))];
-    const [normed, sum] = g.op(fused, [delta, residual, ...gains], {
+    const [normed, sum] = g.op(fused, [delta, skip, ...gains], {
       domain: MS_DOMAIN,
       attrs: { epsilon: { float: normEps } },
       outputs: [g.unique(normedHook), null, null, g.unique(residualHooks[0])],
     });
-    for (const hook of residualHooks) taps.tap(g, hook, sum); // observed only: nothing changes here
+    for (const hook of residualHooks) taps.observe(hook, sum);
     return [taps.tap(g, normedHook, normed), sum];
   };
   // q.k (scaled) + mask: TransformerLens's attn.hook_attn_scores. An edit there is followed by the
