@@ -24,8 +24,7 @@
  *   capture.{hook}, lens heads, and the parameter inputs of a plan: see taps.ts
  */
 import { graphInput, graphOutput } from '../graph-io';
-import { EngineError } from '../errors';
-import { expectedParams, paramName, slidingWindows, type ModelSpec, type Traits, type WeightSource } from '../model/spec';
+import { expectedParams, paramName, slidingWindows, type ModelSpec, type WeightSource } from '../model/spec';
 import type { WeightOptions } from '../model/weight-format';
 import { GraphBuilder, MS_DOMAIN, type Value } from './builder';
 import type { ModelProtoData } from './onnx-proto';
@@ -67,20 +66,8 @@ export function graphWeights(spec: ModelSpec, source: WeightSource, options: Wei
   return groups;
 }
 
-/**
- * Traits the graph does not build yet: a spec with one of them is refused rather than run
- * wrong. (normOffset needs nothing here: the family's weight table folds the 1 into the gains.)
- */
-function unbuiltTraits(traits: Traits): string[] {
-  const unbuilt: string[] = [];
-  if (traits.ropeLocalTheta !== null) unbuilt.push('a second rotary base');
-  return unbuilt;
-}
-
 export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tapSpec: TapSpec = NO_TAPS): ModelProtoData {
   const { dModel, dHead, nHeads, nKvHeads, dMlp, dVocab, normEps, traits } = spec;
-  const unbuilt = unbuiltTraits(traits);
-  if (unbuilt.length > 0) throw new EngineError('unsupported_architecture', `${spec.architecture}: the graph does not build ${unbuilt.join(', ')} yet`);
   const taps = new Taps(tapSpec);
   const schedule = tapSpec.schedule ?? Array.from({ length: spec.nLayers }, (_, layer) => layer);
   const g = new GraphBuilder(`tiller-${spec.family}`);
