@@ -101,6 +101,12 @@ vector extract
   --label TEXT            the vector's name in the file (default: the positive file's name)
   --model-hint NAME       GGUF controlvector.model_hint / Neuronpedia modelId (default: the model family)
   --json                  print {"vectors": [{hook, norm, residual_norm, relative_norm, ...}]}
+  --method actadd --positive TEXT --negative TEXT --hook NAME
+                          ActAdd: one pair (the texts themselves), padded with spaces to one token
+                          length; the vector is their difference at each position (not averaged)
+    --scale C             the coefficient (default 1)   --at A   the first prompt position (default 1)
+    --out FILE.json       the intervention plan that adds row j at position A + j (generate --plan FILE)
+    --json                print {"hook", "rows": [{position, positive, negative, norm}]}
 
 vector convert IN... OUT
   reads GGUF, safetensors or Neuronpedia/plain JSON (by content) and writes OUT by its extension;
@@ -297,6 +303,7 @@ const FLAGS = {
   prompts: { type: 'string' },
   heads: { type: 'string' },
   'inject-layer': { type: 'string' },
+  at: { type: 'string' },
   top: { type: 'string' },
   feature: { type: 'string' },
   layer: { type: 'string' },

@@ -100,6 +100,27 @@ describe('vector cli', () => {
     expect((await cli('vector', 'function', '--model', model, '--prompts', prompts, '--heads', '1-2')).stderr).toContain('--heads: expected heads as LAYER.HEAD');
   });
 
+  it('extracts ActAdd from one pair as a plan that generate --plan applies, and refuses what does not fit it', async () => {
+    const out = join(dir, 'love-hate.json');
+    const hook = 'blocks.1.hook_resid_pre';
+    const { code, stdout, stderr } = await cli('vector', 'extract', '--method', 'actadd', '--model', model, '--positive', 'Love', '--negative', 'I hate you', '--hook', hook, '--scale', '5', '--out', out, '--json');
+    expect(code, stderr).toBe(0);
+    const summary = JSON.parse(stdout) as { hook: string; rows: { position: number; positive: string; negative: string; norm: number }[] };
+    expect(summary.hook).toBe(hook);
+    expect(summary.rows.length).toBeGreaterThan(1);
+    expect(summary.rows.map((row) => row.position)).toEqual(summary.rows.map((_, j) => 1 + j));
+    expect(['▁', ' ']).toContain(summary.rows.at(-1)?.positive); // "Love" is the shorter: padded with spaces
+    const plan = JSON.parse(readFileSync(out, 'utf8')) as { interventions: { op: string; hook: string; scale: number; positions: number[]; vector: number[] }[] };
+    expect(plan.interventions.map((step) => [step.op, step.hook, step.scale, step.positions])).toEqual(summary.rows.map((row) => ['add', hook, 5, [row.position]]));
+    plan.interventions.forEach((step, j) => expect(Math.hypot(...step.vector)).toBeCloseTo(summary.rows[j].norm, 4));
+    const steered = await cli('generate', '--model', model, '--prompt', 'Once upon a time', '--plan', out, '--max-new-tokens', '4', '--json');
+    expect(steered.code, steered.stderr).toBe(0);
+    const refused = async (...extra: string[]) => (await cli('vector', 'extract', '--method', 'actadd', '--model', model, '--positive', 'Love', '--negative', 'Hate', ...extra)).stderr;
+    expect(await refused('--hook', hook, '--out', join(dir, 'x.gguf'))).toContain('--out must be a .json file');
+    expect(await refused('--hook', 'blocks.{1..2}.hook_resid_pre')).toContain('ActAdd reads and adds at one hook');
+    expect(await refused('--hook', hook, '--readout', 'mean')).toContain('--readout does not apply to --method actadd');
+  });
+
   it('names the mistake', async () => {
     expect((await cli('vector', 'bend')).stderr).toContain('vector: give a subcommand (extract, convert, sweep, function, sae), not "bend"');
     expect((await cli('vector', 'convert', positive)).stderr).toContain('give IN... OUT');

@@ -1,12 +1,15 @@
 /**
- * `vector extract | convert | sweep`: steering vectors from contrast prompt files, between
- * file formats (llama.cpp GGUF, safetensors, Neuronpedia JSON), and over a strength x
- * layer grid. Flags are validated with zod; results go to stdout, progress to stderr.
+ * `vector extract | convert | sweep`: steering vectors from contrast prompt files (or one
+ * ActAdd pair), between file formats (llama.cpp GGUF, safetensors, Neuronpedia JSON), and
+ * over a strength x layer grid. Flags are validated with zod; results go to stdout,
+ * progress to stderr.
  */
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, extname } from 'node:path';
 import { z } from 'zod';
 import {
+  actAdd,
+  actAddInterventions,
   combineSets,
   Sae,
   saeFeaturesOnPrompt,
@@ -49,13 +52,30 @@ const extractArgsSchema = z.object({
   positive: z.string({ error: '--positive FILE is required (one prompt per line)' }),
   negative: z.string({ error: '--negative FILE is required (one prompt per line)' }),
   hook: z.string({ error: '--hook is required, e.g. blocks.2.hook_resid_post' }),
-  method: z.enum(EXTRACT_METHODS).default('mean'),
+  method: z.enum(EXTRACT_METHODS, { error: '--method must be mean, pca or actadd' }).default('mean'),
   readout: z.enum(READOUTS).default('last'),
   answerPosition: numberFlag('answer-position').pipe(z.int().max(-1)).optional(),
   batchSize: numberFlag('batch-size').pipe(z.int().min(1).max(256)).optional(),
   out: z.string().optional(),
   label: z.string().optional(),
   modelHint: z.string().optional(),
+  json: z.boolean().default(false),
+});
+
+/** ActAdd takes the pair itself, not files: one short prompt each, padded to one length. */
+const actAddArgsSchema = z.object({
+  ...modelOptions,
+  positive: z.string({ error: '--positive TEXT is required (ActAdd takes the prompt itself)' }).min(1, '--positive must not be empty'),
+  negative: z.string({ error: '--negative TEXT is required (ActAdd takes the prompt itself)' }).min(1, '--negative must not be empty'),
+  hook: z.string({ error: '--hook is required, e.g. blocks.2.hook_resid_pre' }).regex(/^[^,{}]+$/, 'ActAdd reads and adds at one hook; give one name, not a list or range'),
+  /** The coefficient c the plan's steps carry (--scale, as in `vector convert`). */
+  scale: z.array(numberFlag('scale')).max(1, 'give one --scale (the coefficient c)').default([1]),
+  at: numberFlag('at').pipe(z.int().min(0)).default(1),
+  readout: z.undefined({ error: '--readout does not apply to --method actadd: it keeps every position of the pair' }).optional(),
+  out: z
+    .string()
+    .refine((path) => extname(path).toLowerCase() === '.json', 'ActAdd writes an intervention plan: --out must be a .json file (for generate --plan)')
+    .optional(),
   json: z.boolean().default(false),
 });
 
@@ -157,6 +177,7 @@ function promptLines(path: string, flag: string): string[] {
 }
 
 async function extract(flags: Record<string, unknown>): Promise<void> {
+  if (flags.method === 'actadd') return actAddCommand(flags);
   const args = validate(extractArgsSchema, flags);
   const positive = promptLines(args.positive, 'positive');
   const negative = promptLines(args.negative, 'negative');
@@ -184,6 +205,32 @@ async function extract(flags: Record<string, unknown>): Promise<void> {
       return;
     }
     for (const row of rows) process.stdout.write(`${row.hook}  norm ${row.norm.toPrecision(4)}  residual ${row.residual_norm.toPrecision(4)}  relative ${row.relative_norm.toPrecision(3)}${row.explained_variance === undefined ? '' : `  explained ${(row.explained_variance * 100).toFixed(1)}%`}\n`);
+  });
+}
+
+/**
+ * ActAdd (METHODS.md 7.1): the per-position difference of one padded pair, written as the
+ * plan that injects it front-aligned at --at (generate --plan FILE applies it).
+ */
+async function actAddCommand(flags: Record<string, unknown>): Promise<void> {
+  const args = validate(actAddArgsSchema, flags);
+  await withModel(args, async (model) => {
+    const result = await actAdd(model, args.positive, args.negative, args.hook);
+    const rows = result.rows.map((row, j) => ({
+      position: args.at + j,
+      positive: model.tokenizer.tokenText(result.positiveIds[j]),
+      negative: model.tokenizer.tokenText(result.negativeIds[j]),
+      norm: Math.hypot(...row),
+    }));
+    if (args.out) {
+      writeFileSync(args.out, `${JSON.stringify({ interventions: actAddInterventions(result, args.scale[0], args.at) })}\n`);
+      process.stderr.write(`wrote ${rows.length} ActAdd step(s) at ${result.hook}, positions ${args.at}..${args.at + rows.length - 1}, to ${args.out}\n`);
+    }
+    if (args.json) {
+      process.stdout.write(`${JSON.stringify({ method: 'actadd', hook: result.hook, scale: args.scale[0], rows })}\n`);
+      return;
+    }
+    for (const row of rows) process.stdout.write(`position ${row.position}  ${JSON.stringify(row.positive)} - ${JSON.stringify(row.negative)}  norm ${row.norm.toPrecision(4)}\n`);
   });
 }
 

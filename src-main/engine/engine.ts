@@ -27,7 +27,7 @@ import { generateVariants, type BatchModel, type VariantRun, type VariantTokenEv
 import { weightsFingerprint } from './model/fingerprint';
 import { openModel, type LoadedModel } from './model/load';
 import { checkMemory } from './model/memory';
-import type { ModelSpec } from './model/spec';
+import { slidingWindows, type ModelSpec } from './model/spec';
 import { F32_WEIGHTS, type WeightOptions } from './model/weight-format';
 import type { TextTokenizer } from './model/tokenizer/types';
 import type { ExecutionProvider } from './runtime/protocol';
@@ -155,7 +155,7 @@ export class ModelHandle {
 
   private newCache(slots: number, batch: number, maxPositions = this.spec.nCtx): Promise<KvCacheHandle> {
     const { nKvHeads, dHead } = this.spec;
-    return this.runtime.createKvCache({ slots, batch, nKvHeads, dHead, maxPositions });
+    return this.runtime.createKvCache({ slots, batch, nKvHeads, dHead, maxPositions, windows: slidingWindows(this.spec) });
   }
 
   private checkIds(ids: readonly number[]): void {

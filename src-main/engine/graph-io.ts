@@ -8,6 +8,7 @@
  *   input_ids          int64   [batch, seq]                    logits           [batch, n_logits, d_vocab]
  *   position_ids       int64   [batch, seq]                    new_key.{slot}   [batch, seq, n_kv_heads * d_head]
  *   attention_mask     float32 [seq, key_pos]                  new_value.{slot} [batch, seq, n_kv_heads * d_head]
+ *   attention_mask.window.{W}  float32 [seq, key_pos]  the causal mask limited to the last W keys (sliding-window blocks)
  *   logits_positions   int64   [n_logits]                      capture.{hook}   a plan's capture (graph/taps.ts)
  *   past_key.{slot}    float32 [past, batch, n_kv_heads, d_head]   lens.{layer}  a plan's lens op (logit lens)
  *   past_value.{slot}  float32 [past, batch, n_kv_heads, d_head]
@@ -19,6 +20,8 @@ export const graphInput = {
   inputIds: 'input_ids',
   positionIds: 'position_ids',
   attentionMask: 'attention_mask',
+  /** The causal mask of the blocks that attend to the last `window` positions only (runtime/kv-cache.ts causalMask). */
+  windowMask: (window: number): string => `attention_mask.window.${window}`,
   logitsPositions: 'logits_positions',
   pastKey: (slot: number): string => `past_key.${slot}`,
   pastValue: (slot: number): string => `past_value.${slot}`,

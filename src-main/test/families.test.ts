@@ -13,9 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, type ModelHandle, type VariantRun, type VariantTokenEvent } from '../engine/engine';
 import { collect } from '../engine/generate/generate';
 import { generationSettingsSchema } from '../engine/generate/settings';
+import { STREAM_START } from '../engine/graph/taps';
 import { listHooks } from '../engine/hooks/names';
+import { GEMMA2_CONFIG } from './fixtures/gemma2-config';
 import { buildRandomModel, type RandomModel, type RandomModelOptions } from './fixtures/random-model';
-import { argmax, logSoftmaxAt, maxAbsDiff, referenceForward, referenceLens, weightGetter, type ReferenceHook } from './reference/forward';
+import { argmax, logSoftmaxAt, maxAbsDiff, referenceCapture, referenceForward, referenceLens, weightGetter, type ReferenceHook } from './reference/forward';
 
 /** float32 engine vs float64 reference, as in parity-random.test.ts. */
 const TOLERANCE = 1e-4;
@@ -33,9 +35,56 @@ interface FamilyCase {
   sites: { has: string[]; lacks: string[] };
   /** A family-specific site to steer: width of the vector (d_head: added to every head). */
   siteEdit: { hook: string; width: number };
+  /** Sliding-window blocks: the prompt and the cached decoding run past the window, and dropping it changes the logits. */
+  windowed?: boolean;
 }
 
 const CASES: FamilyCase[] = [
+  {
+    // hf-meta keeps no Mistral tokenizer: TinyLlama's (the Llama-2 SentencePiece vocabulary of 32000, Mistral's size) stands in.
+    // A window of 8 against a 14-token prompt and 30 cached steps: every query past position 7 loses keys.
+    name: 'Mistral (sliding window 8 in every block, GQA 2:1)',
+    options: { config: 'mistralai__Mistral-7B-v0.1', tokenizer: 'TinyLlama__TinyLlama-1.1B-Chat-v1.0', layers: 2, dModel: 64, dMlp: 128, nHeads: 4, nKvHeads: 2, dHead: 16, seed: 34, dtype: 'BF16', configFields: { sliding_window: 8 } },
+    family: 'mistral',
+    sentenceIds: [1, 15043, 3186, 29892, 278, 11203, 6350, 29889],
+    sites: { has: ['attn.hook_rot_q', 'mlp.hook_pre_linear'], lacks: ['hook_pos_embed', 'attn.q_norm.hook_normalized'] },
+    siteEdit: { hook: 'blocks.1.attn.hook_rot_q', width: 16 },
+    windowed: true,
+  },
+  {
+    // hf-meta keeps no Gemma files: a Gemma2Config fixture (fixtures/gemma2-config.ts) with TinyLlama's tokenizer.
+    // d_model 48: sqrt(48) rounds to 6.9375 in bf16, the normalizer transformers multiplies by; n_heads * d_head = 64 != d_model.
+    // Windows of 4 in blocks 0 and 2 (block 1 global), caps small enough to bend the scores and logits, query_pre_attn_scalar != d_head.
+    name: 'Gemma 2 (scaled embedding, (1 + w) norms, sandwich norms, soft caps, local/global blocks, GELU-tanh, tied)',
+    options: {
+      config: GEMMA2_CONFIG,
+      tokenizer: 'TinyLlama__TinyLlama-1.1B-Chat-v1.0',
+      layers: 3, dModel: 48, dMlp: 96, nHeads: 4, nKvHeads: 2, dHead: 16, seed: 35, dtype: 'BF16',
+      configFields: { sliding_window: 4, query_pre_attn_scalar: 24, attn_logit_softcapping: 2, final_logit_softcapping: 1.5 },
+    },
+    family: 'gemma2',
+    sentenceIds: [1, 15043, 3186, 29892, 278, 11203, 6350, 29889],
+    sites: { has: ['ln1_post.hook_scale', 'ln1_post.hook_normalized', 'ln2_post.hook_normalized', 'attn.hook_rot_q', 'mlp.hook_pre_linear'], lacks: ['attn.q_norm.hook_normalized', 'hook_pos_embed'] },
+    siteEdit: { hook: 'blocks.1.ln1_post.hook_normalized', width: 48 },
+    windowed: true,
+  },
+  {
+    // hf-meta keeps Gemma 3 1B's config but no tokenizer: SmolLM2's stands in (its vocabulary size and special ids replace Gemma's).
+    // MQA (1 KV head) as in the 1B; sliding_window_pattern 3 over 3 blocks: blocks 0 and 1 local (window 5, base 10000), block 2
+    // global (base 1e6); sqrt(40) rounds to 6.3125 in bf16; the final soft cap on (the 1B has none: Gemma3ForCausalLM applies it when set).
+    name: 'Gemma 3 (q/k (1 + w) norms, local rotary base, 2 local : 1 global, MQA, sandwich norms, final soft cap)',
+    options: {
+      config: 'google__gemma-3-1b-it',
+      tokenizer: 'HuggingFaceTB__SmolLM2-135M-Instruct',
+      layers: 3, dModel: 40, dMlp: 96, nHeads: 4, nKvHeads: 1, dHead: 16, seed: 36, dtype: 'BF16',
+      configFields: { sliding_window: 5, sliding_window_pattern: 3, query_pre_attn_scalar: 32, final_logit_softcapping: 1.5 },
+    },
+    family: 'gemma3',
+    sentenceIds: [19556, 905, 28, 260, 2767, 7674, 30],
+    sites: { has: ['attn.q_norm.hook_normalized', 'attn.k_norm.hook_normalized', 'ln2_post.hook_scale', 'ln2_post.hook_normalized', 'attn.hook_rot_k'], lacks: ['hook_pos_embed'] },
+    siteEdit: { hook: 'blocks.0.attn.k_norm.hook_normalized', width: 16 },
+    windowed: true,
+  },
   {
     name: 'GPT-2 (LayerNorm, learned positions, Conv1D, fused c_attn, gelu_new, tied)',
     options: { config: 'openai-community__gpt2', layers: 3, dModel: 64, dMlp: 256, nHeads: 4, nKvHeads: 4, dHead: 16, seed: 31, dtype: 'BF16' },
@@ -89,7 +138,7 @@ const editRows =
     });
   };
 
-describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, siteEdit }) => {
+describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, siteEdit, windowed }) => {
   let model: RandomModel;
   let handle: ModelHandle;
   let promptIds: number[];
@@ -136,6 +185,15 @@ describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, site
     }
   });
 
+  it.runIf(windowed)('attends within the window: the same model without it gives other logits past the window', async () => {
+    const window = Math.max(...model.spec.traits.slidingWindow.map((w) => w ?? 0));
+    expect(promptIds.length).toBeGreaterThan(window);
+    const unwindowed = { ...model.spec, traits: { ...model.spec.traits, slidingWindow: model.spec.traits.slidingWindow.map(() => null) } };
+    const full = referenceForward(unwindowed, weightGetter(model.weights), promptIds, { logits: 'last' }).logits[0];
+    const [engine] = await handle.forward(promptIds, 'last');
+    expect(maxAbsDiff(engine, full)).toBeGreaterThan(1e-3);
+  });
+
   it(`decodes ${CACHED_STEPS} greedy tokens through the KV cache exactly as recomputing every prefix`, async () => {
     const settings = generationSettingsSchema.parse({ maxNewTokens: CACHED_STEPS, temperature: 0, stopAtEos: false });
     const { events, result } = await collect(handle.generate(promptIds, settings));
@@ -178,6 +236,37 @@ describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, site
     expect(maxAbsDiff(lastLogits(steered), (await handle.forward(promptIds, 'last'))[0])).toBeGreaterThan(1e-3);
   });
 
+  it('captures and edits the norm scales, the attention scores and unembed.hook_in as the reference does', async () => {
+    const { nHeads, dModel } = model.spec;
+    const hooks = ['blocks.0.ln1.hook_scale', 'blocks.1.ln2.hook_scale', 'ln_final.hook_scale', 'blocks.1.attn.hook_attn_scores', 'unembed.hook_in'];
+    const { captures } = await handle.run(promptIds, { captures: hooks.map((hook) => ({ hook, positions: 'all' })) });
+    const seen = new Map<string, Float64Array[]>();
+    reference(promptIds, (site, rows) => void seen.set(site, rows));
+    for (const hook of hooks) expect(maxAbsDiff(captures[hook].data, referenceCapture(hook, seen.get(hook)!, nHeads)), hook).toBeLessThan(TOLERANCE);
+    expect(captures['ln_final.hook_scale'].shape).toEqual([promptIds.length, 1]);
+    expect(captures['blocks.1.attn.hook_attn_scores'].shape).toEqual([nHeads, promptIds.length, promptIds.length]);
+
+    // Double block 0's ln2 scale, flatten head 1's scores in block 1 (uniform attention over the
+    // keys the mask allows: the mask holds after the edit) and shift the unembedding's input.
+    const vector = Array.from({ length: dModel }, (_, i) => Math.cos(i));
+    const plan = {
+      interventions: [
+        { op: 'scale', hook: 'blocks.0.ln2.hook_scale', indices: [0], values: [2] },
+        { op: 'set', hook: 'blocks.1.attn.hook_attn_scores', indices: [1], values: [0] },
+        { op: 'add', hook: 'unembed.hook_in', vector, scale: 0.5 },
+      ],
+    };
+    const n = promptIds.length;
+    const expected = reference(promptIds, (site, rows) => {
+      if (site === 'blocks.0.ln2.hook_scale') return rows.map((row) => row.map((x) => 2 * x));
+      if (site === 'blocks.1.attn.hook_attn_scores') return rows.map((row) => Float64Array.from(row).fill(0, n, 2 * n));
+      if (site === 'unembed.hook_in') return rows.map((row) => row.map((x, i) => x + 0.5 * vector[i]));
+    });
+    const edited = (await handle.run(promptIds, plan)).logits;
+    expectClose(edited, expected.logits);
+    expect(maxAbsDiff(lastLogits(edited), (await handle.forward(promptIds, 'last'))[0])).toBeGreaterThan(1e-3);
+  });
+
   it('ablates a head (scale 0 at attn.hook_z) as the reference does', async () => {
     const { dHead } = model.spec;
     const plan = { interventions: [{ op: 'scale', hook: 'blocks.1.attn.hook_z', indices: [1], values: [0] }] };
@@ -205,6 +294,19 @@ describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, site
     expectClose(result.lens[last], lensRows);
   });
 
+  it("reads the lens of hidden state 0 (the stream entering the blocks, DoLa's layer 0) as the reference does", async () => {
+    const plan = { captures: [], interventions: [] };
+    const lenses = [{ name: 'lens.start', hook: STREAM_START, finalNorm: true, fuse: false }];
+    const positions = promptIds.map((_, i) => i);
+    const { outputs } = await handle.runRows(plan, [{ plan, patches: new Map() }], [promptIds], { lenses, logitsAt: positions });
+    let embedded: Float64Array[] = [];
+    reference(promptIds, (site, rows) => void (site === 'blocks.0.hook_resid_pre' && (embedded = rows)));
+    const data = outputs['lens.start'].data as Float32Array;
+    const { dVocab } = model.spec;
+    const lensRows = positions.map((pos) => data.slice(pos * dVocab, (pos + 1) * dVocab));
+    expectClose(lensRows, embedded.map((row) => Float32Array.from(referenceLens(model.spec, weightGetter(model.weights), row))));
+  });
+
   it('decodes with LFD (lambda 0 equals greedy) and DoLa from hidden state 0', async () => {
     const settings = generationSettingsSchema.parse({ maxNewTokens: 4, stopAtEos: false });
     const run = async (variants: VariantRun[]) => {
@@ -229,16 +331,12 @@ describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, site
     const v = Array.from({ length: dModel }, (_, i) => Math.sin(i));
     const plan = { interventions: [{ op: 'weight_delta', param: 'unembed', u, v }] };
     const edited = (await handle.run(promptIds, plan)).logits;
-    // logits' = logits + (normed . v) e_token: the reference's final normed rows give normed . v.
-    let normedFinal: Float64Array[] = [];
-    const expected = reference(promptIds, (site, rows) => {
-      if (site === 'ln_final.hook_normalized') normedFinal = rows;
-    });
-    edited.forEach((row, pos) => {
-      const shifted = Float32Array.from(expected.logits[pos]);
-      shifted[token] += normedFinal[pos].reduce((sum, x, i) => sum + x * v[i], 0);
-      expect(maxAbsDiff(row, shifted), `logits at position ${pos}`).toBeLessThan(TOLERANCE);
-    });
+    // The reference with the same edit: its own unembedding W_U + u v^T (row `token` plus v), the embedding untouched.
+    const unembed = Float32Array.from(model.weights.get(model.spec.tiedEmbeddings ? 'embed.weight' : 'unembed.weight') ?? []);
+    v.forEach((x, i) => (unembed[token * dModel + i] += x));
+    const editedWeights = new Map([...model.weights, ['unembed.weight', unembed]]);
+    const expected = referenceForward({ ...model.spec, tiedEmbeddings: false }, weightGetter(editedWeights), promptIds);
+    expectClose(edited, expected.logits);
     // The embedding (hook_embed) is unchanged: the edit is the head's own copy.
     const embed = await handle.run(promptIds, { captures: [{ hook: 'hook_embed', positions: 'last' }], interventions: plan.interventions });
     const plain = await handle.run(promptIds, { captures: [{ hook: 'hook_embed', positions: 'last' }] });

@@ -17,7 +17,7 @@ import type { GenerationResult } from '../engine/generate/generate';
 import type { VariantRun, VariantTokenEvent } from '../engine/engine';
 import { paramName } from '../engine/model/spec';
 import { buildRandomModel, type RandomModel } from './fixtures/random-model';
-import { argmax, maxAbsDiff, referenceForward, referenceLens, weightGetter, type ReferenceHook } from './reference/forward';
+import { argmax, maxAbsDiff, referenceCapture, referenceForward, referenceLens, weightGetter, type ReferenceHook } from './reference/forward';
 import { expectEngineError } from './expect-engine-error';
 
 const TOLERANCE = 1e-4;
@@ -107,6 +107,44 @@ describe('set and scale', () => {
     const plan = { interventions: [{ op: 'add', hook: 'blocks.1.attn.hook_q', vector, scale: 0.7, positions: 'last' }] };
     const expected = reference(prompt, editAt('blocks.1.attn.hook_q', (pos) => pos === prompt.length - 1, (row) => row.forEach((v, c) => (row[c] = v + 0.7 * vector[c % 16]))));
     expectLogitsClose((await handle.run(prompt, plan)).logits, expected.logits);
+  });
+});
+
+// Adds on the residual stream fold into the fused skip-norm's skip input (graph/taps.ts
+// foldedAdds); a capture between two hooks of one residual value must still see only its own.
+describe('add on the residual stream', () => {
+  const vectorOf = (seed: number) => Array.from({ length: 64 }, (_, i) => Math.sin(seed + i));
+  const addTo = (row: Float64Array, seed: number, scale: number) => row.forEach((v, c) => (row[c] = v + scale * vectorOf(seed)[c]));
+  const hooks = ['blocks.1.hook_resid_post', 'blocks.2.hook_resid_pre', 'blocks.3.hook_resid_mid', 'blocks.3.hook_resid_post'];
+  const plan = (captures: string[]) => ({
+    captures: captures.map((hook) => ({ hook, positions: 'all' })),
+    interventions: hooks.map((hook, i) => ({ op: 'add', hook, vector: vectorOf(i), scale: 0.5 + i, positions: i === 2 ? 'last' : 'all' })),
+  });
+  const seen = new Map<string, Float64Array[]>();
+  const expected = () =>
+    reference(prompt, (name, rows) => {
+      const i = hooks.indexOf(name);
+      const out = i < 0 ? rows : rows.map((row, pos) => {
+        const copy = Float64Array.from(row);
+        if (i !== 2 || pos === prompt.length - 1) addTo(copy, i, 0.5 + i);
+        return copy;
+      });
+      seen.set(name, out);
+      return out;
+    });
+
+  it('adds at resid_post, the next resid_pre, resid_mid and the last resid_post as the reference does', async () => {
+    expectLogitsClose((await handle.run(prompt, plan([]))).logits, expected().logits);
+  });
+
+  it('captures of resid_post and the next resid_pre each hold their own adds only', async () => {
+    const ref = expected();
+    const { logits, captures } = await handle.run(prompt, plan(['blocks.1.hook_resid_post', 'blocks.2.hook_resid_pre', 'blocks.3.hook_resid_post']));
+    expectLogitsClose(logits, ref.logits);
+    for (const hook of ['blocks.1.hook_resid_post', 'blocks.2.hook_resid_pre', 'blocks.3.hook_resid_post']) {
+      prompt.forEach((_, pos) => expect(maxAbsDiff(captures[hook].data.subarray(pos * 64, (pos + 1) * 64), seen.get(hook)![pos]), `${hook} at ${pos}`).toBeLessThan(TOLERANCE));
+    }
+    expect(maxAbsDiff(captures['blocks.1.hook_resid_post'].data, captures['blocks.2.hook_resid_pre'].data)).toBeGreaterThan(0.1);
   });
 });
 
@@ -314,19 +352,10 @@ describe('captures', () => {
       const capture = captures[hook];
       const rows = seen.get(hook)!;
       expect(rows, hook).toBeDefined();
-      if (hook.endsWith('attn.hook_pattern')) {
-        expect(capture.shape).toEqual([6, n, n]);
-        const expected = new Float32Array(6 * n * n);
-        rows.forEach((row, q) => {
-          for (let head = 0; head < 6; head++) expected.set(row.subarray(head * n, (head + 1) * n), (head * n + q) * n);
-        });
-        expect(maxAbsDiff(capture.data, expected), hook).toBeLessThan(TOLERANCE);
-        continue;
-      }
-      expect(capture.shape[0], hook).toBe(n);
-      const flat = new Float32Array(rows.length * rows[0].length);
-      rows.forEach((row, pos) => flat.set(row, pos * row.length));
-      expect(maxAbsDiff(capture.data, flat), hook).toBeLessThan(TOLERANCE);
+      // Attention scores and patterns are [head, q_pos, k_pos]; every other site starts with pos.
+      if (/attn\.hook_(attn_scores|pattern)$/.test(hook)) expect(capture.shape, hook).toEqual([6, n, n]);
+      else expect(capture.shape[0], hook).toBe(n);
+      expect(maxAbsDiff(capture.data, referenceCapture(hook, rows, 6)), hook).toBeLessThan(TOLERANCE);
     }
     expect(captures['blocks.1.attn.hook_z'].dims).toEqual(['pos', 'head', 'd_head']);
     expect(captures['blocks.1.attn.hook_k'].shape).toEqual([n, 2, 16]);

@@ -77,7 +77,7 @@ describe('the workbench over a WebSocket, with the real engine', () => {
 
   it('lists the hooks in execution order', async () => {
     const hooks = await client.result<HookInfo[]>('listHooks');
-    expect(hooks).toHaveLength(1 + 5 * 17 + 2);
+    expect(hooks).toHaveLength(1 + 5 * 20 + 4);
     expect(hooks[0]).toMatchObject({ name: 'hook_embed', layer: null, shape: ['pos', 64] });
     expect(hooks.find((hook) => hook.name === 'blocks.2.hook_resid_post')).toMatchObject({ layer: 2, site: 'hook_resid_post', indexUnit: 'dim', nIndex: 64 });
     expect(hooks[hooks.length - 1].name).toBe('logits');

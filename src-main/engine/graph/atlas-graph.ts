@@ -43,6 +43,14 @@ function finalNorm(g: GraphBuilder, spec: ModelSpec, w: (name: string) => Value,
     : g.op1('LayerNormalization', [rows, w(paramName.lnFinal()), g.constant('float32', [spec.dModel], new Array<number>(spec.dModel).fill(0), 'no_bias')], { attrs });
 }
 
+/** The family's soft-capping of the logits (Gemma 2: cap * tanh(z / cap)), as the forward pass applies it to its own. */
+function capped(g: GraphBuilder, spec: ModelSpec, logits: Value, output?: string): Value {
+  const cap = spec.traits.finalSoftcap;
+  if (cap === null) return output ? g.op1('Identity', [logits], { output }) : logits;
+  const capValue = g.constant('float32', [], [cap], 'final_softcap');
+  return g.op1('Mul', [g.op1('Tanh', [g.op1('Div', [logits, capValue])]), capValue], { output });
+}
+
 export function buildAtlasGraph(spec: ModelSpec, manifest: WeightManifest, kind: AtlasGraphKind, applyNorm: boolean): ModelProtoData {
   const g = new GraphBuilder(`tiller-atlas-${kind}`);
   const { w, matmul } = weightOps(g, manifest);
@@ -50,11 +58,11 @@ export function buildAtlasGraph(spec: ModelSpec, manifest: WeightManifest, kind:
   const directions = applyNorm ? finalNorm(g, spec, w, rows) : rows; // [n, d_model]
   if (kind === 'score') {
     const tokens = g.input(atlasIo.directions, 'float32', [spec.dModel, 'm']);
-    g.output(g.op1('MatMul', [directions, tokens], { output: atlasIo.scores }), 'float32', ['n', 'm']);
+    g.output(capped(g, spec, g.op1('MatMul', [directions, tokens]), atlasIo.scores), 'float32', ['n', 'm']);
     return g.toModel();
   }
   const k = g.input(atlasIo.k, 'int64', [1]);
-  const logits = matmul(directions, paramName.unembed(), spec.dModel); // [n, d_vocab]
+  const logits = capped(g, spec, matmul(directions, paramName.unembed(), spec.dModel)); // [n, d_vocab]
   const [topLogits, topIds] = g.op('TopK', [logits, k], { attrs: { axis: -1, largest: 1, sorted: 1 }, outputs: [atlasIo.topLogits, atlasIo.topIds] });
   g.output(topLogits, 'float32', ['n', 'k']);
   g.output(topIds, 'int64', ['n', 'k']);

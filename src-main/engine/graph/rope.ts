@@ -5,11 +5,18 @@
  */
 import type { ModelSpec } from '../model/spec';
 
-export function ropeInverseFrequencies(spec: ModelSpec): Float64Array {
+/**
+ * The rotary frequencies of the global blocks (ropeTheta with ropeScaling), or with
+ * `local` of the sliding-window blocks of a model with a second base (Gemma 3:
+ * rope_local_base_freq, unscaled, as transformers builds its local rotary embedding with
+ * rope_type "default").
+ */
+export function ropeInverseFrequencies(spec: ModelSpec, local = false): Float64Array {
   const half = spec.dHead / 2;
   const invFreq = new Float64Array(half);
-  for (let j = 0; j < half; j++) invFreq[j] = Math.fround(1 / Math.pow(spec.ropeTheta, (2 * j) / spec.dHead));
-  const scaling = spec.ropeScaling;
+  const theta = local ? (spec.traits.ropeLocalTheta ?? spec.ropeTheta) : spec.ropeTheta;
+  for (let j = 0; j < half; j++) invFreq[j] = Math.fround(1 / Math.pow(theta, (2 * j) / spec.dHead));
+  const scaling = local && spec.traits.ropeLocalTheta !== null ? null : spec.ropeScaling;
   if (scaling?.type === 'linear') {
     for (let j = 0; j < half; j++) invFreq[j] /= scaling.factor;
   } else if (scaling?.type === 'llama3') {
@@ -29,9 +36,9 @@ export function ropeInverseFrequencies(spec: ModelSpec): Float64Array {
   return invFreq;
 }
 
-/** cos and sin of position * frequency, each [nPositions, dHead / 2]. */
-export function ropeTables(spec: ModelSpec, nPositions: number): { cos: Float32Array; sin: Float32Array } {
-  const invFreq = ropeInverseFrequencies(spec);
+/** cos and sin of position * frequency, each [nPositions, dHead / 2] (`local`: see ropeInverseFrequencies). */
+export function ropeTables(spec: ModelSpec, nPositions: number, local = false): { cos: Float32Array; sin: Float32Array } {
+  const invFreq = ropeInverseFrequencies(spec, local);
   const half = invFreq.length;
   const cos = new Float32Array(nPositions * half);
   const sin = new Float32Array(nPositions * half);

@@ -7,7 +7,7 @@
  *
  * Parameter inputs, per intervention (prefix = `intervention.{i}`, graph-io.ts), with the
  * shapes the compiler feeds (plan/feeds.ts). Residual-like sites are [batch, seq, width]; the
- * attention pattern is [batch, n_kv_heads, group, seq, key_pos]:
+ * attention scores and pattern are [batch, n_kv_heads, group, seq, key_pos]:
  *   add     prefix.delta [batch, 1, width] (scale * vector)  prefix.mask [batch, seq, 1]
  *           x + mask * delta
  *   set     prefix.select, prefix.values [batch, 1, width]   prefix.mask
@@ -16,7 +16,7 @@
  *           x * (1 + mask * factor)
  *   patch   prefix.values [batch, seq, width]   prefix.mask
  *           x + mask * (values - x)
- * At the pattern, select/values/factor are [batch, n_kv_heads, group, 1, 1] (whole heads)
+ * At the scores and the pattern, select/values/factor are [batch, n_kv_heads, group, 1, 1] (whole heads)
  * and the mask is [batch, 1, 1, seq, 1] (query positions).
  */
 import { graphInput, graphOutput } from '../graph-io';
@@ -99,6 +99,11 @@ export class Taps {
     return this.spec.interventions.some((intervention) => intervention.hook === hook);
   }
 
+  /** True when a plan reads or changes the value at `hook` (so a value a fused op keeps inside must be computed on its own). */
+  touches(hook: string): boolean {
+    return this.observed.has(hook) || this.changes(hook);
+  }
+
   /** The plan's low-rank edits of a linear weight, in plan order (none when it leaves the weight alone). */
   deltas(param: string): WeightDelta[] {
     return this.spec.deltas.filter((delta) => delta.param === param);
@@ -116,7 +121,7 @@ export class Taps {
       const towards = (target: Value, weight: Value): Value => g.op1('Add', [x, g.op1('Mul', [weight, g.op1('Sub', [target, x])])]);
       switch (op) {
         case 'add':
-          x = g.op1('Add', [x, g.op1('Mul', [mask, perIndex('delta')])]);
+          x = g.op1('Add', [x, this.addTerm(g, index, layout)]);
           break;
         case 'set': {
           const select = perIndex('select');
@@ -133,9 +138,44 @@ export class Taps {
           break;
       }
     }
+    this.observe(hook, x);
+    return x;
+  }
+
+  /** What `add` adds: mask * delta, from the intervention's parameter inputs. */
+  private addTerm(g: GraphBuilder, index: number, layout: 'rows' | 'pattern'): Value {
+    const name = (part: string): string => graphInput.intervention(index, part);
+    const mask = g.parameter(name('mask'), 'float32', layout === 'rows' ? ['batch', 'seq', 1] : ['batch', 1, 1, 'seq', 1]);
+    const delta = g.parameter(name('delta'), 'float32', layout === 'rows' ? ['batch', 1, name('width')] : ['batch', name('kv'), name('group'), 1, 1]);
+    return g.op1('Mul', [mask, delta]);
+  }
+
+  /**
+   * The interventions at `hooks` (residual hooks that hold one value: a block's resid_post
+   * and the next block's resid_pre) as terms to add to the residual before a fused
+   * skip-norm sums it, so the fused op stays: [] when none, null when they cannot fold.
+   * They fold when every one is an `add` (adds commute with the residual add: the sum
+   * differs only by float rounding) and no observer of a hook (capture, lens head, the
+   * stream a skipped block passes on) would see an add meant for a later hook. The caller
+   * then passes the summed value to `observe` for each hook.
+   */
+  foldedAdds(g: GraphBuilder, hooks: string[]): Value[] | null {
+    const at = hooks.map((hook) => this.spec.interventions.filter((intervention) => intervention.hook === hook));
+    if (at.some((list) => list.some(({ op }) => op !== 'add'))) return null;
+    const lastWithAdds = at.findLastIndex((list) => list.length > 0);
+    if (hooks.some((hook, i) => i < lastWithAdds && this.isObserved(hook))) return null;
+    return at.flat().map(({ index }) => this.addTerm(g, index, 'rows'));
+  }
+
+  /** Whether anything reads the value at `hook`: a capture or lens head, or a skipped block passing it on. */
+  private isObserved(hook: string): boolean {
+    return this.observed.has(hook) || (this.passthrough.size > 0 && parseHookName(hook)?.site === 'hook_resid_post');
+  }
+
+  /** Remember `x` as the value at `hook` for captures, lens heads and skipped blocks; no intervention is applied. */
+  observe(hook: string, x: Value): void {
     if (this.observed.has(hook)) this.latest.set(hook, x);
     this.passOn(hook, x);
-    return x;
   }
 
   /**

@@ -5,6 +5,8 @@ import { storiesSpec } from '../../test/fixtures/specs';
 import { sharedPath } from '../../test/shared-paths';
 import { specFromConfig } from '../model/config';
 import { hookInfo, hookName, listHooks, parseHookName } from './names';
+import { GEMMA2_CONFIG } from '../../test/fixtures/gemma2-config';
+import { gemma2Family } from '../model/families/gemma2';
 
 function thrown(fn: () => unknown): EngineError {
   try {
@@ -17,14 +19,49 @@ function thrown(fn: () => unknown): EngineError {
 }
 
 describe('listHooks', () => {
-  it("lists GPT-2's hooks in TransformerLens's order: its catalogue less SoLU-only sites and the sites Tiller does not build", () => {
+  it("lists GPT-2's hooks exactly as TransformerLens's catalogue, in its order, less the SoLU-only sites", () => {
     const transformerLens = JSON.parse(readFileSync(sharedPath('interchange', 'transformerlens', 'solu-1l_cache_hook_names.json'), 'utf8')) as string[];
     const soluOnly = (name: string) => /\.mlp\.(hook_mid|ln\.)/.test(name);
-    // Not built (yet): the norms' scale hooks, pre-softmax scores and unembed.hook_in; unembed.hook_out is Tiller's 'logits'.
-    const notBuilt = (name: string) => name.endsWith('.hook_scale') || name.endsWith('attn.hook_attn_scores') || name === 'unembed.hook_in';
-    const expected = transformerLens.filter((name) => !soluOnly(name) && !notBuilt(name)).map((name) => (name === 'unembed.hook_out' ? 'logits' : name));
+    // unembed.hook_out is Tiller's 'logits'.
+    const expected = transformerLens.filter((name) => !soluOnly(name)).map((name) => (name === 'unembed.hook_out' ? 'logits' : name));
+    expect(expected).toContain('blocks.0.attn.hook_attn_scores');
     const gpt2 = { ...specFromConfig(sharedPath('hf-meta', 'openai-community__gpt2')), nLayers: 1 };
     expect(listHooks(gpt2).map((hook) => hook.name)).toEqual(expected);
+  });
+
+  it("lists a Gemma 2 block's sandwich-norm sites where they run: after o_proj and after down_proj", () => {
+    const gemma2 = { ...gemma2Family.specFromConfig(GEMMA2_CONFIG, 'config.json'), nLayers: 1 };
+    expect(listHooks(gemma2).map((hook) => hook.name)).toEqual([
+      'hook_embed',
+      'blocks.0.hook_resid_pre',
+      'blocks.0.ln1.hook_scale',
+      'blocks.0.ln1.hook_normalized',
+      'blocks.0.attn.hook_q',
+      'blocks.0.attn.hook_k',
+      'blocks.0.attn.hook_v',
+      'blocks.0.attn.hook_rot_q',
+      'blocks.0.attn.hook_rot_k',
+      'blocks.0.attn.hook_attn_scores',
+      'blocks.0.attn.hook_pattern',
+      'blocks.0.attn.hook_z',
+      'blocks.0.ln1_post.hook_scale',
+      'blocks.0.ln1_post.hook_normalized',
+      'blocks.0.hook_attn_out',
+      'blocks.0.hook_resid_mid',
+      'blocks.0.ln2.hook_scale',
+      'blocks.0.ln2.hook_normalized',
+      'blocks.0.mlp.hook_pre',
+      'blocks.0.mlp.hook_pre_linear',
+      'blocks.0.mlp.hook_post',
+      'blocks.0.ln2_post.hook_scale',
+      'blocks.0.ln2_post.hook_normalized',
+      'blocks.0.hook_mlp_out',
+      'blocks.0.hook_resid_post',
+      'ln_final.hook_scale',
+      'ln_final.hook_normalized',
+      'unembed.hook_in',
+      'logits',
+    ]);
   });
 
   // Golden list: renaming, dropping or reordering a hook breaks users, so it must fail here.
@@ -32,16 +69,19 @@ describe('listHooks', () => {
     expect(listHooks(storiesSpec({ nLayers: 2 })).map((hook) => hook.name)).toEqual([
       'hook_embed',
       'blocks.0.hook_resid_pre',
+      'blocks.0.ln1.hook_scale',
       'blocks.0.ln1.hook_normalized',
       'blocks.0.attn.hook_q',
       'blocks.0.attn.hook_k',
       'blocks.0.attn.hook_v',
       'blocks.0.attn.hook_rot_q',
       'blocks.0.attn.hook_rot_k',
+      'blocks.0.attn.hook_attn_scores',
       'blocks.0.attn.hook_pattern',
       'blocks.0.attn.hook_z',
       'blocks.0.hook_attn_out',
       'blocks.0.hook_resid_mid',
+      'blocks.0.ln2.hook_scale',
       'blocks.0.ln2.hook_normalized',
       'blocks.0.mlp.hook_pre',
       'blocks.0.mlp.hook_pre_linear',
@@ -49,23 +89,28 @@ describe('listHooks', () => {
       'blocks.0.hook_mlp_out',
       'blocks.0.hook_resid_post',
       'blocks.1.hook_resid_pre',
+      'blocks.1.ln1.hook_scale',
       'blocks.1.ln1.hook_normalized',
       'blocks.1.attn.hook_q',
       'blocks.1.attn.hook_k',
       'blocks.1.attn.hook_v',
       'blocks.1.attn.hook_rot_q',
       'blocks.1.attn.hook_rot_k',
+      'blocks.1.attn.hook_attn_scores',
       'blocks.1.attn.hook_pattern',
       'blocks.1.attn.hook_z',
       'blocks.1.hook_attn_out',
       'blocks.1.hook_resid_mid',
+      'blocks.1.ln2.hook_scale',
       'blocks.1.ln2.hook_normalized',
       'blocks.1.mlp.hook_pre',
       'blocks.1.mlp.hook_pre_linear',
       'blocks.1.mlp.hook_post',
       'blocks.1.hook_mlp_out',
       'blocks.1.hook_resid_post',
+      'ln_final.hook_scale',
       'ln_final.hook_normalized',
+      'unembed.hook_in',
       'logits',
     ]);
   });
@@ -73,7 +118,7 @@ describe('listHooks', () => {
   it('agrees with hookInfo on every hook', () => {
     const spec = storiesSpec();
     const hooks = listHooks(spec);
-    expect(hooks).toHaveLength(1 + 17 * 5 + 2);
+    expect(hooks).toHaveLength(1 + 20 * 5 + 4);
     for (const hook of hooks) expect(hookInfo(spec, hook.name)).toEqual(hook);
   });
 });
@@ -83,23 +128,28 @@ describe('hookInfo shapes (stories260K-like spec)', () => {
   it.each([
     ['hook_embed', null, 'hook_embed', ['pos', 'd_model'], ['pos', 64], 'dim', 64],
     ['blocks.0.hook_resid_pre', 0, 'hook_resid_pre', ['pos', 'd_model'], ['pos', 64], 'dim', 64],
+    ['blocks.1.ln1.hook_scale', 1, 'ln1.hook_scale', ['pos', 'scale'], ['pos', 1], 'dim', 1],
     ['blocks.1.ln1.hook_normalized', 1, 'ln1.hook_normalized', ['pos', 'd_model'], ['pos', 64], 'dim', 64],
     ['blocks.2.attn.hook_q', 2, 'attn.hook_q', ['pos', 'head', 'd_head'], ['pos', 8, 8], 'head', 8],
     ['blocks.2.attn.hook_k', 2, 'attn.hook_k', ['pos', 'head', 'd_head'], ['pos', 4, 8], 'head', 4],
     ['blocks.2.attn.hook_v', 2, 'attn.hook_v', ['pos', 'head', 'd_head'], ['pos', 4, 8], 'head', 4],
     ['blocks.2.attn.hook_rot_q', 2, 'attn.hook_rot_q', ['pos', 'head', 'd_head'], ['pos', 8, 8], 'head', 8],
     ['blocks.2.attn.hook_rot_k', 2, 'attn.hook_rot_k', ['pos', 'head', 'd_head'], ['pos', 4, 8], 'head', 4],
+    ['blocks.3.attn.hook_attn_scores', 3, 'attn.hook_attn_scores', ['head', 'q_pos', 'k_pos'], [8, 'pos', 'pos'], 'head', 8],
     ['blocks.3.attn.hook_pattern', 3, 'attn.hook_pattern', ['head', 'q_pos', 'k_pos'], [8, 'pos', 'pos'], 'head', 8],
     ['blocks.3.attn.hook_z', 3, 'attn.hook_z', ['pos', 'head', 'd_head'], ['pos', 8, 8], 'head', 8],
     ['blocks.3.hook_attn_out', 3, 'hook_attn_out', ['pos', 'd_model'], ['pos', 64], 'dim', 64],
     ['blocks.3.hook_resid_mid', 3, 'hook_resid_mid', ['pos', 'd_model'], ['pos', 64], 'dim', 64],
+    ['blocks.3.ln2.hook_scale', 3, 'ln2.hook_scale', ['pos', 'scale'], ['pos', 1], 'dim', 1],
     ['blocks.3.ln2.hook_normalized', 3, 'ln2.hook_normalized', ['pos', 'd_model'], ['pos', 64], 'dim', 64],
     ['blocks.1.mlp.hook_pre', 1, 'mlp.hook_pre', ['pos', 'd_mlp'], ['pos', 172], 'neuron', 172],
     ['blocks.1.mlp.hook_pre_linear', 1, 'mlp.hook_pre_linear', ['pos', 'd_mlp'], ['pos', 172], 'neuron', 172],
     ['blocks.1.mlp.hook_post', 1, 'mlp.hook_post', ['pos', 'd_mlp'], ['pos', 172], 'neuron', 172],
     ['blocks.4.hook_mlp_out', 4, 'hook_mlp_out', ['pos', 'd_model'], ['pos', 64], 'dim', 64],
     ['blocks.4.hook_resid_post', 4, 'hook_resid_post', ['pos', 'd_model'], ['pos', 64], 'dim', 64],
+    ['ln_final.hook_scale', null, 'ln_final.hook_scale', ['pos', 'scale'], ['pos', 1], 'dim', 1],
     ['ln_final.hook_normalized', null, 'ln_final.hook_normalized', ['pos', 'd_model'], ['pos', 64], 'dim', 64],
+    ['unembed.hook_in', null, 'unembed.hook_in', ['pos', 'd_model'], ['pos', 64], 'dim', 64],
     ['logits', null, 'logits', ['pos', 'd_vocab'], ['pos', 512], null, 0],
   ])('%s', (name, layer, site, dims, shape, indexUnit, nIndex) => {
     expect(hookInfo(spec, name)).toEqual({ name, layer, site, dims, shape, indexUnit, nIndex });
@@ -113,11 +163,11 @@ describe('hookInfo errors', () => {
     const error = thrown(() => hookInfo(spec, 'blocks.2.hook_resid_postt'));
     expect(error.code).toBe('bad_argument');
     expect(error.message).toBe(
-      "unknown hook 'blocks.2.hook_resid_postt'; valid: hook_embed, blocks.{0..4}.hook_resid_pre, blocks.{0..4}.ln1.hook_normalized, " +
+      "unknown hook 'blocks.2.hook_resid_postt'; valid: hook_embed, blocks.{0..4}.hook_resid_pre, blocks.{0..4}.ln1.hook_scale, blocks.{0..4}.ln1.hook_normalized, " +
         'blocks.{0..4}.attn.hook_q, blocks.{0..4}.attn.hook_k, blocks.{0..4}.attn.hook_v, blocks.{0..4}.attn.hook_rot_q, ' +
-        'blocks.{0..4}.attn.hook_rot_k, blocks.{0..4}.attn.hook_pattern, blocks.{0..4}.attn.hook_z, blocks.{0..4}.hook_attn_out, ' +
-        'blocks.{0..4}.hook_resid_mid, blocks.{0..4}.ln2.hook_normalized, blocks.{0..4}.mlp.hook_pre, blocks.{0..4}.mlp.hook_pre_linear, ' +
-        'blocks.{0..4}.mlp.hook_post, blocks.{0..4}.hook_mlp_out, blocks.{0..4}.hook_resid_post, ln_final.hook_normalized, logits',
+        'blocks.{0..4}.attn.hook_rot_k, blocks.{0..4}.attn.hook_attn_scores, blocks.{0..4}.attn.hook_pattern, blocks.{0..4}.attn.hook_z, blocks.{0..4}.hook_attn_out, ' +
+        'blocks.{0..4}.hook_resid_mid, blocks.{0..4}.ln2.hook_scale, blocks.{0..4}.ln2.hook_normalized, blocks.{0..4}.mlp.hook_pre, blocks.{0..4}.mlp.hook_pre_linear, ' +
+        'blocks.{0..4}.mlp.hook_post, blocks.{0..4}.hook_mlp_out, blocks.{0..4}.hook_resid_post, ln_final.hook_scale, ln_final.hook_normalized, unembed.hook_in, logits',
     );
   });
 
@@ -143,16 +193,19 @@ describe('hookName builders and parseHookName', () => {
       hookName.embed(),
       ...[0, 4].flatMap((layer) => [
         hookName.residPre(layer),
+        hookName.ln1Scale(layer),
         hookName.ln1Normalized(layer),
         hookName.q(layer),
         hookName.k(layer),
         hookName.v(layer),
         hookName.rotQ(layer),
         hookName.rotK(layer),
+        hookName.attnScores(layer),
         hookName.pattern(layer),
         hookName.z(layer),
         hookName.attnOut(layer),
         hookName.residMid(layer),
+        hookName.ln2Scale(layer),
         hookName.ln2Normalized(layer),
         hookName.mlpPre(layer),
         hookName.mlpPreLinear(layer),
@@ -160,7 +213,9 @@ describe('hookName builders and parseHookName', () => {
         hookName.mlpOut(layer),
         hookName.residPost(layer),
       ]),
+      hookName.lnFinalScale(),
       hookName.lnFinalNormalized(),
+      hookName.unembedIn(),
       hookName.logits(),
     ];
     expect(new Set(built).size).toBe(built.length);

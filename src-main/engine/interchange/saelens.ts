@@ -19,7 +19,7 @@ import { parseJson } from '../../../src-shared/json-syntax';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { EngineError } from '../errors';
-import { hookInfo } from '../hooks/names';
+import { hookInfo, isAttentionGrid } from '../hooks/names';
 import { checkInsideFolder, fileInFolder, readTextFile } from '../model/file-io';
 import { openSafetensors, type SafetensorsFileReader } from '../model/safetensors';
 import { rowChunks, type ModelSpec } from '../model/spec';
@@ -90,7 +90,7 @@ export class Sae {
     let width: number;
     try {
       const site = hookInfo(spec, hook);
-      if (site.site === 'attn.hook_pattern') throw refuse(folder, `${hook} holds attention patterns, not activations an SAE reads`);
+      if (isAttentionGrid(site.site)) throw refuse(folder, `${hook} holds attention scores or patterns, not activations an SAE reads`);
       width = site.shape.filter((d): d is number => d !== 'pos').reduce((a, b) => a * b, 1);
     } catch (error) {
       if (error instanceof EngineError && !error.message.startsWith('SAE ')) throw refuse(folder, `it reads ${hook}, which this model does not have (${error.message})`);

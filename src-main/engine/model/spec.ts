@@ -9,7 +9,7 @@ export type RopeScaling =
   | { type: 'linear'; factor: number };
 
 /** The families a config can dispatch to (model/config.ts); each has one file in families/. */
-export type FamilyId = 'llama' | 'gpt2' | 'qwen2' | 'qwen3';
+export type FamilyId = 'llama' | 'mistral' | 'gpt2' | 'qwen2' | 'qwen3' | 'gemma2' | 'gemma3';
 
 /**
  * How a family's block differs from the others, as data: the shared graph
@@ -150,6 +150,11 @@ export function expectedParams(spec: ModelSpec): Map<string, number[]> {
   norm(paramName.lnFinal());
   if (!spec.tiedEmbeddings) params.set(paramName.unembed(), [dVocab, dModel]);
   return params;
+}
+
+/** The distinct sliding-window sizes of a model's blocks, ascending (each gets its own attention mask). */
+export function slidingWindows(spec: ModelSpec): number[] {
+  return [...new Set(spec.traits.slidingWindow.filter((window): window is number => window !== null))].sort((a, b) => a - b);
 }
 
 /** Source dtypes a checkpoint may store; everything is converted to float32 on read. */

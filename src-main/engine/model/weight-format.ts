@@ -56,7 +56,7 @@ export function quantizedMatrixBytes(rows: number, cols: number, bits: number, b
 /**
  * Bytes of the graph-layout weight file for `spec` in a format (graph/forward.ts
  * graphWeights): matrices as stored (the unembedding is its own copy even when tied),
- * vectors, learned positions and the rotary tables in float32, the token embedding in
+ * vectors, learned positions and the rotary tables (two pairs with a local base) in float32, the token embedding in
  * float32 or float16.
  */
 export function weightFileBytes(spec: ModelSpec, options: WeightOptions): number {
@@ -67,7 +67,8 @@ export function weightFileBytes(spec: ModelSpec, options: WeightOptions): number
     else bytes += matrixBytes(shape[0], shape[1], options);
   }
   if (spec.tiedEmbeddings) bytes += matrixBytes(spec.dVocab, spec.dModel, options); // the head reads its own copy
-  const rotaryTables = spec.traits.positions === 'rotary' ? 2 * spec.nCtx * (spec.dHead / 2) * 4 : 0;
+  const rotaryBases = spec.traits.ropeLocalTheta === null ? 1 : 2; // Gemma 3's local blocks have their own tables
+  const rotaryTables = spec.traits.positions === 'rotary' ? rotaryBases * 2 * spec.nCtx * (spec.dHead / 2) * 4 : 0;
   return bytes + rotaryTables;
 }
 

@@ -1,12 +1,12 @@
 /**
  * Captured graph outputs, laid out as TransformerLens does, for one batch row and the
  * positions the capture selects. Graph layouts: residual-like [batch, seq, width]; heads
- * [batch, seq, heads * d_head]; pattern [batch, n_kv_heads, group, seq, key_pos]
+ * [batch, seq, heads * d_head]; attention scores and pattern [batch, n_kv_heads, group, seq, key_pos]
  * (head = kv_head * group + g).
  */
 
 import { graphOutput } from '../graph-io';
-import { hookInfo } from '../hooks/names';
+import { hookInfo, isAttentionGrid } from '../hooks/names';
 import type { Plan } from '../hooks/plan';
 import { selectedIndices, type RunPositions } from '../hooks/positions';
 import type { ModelSpec } from '../model/spec';
@@ -32,7 +32,7 @@ export function shapeCapture(spec: ModelSpec, hook: string, tensor: HostTensor, 
   const data = (tensor.data as Float32Array).subarray(row * rowSize, (row + 1) * rowSize);
   const rows = selectedIndices(positions, run);
   const absolute = rows.map((i) => run.start + i);
-  if (info.site === 'attn.hook_pattern') {
+  if (isAttentionGrid(info.site)) {
     const keyPositions = tensor.dims[4];
     const out = new Float32Array(spec.nHeads * rows.length * keyPositions);
     for (let head = 0; head < spec.nHeads; head++) {

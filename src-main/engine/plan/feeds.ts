@@ -6,7 +6,7 @@
 import { graphInput } from '../graph-io';
 import { EngineError } from '../errors';
 import type { LensHead, TapSpec } from '../graph/taps';
-import { hookInfo, type HookInfo } from '../hooks/names';
+import { hookInfo, isAttentionGrid, type HookInfo } from '../hooks/names';
 import { factorRows, type Intervention, type Plan } from '../hooks/plan';
 import { isSelected, positionMask, type RunPositions } from '../hooks/positions';
 import type { ModelSpec } from '../model/spec';
@@ -35,7 +35,7 @@ function rowWidth(info: HookInfo): number {
 
 /** Columns set/scale index `index` addresses in a flattened row: a whole head, or one neuron or dim. */
 function columns(info: HookInfo, spec: ModelSpec, index: number): [number, number] {
-  if (info.site === 'attn.hook_pattern') return [index, index + 1]; // fed per head: [n_kv_heads, group] flattened
+  if (isAttentionGrid(info.site)) return [index, index + 1]; // fed per head: [n_kv_heads, group] flattened
   return info.indexUnit === 'head' ? [index * spec.dHead, (index + 1) * spec.dHead] : [index, index + 1];
 }
 
@@ -80,10 +80,10 @@ export function planFeeds(spec: ModelSpec, tapSpec: TapSpec, rows: RowPlan[], ru
     const stepOf = (row: RowPlan): Intervention => row.plan.interventions[index];
     const applies = (row: RowPlan): boolean => !row.active || row.active.has(index);
     const info = hookInfo(spec, hook);
-    const isPattern = info.site === 'attn.hook_pattern';
-    const width = isPattern ? spec.nHeads : rowWidth(info);
-    const perIndexDims = isPattern ? [spec.nKvHeads, spec.nHeads / spec.nKvHeads, 1, 1] : [1, width];
-    const maskDims = isPattern ? [1, 1, run.count, 1] : [run.count, 1];
+    const isGrid = isAttentionGrid(info.site);
+    const width = isGrid ? spec.nHeads : rowWidth(info);
+    const perIndexDims = isGrid ? [spec.nKvHeads, spec.nHeads / spec.nKvHeads, 1, 1] : [1, width];
+    const maskDims = isGrid ? [1, 1, run.count, 1] : [run.count, 1];
     const positions = (row: RowPlan) => (stepOf(row) as { positions: Plan['captures'][number]['positions'] }).positions;
 
     if (op === 'patch') {

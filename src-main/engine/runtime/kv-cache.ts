@@ -15,6 +15,8 @@ export interface KvCacheShape {
   nKvHeads: number;
   dHead: number;
   maxPositions: number;
+  /** The model's distinct sliding-window sizes (spec.traits.slidingWindow): one windowed mask each. */
+  windows: number[];
 }
 
 const INITIAL_CAPACITY = 128;
@@ -65,7 +67,7 @@ export class KvCache {
     this.capacity = capacity;
   }
 
-  /** Feeds for a run that adds `seq` positions: the cached prefix of every slot and the causal mask. */
+  /** Feeds for a run that adds `seq` positions: the cached prefix of every slot, the causal mask and each windowed mask. */
   feeds(seq: number): TensorMap {
     const { batch, nKvHeads, dHead } = this.shape;
     const dims = [this.length, batch, nKvHeads, dHead];
@@ -76,6 +78,7 @@ export class KvCache {
       feeds[graphInput.pastValue(slot)] = float32(dims, this.values[slot].subarray(0, used));
     }
     feeds[graphInput.attentionMask] = float32([seq, this.length + seq], causalMask(this.length, seq));
+    for (const window of this.shape.windows) feeds[graphInput.windowMask(window)] = float32([seq, this.length + seq], causalMask(this.length, seq, window));
     return feeds;
   }
 
@@ -102,10 +105,22 @@ export class KvCache {
   }
 }
 
-/** [seq, past + seq]: query s (at absolute position past + s) sees keys 0..past + s. */
-export function causalMask(past: number, seq: number): Float32Array {
+/**
+ * [seq, past + seq]: query s, at absolute position i = past + s, sees keys 0..i; with a
+ * sliding window W only keys j with i - W < j <= i, i.e. the last W positions counting
+ * itself. That is transformers' rule (masking_utils.py: sliding_window_overlay is
+ * `kv_idx > q_idx - sliding_window`, and-ed with the causal `kv_idx <= q_idx`; Gemma 2's
+ * older mask, `tril(ones, diagonal=-sliding_window)` set to -inf, hides the same keys).
+ * The cache keeps every position, so a window is only this mask: cached decoding sees what
+ * recomputing the whole prefix sees.
+ */
+export function causalMask(past: number, seq: number, window = Infinity): Float32Array {
   const total = past + seq;
   const mask = new Float32Array(seq * total);
-  for (let s = 0; s < seq; s++) mask.fill(-Infinity, s * total + past + s + 1, (s + 1) * total);
+  for (let s = 0; s < seq; s++) {
+    const i = past + s;
+    mask.fill(-Infinity, s * total + i + 1, (s + 1) * total);
+    if (i - window >= 0) mask.fill(-Infinity, s * total, s * total + i - window + 1);
+  }
   return mask;
 }

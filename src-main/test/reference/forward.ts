@@ -3,9 +3,11 @@
  * traits like the engine's graph but written independently of it.
  *
  * Written to be checked line by line against llama2.c's forward() and transformers'
- * modeling_llama.py (Llama, Mistral), modeling_gpt2.py (GPT-2: LayerNorm, learned
+ * modeling_llama.py (Llama), modeling_mistral.py and masking_utils.py (sliding window), modeling_gpt2.py (GPT-2: LayerNorm, learned
  * positions, biases, gelu_new, plain MLP), modeling_qwen2.py (q/k/v biases) and
- * modeling_qwen3.py (per-head q/k RMSNorm before rotary), not to be fast: no KV cache
+ * modeling_qwen3.py (per-head q/k RMSNorm before rotary), modeling_gemma2.py (scaled embedding,
+ * (1 + w) gains folded in by the weight table, sandwich norms, soft caps, alternating
+ * sliding-window blocks) and modeling_gemma3.py (q/k norms, a local rotary base), not to be fast: no KV cache
  * (every call recomputes every position), float64 arithmetic throughout, one position and
  * one head at a time. Weights come from a getter under the canonical names of spec.ts, in
  * Hugging Face layouts (linear weights [out_features, in_features], q/k in rotate-half
@@ -55,17 +57,32 @@ function rmsNorm(x: Float64Array, weight: Float32Array, eps: number): Float64Arr
   return x.map((value, i) => value * scale * weight[i]);
 }
 
-/** nn.LayerNorm: (x - mean) / sqrt(var + eps) * weight + bias, var the biased variance. */
-function layerNorm(x: Float64Array, weight: Float32Array, bias: Float32Array, eps: number): Float64Array {
+/**
+ * The spec's norm in TransformerLens's two steps: the input, centred for LayerNorm
+ * (nn.LayerNorm subtracts the mean; RMSNorm does not); its scale sqrt(mean(x^2) + eps)
+ * (hook_scale; with the centred x this is sqrt(biased variance + eps)); then x / scale * gain
+ * (+ bias for LayerNorm).
+ */
+function centre(spec: ModelSpec, x: Float64Array): Float64Array {
+  if (spec.traits.norm === 'rms') return x;
   const mean = x.reduce((a, b) => a + b, 0) / x.length;
-  const variance = x.reduce((a, b) => a + (b - mean) * (b - mean), 0) / x.length;
-  const scale = 1 / Math.sqrt(variance + eps);
-  return x.map((value, i) => (value - mean) * scale * weight[i] + bias[i]);
+  return x.map((value) => value - mean);
+}
+
+function normScale(centred: Float64Array, eps: number): number {
+  return Math.sqrt(centred.reduce((a, b) => a + b * b, 0) / centred.length + eps);
+}
+
+function scaleAndShift(spec: ModelSpec, weight: WeightGetter, centred: Float64Array, scale: number, gain: string): Float64Array {
+  const g = weight(gain);
+  const b = spec.traits.norm === 'layer' ? weight(paramName.bias(gain)) : null;
+  return centred.map((value, i) => (value / scale) * g[i] + (b ? b[i] : 0));
 }
 
 /** The spec's norm with the gain `gain` (and, for LayerNorm, the bias beside it). */
 function norm(spec: ModelSpec, weight: WeightGetter, x: Float64Array, gain: string): Float64Array {
-  return spec.traits.norm === 'rms' ? rmsNorm(x, weight(gain), spec.normEps) : layerNorm(x, weight(gain), weight(paramName.bias(gain)), spec.normEps);
+  const centred = centre(spec, x);
+  return scaleAndShift(spec, weight, centred, normScale(centred, spec.normEps), gain);
 }
 
 /** Qwen3's q_norm / k_norm: RMSNorm of each head's d_head values on their own, one [d_head] gain. */
@@ -123,8 +140,9 @@ const add = (a: Float64Array, b: Float64Array): Float64Array => a.map((value, i)
 
 /**
  * A TransformerLens-style hook: called at each site with the rows of every position
- * ([d] per position; the pattern gives [n_heads * n_positions] per query position, zero
- * where causality hides a key). Return replacement rows to intervene, or nothing to read.
+ * ([d] per position; a norm's hook_scale [1]; the attention scores and pattern give
+ * [n_heads * n_positions] per query position, -inf and 0 where causality hides a key).
+ * Return replacement rows to intervene, or nothing to read.
  */
 export type ReferenceHook = (name: string, rows: Float64Array[]) => Float64Array[] | void;
 
@@ -141,11 +159,10 @@ export interface ReferenceOptions {
  */
 export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: readonly number[], options: ReferenceOptions = {}): ReferenceOutput {
   const { dModel, nLayers, nHeads, nKvHeads, dHead, dMlp, normEps, traits } = spec;
-  const missing = Object.entries({ sandwichNorms: traits.sandwichNorms, embedScale: traits.embedScale !== 1, attnSoftcap: traits.attnSoftcap !== null, finalSoftcap: traits.finalSoftcap !== null, slidingWindow: traits.slidingWindow.some((w) => w !== null), ropeLocalTheta: traits.ropeLocalTheta !== null });
-  const unimplemented = missing.filter(([, used]) => used).map(([trait]) => trait);
-  if (unimplemented.length > 0) throw new Error(`reference forward: ${unimplemented.join(', ')} not implemented`);
   const queriesPerKvHead = nHeads / nKvHeads;
-  const invFreq = ropeInverseFrequencies(spec);
+  const globalInvFreq = ropeInverseFrequencies(spec);
+  // Gemma 3's sliding-window blocks rotate with rope_local_base_freq (unscaled).
+  const localInvFreq = ropeInverseFrequencies(spec, true);
   const embed = weight(paramName.embed()); // [d_vocab, d_model]
   const at = (name: string, rows: Float64Array[]): Float64Array[] => options.hook?.(name, rows) ?? rows;
   const schedule = options.schedule ?? Array.from({ length: nLayers }, (_, layer) => layer);
@@ -153,9 +170,16 @@ export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: rea
   // A weight's bias, where the traits give it one.
   const bias = (name: string, has: boolean): Float32Array | undefined => (has ? weight(paramName.bias(name)) : undefined);
   const act = ACTIVATIONS[traits.activation];
+  // The norm `prefix` (ln1, ln2, ln_final) of every row, through its hook_scale ([1] per position) and hook_normalized.
+  const normAt = (prefix: string, rows: Float64Array[], gain: string): Float64Array[] => {
+    const centred = rows.map((x) => centre(spec, x));
+    const scales = at(`${prefix}.hook_scale`, centred.map((x) => Float64Array.of(normScale(x, normEps))));
+    return at(`${prefix}.hook_normalized`, centred.map((x, pos) => scaleAndShift(spec, weight, x, scales[pos][0], gain)));
+  };
 
-  // The residual stream, one [d_model] row per position: token embedding (+ learned position embedding).
-  let resid: Float64Array[] = at('hook_embed', ids.map((id) => row(embed, id)));
+  // The residual stream, one [d_model] row per position: token embedding (times Gemma's normalizer
+  // sqrt(d_model), rounded to the checkpoint's dtype: traits.embedScale) (+ learned position embedding).
+  let resid: Float64Array[] = at('hook_embed', ids.map((id) => row(embed, id).map((value) => value * traits.embedScale)));
   if (traits.positions === 'learned') {
     const posEmbed = at('hook_pos_embed', ids.map((_, pos) => row(weight(paramName.posEmbed()), pos)));
     resid = resid.map((x, pos) => add(x, posEmbed[pos]));
@@ -166,7 +190,7 @@ export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: rea
     const site = (name: string): string => `blocks.${layer}.${name}`;
     resid = at(site('hook_resid_pre'), resid);
     // Attention: q/k/v for every position first, since position p reads the keys of 0..p.
-    const normed = at(site('ln1.hook_normalized'), resid.map((x) => norm(spec, weight, x, paramName.ln1(layer))));
+    const normed = normAt(site('ln1'), resid, paramName.ln1(layer));
     const project = (name: string, out: number, has: boolean) => (x: Float64Array) => linear(x, weight(name), out, bias(name, has));
     const q = at(site('attn.hook_q'), normed.map(project(paramName.q(layer), nHeads * dHead, traits.qkvBias)));
     const k = at(site('attn.hook_k'), normed.map(project(paramName.k(layer), nKvHeads * dHead, traits.qkvBias)));
@@ -174,26 +198,41 @@ export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: rea
     const qNormed = traits.qkNorm ? at(site('attn.q_norm.hook_normalized'), q.map((x) => perHeadRmsNorm(x, nHeads, dHead, weight(paramName.qNorm(layer)), normEps))) : q;
     const kNormed = traits.qkNorm ? at(site('attn.k_norm.hook_normalized'), k.map((x) => perHeadRmsNorm(x, nKvHeads, dHead, weight(paramName.kNorm(layer)), normEps))) : k;
     const rotaryPositions = traits.positions === 'rotary';
+    const invFreq = traits.slidingWindow[layer] !== null && traits.ropeLocalTheta !== null ? localInvFreq : globalInvFreq;
     const qRot = rotaryPositions ? at(site('attn.hook_rot_q'), qNormed.map((x, pos) => rotary(x, nHeads, dHead, pos, invFreq))) : qNormed;
     const kRot = rotaryPositions ? at(site('attn.hook_rot_k'), kNormed.map((x, pos) => rotary(x, nKvHeads, dHead, pos, invFreq))) : kNormed;
 
     const n = ids.length;
-    const patterns = at(
-      site('attn.hook_pattern'),
+    // Causal: position pos attends to source positions firstVisible(pos)..pos; the scores of the others are -inf.
+    // Sliding window (Mistral; Gemma's local blocks): as transformers' masking_utils, key j is
+    // visible to query i iff i - window < j <= i, so a query sees `window` keys, itself included.
+    const window = traits.slidingWindow[layer];
+    const firstVisible = (pos: number): number => (window === null ? 0 : Math.max(0, pos - window + 1));
+    const scores = at(
+      site('attn.hook_attn_scores'),
       qRot.map((qPos, pos) => {
-        const row = new Float64Array(nHeads * n); // [n_heads, k_pos]
+        const row = new Float64Array(nHeads * n).fill(-Infinity); // [n_heads, k_pos]
         for (let head = 0; head < nHeads; head++) {
           const kvOffset = Math.floor(head / queriesPerKvHead) * dHead; // grouped-query attention
-          // Causal: position pos attends to source positions 0..pos.
-          const scores = new Float64Array(pos + 1);
-          for (let src = 0; src <= pos; src++) {
+          for (let src = firstVisible(pos); src <= pos; src++) {
             let dot = 0;
             for (let d = 0; d < dHead; d++) dot += qPos[head * dHead + d] * kRot[src][kvOffset + d];
-            scores[src] = dot * traits.attnScale; // 1/sqrt(d_head) unless the family says otherwise
+            // 1/sqrt(d_head) unless the family says otherwise (Gemma: query_pre_attn_scalar^-0.5); Gemma 2
+            // then soft-caps, before the mask (eager_attention_forward: s / cap, tanh, * cap).
+            row[head * n + src] = softcap(dot * traits.attnScale, traits.attnSoftcap);
           }
-          row.set(softmax(scores), head * n);
         }
         return row;
+      }),
+    );
+    // Softmax over the sources the mask allows (whatever an edit of the scores wrote elsewhere).
+    const patterns = at(
+      site('attn.hook_pattern'),
+      scores.map((row, pos) => {
+        const pattern = new Float64Array(nHeads * n); // [n_heads, k_pos]
+        const first = firstVisible(pos);
+        for (let head = 0; head < nHeads; head++) pattern.set(softmax(row.subarray(head * n + first, head * n + pos + 1)), head * n + first);
+        return pattern;
       }),
     );
     const z = at(
@@ -209,11 +248,13 @@ export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: rea
         return out;
       }),
     );
-    const attnOut = at(site('hook_attn_out'), z.map(project(paramName.o(layer), dModel, traits.oBias)));
+    // Gemma's sandwich norms: post_attention_layernorm (ln1_post) on o_proj's output, before the residual add.
+    const oOut = z.map(project(paramName.o(layer), dModel, traits.oBias));
+    const attnOut = at(site('hook_attn_out'), traits.sandwichNorms ? normAt(site('ln1_post'), oOut, paramName.ln1Post(layer)) : oOut);
     const residMid = at(site('hook_resid_mid'), resid.map((x, pos) => add(x, attnOut[pos])));
 
     // MLP: gated down(act(gate(x)) * up(x)) (Llama, Qwen), or plain down(act(up(x))) (GPT-2's c_fc -> c_proj)
-    const normed2 = at(site('ln2.hook_normalized'), residMid.map((x) => norm(spec, weight, x, paramName.ln2(layer))));
+    const normed2 = normAt(site('ln2'), residMid, paramName.ln2(layer));
     let post: Float64Array[];
     if (traits.mlp === 'gated') {
       const gate = at(site('mlp.hook_pre'), normed2.map(project(paramName.gate(layer), dMlp, traits.mlpBias)));
@@ -223,22 +264,28 @@ export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: rea
       const pre = at(site('mlp.hook_pre'), normed2.map(project(paramName.up(layer), dMlp, traits.mlpBias)));
       post = at(site('mlp.hook_post'), pre.map((x) => x.map(act)));
     }
-    const mlpOut = at(site('hook_mlp_out'), post.map(project(paramName.down(layer), dModel, traits.mlpBias)));
+    // And post_feedforward_layernorm (ln2_post) on down_proj's output.
+    const downOut = post.map(project(paramName.down(layer), dModel, traits.mlpBias));
+    const mlpOut = at(site('hook_mlp_out'), traits.sandwichNorms ? normAt(site('ln2_post'), downOut, paramName.ln2Post(layer)) : downOut);
     resid = at(site('hook_resid_post'), residMid.map((x, pos) => add(x, mlpOut[pos])));
     residPost.push(resid.map((x) => Float32Array.from(x)));
   }
 
   // Final norm and unembedding, only where asked: with a real vocabulary this is most of the work.
   const positions = options.logits === 'last' ? [ids.length - 1] : ids.map((_, pos) => pos);
-  const normedFinal = at('ln_final.hook_normalized', resid.map((x) => norm(spec, weight, x, paramName.lnFinal())));
-  const logits = at('logits', positions.map((pos) => referenceUnembed(spec, weight, normedFinal[pos])));
+  const normedFinal = normAt('ln_final', resid, paramName.lnFinal());
+  const unembedIn = at('unembed.hook_in', positions.map((pos) => normedFinal[pos]));
+  const logits = at('logits', unembedIn.map((x) => referenceUnembed(spec, weight, x)));
   return { logits: logits.map((row) => Float32Array.from(row)), residPost };
 }
 
-/** The unembedding of one [d_model] row: [d_vocab]. */
+/** cap * tanh(x / cap) (Gemma 2's soft-capping); x itself with no cap. */
+const softcap = (x: number, cap: number | null): number => (cap === null ? x : cap * Math.tanh(x / cap));
+
+/** The unembedding of one [d_model] row: [d_vocab], soft-capped where the family caps its logits (Gemma2ForCausalLM). */
 export function referenceUnembed(spec: ModelSpec, weight: WeightGetter, x: Float64Array): Float64Array {
   const unembed = spec.tiedEmbeddings ? weight(paramName.embed()) : weight(paramName.unembed()); // [d_vocab, d_model]
-  return linear(x, unembed, spec.dVocab);
+  return linear(x, unembed, spec.dVocab).map((logit) => softcap(logit, spec.traits.finalSoftcap));
 }
 
 /** Logit lens of one [d_model] residual row: the final norm, then the unembedding. */
@@ -261,10 +308,27 @@ export function logSoftmaxAt(logits: ArrayLike<number>, id: number): number {
   return logits[id] - max - Math.log(sumExp);
 }
 
-/** Largest |a[i] - b[i]|; the arrays must have the same length. */
+/**
+ * Largest |a[i] - b[i]|; the arrays must have the same length. Equal values differ by 0, so
+ * the -inf of masked attention scores match only another -inf (and a NaN never matches).
+ */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`length mismatch: ${a.length} vs ${b.length}`);
   let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  for (let i = 0; i < a.length; i++) max = Math.max(max, a[i] === b[i] ? 0 : Math.abs(a[i] - b[i]));
   return max;
+}
+
+/**
+ * A capture as the engine lays it out, from the reference hook's rows: the attention scores and
+ * pattern ([n_heads * n_keys] per query position) as [head, q_pos, k_pos], other sites row after row.
+ */
+export function referenceCapture(hook: string, rows: Float64Array[], nHeads: number): Float32Array {
+  if (!/attn\.hook_(attn_scores|pattern)$/.test(hook)) return Float32Array.from(rows.flatMap((row) => [...row]));
+  const n = rows[0].length / nHeads;
+  const grid = new Float32Array(nHeads * rows.length * n);
+  rows.forEach((row, q) => {
+    for (let head = 0; head < nHeads; head++) grid.set(row.subarray(head * n, (head + 1) * n), (head * rows.length + q) * n);
+  });
+  return grid;
 }

@@ -2,8 +2,8 @@
  * Extraction against references computed here: mean differences and PCA from activations
  * captured one prompt at a time (so the batching by length is checked too), the principal
  * component by a different algorithm (power iteration on the d x d covariance), repeng's
- * sign rule, ActAdd's padded per-position difference, and function vectors from the
- * captured hook_z projected through W_O by hand.
+ * sign rule, and ActAdd's padded per-position difference (function vectors:
+ * function-vector.test.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,12 +11,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, type ModelHandle } from '../../engine';
 import { hookName } from '../../hooks/names';
-import { paramName } from '../../model/spec';
 import { buildRandomModel, type RandomModel } from '../../../test/fixtures/random-model';
 import { expectEngineError } from '../../../test/expect-engine-error';
 import { actAdd, actAddInterventions } from './actadd';
 import { extractVectors } from './extract';
-import { functionVector } from './function-vector';
 import { dot, firstPrincipalComponent, signCorrected } from './pca';
 
 const workDir = mkdtempSync(join(tmpdir(), 'tiller-extract-'));
@@ -143,32 +141,5 @@ describe('ActAdd', () => {
     result.rows.forEach((row, j) => row.forEach((value, i) => expect(value).toBeCloseTo(plus[j * d + i] - minus[j * d + i], 4)));
     const steps = actAddInterventions(result, 5);
     expect(steps.map((step) => step.op === 'add' && step.positions)).toEqual(result.rows.map((_, j) => [1 + j]));
-  });
-});
-
-describe('function vectors', () => {
-  it("sum the chosen heads' mean last-token outputs, each its hook_z slice through W_O", async () => {
-    const prompts = ['hot: cold, big: small, up:', 'fast: slow, light: dark, in:', 'yes: no, old: new, high:'];
-    const heads = [{ layer: 1, head: 2 }, { layer: 0, head: 0 }, { layer: 1, head: 3 }];
-    const result = await functionVector(handle, { prompts, heads, layer: 1, batchSize: 4 });
-    expect(result.hook).toBe('blocks.1.hook_resid_post');
-    const { dModel, dHead, nHeads } = handle.spec;
-    const expected = new Float64Array(dModel);
-    for (const [k, { layer, head }] of heads.entries()) {
-      const wO = model.weights.get(paramName.o(layer)) as Float32Array; // [d_model, n_heads * d_head]
-      const output = new Float64Array(dModel);
-      for (const text of prompts) {
-        const ids = handle.tokenizer.encode(text);
-        const z = (await handle.run(ids, { captures: [{ hook: hookName.z(layer), positions: 'last' }] })).captures[hookName.z(layer)].data;
-        for (let i = 0; i < dModel; i++) for (let j = 0; j < dHead; j++) output[i] += (wO[i * nHeads * dHead + head * dHead + j] * z[head * dHead + j]) / prompts.length;
-      }
-      result.heads[k].output.forEach((value, i) => expect(value).toBeCloseTo(output[i], 4));
-      output.forEach((value, i) => (expected[i] += value));
-    }
-    result.vector.forEach((value, i) => expect(value).toBeCloseTo(expected[i], 4));
-  });
-
-  it('refuses heads the model does not have', async () => {
-    await expectEngineError(() => functionVector(handle, { prompts: ['a'], heads: [{ layer: 0, head: 4 }] }), 'bad_argument', 'head 0.4 does not exist');
   });
 });

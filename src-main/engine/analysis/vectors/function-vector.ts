@@ -4,15 +4,18 @@
  * added to the residual stream at one layer.
  *
  * A head's output is its slice of attn.hook_z projected through W_O into the residual
- * stream. The engine reads it without the weights: a row that zeroes every OTHER head of
- * the layer (scale at attn.hook_z) makes blocks.L.hook_attn_out that head's output alone
- * (Llama's o_proj has no bias). Each (prompt, head) is one batch row with only its
- * layer's scale active; the layers before it run clean, so the read is exact.
+ * stream, without o_proj's bias b_O (TransformerLens' hook_result): the heads' outputs
+ * plus b_O sum to hook_attn_out. The engine reads it without the weights: a row that
+ * zeroes every OTHER head of the layer (scale at attn.hook_z) makes blocks.L.hook_attn_out
+ * that head's output plus b_O, and a row that zeroes every head reads b_O alone, which is
+ * subtracted (GPT-2 has a b_O; counting it once per head would add it n times to the
+ * vector). Each (prompt, head) is one batch row with only its layer's scale active; the
+ * layers before it run clean, so the read is exact.
  * Choosing the heads (the paper ranks them by causal indirect effect) is the caller's.
  */
 import { graphOutput } from '../../graph-io';
 import { z } from 'zod';
-import type { ModelHandle } from '../../engine';
+import type { ModelHandle, RowsRunResult } from '../../engine';
 import { EngineError } from '../../errors';
 
 import { hookName } from '../../hooks/names';
@@ -57,9 +60,14 @@ export async function functionVector(model: ModelHandle, input: FunctionVectorRe
     captures: layers.map((l) => ({ hook: hookName.attnOut(l), positions: 'last' })),
     interventions: layers.map((l) => ({ op: 'scale', hook: hookName.z(l), indices: allHeads, values: allHeads.map(() => 0), positions: 'all' })),
   });
-  const rowPlan = (l: number, head: number) => {
+  /** The row that keeps only `head` of layer `l`, or none of its heads (head = null: b_O alone). */
+  const rowPlan = (l: number, head: number | null) => {
     const plan: Plan = { ...structure, interventions: structure.interventions.map((step, i) => (i === layers.indexOf(l) ? { ...step, values: allHeads.map((h) => (h === head ? 1 : 0)) } : step)) };
     return { plan, active: new Set([layers.indexOf(l)]), patches: new Map() };
+  };
+  const readAttnOut = ({ outputs, run }: RowsRunResult, l: number, row: number): Float32Array => {
+    const hook = hookName.attnOut(l);
+    return shapeCapture(model.spec, hook, outputs[graphOutput.capture(hook)], row, 'last', run).data;
   };
 
   const encoded = prompts.map((text) => model.tokenizer.encode(text));
@@ -68,23 +76,30 @@ export async function functionVector(model: ModelHandle, input: FunctionVectorRe
   for (const cell of cells) byLength.set(cell.ids.length, [...(byLength.get(cell.ids.length) ?? []), cell]);
   const batches = [...byLength.values()].flatMap((group) => chunks(group, batchSize));
 
+  const total = batches.length + 1;
+  // b_O of each layer used: with every head zeroed, hook_attn_out is the bias whatever the prompt.
+  throwIfCancelled(control.signal, 'function vector');
+  control.onProgress?.({ done: 0, total, unit: 'forward passes' });
+  const biasRun = await model.runRows(structure, layers.map((l) => rowPlan(l, null)), layers.map(() => encoded[0]));
+  const bias = new Map(layers.map((l, row) => [l, readAttnOut(biasRun, l, row)]));
+
   const sums = heads.map(() => new Float64Array(dModel));
   for (const [pass, batch] of batches.entries()) {
     throwIfCancelled(control.signal, 'function vector');
-    control.onProgress?.({ done: pass, total: batches.length, unit: 'forward passes' });
-    const { outputs, run } = await model.runRows(structure, batch.map((cell) => rowPlan(cell.layer, cell.head)), batch.map((cell) => cell.ids));
+    control.onProgress?.({ done: pass + 1, total, unit: 'forward passes' });
+    const result = await model.runRows(structure, batch.map((cell) => rowPlan(cell.layer, cell.head)), batch.map((cell) => cell.ids));
     batch.forEach((cell, row) => {
-      const hook = hookName.attnOut(cell.layer);
-      const output = shapeCapture(model.spec, hook, outputs[graphOutput.capture(hook)], row, 'last', run).data;
-      for (let i = 0; i < dModel; i++) sums[cell.h][i] += output[i] / prompts.length;
+      const output = readAttnOut(result, cell.layer, row);
+      const bO = bias.get(cell.layer) as Float32Array;
+      for (let i = 0; i < dModel; i++) sums[cell.h][i] += (output[i] - bO[i]) / prompts.length;
     });
   }
-  control.onProgress?.({ done: batches.length, total: batches.length, unit: 'forward passes' });
+  control.onProgress?.({ done: total, total, unit: 'forward passes' });
   const vector = new Float32Array(dModel);
   const perHead = heads.map(({ layer: l, head }, h) => {
     const output = Float32Array.from(sums[h]);
     output.forEach((value, i) => (vector[i] += value));
     return { layer: l, head, output, norm: Math.sqrt(dot(output, output)) };
   });
-  return { hook: hookName.residPost(layer), vector, norm: Math.sqrt(dot(vector, vector)), heads: perHead, forwardPasses: batches.length };
+  return { hook: hookName.residPost(layer), vector, norm: Math.sqrt(dot(vector, vector)), heads: perHead, forwardPasses: total };
 }

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import type { ModelHandle } from '../../engine';
 import { EngineError } from '../../errors';
 
-import { hookInfo } from '../../hooks/names';
+import { hookInfo, isAttentionGrid } from '../../hooks/names';
 import { validatePlan, type Plan } from '../../hooks/plan';
 import { shapeCapture } from '../../plan/captures';
 import { chunks, throwIfCancelled, type AnalysisControl } from '../control';
@@ -41,7 +41,7 @@ export interface PromptActivations {
 /** A hook a vector can be read at and added to: one vector per position. */
 export function checkVectorHook(model: ModelHandle, hook: string): void {
   const info = hookInfo(model.spec, hook);
-  if (info.dims[0] !== 'pos' || info.site === 'attn.hook_pattern') {
+  if (info.dims[0] !== 'pos' || isAttentionGrid(info.site)) {
     throw new EngineError('bad_argument', `a steering vector needs a hook with one vector per position; ${hook} is [${info.dims.join(', ')}]`);
   }
 }

@@ -1,20 +1,17 @@
 /**
- * Llama family: LlamaForCausalLM (Llama 2/3, TinyLlama, SmolLM) and MistralForCausalLM.
+ * Llama family: LlamaForCausalLM (Llama 2/3, TinyLlama, SmolLM).
  * Pre-norm decoder, RMSNorm, rotary embeddings in rotate-half layout, grouped-query
  * attention, SwiGLU MLP, no biases. Mirrors transformers' `LlamaConfig` defaults and
  * `modeling_llama.py` weight names.
  */
 import { z } from 'zod';
 import type { ModelSpec } from '../spec';
-import { llamaStyleConfigSchema, llamaStyleSpec, type ModelFamily, parseConfig, positiveInt, type WeightRule } from './family';
+import { llamaStyleConfigSchema, llamaStyleSpec, type ModelFamily, parseConfig, type WeightRule } from './family';
 
 /** The config.json fields the Llama family reads; other fields are ignored. */
 export const llamaConfigSchema = llamaStyleConfigSchema().extend({
   attention_bias: z.boolean().default(false), // on q, k, v and o
   mlp_bias: z.boolean().default(false),
-  // Mistral's sliding window is accepted but not applied: attention is full-context, which
-  // matches the reference exactly up to `sliding_window` tokens and differs beyond it.
-  sliding_window: positiveInt.nullish(),
 });
 
 export function llamaSpecFromConfig(raw: unknown, file: string): ModelSpec {
@@ -25,7 +22,7 @@ export function llamaSpecFromConfig(raw: unknown, file: string): ModelSpec {
 /**
  * Checkpoint tensor of each canonical parameter (spec.ts). `lm_head.weight` is only read
  * when embeddings are untied; tied checkpoints may still carry a copy, which is ignored.
- * Shared with the families that keep Llama's names (Qwen2, Qwen3).
+ * Shared with the families that keep Llama's names (Mistral, Qwen2, Qwen3).
  */
 export const llamaWeights: readonly WeightRule[] = [
   { canonical: 'embed.weight', checkpoint: 'model.embed_tokens.weight' },
@@ -45,7 +42,7 @@ export const llamaWeights: readonly WeightRule[] = [
 
 export const llamaFamily: ModelFamily = {
   family: 'llama',
-  architectures: ['LlamaForCausalLM', 'MistralForCausalLM'],
+  architectures: ['LlamaForCausalLM'],
   specFromConfig: llamaSpecFromConfig,
   weights: llamaWeights,
 };
