@@ -107,7 +107,7 @@ export type PickKind = 'open-experiment' | 'save-experiment' | 'model-folder' | 
 export interface TokenStreamEvent {
   type: 'token';
   runId: string;
-  variant: number; // index into the request's variants
+  variant: number; // index into the variants the run generates (generate's answer lists their ids)
   index: number; // 0 for the first generated token
   token: TokenRecord;
 }
@@ -140,6 +140,8 @@ export type WorkbenchEvent =
   | { type: 'status'; status: EngineStatus }
   /** An Inside-tab analysis: progress while it runs, then one event that ends it (record only when done). */
   | { type: 'analysis'; analysisId: string; state: 'running' | 'done' | 'cancelled' | 'error'; progress: AnalysisProgress | null; record: AnalysisRecord | null; error: SerializedError | null }
+  /** A Vectors-tab sweep, reported as an analysis is (answer only when done). */
+  | { type: 'sweep'; sweepId: string; state: 'running' | 'done' | 'cancelled' | 'error'; progress: AnalysisProgress | null; answer: SweepAnswer | null; error: SerializedError | null }
   | { type: 'menu'; command: MenuCommand; path: string | null };
 
 // Absolute only: a relative path would resolve against the engine's working directory,
@@ -173,10 +175,17 @@ export const requestSchemas = {
     prompt: promptSchema,
     settings: generationSettingsSchema,
     variants: z.array(variantSchema).min(1, 'must hold at least the baseline').max(16, 'at most 16 variants run together'),
+    /**
+     * Regenerate only the variant with this id (the live strength slider): it runs with the
+     * baseline (variants[0]) beside it, which its tokens are compared with, and the other
+     * variants are neither checked nor run. Token events and results hold those two.
+     */
+    only: z.string().min(1).nullable().default(null),
   }),
   cancel: z.strictObject({ runId: z.string().min(1) }),
   analyse: z.strictObject({ analysis: analysisInputSchema }),
   cancelAnalysis: z.strictObject({ analysisId: z.string().min(1) }),
+  cancelSweep: z.strictObject({ sweepId: z.string().min(1) }),
   exportPatching: z.strictObject({ path, result: patchResultSchema }),
   saveExperiment: z.strictObject({ path, experiment: experimentSchema }),
   openExperiment: z.strictObject({ path }),
@@ -238,7 +247,9 @@ export interface WorkbenchApi {
   /** Write library vectors to a .gguf, .safetensors or Neuronpedia .json file (the extension picks). */
   exportVectors(request: RequestOf<'exportVectors'>): Promise<{ path: string }>;
   /** Generate a vector over a scale x layer grid: texts, the baseline text's perplexity and a target's probability per cell. */
-  sweepVector(request: RequestOf<'sweepVector'>): Promise<SweepAnswer>;
+  /** Start a sweep on the loaded model; progress and the answer come as 'sweep' events. A new one cancels the one running. */
+  sweepVector(request: RequestOf<'sweepVector'>): Promise<{ sweepId: string }>;
+  cancelSweep(request: RequestOf<'cancelSweep'>): Promise<void>;
   /** An SAELens SAE folder read on the prompt: each token's most active features (refused, with the reason, if the SAE does not fit the model). */
   saeFeatures(request: RequestOf<'saeFeatures'>): Promise<{ sae: SaeSummary; tokens: TokenFeatures[] }>;
   /** An SAE feature's decoder row, as a steering vector at the SAE's hook. */
@@ -246,7 +257,8 @@ export interface WorkbenchApi {
   /** Check a variant against the loaded model; issues name the field. */
   validateVariant(request: RequestOf<'validateVariant'>): Promise<{ issues: VariantIssue[] }>;
   /** Start generating every variant from the same prompt and seed; tokens stream as events. */
-  generate(request: RequestOf<'generate'>): Promise<{ runId: string; promptIds: number[] }>;
+  /** variantIds: the variants the run generates, in the order its token events index them. */
+  generate(request: RequestOf<'generate'>): Promise<{ runId: string; promptIds: number[]; variantIds: string[] }>;
   cancel(request: RequestOf<'cancel'>): Promise<void>;
   /** Start an analysis (logit lens, patching sweep) on the loaded model; progress and the record come as 'analysis' events. A new one cancels the one running. */
   analyse(request: RequestOf<'analyse'>): Promise<{ analysisId: string }>;

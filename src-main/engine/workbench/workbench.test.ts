@@ -159,6 +159,31 @@ describe('Workbench with stories260K', () => {
     expect(after.estimatedBytes).toBeGreaterThan(before.estimatedBytes);
   });
 
+  it('regenerates only one variant (beside the baseline) with the tokens a full run gives it, leaving the others unchecked', async () => {
+    const finished = async (runId: string) =>
+      vi.waitFor(() => {
+        const event = events.find((item) => item.type === 'done' && item.runId === runId);
+        if (event?.type !== 'done') throw new Error(`run ${runId} has not finished`);
+        return event.results;
+      });
+    const [baseline, steer] = experiment('only').variants;
+    const full = await workbench.generate({ prompt: { text: 'Once upon a time' }, settings: { maxNewTokens: 4 }, variants: [baseline, steer] });
+    expect(full.variantIds).toEqual(['baseline', 'steer']);
+    const fullResults = await finished(full.runId);
+    // A third variant that cannot run does not stop the one asked for.
+    const broken = { ...steer, id: 'broken', name: 'Broken', interventions: [{ op: 'add' as const, hook: 'blocks.9.hook_resid_post', vector: [1] }] };
+    const one = await workbench.generate({ prompt: { text: 'Once upon a time' }, settings: { maxNewTokens: 4 }, variants: [baseline, broken, steer], only: 'steer' });
+    expect(one.variantIds).toEqual(['baseline', 'steer']);
+    const oneResults = await finished(one.runId);
+    expect(oneResults.variants.map((variant) => [variant.variantId, variant.text])).toEqual(fullResults.variants.map((variant) => [variant.variantId, variant.text]));
+    expect(oneResults.variants[1].tokens).toEqual(fullResults.variants[1].tokens);
+    expect(events.filter((event) => event.type === 'token' && event.runId === one.runId).every((event) => event.type === 'token' && event.variant < 2)).toBe(true);
+    const alone = await workbench.generate({ prompt: { text: 'Once upon a time' }, settings: { maxNewTokens: 2 }, variants: [baseline, broken], only: 'baseline' });
+    expect(alone.variantIds).toEqual(['baseline']);
+    await finished(alone.runId);
+    await expectEngineError(() => workbench.generate({ prompt: { text: 'x' }, settings: {}, variants: [baseline], only: 'gone' }), 'bad_argument', 'no variant has the id "gone"');
+  });
+
   it('keeps the loaded model when a new path does not exist or is not a model', async () => {
     const before = await generateText();
     const loaded = (await workbench.status({})).model;

@@ -1,7 +1,14 @@
 /** A small model, its hook catalogue and a fake engine, for component tests (no engine runs here). */
 import { vi } from 'vitest';
 import type { EditorApi, EditorEnv } from '../lib/components/variants/env';
-import type { EngineStatus, HookInfo, ModelInfo, TokenRecord, WorkbenchApi, WorkbenchEvent } from '../lib/api/types';
+import type { EngineStatus, HookInfo, ModelInfo, RequestOf, TokenRecord, WorkbenchApi, WorkbenchEvent } from '../lib/api/types';
+import { oneVariantIds } from '../lib/logic/one-variant';
+
+/** The variants a generate request runs, as the engine answers them. */
+export function generatedIds(variants: readonly { id: string }[], only: string | null | undefined): string[] {
+  const ids = variants.map((variant) => variant.id);
+  return only ? oneVariantIds(ids, only) : ids;
+}
 
 export const MODEL: ModelInfo = {
   path: '/models/tiny',
@@ -87,10 +94,11 @@ export function fakeWorkbenchApi(overrides: Partial<WorkbenchApi> = {}) {
     listModels: vi.fn(async () => []),
     recoverAutosave: vi.fn(async () => null),
     autosave: vi.fn(async () => undefined),
-    generate: vi.fn(async () => ({ runId: 'run-1', promptIds: [1, 2] })),
+    generate: vi.fn(async ({ variants, only }: RequestOf<'generate'>) => ({ runId: 'run-1', promptIds: [1, 2], variantIds: generatedIds(variants, only) })),
     cancel: vi.fn(async () => undefined),
     analyse: vi.fn(async () => ({ analysisId: 'analysis-1' })),
     cancelAnalysis: vi.fn(async () => undefined),
+    cancelSweep: vi.fn(async () => undefined),
     exportPatching: vi.fn(async ({ path }: { path: string }) => ({ path, format: 'csv' as const })),
     saveExperiment: vi.fn(async ({ path }: { path: string }) => ({ path, warnings: [] })),
     openExperiment: vi.fn(async () => {

@@ -1,16 +1,17 @@
 /**
  * Live strength (as Neuronpedia's steering slider): while it is on, every change of a
- * steering scale regenerates the experiment shortly after the slider stops moving. A
- * change during the wait restarts the wait (debounce); a change while a run is going
- * cancels that run before the next starts, so only the latest strength is generated.
+ * steering scale regenerates shortly after the slider stops moving. A change during the
+ * wait restarts the wait (debounce); a change while a run is going cancels that run
+ * before the next starts, so only the latest strength is generated. When every change
+ * since the last run was to one variant, only that variant is regenerated.
  */
 export const LIVE_DEBOUNCE_MS = 350;
 
 export interface LiveRunner {
   /** Cancel the run in progress, if any, and resolve when it has ended. */
   stop(): Promise<void>;
-  /** Generate every variant without leaving the view the user is in. */
-  start(): Promise<void>;
+  /** Generate without leaving the view the user is in: only the variant with id `only`, or every variant (null). */
+  start(only: string | null): Promise<void>;
 }
 
 export class LiveStrength {
@@ -19,6 +20,8 @@ export class LiveStrength {
   #timer: ReturnType<typeof setTimeout> | null = null;
   /** Bumped per change: a run started for an older change is not followed by another. */
   #generation = 0;
+  /** The variants changed since the last run started. */
+  #changed = new Set<string>();
 
   constructor(
     private readonly runner: LiveRunner,
@@ -30,16 +33,20 @@ export class LiveStrength {
   }
   set on(on: boolean) {
     this.#on = on;
-    if (!on) this.#clear();
+    if (!on) {
+      this.#clear();
+      this.#changed.clear();
+    }
   }
   /** A change is waiting for the slider to rest. */
   get pending(): boolean {
     return this.#pending;
   }
 
-  /** A steering scale changed. */
-  nudge(): void {
+  /** A steering scale of variant `variantId` changed. */
+  nudge(variantId: string): void {
     if (!this.#on) return;
+    this.#changed.add(variantId);
     this.#clear();
     this.#pending = true;
     const generation = ++this.#generation;
@@ -52,7 +59,9 @@ export class LiveStrength {
     // A newer change arrived while the old run wound down: its own timer will start the run.
     if (generation !== this.#generation) return;
     this.#pending = false;
-    await this.runner.start();
+    const only = this.#changed.size === 1 ? [...this.#changed][0] : null;
+    this.#changed.clear();
+    await this.runner.start(only);
   }
 
   #clear(): void {

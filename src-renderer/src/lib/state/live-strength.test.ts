@@ -11,7 +11,7 @@ function runner() {
     calls,
     runner: {
       stop: vi.fn(async () => void calls.push('stop')),
-      start: vi.fn(async () => void calls.push('start')),
+      start: vi.fn(async (only: string | null) => void calls.push(`start ${only}`)),
     },
   };
 }
@@ -20,7 +20,7 @@ describe('LiveStrength', () => {
   it('does nothing while off', async () => {
     const { runner: r } = runner();
     const live = new LiveStrength(r, 100);
-    live.nudge();
+    live.nudge('a');
     await vi.advanceTimersByTimeAsync(500);
     expect(r.start).not.toHaveBeenCalled();
   });
@@ -29,16 +29,16 @@ describe('LiveStrength', () => {
     const { runner: r, calls } = runner();
     const live = new LiveStrength(r, 100);
     live.on = true;
-    live.nudge();
+    live.nudge('a');
     await vi.advanceTimersByTimeAsync(60);
-    live.nudge();
+    live.nudge('a');
     await vi.advanceTimersByTimeAsync(60);
-    live.nudge();
+    live.nudge('a');
     expect(live.pending).toBe(true);
     await vi.advanceTimersByTimeAsync(99);
     expect(r.start).not.toHaveBeenCalled();
     await vi.advanceTimersByTimeAsync(1);
-    expect(calls).toEqual(['stop', 'start']);
+    expect(calls).toEqual(['stop', 'start a']);
     expect(live.pending).toBe(false);
   });
 
@@ -47,9 +47,9 @@ describe('LiveStrength', () => {
     const r = { stop: vi.fn(() => new Promise<void>((resolve) => (release = resolve))), start: vi.fn(async () => undefined) };
     const live = new LiveStrength(r, 100);
     live.on = true;
-    live.nudge();
+    live.nudge('a');
     await vi.advanceTimersByTimeAsync(100); // first timer fires, waits on stop
-    live.nudge(); // a newer change
+    live.nudge('a'); // a newer change
     release();
     await vi.advanceTimersByTimeAsync(0);
     expect(r.start).not.toHaveBeenCalled();
@@ -58,11 +58,26 @@ describe('LiveStrength', () => {
     expect(r.start).toHaveBeenCalledTimes(1);
   });
 
+  it('regenerates only the variant whose scale moved; every variant when several did', async () => {
+    const { runner: r, calls } = runner();
+    const live = new LiveStrength(r, 100);
+    live.on = true;
+    live.nudge('b');
+    live.nudge('b');
+    await vi.advanceTimersByTimeAsync(100);
+    live.nudge('b');
+    live.nudge('c');
+    await vi.advanceTimersByTimeAsync(100);
+    live.nudge('c');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(calls).toEqual(['stop', 'start b', 'stop', 'start null', 'stop', 'start c']);
+  });
+
   it('turning it off drops a waiting change', async () => {
     const { runner: r } = runner();
     const live = new LiveStrength(r, 100);
     live.on = true;
-    live.nudge();
+    live.nudge('a');
     live.on = false;
     await vi.advanceTimersByTimeAsync(200);
     expect(r.stop).not.toHaveBeenCalled();

@@ -17,6 +17,8 @@ export class LiveRun {
   #phase = $state<RunPhase>('idle');
   #runId = $state<string | null>(null);
   #variantIds = $state.raw<string[]>([]);
+  /** The one variant this run regenerates (beside the baseline), or null when it runs them all. */
+  #only = $state<string | null>(null);
   #tokens = $state.raw<TokenRecord[][]>([]);
   #maxTokens = $state(0);
   #startedAt = $state(0);
@@ -47,6 +49,9 @@ export class LiveRun {
   get variantIds(): string[] {
     return this.#variantIds;
   }
+  get only(): string | null {
+    return this.#only;
+  }
   get tokens(): TokenRecord[][] {
     return this.#tokens;
   }
@@ -71,11 +76,13 @@ export class LiveRun {
     return seconds > 0 ? this.produced / seconds : 0;
   }
 
-  begin(variantIds: string[], maxTokens: number): void {
+  /** variantIds: the variants the run generates, in the order of its token events; only: see `only`. */
+  begin(variantIds: string[], maxTokens: number, only: string | null = null): void {
     this.#stopTimers();
     this.#phase = 'starting';
     this.#runId = null;
     this.#variantIds = variantIds;
+    this.#only = only;
     this.#tokens = variantIds.map(() => []);
     this.#maxTokens = maxTokens;
     this.#startedAt = Date.now();
@@ -142,6 +149,7 @@ export class LiveRun {
     this.#phase = 'idle';
     this.#runId = null;
     this.#variantIds = [];
+    this.#only = null;
     this.#tokens = [];
     this.#error = null;
     this.#showing = false;

@@ -5,7 +5,7 @@
  */
 import { createContext } from 'svelte';
 import { errorHeadline, errorMessage, issueLines } from '../api/errors';
-import type { Experiment, MenuCommand, ModelRef, PickKind, RecentExperiment, RecoveredSession, RequestOf, TokenRecord, VariantResult, WorkbenchEvent } from '../api/types';
+import type { Experiment, ExperimentResults, MenuCommand, ModelRef, PickKind, RecentExperiment, RecoveredSession, RequestOf, TokenRecord, VariantResult, WorkbenchEvent } from '../api/types';
 import type { ConnectionState } from '../api/websocket';
 import { modelRefOf } from '../logic/defaults';
 import { folderOf, inFolder, modelLabel } from '../logic/format';
@@ -24,6 +24,7 @@ import { UnappliedFields } from './unapplied.svelte';
 import { InsideAnalyses } from './inside.svelte';
 import type { CellVariant } from '../logic/inside';
 import { addIntervention, setOrigin, uniqueName } from '../logic/variants';
+import { canRegenerateOne, mergeOneVariant, oneVariantIds, runInputs } from '../logic/one-variant';
 
 export type View = 'variants' | 'compare' | 'inside' | 'vectors';
 
@@ -57,7 +58,7 @@ export class Workbench {
       await this.cancel();
       await this.run.whenIdle();
     },
-    start: () => this.generate({ show: false }),
+    start: (only) => this.generate({ show: false, only }),
   });
 
   #view = $state<View>('variants');
@@ -69,6 +70,9 @@ export class Workbench {
   #lastAutosaved = '';
   /** The model the run in progress (or the last one) generates with. */
   #runModel: ModelRef | null = null;
+  /** The inputs (one-variant.ts runInputs) of the run in progress, and the results a full run with them stored. */
+  #runInputs = '';
+  #resultsMade: { results: ExperimentResults; inputs: string } | null = null;
   #fileAction = false;
   #timer: ReturnType<typeof setInterval> | null = null;
   #unsubscribe: (() => void) | null = null;
@@ -181,6 +185,9 @@ export class Workbench {
       case 'analysis':
         this.inside.accept(event);
         break;
+      case 'sweep':
+        this.sweep.accept(event);
+        break;
       default: {
         const wasActive = this.run.active;
         const results = this.run.accept(event);
@@ -210,6 +217,7 @@ export class Workbench {
    */
   #abandonRun(message: string): void {
     this.inside.abandon();
+    this.sweep.abandon();
     if (!this.run.active) return;
     this.run.fail(message);
     this.notices.error(`Generation failed: ${message}`);
@@ -321,8 +329,12 @@ export class Workbench {
 
   // ------------------------------------------------------------ generation
 
-  /** show: switch to the compare view (not for live strength, whose slider is in the variants view). */
-  async generate({ show = true } = {}): Promise<void> {
+  /**
+   * show: switch to the compare view (not for live strength, whose slider is in the
+   * variants view). only: regenerate just this variant, when the results on screen were
+   * made from today's prompt and settings (otherwise every variant runs).
+   */
+  async generate({ show = true, only = null }: { show?: boolean; only?: string | null } = {}): Promise<void> {
     const blocked = this.settingsBlock;
     if (blocked !== null && !this.run.active) {
       // A shortcut or the menu may ask while the button is disabled: say why nothing runs.
@@ -347,14 +359,16 @@ export class Workbench {
     if (this.resultsStale && (!(await this.discardStaleResults()) || !this.canGenerate)) return;
     this.#nameLoadedModel();
     const settings = $state.snapshot(this.doc.settings);
+    const prompt = $state.snapshot(this.doc.prompt);
     this.#runModel = modelRefOf(model);
+    this.#runInputs = runInputs(prompt, settings, model.path);
+    const ids = variants.map((variant) => variant.id);
+    const made = this.#resultsMade?.results === this.doc.results ? this.#resultsMade.inputs : null;
+    const one = only !== null && canRegenerateOne(this.doc.results, ids, only, made, this.#runInputs) ? only : null;
     if (show) this.#view = 'compare';
-    this.run.begin(
-      variants.map((variant) => variant.id),
-      settings.maxNewTokens,
-    );
+    this.run.begin(one === null ? ids : oneVariantIds(ids, one), settings.maxNewTokens, one);
     try {
-      const { runId } = await this.session.api.generate({ prompt: $state.snapshot(this.doc.prompt), settings, variants });
+      const { runId } = await this.session.api.generate({ prompt, settings, variants, only: one });
       const results = this.run.attach(runId);
       if (results) this.#storeResults(results);
     } catch (error) {
@@ -390,14 +404,28 @@ export class Workbench {
     }
   }
 
-  /** A finished run's results, stored with the model that made them (generate made the experiment name it). */
-  #storeResults(results: Experiment['results']): void {
+  /** A finished run's results, stored with the model that made them (generate made the experiment name it); a one-variant run's replace its column only. */
+  #storeResults(fresh: ExperimentResults): void {
+    const only = this.run.only;
+    const stored = this.doc.results;
+    const results = only !== null && stored !== null ? mergeOneVariant(stored, fresh, only) : fresh;
+    this.#resultsMade = { results, inputs: this.#runInputs };
     this.doc.setResults(results, this.#runModel ?? this.doc.model);
     this.run.settle();
   }
 
   #computeColumns(): CompareColumn[] {
     const byId = new Map(this.doc.variants.map((variant) => [variant.id, variant.name]));
+    const only = this.run.only;
+    if (this.run.showing && only !== null && this.doc.results) {
+      // One variant regenerates: every other column stays as stored.
+      const tokens = this.run.tokens[this.run.variantIds.indexOf(only)] ?? [];
+      return this.doc.results.variants.map((result) => ({
+        variantId: result.variantId,
+        name: byId.get(result.variantId) ?? result.variantId,
+        ...(result.variantId === only ? { tokens, stopReason: null, tokensPerSecond: null } : { tokens: result.tokens, stopReason: result.stopReason, tokensPerSecond: result.tokensPerSecond }),
+      }));
+    }
     if (this.run.showing) {
       return this.run.variantIds.map((variantId, i) => ({
         variantId,

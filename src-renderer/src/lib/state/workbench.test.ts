@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Experiment, ExperimentResults, Variant, WorkbenchApi } from '../api/types';
+import type { Experiment, ExperimentResults, RequestOf, Variant, WorkbenchApi } from '../api/types';
 import { ApiError } from '../api/errors';
 import { modelRefOf, newExperiment } from '../logic/defaults';
-import { IDLE, MODEL, fakeWorkbenchApi, token } from '../../test/fixtures';
+import { IDLE, MODEL, fakeWorkbenchApi, generatedIds, token } from '../../test/fixtures';
 import { Session } from './session.svelte';
 import { Workbench } from './workbench.svelte';
 
@@ -78,9 +78,9 @@ describe('workbench controller', () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => (release = resolve));
     const setup = await started({
-      generate: vi.fn(async () => {
+      generate: vi.fn(async ({ variants }: RequestOf<'generate'>) => {
         await gate;
-        return { runId: 'run-1', promptIds: [1, 2] };
+        return { runId: 'run-1', promptIds: [1, 2], variantIds: generatedIds(variants, null) };
       }),
     });
     bench = setup.bench;
@@ -90,12 +90,42 @@ describe('workbench controller', () => {
     setup.emit({ type: 'token', runId: 'run-1', variant: 0, index: 0, token: token(10, 't0', -0.5) });
     release();
     await running;
-    expect(setup.api.generate).toHaveBeenCalledWith({ prompt: { text: 'Once upon a time', chat: false }, settings: expect.objectContaining({ seed: 0 }), variants: [expect.objectContaining({ id: ids[0] })] });
+    expect(setup.api.generate).toHaveBeenCalledWith({ prompt: { text: 'Once upon a time', chat: false }, settings: expect.objectContaining({ seed: 0 }), variants: [expect.objectContaining({ id: ids[0] })], only: null });
     setup.emit({ type: 'done', runId: 'run-1', results: results(ids) });
     expect(bench.doc.results?.variants[0].tokens[0].text).toBe('t0');
     expect(bench.columns.map((column) => column.name)).toEqual(['Baseline']);
     expect(bench.columns[0].stopReason).toBe('max_tokens');
     expect(bench.doc.dirty).toBe(true);
+  });
+
+  it('regenerates only the variant the live slider moved: the other columns stay, then its column is replaced', async () => {
+    const setup = await started();
+    bench = setup.bench;
+    bench.doc.addVariant();
+    bench.doc.addVariant();
+    const ids = bench.doc.variants.map((variant) => variant.id);
+    await bench.generate();
+    setup.emit({ type: 'done', runId: 'run-1', results: results(ids) });
+    const stored = bench.doc.results;
+
+    await bench.generate({ show: false, only: ids[2] });
+    expect(setup.api.generate).toHaveBeenLastCalledWith(expect.objectContaining({ only: ids[2] }));
+    expect(bench.run.variantIds).toEqual([ids[0], ids[2]]);
+    setup.emit({ type: 'token', runId: 'run-1', variant: 1, index: 0, token: token(77, 'new', -0.1) });
+    await vi.waitFor(() => expect(bench?.columns[2].tokens.map((item) => item.text)).toEqual(['new']));
+    expect(bench.columns.map((column) => column.tokens.map((item) => item.text))).toEqual([['t0'], ['t1'], ['new']]);
+    const fresh = { ...results([ids[0], ids[2]]), ranAt: '2026-01-02T00:00:00.000Z' };
+    fresh.variants[1] = { ...fresh.variants[1], tokens: [token(77, 'new', -0.1)], text: 'new' };
+    setup.emit({ type: 'done', runId: 'run-1', results: fresh });
+    expect(bench.doc.results?.variants.map((variant) => variant.text)).toEqual(['t0', 't1', 'new']);
+    expect(bench.doc.results?.variants[0]).toBe(stored?.variants[0]);
+    expect(bench.doc.results?.ranAt).toBe('2026-01-02T00:00:00.000Z');
+
+    // Once the settings change, the other columns are out of date: every variant runs.
+    bench.doc.updateSettings({ maxNewTokens: 5 });
+    await bench.generate({ show: false, only: ids[2] });
+    expect(setup.api.generate).toHaveBeenLastCalledWith(expect.objectContaining({ only: null }));
+    expect(bench.run.variantIds).toEqual(ids);
   });
 
   describe('weight formats', () => {
@@ -316,7 +346,7 @@ describe('workbench controller', () => {
 
   it('ends the run when the engine crashes mid-generation, keeping its tokens and the document; a restarted engine generates again', async () => {
     let runs = 0;
-    const setup = await started({ generate: vi.fn(async () => ({ runId: `run-${++runs}`, promptIds: [1, 2] })) });
+    const setup = await started({ generate: vi.fn(async ({ variants }: RequestOf<'generate'>) => ({ runId: `run-${++runs}`, promptIds: [1, 2], variantIds: generatedIds(variants, null) })) });
     bench = setup.bench;
     bench.doc.setPromptText('unsaved prompt');
     const before = JSON.stringify(bench.doc.toExperiment(new Date(0)));
