@@ -9,7 +9,7 @@ export type RopeScaling =
   | { type: 'linear'; factor: number };
 
 /** The families a config can dispatch to (model/config.ts); each has one file in families/. */
-export type FamilyId = 'llama' | 'mistral' | 'gpt2' | 'qwen2' | 'qwen3';
+export type FamilyId = 'llama' | 'mistral' | 'gpt2' | 'qwen2' | 'qwen3' | 'gemma2' | 'gemma3';
 
 /**
  * How a family's block differs from the others, as data: the shared graph
