@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { loadHfTokenizer } from '../engine/model/tokenizer/hf';
 import { ROOT, runCli } from '../test/cli-process';
+import { GEMMA2_CHAT_TEMPLATE } from '../test/fixtures/gemma-chat-templates';
+import { GEMMA2_CONFIG } from '../test/fixtures/gemma2-config';
+import { buildRandomModel } from '../test/fixtures/random-model';
 import { sharedPath } from '../test/shared-paths';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'tiller-cli-'));
@@ -51,6 +55,21 @@ describe('cli', () => {
     const tokens = (JSON.parse(stdout) as { tokens: { captures: Record<string, number[][]> }[] }).tokens;
     expect(tokens.map((token) => token.captures['blocks.1.hook_resid_post'].length)).toEqual([3, 1, 1]);
     expect(tokens[0].captures['blocks.1.hook_resid_post'][0]).toHaveLength(64);
+  });
+
+  it("generates from a Gemma 2 model with --chat: the prompt is its chat template's user turn and the model turn's opening", async () => {
+    // A random-weight Gemma 2 (Gemma2Config fixture) with TinyLlama's tokenizer and Gemma 2's chat template in its tokenizer_config.json.
+    const dir = join(cacheDir, 'gemma2-chat');
+    buildRandomModel(dir, { config: GEMMA2_CONFIG, tokenizer: 'TinyLlama__TinyLlama-1.1B-Chat-v1.0', layers: 2, dModel: 32, dMlp: 64, nHeads: 2, nKvHeads: 1, dHead: 16, seed: 9, dtype: 'BF16' });
+    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<s>', eos_token: '</s>', chat_template: GEMMA2_CHAT_TEMPLATE }));
+    const { code, stdout } = await cli('generate', '--model', dir, '--prompt', 'Hi there', '--chat', '--max-new-tokens', '2', '--json');
+    expect(code).toBe(0);
+    const tokenizer = loadHfTokenizer(dir);
+    const rendered = '<s><start_of_turn>user\nHi there<end_of_turn>\n<start_of_turn>model\n';
+    const { ids } = JSON.parse(stdout) as { ids: number[] };
+    expect(ids.slice(0, -2)).toEqual(tokenizer.encode(rendered, { addSpecialTokens: false }));
+    expect(ids[0]).toBe(tokenizer.bosTokenId); // once: the template writes it, encoding adds none
+    expect(ids[1]).not.toBe(tokenizer.bosTokenId);
   });
 
   it('tokenizes with and without special tokens', async () => {
