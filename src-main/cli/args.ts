@@ -14,6 +14,7 @@ export const USAGE = `Usage: npm run cli -- <command> [options]
 Commands
   generate   Generate text from a prompt
   run        One forward pass over a prompt with an intervention plan; prints JSON
+  replay     Generate a saved experiment's variants again and say whether they equal its saved results
   hooks      List the hook points a plan can name, with their dims and sizes
   lens       Logit lens: every block's residual stream read through the final norm and head
   patch      Activation patching sweep over layers x positions (or heads), batched
@@ -64,6 +65,15 @@ run
   --prompt TEXT | --prompt-ids 1,2,3
   --plan FILE             intervention plan (JSON: captures and interventions by hook name)
   prints {"argmax_per_pos", "logits_last", "captures": {hook: nested arrays}}
+
+replay FILE.tiller.json
+  loads the model the experiment names in the weight format its results were made with
+  (model.weights; f32 for files older than formats), generates every variant from the saved
+  prompt ids and settings, and compares the tokens with the saved ones; exit status 1 when
+  one differs. --model, --tokenizer and the weight flags override the file's, and the
+  report says so (tokens may then differ for that reason alone)
+  --json                  print {"model", "weights": {recorded, replayed, match}, "variants":
+                          [{id, name, status, first_difference, ...}], "equal", "warnings"}
 
 hooks
   --json                  print the list as JSON [{name, layer, site, dims, shape, indexUnit, nIndex}]
