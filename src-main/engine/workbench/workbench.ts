@@ -50,7 +50,7 @@ import {
 import { variantIssues, variantReport } from './variant-issues';
 import { dottedPath, issueLines, zodIssues } from '../../../src-shared/issues';
 import { readVectorFile } from '../interchange/vector-file';
-import { exportVectors, extractForLibrary, importVectors, saeDirection, saeFeatures, sweepVector, type ImportedVectors, type SaeSummary, type SweepAnswer } from './vectors';
+import { actAddForLibrary, exportVectors, extractForLibrary, functionVectorForLibrary, importVectors, saeDirection, saeFeatures, sweepVector, type ImportedVectors, type SaeSummary, type SweepAnswer } from './vectors';
 import type { TokenFeatures } from '../interchange/sae-features';
 import type { LibraryVector } from '../experiment/schema';
 
@@ -296,6 +296,14 @@ export class Workbench implements WorkbenchApi {
 
   async extractVectors(request: RequestOf<'extractVectors'>): Promise<{ entries: LibraryVector['entries']; pairs: number; forwardPasses: number }> {
     return extractForLibrary(this.model(), parse('extractVectors', request));
+  }
+
+  async actAddVector(request: RequestOf<'actAddVector'>): Promise<{ entries: LibraryVector['entries']; positive: string[]; negative: string[] }> {
+    return actAddForLibrary(this.model(), parse('actAddVector', request));
+  }
+
+  async functionVector(request: RequestOf<'functionVector'>): Promise<{ entries: LibraryVector['entries']; heads: { layer: number; head: number; norm: number }[]; forwardPasses: number }> {
+    return functionVectorForLibrary(this.model(), parse('functionVector', request));
   }
 
   async importVectors(request: RequestOf<'importVectors'>): Promise<ImportedVectors> {
