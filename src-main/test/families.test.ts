@@ -6,15 +6,18 @@
  * decoding vs recomputation, a steering and a clamp edit vs the reference with the same
  * edit, the family's hook catalogue, and weight_delta on the unembedding.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, type ModelHandle, type VariantRun, type VariantTokenEvent } from '../engine/engine';
 import { collect } from '../engine/generate/generate';
 import { generationSettingsSchema } from '../engine/generate/settings';
+import { STREAM_START } from '../engine/graph/taps';
 import { listHooks } from '../engine/hooks/names';
 import { writePhi3Tokenizer } from './fixtures/phi3-tokenizer';
+import { GEMMA2_CONFIG } from './fixtures/gemma2-config';
+import type { HfConfig } from './fixtures/fixture-families';
 import { buildRandomModel, type RandomModel, type RandomModelOptions } from './fixtures/random-model';
 import { argmax, logSoftmaxAt, maxAbsDiff, referenceCapture, referenceForward, referenceLens, weightGetter, type ReferenceHook } from './reference/forward';
 
@@ -41,7 +44,7 @@ interface FamilyCase {
 }
 
 /** A Phi-3 config fixture (test/fixtures/phi3: Phi3Config's fields with Phi-3-mini's values; hf-meta has no Phi-3). */
-const phi3Config = (name: string): string => join(__dirname, 'fixtures', 'phi3', `${name}.config.json`);
+const phi3Config = (name: string): HfConfig => JSON.parse(readFileSync(join(__dirname, 'fixtures', 'phi3', `${name}.config.json`), 'utf8')) as HfConfig;
 
 const CASES: FamilyCase[] = [
   {
@@ -53,6 +56,23 @@ const CASES: FamilyCase[] = [
     sentenceIds: [1, 15043, 3186, 29892, 278, 11203, 6350, 29889],
     sites: { has: ['attn.hook_rot_q', 'mlp.hook_pre_linear'], lacks: ['hook_pos_embed', 'attn.q_norm.hook_normalized'] },
     siteEdit: { hook: 'blocks.1.attn.hook_rot_q', width: 16 },
+    windowed: true,
+  },
+  {
+    // hf-meta keeps no Gemma files: a Gemma2Config fixture (fixtures/gemma2-config.ts) with TinyLlama's tokenizer.
+    // d_model 48: sqrt(48) rounds to 6.9375 in bf16, the normalizer transformers multiplies by; n_heads * d_head = 64 != d_model.
+    // Windows of 4 in blocks 0 and 2 (block 1 global), caps small enough to bend the scores and logits, query_pre_attn_scalar != d_head.
+    name: 'Gemma 2 (scaled embedding, (1 + w) norms, sandwich norms, soft caps, local/global blocks, GELU-tanh, tied)',
+    options: {
+      config: GEMMA2_CONFIG,
+      tokenizer: 'TinyLlama__TinyLlama-1.1B-Chat-v1.0',
+      layers: 3, dModel: 48, dMlp: 96, nHeads: 4, nKvHeads: 2, dHead: 16, seed: 35, dtype: 'BF16',
+      configFields: { sliding_window: 4, query_pre_attn_scalar: 24, attn_logit_softcapping: 2, final_logit_softcapping: 1.5 },
+    },
+    family: 'gemma2',
+    sentenceIds: [1, 15043, 3186, 29892, 278, 11203, 6350, 29889],
+    sites: { has: ['ln1_post.hook_scale', 'ln1_post.hook_normalized', 'ln2_post.hook_normalized', 'attn.hook_rot_q', 'mlp.hook_pre_linear'], lacks: ['attn.q_norm.hook_normalized', 'hook_pos_embed'] },
+    siteEdit: { hook: 'blocks.1.ln1_post.hook_normalized', width: 48 },
     windowed: true,
   },
   {
@@ -314,6 +334,19 @@ describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, site
     expectClose(result.lens[last], lensRows);
   });
 
+  it("reads the lens of hidden state 0 (the stream entering the blocks, DoLa's layer 0) as the reference does", async () => {
+    const plan = { captures: [], interventions: [] };
+    const lenses = [{ name: 'lens.start', hook: STREAM_START, finalNorm: true, fuse: false }];
+    const positions = promptIds.map((_, i) => i);
+    const { outputs } = await handle.runRows(plan, [{ plan, patches: new Map() }], [promptIds], { lenses, logitsAt: positions });
+    let embedded: Float64Array[] = [];
+    reference(promptIds, (site, rows) => void (site === 'blocks.0.hook_resid_pre' && (embedded = rows)));
+    const data = outputs['lens.start'].data as Float32Array;
+    const { dVocab } = model.spec;
+    const lensRows = positions.map((pos) => data.slice(pos * dVocab, (pos + 1) * dVocab));
+    expectClose(lensRows, embedded.map((row) => Float32Array.from(referenceLens(model.spec, weightGetter(model.weights), row))));
+  });
+
   it('decodes with LFD (lambda 0 equals greedy) and DoLa from hidden state 0', async () => {
     const settings = generationSettingsSchema.parse({ maxNewTokens: 4, stopAtEos: false });
     const run = async (variants: VariantRun[]) => {
@@ -338,16 +371,12 @@ describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, site
     const v = Array.from({ length: dModel }, (_, i) => Math.sin(i));
     const plan = { interventions: [{ op: 'weight_delta', param: 'unembed', u, v }] };
     const edited = (await handle.run(promptIds, plan)).logits;
-    // logits' = logits + (normed . v) e_token: the reference's final normed rows give normed . v.
-    let normedFinal: Float64Array[] = [];
-    const expected = reference(promptIds, (site, rows) => {
-      if (site === 'ln_final.hook_normalized') normedFinal = rows;
-    });
-    edited.forEach((row, pos) => {
-      const shifted = Float32Array.from(expected.logits[pos]);
-      shifted[token] += normedFinal[pos].reduce((sum, x, i) => sum + x * v[i], 0);
-      expect(maxAbsDiff(row, shifted), `logits at position ${pos}`).toBeLessThan(TOLERANCE);
-    });
+    // The reference with the same edit: its own unembedding W_U + u v^T (row `token` plus v), the embedding untouched.
+    const unembed = Float32Array.from(model.weights.get(model.spec.tiedEmbeddings ? 'embed.weight' : 'unembed.weight') ?? []);
+    v.forEach((x, i) => (unembed[token * dModel + i] += x));
+    const editedWeights = new Map([...model.weights, ['unembed.weight', unembed]]);
+    const expected = referenceForward({ ...model.spec, tiedEmbeddings: false }, weightGetter(editedWeights), promptIds);
+    expectClose(edited, expected.logits);
     // The embedding (hook_embed) is unchanged: the edit is the head's own copy.
     const embed = await handle.run(promptIds, { captures: [{ hook: 'hook_embed', positions: 'last' }], interventions: plan.interventions });
     const plain = await handle.run(promptIds, { captures: [{ hook: 'hook_embed', positions: 'last' }] });

@@ -73,10 +73,6 @@ export function graphWeights(spec: ModelSpec, source: WeightSource, options: Wei
  */
 function unbuiltTraits(traits: Traits): string[] {
   const unbuilt: string[] = [];
-  if (traits.sandwichNorms) unbuilt.push('post-attention/post-MLP norms');
-  if (traits.embedScale !== 1) unbuilt.push('embedding scale');
-  if (traits.attnSoftcap !== null) unbuilt.push('attention soft-capping');
-  if (traits.finalSoftcap !== null) unbuilt.push('final logit soft-capping');
   if (traits.ropeLocalTheta !== null) unbuilt.push('a second rotary base');
   return unbuilt;
 }
@@ -170,6 +166,14 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
     if (!taps.changes(scoresHook)) return masked;
     return g.op1('Where', [g.op1('IsInf', [mask], { attrs: { detect_positive: 0 } }), mask, masked]);
   };
+  // cap * tanh(x / cap): Gemma 2's soft-capping of attention scores and of the logits.
+  const softcap = (x: Value, cap: number, output?: string): Value => {
+    const capValue = g.constant('float32', [], [cap], g.fresh('softcap'));
+    return g.op1('Mul', [g.op1('Tanh', [g.op1('Div', [x, capValue])]), capValue], { output });
+  };
+  // The unembedding (with its weight_delta edits), soft-capped where the family caps its logits.
+  const unembed = (x: Value, output: string): Value =>
+    traits.finalSoftcap === null ? linear(x, 'unembed', dModel, false, output) : softcap(linear(x, 'unembed', dModel, false, g.fresh('unembed')), traits.finalSoftcap, output);
   const activation = (x: Value): Value => {
     switch (traits.activation) {
       case 'silu':
@@ -215,8 +219,11 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
   const attnScale = g.constant('float32', [], [traits.attnScale], 'attn_scale');
 
   // A float16 table (quantized models) is gathered, then widened: the residual stream stays float32.
-  const embedRows = (output: string): Value => g.op1('Gather', [w(paramName.embed()), inputIds], { attrs: { axis: 0 }, output });
-  const embedded = stored.format === 'f32' ? embedRows('hook_embed') : g.op1('Cast', [embedRows(g.fresh('embed_f16'))], { attrs: { to: 1 }, output: 'hook_embed' });
+  // Gemma multiplies the rows by sqrt(d_model) (traits.embedScale); hook_embed is the scaled row, as in TransformerLens.
+  const scaled = traits.embedScale !== 1;
+  const rows = g.op1('Gather', [w(paramName.embed()), inputIds], { attrs: { axis: 0 }, output: stored.format === 'f32' && !scaled ? 'hook_embed' : g.fresh('embed_rows') });
+  const widened = stored.format === 'f32' ? rows : g.op1('Cast', [rows], { attrs: { to: 1 }, output: scaled ? g.fresh('embed_f32') : 'hook_embed' });
+  const embedded = scaled ? g.op1('Mul', [widened, g.constant('float32', [], [traits.embedScale], 'embed_scale')], { output: 'hook_embed' }) : widened;
   let embed = taps.tap(g, 'hook_embed', embedded); // [batch, pos, d_model]
   if (!rotaryPositions) {
     const posEmbed = taps.tap(g, 'hook_pos_embed', g.op1('Gather', [w(paramName.posEmbed()), positionIds], { attrs: { axis: 0 }, output: 'hook_pos_embed' })); // [batch, pos, d_model]
@@ -236,18 +243,23 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
     const pastKey = g.input(graphInput.pastKey(slot), 'float32', ['past', 'batch', nKvHeads, dHead]);
     const pastValue = g.input(graphInput.pastValue(slot), 'float32', ['past', 'batch', nKvHeads, dHead]);
     const mask = maskOf(traits.slidingWindow[layer]); // [seq, key_pos]
+    // Sandwich norms (Gemma): the attention and MLP outputs are normed before each residual add.
+    const postNorm = (x: Value, site: 'ln1_post' | 'ln2_post', gain: string): Value =>
+      at(`${site}.hook_normalized`, norm(x, gain, named(`${site}.hook_normalized`), hook(`${site}.hook_scale`)));
 
     // Attention
     const q = at('attn.hook_q', linear(normed, block('attn.q_proj'), dModel, traits.qkvBias, named('attn.hook_q'))); // [batch, pos, n_heads * d_head]
     const k = at('attn.hook_k', linear(normed, block('attn.k_proj'), dModel, traits.qkvBias, named('attn.hook_k'))); // [batch, pos, n_kv_heads * d_head]
     const v = at('attn.hook_v', linear(normed, block('attn.v_proj'), dModel, traits.qkvBias, named('attn.hook_v'))); // [batch, pos, n_kv_heads * d_head]
-    // Per-head RMSNorm of q and k (Qwen3): each head's d_head values normalised on their own.
+    // Per-head RMSNorm of q and k (Qwen3, Gemma 3): each head's d_head values normalised on their own.
     const headNorm = (x: Value, headsShape: Value, flatShape: Value, gain: string, name: string): Value =>
       at(name, g.op1('Reshape', [norm(g.op1('Reshape', [x, headsShape]), gain), flatShape], { output: named(name) }));
     const qNormed = traits.qkNorm ? headNorm(q, qHeadsShape, flatHeadsShape, paramName.qNorm(layer), 'attn.q_norm.hook_normalized') : q;
     const kNormed = traits.qkNorm ? headNorm(k, kvHeadsShape, flatKvHeadsShape, paramName.kNorm(layer), 'attn.k_norm.hook_normalized') : k;
+    // Sliding-window blocks of a model with a second rotary base (Gemma 3) rotate with their own tables.
+    const [cos, sin] = traits.ropeLocalTheta !== null && traits.slidingWindow[layer] !== null ? [ROPE_LOCAL_COS, ROPE_LOCAL_SIN] : [ROPE_COS, ROPE_SIN];
     const rotary = (x: Value, heads: number, name: string): Value =>
-      at(name, g.op1('RotaryEmbedding', [x, ropeRows, w(ROPE_COS), w(ROPE_SIN)], { domain: MS_DOMAIN, attrs: { interleaved: 0, num_heads: heads, ...partialRotary }, output: named(name) }));
+      at(name, g.op1('RotaryEmbedding', [x, cos === ROPE_COS ? ropeRows : positionIds, w(cos), w(sin)], { domain: MS_DOMAIN, attrs: { interleaved: 0, num_heads: heads, ...partialRotary }, output: named(name) }));
     const qRot = rotaryPositions ? rotary(qNormed, nHeads, 'attn.hook_rot_q') : qNormed;
     const kRot = rotaryPositions ? rotary(kNormed, nKvHeads, 'attn.hook_rot_k') : kNormed;
     g.output(g.op1('Identity', [kRot], { output: graphOutput.newKey(slot) }), 'float32', ['batch', 'seq', nKvHeads * dHead]);
@@ -259,11 +271,17 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
     const kT = g.op1('Unsqueeze', [g.op1('Transpose', [kAll], { attrs: { perm: [0, 2, 3, 1] } }), axis2]); // [batch, n_kv_heads, 1, d_head, key_pos]
     const vByHead = g.op1('Unsqueeze', [g.op1('Transpose', [vAll], { attrs: { perm: [0, 2, 1, 3] } }), axis2]); // [batch, n_kv_heads, 1, key_pos, d_head]
     const qGrouped = g.op1('Transpose', [g.op1('Reshape', [g.op1('Mul', [qRot, attnScale]), groupedHeadsShape])], { attrs: { perm: [0, 2, 3, 1, 4] } }); // [batch, n_kv_heads, group, pos, d_head]
-    const scores = attentionScores(g.op1('MatMul', [qGrouped, kT]), mask, hook('attn.hook_attn_scores')); // [batch, n_kv_heads, group, pos, key_pos]
+    const qk = g.op1('MatMul', [qGrouped, kT]); // [batch, n_kv_heads, group, pos, key_pos]
+    const scores = attentionScores(traits.attnSoftcap === null ? qk : softcap(qk, traits.attnSoftcap), mask, hook('attn.hook_attn_scores')); // soft cap, then the mask
     const pattern = at('attn.hook_pattern', g.op1('Softmax', [scores], { attrs: { axis: -1 }, output: named('attn.hook_pattern') }), 'pattern'); // grouped: head = kv_head * group + g
     const zGrouped = g.op1('MatMul', [pattern, vByHead]); // [batch, n_kv_heads, group, pos, d_head]
     const z = at('attn.hook_z', g.op1('Reshape', [g.op1('Transpose', [zGrouped], { attrs: { perm: [0, 3, 1, 2, 4] } }), flatHeadsShape], { output: named('attn.hook_z') })); // [batch, pos, n_heads * d_head]
-    const attnOut = at('hook_attn_out', linear(z, block('attn.o_proj'), nHeads * dHead, traits.oBias, named('hook_attn_out'))); // [batch, pos, d_model]
+    const attnOut = at(
+      'hook_attn_out',
+      traits.sandwichNorms
+        ? postNorm(linear(z, block('attn.o_proj'), nHeads * dHead, traits.oBias, g.fresh(block('attn.o_proj'))), 'ln1_post', paramName.ln1Post(layer))
+        : linear(z, block('attn.o_proj'), nHeads * dHead, traits.oBias, named('hook_attn_out')),
+    ); // [batch, pos, d_model]
     const [normed2, residMid] = residualThenNorm(attnOut, residPre, paramName.ln2(layer), [hook('hook_resid_mid')], hook('ln2.hook_normalized'), hook('ln2.hook_scale'));
 
     // MLP: gated down(act(gate(x)) * up(x)), or plain down(act(up(x))); hook_pre is the activation's input either way.
@@ -276,7 +294,12 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
       const pre = at('mlp.hook_pre', linear(normed2, block('mlp.up_proj'), dModel, traits.mlpBias, named('mlp.hook_pre'))); // [batch, pos, d_mlp]
       post = at('mlp.hook_post', g.op1('Identity', [activation(pre)], { output: named('mlp.hook_post') }));
     }
-    const mlpOut = at('hook_mlp_out', linear(post, block('mlp.down_proj'), dMlp, traits.mlpBias, named('hook_mlp_out'))); // [batch, pos, d_model]
+    const mlpOut = at(
+      'hook_mlp_out',
+      traits.sandwichNorms
+        ? postNorm(linear(post, block('mlp.down_proj'), dMlp, traits.mlpBias, g.fresh(block('mlp.down_proj'))), 'ln2_post', paramName.ln2Post(layer))
+        : linear(post, block('mlp.down_proj'), dMlp, traits.mlpBias, named('hook_mlp_out')),
+    ); // [batch, pos, d_model]
 
     // Residual add, fused with the norm that reads it next: the next block's ln1 or ln_final.
     const next = schedule[slot + 1];
@@ -291,7 +314,7 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
   const atLogitsPositions = (x: Value, output?: string): Value => g.op1('Gather', [x, logitsPositions], { attrs: { axis: 1 }, output }); // [batch, n_logits, width]
   const changed = taps.changes('logits'); // then the output is the changed value, renamed
   const unembedIn = taps.tap(g, 'unembed.hook_in', atLogitsPositions(normed, g.unique('unembed.hook_in'))); // [batch, n_logits, d_model]
-  let logits = taps.tap(g, 'logits', linear(unembedIn, 'unembed', dModel, false, changed ? g.fresh(graphOutput.logits) : graphOutput.logits)); // [batch, n_logits, d_vocab]
+  let logits = taps.tap(g, 'logits', unembed(unembedIn, changed ? g.fresh(graphOutput.logits) : graphOutput.logits)); // [batch, n_logits, d_vocab]
   if (changed) logits = g.op1('Identity', [logits], { output: graphOutput.logits });
   g.output(logits, 'float32', ['batch', 'n_logits', dVocab]);
 
@@ -303,7 +326,7 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
       h = g.op1('Add', [atLogitsPositions(finalResidual), g.op1('Mul', [lambda, h])]);
     }
     if (lens.finalNorm) h = norm(h, paramName.lnFinal());
-    g.output(linear(h, 'unembed', dModel, false, lens.name), 'float32', ['batch', 'n_logits', dVocab]);
+    g.output(unembed(h, lens.name), 'float32', ['batch', 'n_logits', dVocab]);
   }
   taps.finish(g);
   return g.toModel();

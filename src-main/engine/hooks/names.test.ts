@@ -5,6 +5,8 @@ import { storiesSpec } from '../../test/fixtures/specs';
 import { sharedPath } from '../../test/shared-paths';
 import { specFromConfig } from '../model/config';
 import { hookInfo, hookName, listHooks, parseHookName } from './names';
+import { GEMMA2_CONFIG } from '../../test/fixtures/gemma2-config';
+import { gemma2Family } from '../model/families/gemma2';
 
 function thrown(fn: () => unknown): EngineError {
   try {
@@ -25,6 +27,41 @@ describe('listHooks', () => {
     expect(expected).toContain('blocks.0.attn.hook_attn_scores');
     const gpt2 = { ...specFromConfig(sharedPath('hf-meta', 'openai-community__gpt2')), nLayers: 1 };
     expect(listHooks(gpt2).map((hook) => hook.name)).toEqual(expected);
+  });
+
+  it("lists a Gemma 2 block's sandwich-norm sites where they run: after o_proj and after down_proj", () => {
+    const gemma2 = { ...gemma2Family.specFromConfig(GEMMA2_CONFIG, 'config.json'), nLayers: 1 };
+    expect(listHooks(gemma2).map((hook) => hook.name)).toEqual([
+      'hook_embed',
+      'blocks.0.hook_resid_pre',
+      'blocks.0.ln1.hook_scale',
+      'blocks.0.ln1.hook_normalized',
+      'blocks.0.attn.hook_q',
+      'blocks.0.attn.hook_k',
+      'blocks.0.attn.hook_v',
+      'blocks.0.attn.hook_rot_q',
+      'blocks.0.attn.hook_rot_k',
+      'blocks.0.attn.hook_attn_scores',
+      'blocks.0.attn.hook_pattern',
+      'blocks.0.attn.hook_z',
+      'blocks.0.ln1_post.hook_scale',
+      'blocks.0.ln1_post.hook_normalized',
+      'blocks.0.hook_attn_out',
+      'blocks.0.hook_resid_mid',
+      'blocks.0.ln2.hook_scale',
+      'blocks.0.ln2.hook_normalized',
+      'blocks.0.mlp.hook_pre',
+      'blocks.0.mlp.hook_pre_linear',
+      'blocks.0.mlp.hook_post',
+      'blocks.0.ln2_post.hook_scale',
+      'blocks.0.ln2_post.hook_normalized',
+      'blocks.0.hook_mlp_out',
+      'blocks.0.hook_resid_post',
+      'ln_final.hook_scale',
+      'ln_final.hook_normalized',
+      'unembed.hook_in',
+      'logits',
+    ]);
   });
 
   // Golden list: renaming, dropping or reordering a hook breaks users, so it must fail here.

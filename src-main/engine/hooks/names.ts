@@ -30,6 +30,8 @@ export const BLOCK_SITES = [
   'attn.hook_attn_scores',
   'attn.hook_pattern',
   'attn.hook_z',
+  'ln1_post.hook_scale',
+  'ln1_post.hook_normalized',
   'hook_attn_out',
   'hook_resid_mid',
   'ln2.hook_scale',
@@ -37,6 +39,8 @@ export const BLOCK_SITES = [
   'mlp.hook_pre',
   'mlp.hook_pre_linear',
   'mlp.hook_post',
+  'ln2_post.hook_scale',
+  'ln2_post.hook_normalized',
   'hook_mlp_out',
   'hook_resid_post',
 ] as const;
@@ -81,7 +85,7 @@ function heads(spec: ModelSpec, nHeads: number): Layout {
 
 /** Shape and index space of every site; a Record so a new site cannot be left without one. */
 const LAYOUTS: Record<Site, (spec: ModelSpec) => Layout> = {
-  hook_embed: residual, // [pos, d_model]
+  hook_embed: residual, // [pos, d_model]  scaled by sqrt(d_model) where the family does (Gemma)
   hook_pos_embed: residual, // [pos, d_model]  learned position embedding, added to hook_embed
   hook_resid_pre: residual, // [pos, d_model]  input of block i
   // [pos, 1] sqrt(mean(x^2) + eps) of the norm's input, centred first by LayerNorm: the norm divides by it.
@@ -99,14 +103,18 @@ const LAYOUTS: Record<Site, (spec: ModelSpec) => Layout> = {
   'attn.hook_attn_scores': attentionGrid,
   'attn.hook_pattern': attentionGrid, // [n_heads, q_pos, k_pos] after softmax
   'attn.hook_z': queryHeads, // [pos, n_heads, d_head]  input of o_proj (head ablation site)
-  hook_attn_out: residual, // [pos, d_model]
+  'ln1_post.hook_scale': normScale, // [pos, 1]  sandwich norms (Gemma): the norm of o_proj's output
+  'ln1_post.hook_normalized': residual, // [pos, d_model]  = hook_attn_out with sandwich norms
+  hook_attn_out: residual, // [pos, d_model]  what attention adds to the residual stream
   hook_resid_mid: residual, // [pos, d_model]
   'ln2.hook_scale': normScale, // [pos, 1]
   'ln2.hook_normalized': residual, // [pos, d_model]
   'mlp.hook_pre': neurons, // [pos, d_mlp]  the activation's input (gate_proj output, or the plain MLP's up_proj output)
   'mlp.hook_pre_linear': neurons, // [pos, d_mlp]  up_proj output (gated MLPs)
   'mlp.hook_post': neurons, // [pos, d_mlp]  input of down_proj (clamping site)
-  hook_mlp_out: residual, // [pos, d_model]
+  'ln2_post.hook_scale': normScale, // [pos, 1]  sandwich norms (Gemma): the norm of down_proj's output
+  'ln2_post.hook_normalized': residual, // [pos, d_model]  = hook_mlp_out with sandwich norms
+  hook_mlp_out: residual, // [pos, d_model]  what the MLP adds to the residual stream
   hook_resid_post: residual, // [pos, d_model]  output of block i (steering site)
   'ln_final.hook_scale': normScale, // [pos, 1]
   'ln_final.hook_normalized': residual, // [pos, d_model]
@@ -123,6 +131,10 @@ const PRESENT: Partial<Record<Site, (traits: Traits) => boolean>> = {
   'attn.hook_rot_q': (traits) => traits.positions === 'rotary',
   'attn.hook_rot_k': (traits) => traits.positions === 'rotary',
   'mlp.hook_pre_linear': (traits) => traits.mlp === 'gated',
+  'ln1_post.hook_scale': (traits) => traits.sandwichNorms,
+  'ln1_post.hook_normalized': (traits) => traits.sandwichNorms,
+  'ln2_post.hook_scale': (traits) => traits.sandwichNorms,
+  'ln2_post.hook_normalized': (traits) => traits.sandwichNorms,
 };
 
 /** Sites laid out [head, q_pos, k_pos] (the graph keeps them [n_kv_heads, group, q_pos, k_pos]), not one row per position. */
@@ -152,6 +164,8 @@ export const hookName = {
   attnScores: (layer: number) => blockHook(layer, 'attn.hook_attn_scores'),
   pattern: (layer: number) => blockHook(layer, 'attn.hook_pattern'),
   z: (layer: number) => blockHook(layer, 'attn.hook_z'),
+  ln1PostScale: (layer: number) => blockHook(layer, 'ln1_post.hook_scale'),
+  ln1PostNormalized: (layer: number) => blockHook(layer, 'ln1_post.hook_normalized'),
   attnOut: (layer: number) => blockHook(layer, 'hook_attn_out'),
   residMid: (layer: number) => blockHook(layer, 'hook_resid_mid'),
   ln2Scale: (layer: number) => blockHook(layer, 'ln2.hook_scale'),
@@ -159,6 +173,8 @@ export const hookName = {
   mlpPre: (layer: number) => blockHook(layer, 'mlp.hook_pre'),
   mlpPreLinear: (layer: number) => blockHook(layer, 'mlp.hook_pre_linear'),
   mlpPost: (layer: number) => blockHook(layer, 'mlp.hook_post'),
+  ln2PostScale: (layer: number) => blockHook(layer, 'ln2_post.hook_scale'),
+  ln2PostNormalized: (layer: number) => blockHook(layer, 'ln2_post.hook_normalized'),
   mlpOut: (layer: number) => blockHook(layer, 'hook_mlp_out'),
   residPost: (layer: number) => blockHook(layer, 'hook_resid_post'),
   lnFinalScale: (): HookName => 'ln_final.hook_scale',

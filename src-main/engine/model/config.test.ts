@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectEngineError } from '../../test/expect-engine-error';
 import { sharedPath } from '../../test/shared-paths';
 import { familyOf, specFromConfig, supportedArchitectures } from './config';
+import { GEMMA2_CONFIG } from '../../test/fixtures/gemma2-config';
 import { storiesSpec } from '../../test/fixtures/specs';
 import { resolveWeight } from './families/family';
 import { gpt2Family } from './families/gpt2';
@@ -108,6 +109,17 @@ describe('real configs', () => {
     expect(specFromConfig(edited({})).traits.slidingWindow[0]).toBe(4096);
   });
 
+  it("Gemma 2 (the Gemma2Config fixture, 2B's shapes): scaled embedding, (1 + w) norms, sandwich norms, soft caps, even blocks local", () => {
+    const spec = specFromConfig(configFolder(GEMMA2_CONFIG));
+    expect(spec).toMatchObject({ family: 'gemma2', dModel: 2304, nLayers: 26, nHeads: 8, nKvHeads: 4, dHead: 256, dMlp: 9216, dVocab: 256000, tiedEmbeddings: true, bosTokenId: 2, eosTokenIds: [1] });
+    expect(spec.traits).toMatchObject({ norm: 'rms', normOffset: 1, sandwichNorms: true, activation: 'gelu_tanh', qkNorm: false, embedScale: 48, attnScale: 1 / 16, attnSoftcap: 50, finalSoftcap: 30, ropeLocalTheta: null });
+    expect(spec.traits.slidingWindow.slice(0, 4)).toEqual([4096, null, 4096, null]);
+    // Gemma 2 9B's 3584: sqrt is 59.87, bfloat16 holds 59.75 (what transformers multiplies by); float32 checkpoints keep 59.87.
+    expect(specFromConfig(configFolder({ ...GEMMA2_CONFIG, hidden_size: 3584 })).traits.embedScale).toBe(59.75);
+    expect(specFromConfig(configFolder({ ...GEMMA2_CONFIG, hidden_size: 3584, torch_dtype: 'float32' })).traits.embedScale).toBeCloseTo(Math.sqrt(3584), 5);
+    expect(specFromConfig(configFolder({ ...GEMMA2_CONFIG, layer_types: Array.from({ length: 26 }, () => 'full_attention') })).traits.slidingWindow.every((w) => w === null)).toBe(true);
+  });
+
   it('stories260K-hf', () => {
     expect(specFromConfig(sharedPath('models', 'stories260K-hf'))).toMatchObject({ dModel: 64, nHeads: 8, nKvHeads: 4, dHead: 8, tiedEmbeddings: true });
   });
@@ -132,7 +144,7 @@ describe('real configs', () => {
 
   it('architectures without a family are unsupported_architecture, listing the supported ones', async () => {
     await expectEngineError(() => specFromConfig(meta('google__gemma-3-1b-it')), 'unsupported_architecture', 'Gemma3ForCausalLM', 'LlamaForCausalLM', 'GPT2LMHeadModel', 'Qwen3ForCausalLM', 'config.json');
-    expect(supportedArchitectures()).toEqual(['LlamaForCausalLM', 'MistralForCausalLM', 'GPT2LMHeadModel', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'Phi3ForCausalLM']);
+    expect(supportedArchitectures()).toEqual(['LlamaForCausalLM', 'MistralForCausalLM', 'GPT2LMHeadModel', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'Gemma2ForCausalLM', 'Phi3ForCausalLM']);
   });
 
   it('family variants the graph does not build are refused by name', async () => {

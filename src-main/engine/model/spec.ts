@@ -16,7 +16,7 @@ export type RopeScaling =
   | { type: 'longrope'; shortFactor: number[]; longFactor: number[]; originalMaxPositions: number; attentionFactor: number };
 
 /** The families a config can dispatch to (model/config.ts); each has one file in families/. */
-export type FamilyId = 'llama' | 'mistral' | 'gpt2' | 'qwen2' | 'qwen3' | 'phi3';
+export type FamilyId = 'llama' | 'mistral' | 'gpt2' | 'qwen2' | 'qwen3' | 'gemma2' | 'gemma3' | 'phi3';
 
 /**
  * How a family's block differs from the others, as data: the shared graph

@@ -4,9 +4,7 @@
  * experiment file. Progress streams as 'analysis' events; the run ends with exactly one
  * event of state 'done', 'cancelled' or 'error'.
  */
-import { randomUUID } from 'node:crypto';
 import type { ModelHandle } from '../engine';
-import { serializeError } from '../errors';
 import { logitLens } from '../analysis/lens';
 import { patchingSweep } from '../analysis/patching';
 import { findSubject, tokenFromText } from '../analysis/tokens';
@@ -15,6 +13,7 @@ import { attentionPatterns } from '../analysis/attention';
 import type { AnalysisControl } from '../analysis/control';
 import { attentionInputSchema, lensInputSchema, patchInputSchema, tracingInputSchema, tracingRequestSchema, type AnalysisInput, type AnalysisRecord } from '../../../src-shared/analysis-schema';
 import type { WorkbenchEvent } from './protocol';
+import { BackgroundRun, updateFields } from './background-run';
 
 /** Resolve the texts of `input`, run the analysis, and keep it with the text of every token id it names. */
 export async function runAnalysis(handle: ModelHandle, analysis: AnalysisInput, id: string, control: AnalysisControl): Promise<AnalysisRecord> {
@@ -65,34 +64,19 @@ export async function runAnalysis(handle: ModelHandle, analysis: AnalysisInput, 
   return { kind: 'patching', id, createdAt, labels: labelsOf(request.clean, request.corrupted, [request.answer, request.wrong]), input, request: result.request, result };
 }
 
-export class AnalysisRun {
-  readonly analysisId = randomUUID();
-  /** Settles (never rejects) once the run's last event has been emitted. */
-  readonly finished: Promise<void>;
-  private readonly abort = new AbortController();
-
-  constructor(
-    handle: ModelHandle,
-    analysis: AnalysisInput,
-    private readonly emit: (event: WorkbenchEvent) => void,
-  ) {
-    this.finished = this.execute(handle, analysis);
+/** An analysis as a BackgroundRun, reported as 'analysis' events (record only when done). */
+export class AnalysisRun extends BackgroundRun<AnalysisRecord> {
+  constructor(handle: ModelHandle, analysis: AnalysisInput, emit: (event: WorkbenchEvent) => void) {
+    super(
+      (control, id) => runAnalysis(handle, analysis, id, control),
+      (analysisId, update) => {
+        const { value, ...fields } = updateFields(update);
+        emit({ type: 'analysis', analysisId, ...fields, record: value });
+      },
+    );
   }
 
-  cancel(): void {
-    this.abort.abort();
-  }
-
-  private async execute(handle: ModelHandle, analysis: AnalysisInput): Promise<void> {
-    const { analysisId } = this;
-    try {
-      const onProgress: AnalysisControl['onProgress'] = (progress) => this.emit({ type: 'analysis', analysisId, state: 'running', progress, record: null, error: null });
-      const record = await runAnalysis(handle, analysis, analysisId, { signal: this.abort.signal, onProgress });
-      this.emit({ type: 'analysis', analysisId, state: 'done', progress: null, record, error: null });
-    } catch (error) {
-      const serialized = serializeError(error);
-      const state = serialized.code === 'cancelled' ? 'cancelled' : 'error';
-      this.emit({ type: 'analysis', analysisId, state, progress: null, record: null, error: serialized });
-    }
+  get analysisId(): string {
+    return this.id;
   }
 }

@@ -140,6 +140,8 @@ export type WorkbenchEvent =
   | { type: 'status'; status: EngineStatus }
   /** An Inside-tab analysis: progress while it runs, then one event that ends it (record only when done). */
   | { type: 'analysis'; analysisId: string; state: 'running' | 'done' | 'cancelled' | 'error'; progress: AnalysisProgress | null; record: AnalysisRecord | null; error: SerializedError | null }
+  /** A Vectors-tab sweep, reported as an analysis is (answer only when done). */
+  | { type: 'sweep'; sweepId: string; state: 'running' | 'done' | 'cancelled' | 'error'; progress: AnalysisProgress | null; answer: SweepAnswer | null; error: SerializedError | null }
   | { type: 'menu'; command: MenuCommand; path: string | null };
 
 // Absolute only: a relative path would resolve against the engine's working directory,
@@ -183,6 +185,7 @@ export const requestSchemas = {
   cancel: z.strictObject({ runId: z.string().min(1) }),
   analyse: z.strictObject({ analysis: analysisInputSchema }),
   cancelAnalysis: z.strictObject({ analysisId: z.string().min(1) }),
+  cancelSweep: z.strictObject({ sweepId: z.string().min(1) }),
   exportPatching: z.strictObject({ path, result: patchResultSchema }),
   saveExperiment: z.strictObject({ path, experiment: experimentSchema }),
   openExperiment: z.strictObject({ path }),
@@ -244,7 +247,9 @@ export interface WorkbenchApi {
   /** Write library vectors to a .gguf, .safetensors or Neuronpedia .json file (the extension picks). */
   exportVectors(request: RequestOf<'exportVectors'>): Promise<{ path: string }>;
   /** Generate a vector over a scale x layer grid: texts, the baseline text's perplexity and a target's probability per cell. */
-  sweepVector(request: RequestOf<'sweepVector'>): Promise<SweepAnswer>;
+  /** Start a sweep on the loaded model; progress and the answer come as 'sweep' events. A new one cancels the one running. */
+  sweepVector(request: RequestOf<'sweepVector'>): Promise<{ sweepId: string }>;
+  cancelSweep(request: RequestOf<'cancelSweep'>): Promise<void>;
   /** An SAELens SAE folder read on the prompt: each token's most active features (refused, with the reason, if the SAE does not fit the model). */
   saeFeatures(request: RequestOf<'saeFeatures'>): Promise<{ sae: SaeSummary; tokens: TokenFeatures[] }>;
   /** An SAE feature's decoder row, as a steering vector at the SAE's hook. */

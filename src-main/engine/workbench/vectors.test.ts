@@ -2,17 +2,21 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { expectEngineError } from '../../test/expect-engine-error';
 import { writeSaeFolder } from '../../test/fixtures/sae-folder';
 import { sharedPath } from '../../test/shared-paths';
 import { Workbench } from './workbench';
+import type { WorkbenchEvent } from './protocol';
+import type { SweepAnswer } from './vectors';
 
 const dir = mkdtempSync(join(tmpdir(), 'tiller-workbench-vectors-'));
 let workbench: Workbench;
+const events: WorkbenchEvent[] = [];
 
 beforeAll(async () => {
   workbench = new Workbench({ appDataDir: join(dir, 'app-data'), engine: { cacheDir: join(dir, 'cache') }, transport: 'ipc' });
+  workbench.onEvent((event) => events.push(event));
   await workbench.loadModel({ path: sharedPath('models', 'stories260K-hf') });
 });
 
@@ -20,6 +24,18 @@ afterAll(async () => {
   await workbench.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** The event that ended sweep `sweepId`. */
+async function sweepEnd(sweepId: string): Promise<Extract<WorkbenchEvent, { type: 'sweep' }>> {
+  return vi.waitFor(
+    () => {
+      const event = events.find((item) => item.type === 'sweep' && item.sweepId === sweepId && item.state !== 'running');
+      if (event?.type !== 'sweep') throw new Error(`sweep ${sweepId} has not ended`);
+      return event;
+    },
+    { timeout: 20_000 },
+  );
+}
 
 const positive = ['The happy dog played', 'She smiled with joy', 'What a lovely day'];
 const negative = ['The sad dog cried', 'She frowned with grief', 'What a gloomy day'];
@@ -51,14 +67,35 @@ describe('vector library methods', () => {
     expect(imported.entries[0].norm).toBeCloseTo(1, 4);
   });
 
-  it('sweeps a vector over scales x layers with a target token given as text', async () => {
+  it('sweeps a vector over scales x layers with a target token given as text, reporting progress as sweep events', async () => {
     const { ids } = await workbench.tokenize({ text: 'Once upon a time' });
     const vector = Array.from({ length: 64 }, (_, i) => Math.sin(i));
-    const answer = await workbench.sweepVector({ promptIds: ids, layers: [1, 3], scales: [0, 6], vectors: [vector], settings: { maxNewTokens: 5 }, target: ' happy' });
+    const { sweepId } = await workbench.sweepVector({ promptIds: ids, layers: [1, 3], scales: [0, 6], vectors: [vector], settings: { maxNewTokens: 5 }, target: ' happy' });
+    const ended = await sweepEnd(sweepId);
+    expect(ended.state).toBe('done');
+    const answer = ended.answer as SweepAnswer;
+    const progress = events.filter((event) => event.type === 'sweep' && event.sweepId === sweepId && event.state === 'running').map((event) => event.type === 'sweep' && event.progress);
+    expect(progress.length).toBeGreaterThan(1);
+    expect(progress.at(-1)).toEqual({ done: 4, total: 4, unit: 'cells' });
     expect(answer.target?.text).toBeDefined();
     expect(answer.cells.map((row) => row.map((cell) => [cell.layer, cell.scale]))).toEqual([[[1, 0], [1, 6]], [[3, 0], [3, 6]]]);
     expect(answer.cells[0][0].text).toBe(answer.baseline.text);
     expect(answer.cells[0][1].targetProb).toBeGreaterThan(0);
+  });
+
+  it('cancels a sweep: it ends with one cancelled event and no answer; a new sweep cancels the one running', async () => {
+    const { ids } = await workbench.tokenize({ text: 'Once upon a time' });
+    const request = { promptIds: ids, layers: [1, 2, 3], scales: [-4, 0, 4, 8], vectors: [Array.from({ length: 64 }, () => 0.1)], settings: { maxNewTokens: 8 } };
+    const first = await workbench.sweepVector(request);
+    await workbench.cancelSweep({ sweepId: first.sweepId });
+    const cancelled = await sweepEnd(first.sweepId);
+    expect(cancelled).toMatchObject({ state: 'cancelled', answer: null, error: { code: 'cancelled' } });
+    const second = await workbench.sweepVector(request);
+    const third = await workbench.sweepVector({ ...request, layers: [1], scales: [2] });
+    expect((await sweepEnd(second.sweepId)).state).toBe('cancelled');
+    expect((await sweepEnd(third.sweepId)).state).toBe('done');
+    expect(events.filter((event) => event.type === 'sweep' && event.sweepId === second.sweepId && event.state !== 'running')).toHaveLength(1);
+    await expectEngineError(() => workbench.cancelSweep({ sweepId: '' }), 'bad_argument', 'sweepId');
   });
 
   it("reads an SAE's top features per token on the prompt, and a feature's decoder row as a vector", async () => {

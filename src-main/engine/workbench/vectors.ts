@@ -9,6 +9,7 @@ import { EngineError } from '../errors';
 import { extractRequestSchema, extractVectors } from '../analysis/vectors/extract';
 import { steeringSweep, SWEEP_SITES, type SweepCell } from '../analysis/vectors/sweep';
 import { tokenFromText } from '../analysis/tokens';
+import type { AnalysisControl } from '../analysis/control';
 import { readVectorSet } from '../interchange/read';
 import { writeVectorFile } from '../interchange/write';
 import { l2Norm } from '../interchange/vector-set';
@@ -121,8 +122,8 @@ export interface SweepAnswer {
   forwardPasses: number;
 }
 
-export async function sweepVector(model: ModelHandle, request: z.output<typeof vectorRequestSchemas.sweepVector>): Promise<SweepAnswer> {
+export async function sweepVector(model: ModelHandle, request: z.output<typeof vectorRequestSchemas.sweepVector>, control: AnalysisControl = {}): Promise<SweepAnswer> {
   const target = request.target === null ? null : tokenFromText(model.tokenizer, request.target, 'target');
-  const result = await steeringSweep(model, { ...request, target });
+  const result = await steeringSweep(model, { ...request, target }, control);
   return { ...result, target: target === null ? null : { id: target, text: model.tokenizer.tokenText(target) } };
 }

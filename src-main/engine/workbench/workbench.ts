@@ -30,6 +30,7 @@ import { ModelDownloads } from './download';
 import { ExperimentStore } from './experiment-store';
 import { GenerationRun } from './generation-run';
 import { AnalysisRun } from './analysis-run';
+import { BackgroundRun, updateFields } from './background-run';
 import { writePatchExport } from '../analysis/export';
 import { compiledUsage, modelInfo } from './model-info';
 import {
@@ -90,6 +91,7 @@ export class Workbench implements WorkbenchApi {
   private lastError: SerializedError | null = null;
   private run: GenerationRun | null = null;
   private analysis: AnalysisRun | null = null;
+  private sweep: BackgroundRun<SweepAnswer> | null = null;
   private readonly defaultDir = defaultExperimentDir();
   /** Model changes and run starts, one after another (see exclusive). */
   private queue: Promise<unknown> = Promise.resolve();
@@ -212,6 +214,7 @@ export class Workbench implements WorkbenchApi {
     return this.exclusive(async () => {
       await this.stopRun();
       await this.stopAnalysis();
+      await stopBackground(this.sweep);
       return change();
     });
   }
@@ -303,8 +306,29 @@ export class Workbench implements WorkbenchApi {
     return exportVectors(parse('exportVectors', request));
   }
 
-  async sweepVector(request: RequestOf<'sweepVector'>): Promise<SweepAnswer> {
-    return sweepVector(this.model(), parse('sweepVector', request));
+  async sweepVector(request: RequestOf<'sweepVector'>): Promise<{ sweepId: string }> {
+    const parsed = parse('sweepVector', request);
+    return this.exclusive(async () => {
+      const handle = this.model();
+      await stopBackground(this.sweep);
+      const run = new BackgroundRun<SweepAnswer>(
+        (control) => sweepVector(handle, parsed, control),
+        (sweepId, update) => {
+          const { value, ...fields } = updateFields(update);
+          this.emit({ type: 'sweep', sweepId, ...fields, answer: value });
+        },
+      );
+      this.sweep = run;
+      void run.finished.then(() => {
+        if (this.sweep === run) this.sweep = null;
+      });
+      return { sweepId: run.id };
+    });
+  }
+
+  async cancelSweep(request: RequestOf<'cancelSweep'>): Promise<void> {
+    const { sweepId } = parse('cancelSweep', request);
+    if (this.sweep?.id === sweepId) this.sweep.cancel();
   }
 
   async saeFeatures(request: RequestOf<'saeFeatures'>): Promise<{ sae: SaeSummary; tokens: TokenFeatures[] }> {
@@ -392,10 +416,7 @@ export class Workbench implements WorkbenchApi {
   }
 
   private async stopAnalysis(): Promise<void> {
-    const run = this.analysis;
-    if (!run) return;
-    run.cancel();
-    await run.finished;
+    await stopBackground(this.analysis);
   }
 
   private async stopRun(): Promise<void> {
@@ -470,6 +491,13 @@ function parse<M extends WorkbenchMethod>(method: M, request: unknown): ParamsOf
 }
 
 /** The hook's layout, or EngineError('bad_argument') that names the hook the caller gave. */
+/** Cancel a background run, if any, and resolve once it has reported its end. */
+async function stopBackground(run: { cancel(): void; finished: Promise<void> } | null): Promise<void> {
+  if (!run) return;
+  run.cancel();
+  await run.finished;
+}
+
 /** The variants a run generates: all, or the baseline and the one `only` names (the baseline alone if it is the one). */
 function runVariants(variants: Variant[], only: string | null): Variant[] {
   if (only === null) return variants;

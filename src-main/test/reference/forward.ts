@@ -5,9 +5,11 @@
  * Written to be checked line by line against llama2.c's forward() and transformers'
  * modeling_llama.py (Llama), modeling_mistral.py and masking_utils.py (sliding window), modeling_gpt2.py (GPT-2: LayerNorm, learned
  * positions, biases, gelu_new, plain MLP), modeling_qwen2.py (q/k/v biases),
- * modeling_qwen3.py (per-head q/k RMSNorm before rotary), modeling_phi3.py and
- * modeling_rope_utils.py (partial rotary, LongRoPE), and TransformerLens's hook points
- * (norm hook_scale, attn_scores, unembed.hook_in), not to be fast: no KV cache
+ * modeling_qwen3.py (per-head q/k RMSNorm before rotary), modeling_gemma2.py (scaled embedding,
+ * (1 + w) gains folded in by the weight table, sandwich norms, soft caps, alternating
+ * sliding-window blocks), modeling_gemma3.py (q/k norms, a local rotary base),
+ * modeling_phi3.py and modeling_rope_utils.py (partial rotary, LongRoPE), and
+ * TransformerLens's hook points (norm hook_scale, attn_scores, unembed.hook_in), not to be fast: no KV cache
  * (every call recomputes every position), float64 arithmetic throughout, one position and
  * one head at a time. Weights come from a getter under the canonical names of spec.ts, in
  * Hugging Face layouts (linear weights [out_features, in_features], q/k in rotate-half
@@ -177,11 +179,10 @@ function referenceRope(spec: ModelSpec, n: number): { invFreq: Float64Array; sca
  */
 export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: readonly number[], options: ReferenceOptions = {}): ReferenceOutput {
   const { dModel, nLayers, nHeads, nKvHeads, dHead, dMlp, normEps, traits } = spec;
-  const missing = Object.entries({ sandwichNorms: traits.sandwichNorms, embedScale: traits.embedScale !== 1, attnSoftcap: traits.attnSoftcap !== null, finalSoftcap: traits.finalSoftcap !== null, ropeLocalTheta: traits.ropeLocalTheta !== null });
-  const unimplemented = missing.filter(([, used]) => used).map(([trait]) => trait);
-  if (unimplemented.length > 0) throw new Error(`reference forward: ${unimplemented.join(', ')} not implemented`);
   const queriesPerKvHead = nHeads / nKvHeads;
-  const { invFreq, scale: ropeScale } = referenceRope(spec, ids.length);
+  const globalRope = referenceRope(spec, ids.length);
+  // Gemma 3's sliding-window blocks rotate with rope_local_base_freq (unscaled).
+  const localInvFreq = ropeInverseFrequencies(spec, 'local');
   const embed = weight(paramName.embed()); // [d_vocab, d_model]
   const at = (name: string, rows: Float64Array[]): Float64Array[] => options.hook?.(name, rows) ?? rows;
   const schedule = options.schedule ?? Array.from({ length: nLayers }, (_, layer) => layer);
@@ -196,8 +197,9 @@ export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: rea
     return at(`${prefix}.hook_normalized`, centred.map((x, pos) => scaleAndShift(spec, weight, x, scales[pos][0], gain)));
   };
 
-  // The residual stream, one [d_model] row per position: token embedding (+ learned position embedding).
-  let resid: Float64Array[] = at('hook_embed', ids.map((id) => row(embed, id)));
+  // The residual stream, one [d_model] row per position: token embedding (times Gemma's normalizer
+  // sqrt(d_model), rounded to the checkpoint's dtype: traits.embedScale) (+ learned position embedding).
+  let resid: Float64Array[] = at('hook_embed', ids.map((id) => row(embed, id).map((value) => value * traits.embedScale)));
   if (traits.positions === 'learned') {
     const posEmbed = at('hook_pos_embed', ids.map((_, pos) => row(weight(paramName.posEmbed()), pos)));
     resid = resid.map((x, pos) => add(x, posEmbed[pos]));
@@ -216,6 +218,7 @@ export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: rea
     const qNormed = traits.qkNorm ? at(site('attn.q_norm.hook_normalized'), q.map((x) => perHeadRmsNorm(x, nHeads, dHead, weight(paramName.qNorm(layer)), normEps))) : q;
     const kNormed = traits.qkNorm ? at(site('attn.k_norm.hook_normalized'), k.map((x) => perHeadRmsNorm(x, nKvHeads, dHead, weight(paramName.kNorm(layer)), normEps))) : k;
     const rotaryPositions = traits.positions === 'rotary';
+    const { invFreq, scale: ropeScale } = traits.slidingWindow[layer] !== null && traits.ropeLocalTheta !== null ? { invFreq: localInvFreq, scale: 1 } : globalRope;
     const qRot = rotaryPositions ? at(site('attn.hook_rot_q'), qNormed.map((x, pos) => rotary(x, nHeads, dHead, pos, invFreq, ropeScale))) : qNormed;
     const kRot = rotaryPositions ? at(site('attn.hook_rot_k'), kNormed.map((x, pos) => rotary(x, nKvHeads, dHead, pos, invFreq, ropeScale))) : kNormed;
 
@@ -234,7 +237,9 @@ export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: rea
           for (let src = firstVisible(pos); src <= pos; src++) {
             let dot = 0;
             for (let d = 0; d < dHead; d++) dot += qPos[head * dHead + d] * kRot[src][kvOffset + d];
-            row[head * n + src] = dot * traits.attnScale; // 1/sqrt(d_head) unless the family says otherwise
+            // 1/sqrt(d_head) unless the family says otherwise (Gemma: query_pre_attn_scalar^-0.5); Gemma 2
+            // then soft-caps, before the mask (eager_attention_forward: s / cap, tanh, * cap).
+            row[head * n + src] = softcap(dot * traits.attnScale, traits.attnSoftcap);
           }
         }
         return row;
@@ -263,7 +268,9 @@ export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: rea
         return out;
       }),
     );
-    const attnOut = at(site('hook_attn_out'), z.map(project(paramName.o(layer), dModel, traits.oBias)));
+    // Gemma's sandwich norms: post_attention_layernorm (ln1_post) on o_proj's output, before the residual add.
+    const oOut = z.map(project(paramName.o(layer), dModel, traits.oBias));
+    const attnOut = at(site('hook_attn_out'), traits.sandwichNorms ? normAt(site('ln1_post'), oOut, paramName.ln1Post(layer)) : oOut);
     const residMid = at(site('hook_resid_mid'), resid.map((x, pos) => add(x, attnOut[pos])));
 
     // MLP: gated down(act(gate(x)) * up(x)) (Llama, Qwen), or plain down(act(up(x))) (GPT-2's c_fc -> c_proj)
@@ -277,7 +284,9 @@ export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: rea
       const pre = at(site('mlp.hook_pre'), normed2.map(project(paramName.up(layer), dMlp, traits.mlpBias)));
       post = at(site('mlp.hook_post'), pre.map((x) => x.map(act)));
     }
-    const mlpOut = at(site('hook_mlp_out'), post.map(project(paramName.down(layer), dModel, traits.mlpBias)));
+    // And post_feedforward_layernorm (ln2_post) on down_proj's output.
+    const downOut = post.map(project(paramName.down(layer), dModel, traits.mlpBias));
+    const mlpOut = at(site('hook_mlp_out'), traits.sandwichNorms ? normAt(site('ln2_post'), downOut, paramName.ln2Post(layer)) : downOut);
     resid = at(site('hook_resid_post'), residMid.map((x, pos) => add(x, mlpOut[pos])));
     residPost.push(resid.map((x) => Float32Array.from(x)));
   }
@@ -290,10 +299,13 @@ export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: rea
   return { logits: logits.map((row) => Float32Array.from(row)), residPost };
 }
 
-/** The unembedding of one [d_model] row: [d_vocab]. */
+/** cap * tanh(x / cap) (Gemma 2's soft-capping); x itself with no cap. */
+const softcap = (x: number, cap: number | null): number => (cap === null ? x : cap * Math.tanh(x / cap));
+
+/** The unembedding of one [d_model] row: [d_vocab], soft-capped where the family caps its logits (Gemma2ForCausalLM). */
 export function referenceUnembed(spec: ModelSpec, weight: WeightGetter, x: Float64Array): Float64Array {
   const unembed = spec.tiedEmbeddings ? weight(paramName.embed()) : weight(paramName.unembed()); // [d_vocab, d_model]
-  return linear(x, unembed, spec.dVocab);
+  return linear(x, unembed, spec.dVocab).map((logit) => softcap(logit, spec.traits.finalSoftcap));
 }
 
 /** Logit lens of one [d_model] residual row: the final norm, then the unembedding. */

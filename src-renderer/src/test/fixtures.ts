@@ -98,6 +98,7 @@ export function fakeWorkbenchApi(overrides: Partial<WorkbenchApi> = {}) {
     cancel: vi.fn(async () => undefined),
     analyse: vi.fn(async () => ({ analysisId: 'analysis-1' })),
     cancelAnalysis: vi.fn(async () => undefined),
+    cancelSweep: vi.fn(async () => undefined),
     exportPatching: vi.fn(async ({ path }: { path: string }) => ({ path, format: 'csv' as const })),
     saveExperiment: vi.fn(async ({ path }: { path: string }) => ({ path, warnings: [] })),
     openExperiment: vi.fn(async () => {

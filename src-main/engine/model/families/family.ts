@@ -175,7 +175,7 @@ export function llamaStyleSpec(config: LlamaStyleConfig, file: string, family: F
   };
 }
 
-const ropeScalingSchema = z.object({
+export const ropeScalingSchema = z.object({
   // Older configs spell the kind `type`, newer ones `rope_type`.
   rope_type: z.string().optional(),
   type: z.string().optional(),

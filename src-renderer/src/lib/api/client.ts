@@ -42,6 +42,7 @@ export function createWorkbenchApi(transport: Transport): WorkbenchApi {
     cancel: (request) => call('cancel', request),
     analyse: (request) => call('analyse', request),
     cancelAnalysis: (request) => call('cancelAnalysis', request),
+    cancelSweep: (request) => call('cancelSweep', request),
     exportPatching: (request) => call('exportPatching', request),
     saveExperiment: (request) => call('saveExperiment', request),
     openExperiment: (request) => call('openExperiment', request),

@@ -185,6 +185,9 @@ export class Workbench {
       case 'analysis':
         this.inside.accept(event);
         break;
+      case 'sweep':
+        this.sweep.accept(event);
+        break;
       default: {
         const wasActive = this.run.active;
         const results = this.run.accept(event);
@@ -214,6 +217,7 @@ export class Workbench {
    */
   #abandonRun(message: string): void {
     this.inside.abandon();
+    this.sweep.abandon();
     if (!this.run.active) return;
     this.run.fail(message);
     this.notices.error(`Generation failed: ${message}`);
