@@ -76,6 +76,23 @@ const CASES: FamilyCase[] = [
     windowed: true,
   },
   {
+    // hf-meta keeps Gemma 3 1B's config but no tokenizer: SmolLM2's stands in (its vocabulary size and special ids replace Gemma's).
+    // MQA (1 KV head) as in the 1B; sliding_window_pattern 3 over 3 blocks: blocks 0 and 1 local (window 5, base 10000), block 2
+    // global (base 1e6); sqrt(40) rounds to 6.3125 in bf16; the final soft cap on (the 1B has none: Gemma3ForCausalLM applies it when set).
+    name: 'Gemma 3 (q/k (1 + w) norms, local rotary base, 2 local : 1 global, MQA, sandwich norms, final soft cap)',
+    options: {
+      config: 'google__gemma-3-1b-it',
+      tokenizer: 'HuggingFaceTB__SmolLM2-135M-Instruct',
+      layers: 3, dModel: 40, dMlp: 96, nHeads: 4, nKvHeads: 1, dHead: 16, seed: 36, dtype: 'BF16',
+      configFields: { sliding_window: 5, sliding_window_pattern: 3, query_pre_attn_scalar: 32, final_logit_softcapping: 1.5 },
+    },
+    family: 'gemma3',
+    sentenceIds: [19556, 905, 28, 260, 2767, 7674, 30],
+    sites: { has: ['attn.q_norm.hook_normalized', 'attn.k_norm.hook_normalized', 'ln2_post.hook_scale', 'ln2_post.hook_normalized', 'attn.hook_rot_k'], lacks: ['hook_pos_embed'] },
+    siteEdit: { hook: 'blocks.0.attn.k_norm.hook_normalized', width: 16 },
+    windowed: true,
+  },
+  {
     name: 'GPT-2 (LayerNorm, learned positions, Conv1D, fused c_attn, gelu_new, tied)',
     options: { config: 'openai-community__gpt2', layers: 3, dModel: 64, dMlp: 256, nHeads: 4, nKvHeads: 4, dHead: 16, seed: 31, dtype: 'BF16' },
     family: 'gpt2',

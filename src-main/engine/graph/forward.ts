@@ -24,8 +24,7 @@
  *   capture.{hook}, lens heads, and the parameter inputs of a plan: see taps.ts
  */
 import { graphInput, graphOutput } from '../graph-io';
-import { EngineError } from '../errors';
-import { expectedParams, paramName, slidingWindows, type ModelSpec, type Traits, type WeightSource } from '../model/spec';
+import { expectedParams, paramName, slidingWindows, type ModelSpec, type WeightSource } from '../model/spec';
 import type { WeightOptions } from '../model/weight-format';
 import { GraphBuilder, MS_DOMAIN, type Value } from './builder';
 import type { ModelProtoData } from './onnx-proto';
@@ -67,20 +66,8 @@ export function graphWeights(spec: ModelSpec, source: WeightSource, options: Wei
   return groups;
 }
 
-/**
- * Traits the graph does not build yet: a spec with one of them is refused rather than run
- * wrong. (normOffset needs nothing here: the family's weight table folds the 1 into the gains.)
- */
-function unbuiltTraits(traits: Traits): string[] {
-  const unbuilt: string[] = [];
-  if (traits.ropeLocalTheta !== null) unbuilt.push('a second rotary base');
-  return unbuilt;
-}
-
 export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tapSpec: TapSpec = NO_TAPS): ModelProtoData {
   const { dModel, dHead, nHeads, nKvHeads, dMlp, dVocab, normEps, traits } = spec;
-  const unbuilt = unbuiltTraits(traits);
-  if (unbuilt.length > 0) throw new EngineError('unsupported_architecture', `${spec.architecture}: the graph does not build ${unbuilt.join(', ')} yet`);
   const taps = new Taps(tapSpec);
   const schedule = tapSpec.schedule ?? Array.from({ length: spec.nLayers }, (_, layer) => layer);
   const g = new GraphBuilder(`tiller-${spec.family}`);
@@ -257,9 +244,10 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
     const qNormed = traits.qkNorm ? headNorm(q, qHeadsShape, flatHeadsShape, paramName.qNorm(layer), 'attn.q_norm.hook_normalized') : q;
     const kNormed = traits.qkNorm ? headNorm(k, kvHeadsShape, flatKvHeadsShape, paramName.kNorm(layer), 'attn.k_norm.hook_normalized') : k;
     // Sliding-window blocks of a model with a second rotary base (Gemma 3) rotate with their own tables.
-    const [cos, sin] = traits.ropeLocalTheta !== null && traits.slidingWindow[layer] !== null ? [ROPE_LOCAL_COS, ROPE_LOCAL_SIN] : [ROPE_COS, ROPE_SIN];
+    const local = traits.ropeLocalTheta !== null && traits.slidingWindow[layer] !== null;
+    const [cos, sin, rows] = local ? [ROPE_LOCAL_COS, ROPE_LOCAL_SIN, positionIds] : [ROPE_COS, ROPE_SIN, ropeRows];
     const rotary = (x: Value, heads: number, name: string): Value =>
-      at(name, g.op1('RotaryEmbedding', [x, cos === ROPE_COS ? ropeRows : positionIds, w(cos), w(sin)], { domain: MS_DOMAIN, attrs: { interleaved: 0, num_heads: heads, ...partialRotary }, output: named(name) }));
+      at(name, g.op1('RotaryEmbedding', [x, rows, w(cos), w(sin)], { domain: MS_DOMAIN, attrs: { interleaved: 0, num_heads: heads, ...partialRotary }, output: named(name) }));
     const qRot = rotaryPositions ? rotary(qNormed, nHeads, 'attn.hook_rot_q') : qNormed;
     const kRot = rotaryPositions ? rotary(kNormed, nKvHeads, 'attn.hook_rot_k') : kNormed;
     g.output(g.op1('Identity', [kRot], { output: graphOutput.newKey(slot) }), 'float32', ['batch', 'seq', nKvHeads * dHead]);

@@ -8,6 +8,7 @@ import { familyOf, specFromConfig, supportedArchitectures } from './config';
 import { GEMMA2_CONFIG } from '../../test/fixtures/gemma2-config';
 import { storiesSpec } from '../../test/fixtures/specs';
 import { resolveWeight } from './families/family';
+import { gemma3Family } from './families/gemma3';
 import { gpt2Family } from './families/gpt2';
 import { llamaFamily } from './families/llama';
 import { paramName } from './spec';
@@ -142,9 +143,40 @@ describe('real configs', () => {
     expect(spec.traits).toMatchObject({ qkNorm: true, qkvBias: false, oBias: false, attnScale: 1 / Math.sqrt(128) });
   });
 
+  it('Gemma 3 1B: q/k norms, 5 local blocks per global one with their own rotary base, MQA, no soft caps', () => {
+    const spec = specFromConfig(meta('google__gemma-3-1b-it'));
+    expect(spec).toMatchObject({ family: 'gemma3', dModel: 1152, nLayers: 26, nHeads: 4, nKvHeads: 1, dHead: 256, dMlp: 6912, dVocab: 262144, ropeTheta: 1e6, ropeScaling: null, tiedEmbeddings: true, bosTokenId: 2, eosTokenIds: [1, 106] });
+    // sqrt(1152) = 33.94 is 34 in bfloat16, the config's torch_dtype.
+    expect(spec.traits).toMatchObject({ normOffset: 1, sandwichNorms: true, qkNorm: true, activation: 'gelu_tanh', embedScale: 34, attnScale: 1 / 16, attnSoftcap: null, finalSoftcap: null, ropeLocalTheta: 10000 });
+    expect(spec.traits.slidingWindow.slice(0, 12)).toEqual([512, 512, 512, 512, 512, null, 512, 512, 512, 512, 512, null]);
+  });
+
+  it("Gemma 3 4B (Gemma3ForConditionalGeneration): the language model from text_config with Gemma3TextConfig's defaults", () => {
+    // The shape of gemma-3-4b-it's config.json: a sparse text_config, the dtype at the top.
+    const spec = specFromConfig(configFolder({
+      architectures: ['Gemma3ForConditionalGeneration'],
+      text_config: { hidden_size: 2560, intermediate_size: 10240, model_type: 'gemma3_text', num_hidden_layers: 34, rope_scaling: { factor: 8.0, rope_type: 'linear' }, sliding_window: 1024 },
+      vision_config: { hidden_size: 1152, model_type: 'siglip_vision_model' },
+      torch_dtype: 'bfloat16',
+    }));
+    expect(spec).toMatchObject({ family: 'gemma3', architecture: 'Gemma3ForConditionalGeneration', dModel: 2560, nLayers: 34, nHeads: 8, nKvHeads: 4, dHead: 256, dVocab: 262208, nCtx: 131072, ropeTheta: 1e6, ropeScaling: { type: 'linear', factor: 8 } });
+    expect(spec.traits).toMatchObject({ embedScale: 50.5, ropeLocalTheta: 10000, qkNorm: true });
+    expect(spec.traits.slidingWindow.filter((w) => w === null)).toHaveLength(5); // blocks 5, 11, 17, 23, 29
+    // Its language model's tensors, under either prefix transformers has saved them with.
+    for (const prefix of ['language_model.model.', 'model.language_model.']) {
+      const ref = resolveWeight(gemma3Family, 'blocks.3.ln2.weight', spec, (tensor) => tensor.startsWith(prefix));
+      expect(ref).toMatchObject({ tensor: `${prefix}layers.3.pre_feedforward_layernorm.weight`, addOne: true });
+    }
+  });
+
+  it('Gemma 3: an attention soft cap (which transformers would ignore) is refused by name', async () => {
+    const edited = configFolder({ ...JSON.parse(readFileSync(join(meta('google__gemma-3-1b-it'), 'config.json'), 'utf8')), attn_logit_softcapping: 50 });
+    await expectEngineError(() => specFromConfig(edited), 'unsupported_architecture', 'attn_logit_softcapping');
+  });
+
   it('architectures without a family are unsupported_architecture, listing the supported ones', async () => {
-    await expectEngineError(() => specFromConfig(meta('google__gemma-3-1b-it')), 'unsupported_architecture', 'Gemma3ForCausalLM', 'LlamaForCausalLM', 'GPT2LMHeadModel', 'Qwen3ForCausalLM', 'config.json');
-    expect(supportedArchitectures()).toEqual(['LlamaForCausalLM', 'MistralForCausalLM', 'GPT2LMHeadModel', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'Gemma2ForCausalLM', 'Phi3ForCausalLM']);
+    await expectEngineError(() => specFromConfig(configFolder({ architectures: ['MambaForCausalLM'] })), 'unsupported_architecture', 'MambaForCausalLM', 'LlamaForCausalLM', 'GPT2LMHeadModel', 'Qwen3ForCausalLM', 'config.json');
+    expect(supportedArchitectures()).toEqual(['LlamaForCausalLM', 'MistralForCausalLM', 'GPT2LMHeadModel', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'Gemma2ForCausalLM', 'Gemma3ForCausalLM', 'Gemma3ForConditionalGeneration', 'Phi3ForCausalLM']);
   });
 
   it('family variants the graph does not build are refused by name', async () => {

@@ -11,6 +11,7 @@ import { fileInFolder, readTextFile } from './file-io';
 import { checkSpecBounds } from './spec-bounds';
 import { type ModelFamily, parseConfig } from './families/family';
 import { gemma2Family } from './families/gemma2';
+import { gemma3Family } from './families/gemma3';
 import { gpt2Family } from './families/gpt2';
 import { llamaFamily } from './families/llama';
 import { mistralFamily } from './families/mistral';
@@ -19,7 +20,7 @@ import { qwen2Family } from './families/qwen2';
 import { qwen3Family } from './families/qwen3';
 import type { ModelSpec } from './spec';
 
-const FAMILIES: readonly ModelFamily[] = [llamaFamily, mistralFamily, gpt2Family, qwen2Family, qwen3Family, gemma2Family, phi3Family];
+const FAMILIES: readonly ModelFamily[] = [llamaFamily, mistralFamily, gpt2Family, qwen2Family, qwen3Family, gemma2Family, gemma3Family, phi3Family];
 
 const byArchitecture = new Map(FAMILIES.flatMap((family) => family.architectures.map((arch) => [arch, family] as const)));
 const byFamily = new Map(FAMILIES.map((family) => [family.family, family] as const));
