@@ -1,9 +1,14 @@
 /**
- * Decode speed of quantized weights against float32, for the bench: the formats are loaded
- * side by side in one engine and decoded in alternating rounds, so a burst of load from
- * other processes on a shared machine slows them all alike instead of whichever ran then.
+ * Decode speed of quantized weights against float32, and of float32 against the memory
+ * bandwidth probe, for the bench: the formats are loaded side by side in one engine and
+ * decoded in alternating rounds, so a burst of load from other processes on a shared
+ * machine slows them all alike instead of whichever ran then. The first format's round is
+ * bracketed by two probe runs, so its share of the probe compares figures taken within a
+ * second or two of each other.
  */
 import { Engine, weightOptionsLabel, type ModelHandle, type WeightOptions } from '../engine/api';
+import type { BandwidthProbe } from './probe';
+import { median } from './stats';
 
 const ROUNDS = 5;
 const PROMPT_TOKENS = 16;
@@ -13,12 +18,15 @@ export interface FormatDecode {
   weights: string;
   /** Median milliseconds per decoded token over every round. */
   medianMs: number;
+  /** Median milliseconds per decoded token in each round. */
+  roundMs: number[];
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+export interface AlternatingDecode {
+  formats: FormatDecode[];
+  /** Per round, the probe's GB/s just before and just after the first format's decode round. */
+  probeGBps: [number, number][];
+}
 
 /** Per-token times of one round of greedy decoding (the prompt's prefill is not timed). */
 async function decodeRound(model: ModelHandle): Promise<number[]> {
@@ -39,7 +47,7 @@ async function decodeRound(model: ModelHandle): Promise<number[]> {
   }
 }
 
-export async function alternatingDecode(path: string, cacheDir: string, threads: number, formats: WeightOptions[], log: (line: string) => void): Promise<FormatDecode[]> {
+export async function alternatingDecode(path: string, cacheDir: string, threads: number, formats: WeightOptions[], probe: BandwidthProbe, log: (line: string) => void): Promise<AlternatingDecode> {
   const engine = Engine.create({ cacheDir, threads });
   try {
     const models: ModelHandle[] = [];
@@ -47,12 +55,22 @@ export async function alternatingDecode(path: string, cacheDir: string, threads:
       log(`alternating decode: loading ${weightOptionsLabel(weights)}`);
       models.push(await engine.loadModel(path, { weights }));
     }
-    const samples = models.map((): number[] => []);
-    for (const model of models) await decodeRound(model); // warm-up: page faults, first-run allocations
+    const rounds = models.map((): number[][] => []);
+    const probeGBps: [number, number][] = [];
+    await probe.run(); // warm-up: the probe's first pass, and each format's page faults and first-run allocations
+    for (const model of models) await decodeRound(model);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [i, model] of models.entries()) samples[i].push(...(await decodeRound(model)));
+      log(`alternating decode: round ${round + 1} of ${ROUNDS}`);
+      const before = await probe.run();
+      for (const [i, model] of models.entries()) {
+        rounds[i].push(await decodeRound(model));
+        if (i === 0) probeGBps.push([before, await probe.run()]);
+      }
     }
-    return models.map((model, i) => ({ weights: weightOptionsLabel(model.weights), medianMs: median(samples[i]) }));
+    return {
+      formats: models.map((model, i) => ({ weights: weightOptionsLabel(model.weights), medianMs: median(rounds[i].flat()), roundMs: rounds[i].map(median) })),
+      probeGBps,
+    };
   } finally {
     await engine.close();
   }

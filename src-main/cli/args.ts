@@ -14,10 +14,12 @@ export const USAGE = `Usage: npm run cli -- <command> [options]
 Commands
   generate   Generate text from a prompt
   run        One forward pass over a prompt with an intervention plan; prints JSON
+  replay     Generate a saved experiment's variants again and say whether they equal its saved results
   hooks      List the hook points a plan can name, with their dims and sizes
   lens       Logit lens: every block's residual stream read through the final norm and head
   patch      Activation patching sweep over layers x positions (or heads), batched
   trace      Causal tracing (ROME): noise the subject, restore each layer x position
+  atlas      Neuron atlas: every MLP neuron's weights decoded through the final norm and head
   tokenize   Print the token ids of a text
   vector     Steering vectors: extract from contrast prompts, convert between formats, sweep strength x layer, read SAEs
 
@@ -64,6 +66,15 @@ run
   --prompt TEXT | --prompt-ids 1,2,3
   --plan FILE             intervention plan (JSON: captures and interventions by hook name)
   prints {"argmax_per_pos", "logits_last", "captures": {hook: nested arrays}}
+
+replay FILE.tiller.json
+  loads the model the experiment names in the weight format its results were made with
+  (model.weights; f32 for files older than formats), generates every variant from the saved
+  prompt ids and settings, and compares the tokens with the saved ones; exit status 1 when
+  one differs. --model, --tokenizer and the weight flags override the file's, and the
+  report says so (tokens may then differ for that reason alone)
+  --json                  print {"model", "weights": {recorded, replayed, match}, "variants":
+                          [{id, name, status, first_difference, ...}], "equal", "warnings"}
 
 hooks
   --json                  print the list as JSON [{name, layer, site, dims, shape, indexUnit, nIndex}]
@@ -147,6 +158,18 @@ trace
   --samples S             noise samples (default 10); --seed N (default 0); --noise-scale X (default 3 x embedding std)
   --json                  print {"layers", "positions", "restored_prob", "indirect_effect", "clean_prob", "corrupted_prob", ...}
 
+atlas
+  --layer L               one layer: print its table of every neuron (default: every layer, decoded
+                          and cached, for --search and --prompt)
+  --top K                 tokens kept per neuron and matrix (default 10)
+  --search TOKEN          neurons ranked by TOKEN's logit in their decoded direction (text of one token, or #id)
+  --matrix M              the direction --search ranks: up (default; what the neuron reads) | gate | down (what it writes)
+  --prompt TEXT | --prompt-ids 1,2,3   also list the neurons most active on it (largest |mlp.hook_post|)
+  --limit N               neurons listed by --search and --prompt (default 50)
+  --chunk-size N          neuron directions per graph run (default 256; fewer with a large vocabulary)
+  --no-final-norm         decode the raw directions (default: through the final norm's scaling and gain)
+  --json                  print {"layers", "matrices", "table", "search", "active", "neurons_per_second", ...}
+  decoded layers are cached per model and weight format; neurons per second go to stderr
 tokenize
   --text TEXT
   --no-special            do not add special tokens (BOS)
@@ -293,6 +316,11 @@ const FLAGS = {
   at: { type: 'string' },
   top: { type: 'string' },
   feature: { type: 'string' },
+  layer: { type: 'string' },
+  search: { type: 'string' },
+  matrix: { type: 'string' },
+  limit: { type: 'string' },
+  'chunk-size': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -11,6 +11,8 @@ import { issueLines, safeParseBounded, zodIssues } from '../../src-shared/issues
 import { parseJson } from '../../src-shared/json-syntax';
 import { UsageError, validate, withModel } from './common';
 import { lensCommand, patchCommand, traceCommand } from './inside';
+import { atlasCommand } from './atlas';
+import { replayCommand } from './replay';
 import { vectorCommand } from './vector';
 
 
@@ -213,12 +215,15 @@ async function hooksCommand(flags: Record<string, unknown>): Promise<void> {
   });
 }
 
-const COMMANDS: Record<string, (flags: Record<string, unknown>, positionals: string[]) => Promise<void>> = {
+/** Each command; one that resolves to a number sets the exit status (replay: 1 when the outputs differ). */
+const COMMANDS: Record<string, (flags: Record<string, unknown>, positionals: string[]) => Promise<void | number>> = {
+  atlas: atlasCommand,
   generate: generateCommand,
   hooks: hooksCommand,
   lens: lensCommand,
   patch: patchCommand,
   trace: traceCommand,
+  replay: replayCommand,
   run: runCommand,
   tokenize: tokenizeCommand,
   vector: vectorCommand,
@@ -233,8 +238,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const run = COMMANDS[command];
     if (!run) throw new UsageError(`unknown command "${command}" (commands: ${Object.keys(COMMANDS).join(', ')})`);
-    await run(flags, positionals);
-    return 0;
+    return (await run(flags, positionals)) ?? 0;
   } catch (error) {
     if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
       process.stderr.write(`error: ${error.message}\n\n${USAGE}`);

@@ -30,7 +30,8 @@ import { GraphBuilder, MS_DOMAIN, type Value } from './builder';
 import type { ModelProtoData } from './onnx-proto';
 import { ropeTables } from './rope';
 import { NO_TAPS, Taps, type TapSpec } from './taps';
-import { computedTensor, matMulNBitsAttributes, quantizedLinear, quantizedNames, storedTensor, transposedLinear } from './weight-groups';
+import { computedTensor, quantizedLinear, storedTensor, transposedLinear } from './weight-groups';
+import { weightOps } from './weight-ops';
 import type { WeightGroup, WeightManifest } from './weights-file';
 
 const ROPE_COS = 'rope.cos'; // [rows, rotary_dim / 2]  rows: graph/rope.ts ropeTables
@@ -72,24 +73,7 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
   const schedule = tapSpec.schedule ?? Array.from({ length: spec.nLayers }, (_, layer) => layer);
   const g = new GraphBuilder(`tiller-${spec.family}`);
   // Each weight is declared once, however often a schedule or a lens head reads it.
-  const declared = new Map<string, Value>();
-  const w = (name: string): Value => {
-    const entry = manifest.tensors[name];
-    if (!entry) throw new Error(`weight file lacks ${name}`);
-    let value = declared.get(name);
-    if (!value) declared.set(name, (value = g.external(name, entry.elemType, entry.dims, { location: manifest.file, offset: entry.offset, length: entry.length })));
-    return value;
-  };
-  // x W for a linear weight with `inFeatures` inputs: MatMul on float32 [in, out], or
-  // MatMulNBits on the quantized [out, in] blocks (graph/quantize.ts).
-  const { weights: stored } = manifest;
-  const matmul = (x: Value, weight: string, inFeatures: number, output?: string): Value => {
-    if (stored.format === 'f32') return g.op1('MatMul', [x, w(weight)], { output });
-    const names = quantizedNames(weight);
-    const outFeatures = manifest.tensors[names.data]?.dims[0] ?? 0;
-    const layout = { rows: outFeatures, cols: inFeatures, bits: stored.format === 'int8' ? 8 : 4, blockSize: stored.blockSize } as const;
-    return g.op1('MatMulNBits', [x, w(names.data), w(names.scales), w(names.zeroPoints)], { domain: MS_DOMAIN, attrs: matMulNBitsAttributes(layout, stored.accuracyLevel), output });
-  };
+  const { w, matmul } = weightOps(g, manifest);
   /**
    * x W (+ b): every linear layer goes through here. `param` is the canonical name without
    * `.weight` (e.g. blocks.2.mlp.down_proj). Each low-rank edit of the weight (weight_delta)
@@ -208,8 +192,8 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
   // A float16 table (quantized models) is gathered, then widened: the residual stream stays float32.
   // Gemma multiplies the rows by sqrt(d_model) (traits.embedScale); hook_embed is the scaled row, as in TransformerLens.
   const scaled = traits.embedScale !== 1;
-  const rows = g.op1('Gather', [w(paramName.embed()), inputIds], { attrs: { axis: 0 }, output: stored.format === 'f32' && !scaled ? 'hook_embed' : g.fresh('embed_rows') });
-  const widened = stored.format === 'f32' ? rows : g.op1('Cast', [rows], { attrs: { to: 1 }, output: scaled ? g.fresh('embed_f32') : 'hook_embed' });
+  const rows = g.op1('Gather', [w(paramName.embed()), inputIds], { attrs: { axis: 0 }, output: manifest.weights.format === 'f32' && !scaled ? 'hook_embed' : g.fresh('embed_rows') });
+  const widened = manifest.weights.format === 'f32' ? rows : g.op1('Cast', [rows], { attrs: { to: 1 }, output: scaled ? g.fresh('embed_f32') : 'hook_embed' });
   const embedded = scaled ? g.op1('Mul', [widened, g.constant('float32', [], [traits.embedScale], 'embed_scale')], { output: 'hook_embed' }) : widened;
   let embed = taps.tap(g, 'hook_embed', embedded); // [batch, pos, d_model]
   if (!rotaryPositions) {

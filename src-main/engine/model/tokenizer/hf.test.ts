@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectEngineError } from '../../../test/expect-engine-error';
 import { writePhi3Tokenizer } from '../../../test/fixtures/phi3-tokenizer';
 import { sharedPath } from '../../../test/shared-paths';
+import { GEMMA2_CHAT_TEMPLATE, GEMMA3_CHAT_TEMPLATE } from '../../../test/fixtures/gemma-chat-templates';
 import { loadHfTokenizer } from './hf';
 import type { TextTokenizer } from './types';
 
@@ -171,6 +172,20 @@ describe('chat templates', () => {
     const ids = phi3.encode(phi3.applyChatTemplate([user], { addGenerationPrompt: true }));
     expect(ids[0]).toBe(32010);
     expect(ids.filter((id) => id >= 32000)).toEqual([32010, 32007, 32001]);
+  });
+
+  it("renders Gemma 2's and Gemma 3's templates from a tokenizer_config.json: user and model turns, Gemma 3 folding the system message in", async () => {
+    // Gemma's templates over TinyLlama's tokenizer (hf-meta keeps no Gemma tokenizer): bos_token is its <s>.
+    const load = (template: string) => loadHfTokenizer(tempFolder('tinyllama', { 'tokenizer_config.json': JSON.stringify({ bos_token: '<s>', eos_token: '</s>', chat_template: template }) }));
+    const gemma2 = load(GEMMA2_CHAT_TEMPLATE);
+    expect(gemma2.applyChatTemplate([user, { role: 'assistant', content: ' Hello! ' }, user], { addGenerationPrompt: true })).toBe(
+      '<s><start_of_turn>user\nHi there<end_of_turn>\n<start_of_turn>model\nHello!<end_of_turn>\n<start_of_turn>user\nHi there<end_of_turn>\n<start_of_turn>model\n',
+    );
+    await expectEngineError(() => gemma2.applyChatTemplate([system, user]), 'bad_argument', 'System role not supported');
+    const gemma3 = load(GEMMA3_CHAT_TEMPLATE);
+    expect(gemma3.applyChatTemplate([system, user], { addGenerationPrompt: true })).toBe('<s><start_of_turn>user\nYou are terse.\n\nHi there<end_of_turn>\n<start_of_turn>model\n');
+    expect(gemma3.applyChatTemplate([user])).toBe('<s><start_of_turn>user\nHi there<end_of_turn>\n');
+    await expectEngineError(() => gemma3.applyChatTemplate([user, user]), 'bad_argument', 'Conversation roles must alternate');
   });
 
   it('has no template for GPT-2', async () => {

@@ -1,0 +1,65 @@
+/**
+ * The bench's memory read bandwidth probe: onnxruntime streaming 1 GiB on the same number
+ * of intra-op threads as the engine decodes with. It stays open so the bench can run it
+ * between decode rounds (quantized-decode.ts): decode's share of the probe then compares
+ * two figures taken at the same moment, not a probe at the start against a decode a minute
+ * later under other load.
+ *
+ * The probe reads 256Mi float32 = 1 GiB, far beyond the last-level cache (32 MiB here), so
+ * every run streams from DRAM. It sums each of 64 rows (16 MiB each) rather than the whole
+ * tensor: onnxruntime 1.30 reduces a whole tensor to one scalar on a single thread whatever
+ * intraOpNumThreads says (measured CPU time / wall time: 1.00 with 2 threads), while a
+ * per-row reduction spreads the rows over the pool (1.9). ReduceMax streams as fast as
+ * ReduceSum. MatMul is no probe: [1,N]x[N,1] runs at 1.7 GB/s, and [1,16384]x[16384,16384]
+ * measures the GEMV kernel (22-27 GB/s), not the memory.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GraphBuilder } from '../engine/graph/builder';
+import { encodeModel } from '../engine/graph/onnx-proto';
+import { Runtime, type Session } from '../engine/runtime/runtime';
+
+const PROBE_ROWS = 64;
+const PROBE_COLS = (256 * 1024 * 1024) / PROBE_ROWS;
+
+export class BandwidthProbe {
+  readonly op = `ReduceSum over [${PROBE_ROWS}, ${PROBE_COLS}] float32, axis 1`;
+  // A plain ArrayBuffer (onnxruntime rejects SharedArrayBuffer feeds), filled with non-zero
+  // values so every page is resident. postMessage copies it into the worker on each run;
+  // the worker's runMs times session.run alone, so that copy is not counted.
+  private readonly data = new Float32Array(PROBE_ROWS * PROBE_COLS).fill(1);
+  readonly bytes = this.data.byteLength;
+
+  private constructor(
+    private readonly runtime: Runtime,
+    private readonly session: Session,
+  ) {}
+
+  /** Write the probe graph into `dir` and open it with `threads` intra-op threads. */
+  static async open(threads: number, dir: string): Promise<BandwidthProbe> {
+    const g = new GraphBuilder('bandwidth-probe');
+    const x = g.input('x', 'float32', [PROBE_ROWS, PROBE_COLS]);
+    const columns = g.constant('int64', [1], [1], 'axes');
+    g.output(g.op1('ReduceSum', [x, columns], { attrs: { keepdims: 0 }, output: 'row_sums' }), 'float32', [PROBE_ROWS]);
+    const path = join(dir, 'probe.onnx');
+    writeFileSync(path, encodeModel(g.toModel()));
+    const runtime = new Runtime({ threads });
+    try {
+      return new BandwidthProbe(runtime, await runtime.createSession(path));
+    } catch (error) {
+      await runtime.close();
+      throw error;
+    }
+  }
+
+  /** One streaming pass: its read bandwidth in GB/s. */
+  async run(): Promise<number> {
+    const { outputs, runMs } = await this.session.run({ x: { dtype: 'float32', dims: [PROBE_ROWS, PROBE_COLS], data: this.data } }, ['row_sums']);
+    if (outputs.row_sums.data[0] !== PROBE_COLS) throw new Error(`bandwidth probe summed to ${outputs.row_sums.data[0]}, expected ${PROBE_COLS}`);
+    return this.bytes / (runMs / 1000) / 1e9;
+  }
+
+  close(): Promise<void> {
+    return this.runtime.close();
+  }
+}
