@@ -1,8 +1,9 @@
 /**
  * Steering vectors in the browser against the real engine: extract a vector from contrast
- * prompts into the library, apply it to a variant, sweep it over scale x block (table and
- * chart), and move the live strength slider with the output regenerating beside it.
- * Screenshots go to test-results/.
+ * prompts into the library, an ActAdd pair and a function vector beside it, apply it to a
+ * variant, sweep it over scale x block (a large sweep cancelled midway with its progress
+ * shown, then a table and chart), and move the live strength slider with the output
+ * regenerating beside it. Screenshots go to test-results/.
  */
 import { expect, test } from '@playwright/test';
 import { loadModel, watchConsole } from './flow';
@@ -33,12 +34,52 @@ test('extract, apply, sweep and live strength', async ({ page }, testInfo) => {
   await expect(card).toContainText('‖v‖ 1.00');
   await expect(card).toContainText('method: pca');
 
+  // ActAdd from one pair at one block: a row per position of the padded pair.
+  const extractForm = page.getByRole('form', { name: 'Extract a vector' });
+  await extractForm.getByLabel('Name', { exact: true }).fill('love vs hate');
+  await extractForm.getByLabel('Method').selectOption('actadd');
+  await extractForm.getByLabel('Positive prompt', { exact: true }).fill('Love');
+  await extractForm.getByLabel('Negative prompt', { exact: true }).fill('I hate it');
+  await extractForm.getByLabel('Blocks').fill('1');
+  await extractForm.getByRole('button', { name: 'Extract into library' }).click();
+  const pair = page.getByRole('article', { name: 'Library vector love vs hate' });
+  await expect(pair).toBeVisible({ timeout: 60_000 });
+  await expect(pair).toContainText(/block 1 · hook_resid_post · positions 1-\d/);
+  await expect(pair).toContainText('kind: actadd');
+  await expect(pair).toContainText('no vector file format holds them');
+
+  // A function vector from two chosen heads, added at block 1.
+  await page.getByRole('button', { name: 'Function vector from attention heads' }).click();
+  await page.getByLabel('Heads (block.head)').fill('1.0, 2.1');
+  await page.getByLabel('Add at block (output)').fill('1');
+  await page.getByRole('button', { name: 'Make function vector' }).click();
+  const fv = page.getByRole('article', { name: 'Library vector antonyms' });
+  await expect(fv).toBeVisible({ timeout: 60_000 });
+  await expect(fv).toContainText('block 1 · hook_resid_post');
+  await expect(fv).toContainText('heads: 1.0, 2.1');
+  await page.getByRole('region', { name: 'Library' }).screenshot({ path: shot('vectors-actadd-function') });
+
   // Apply it to the Happy variant at scale 6.
   await card.getByLabel('Apply to').selectOption({ label: 'Happy' });
   await card.getByLabel('scale').fill('6');
   await card.getByRole('button', { name: 'Apply' }).click();
 
+  // A large sweep shows its progress and stops on Cancel, leaving no answer.
+  const scales = page.getByLabel('Scales');
+  await scales.fill(Array.from({ length: 64 }, (_, i) => i - 32).join(', '));
+  await page.getByLabel('Tokens per cell').fill('256');
+  await page.getByRole('button', { name: 'Run sweep' }).click();
+  const progress = page.getByRole('progressbar', { name: 'Sweep progress' });
+  await expect(progress).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Cancel sweep' })).toBeEnabled();
+  await page.getByRole('region', { name: 'Sweep: scale × block' }).screenshot({ path: shot('vectors-sweep-progress') });
+  await page.getByRole('button', { name: 'Cancel sweep' }).click();
+  await expect(progress).toBeHidden({ timeout: 30_000 });
+  await expect(page.getByRole('table', { name: 'Sweep generations' })).toHaveCount(0);
+  await expect(page.getByRole('button', { name: 'Run sweep' })).toBeEnabled();
+
   // Sweep: blocks 1-2 x five scales, with a target token.
+  await scales.fill('-8, -4, 0, 4, 8');
   await page.getByLabel('Target token').fill(' happy');
   await page.getByLabel('Tokens per cell').fill('8');
   await page.getByRole('button', { name: 'Run sweep' }).click();

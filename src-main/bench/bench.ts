@@ -19,7 +19,8 @@
  *   quality   int8 and int4 on stories260K and llama2xs: per-position KL(f32 || q) of the
  *             next-token distribution over a 64-token text, and greedy top-1 agreement (quality.ts).
  * With --analyses: a full resid_pre patching sweep on the SmolLM2-135M-shaped model, batched
- * against one forward pass per patch (analyses.ts).
+ * against one forward pass per patch, and the neuron atlas's neurons per second against the
+ * bare unembedding product's throughput, measured in the same run (analyses.ts).
  *
  * Results go to stdout (a table, or one JSON object with --json); progress goes to stderr.
  *
@@ -39,7 +40,7 @@ import { BandwidthProbe } from './probe';
 import { measureQuality, QUALITY_TOKENS, type QualityResult } from './quality';
 import { ALTERNATING_ROUNDS, ALTERNATING_TOKENS, alternatingDecode } from './quantized-decode';
 import { median, type Spread } from './stats';
-import { benchAnalyses, PATCH_BATCHED_TARGET, PATCH_PROMPT_TOKENS, type PatchingBench } from './analyses';
+import { benchAnalyses, PATCH_BATCHED_TARGET, PATCH_PROMPT_TOKENS, type AtlasBench, type PatchingBench } from './analyses';
 
 const REPO_ROOT = resolve(__dirname, '..', '..');
 const STORIES_PATH = resolve(REPO_ROOT, '..', 'shared', 'models', 'stories260K-hf');
@@ -206,6 +207,7 @@ interface Report {
   quality: QualityResult[];
   /** With --analyses only. */
   patching: PatchingBench | null;
+  atlas: AtlasBench | null;
   seconds: number;
 }
 
@@ -297,6 +299,16 @@ function formatReport(r: Report): string {
           ]
         : null,
     ),
+    ...section(
+      r.atlas
+        ? [
+            `Neuron atlas, SmolLM2-135M-shaped, layer ${r.atlas.layer}: up, gate and down directions through the final norm and the head, top 10 each:`,
+            `  ${r.atlas.neurons} directions in ${f(r.atlas.seconds, 2)} s = ${f(r.atlas.neuronsPerSecond, 0)} neurons/s`,
+            `  bare product [${r.atlas.matmul.rows}, d_model] x [d_model, d_vocab]: ${f(r.atlas.matmul.medianMs, 1)} ms median = ${f(r.atlas.matmul.gflops, 1)} GFLOP/s = ${f(r.atlas.matmul.rowsPerSecond, 0)} rows/s`,
+            `  the atlas runs at ${f(100 * r.atlas.fractionOfMatmul, 0)}% of the bare product's rate`,
+          ]
+        : null,
+    ),
     '',
     `${f(r.seconds, 0)} s in all`,
     '',
@@ -375,8 +387,8 @@ async function main(argv: string[]): Promise<number> {
         await prober.close();
       }
     }
-    if (parsed.data.analyses) log(`${smolName}: patching sweep, batched and one pass per patch`);
-    const patching = parsed.data.analyses ? await benchAnalyses(smolPath, smolCache, choice) : null;
+    if (parsed.data.analyses) log(`${smolName}: patching sweep, batched and one pass per patch; neuron atlas of one layer`);
+    const analyses = parsed.data.analyses ? await benchAnalyses(smolPath, smolCache, choice) : null;
     const quality: QualityResult[] = [];
     if (runs.has('quality')) {
       log('quality: stories260K and llama2xs, fp32 vs int8 and int4');
@@ -394,7 +406,8 @@ async function main(argv: string[]): Promise<number> {
       plans: plans && { model: smolName, ...plans },
       quantizedDecode,
       quality,
-      patching,
+      patching: analyses?.patching ?? null,
+      atlas: analyses?.atlas ?? null,
       seconds: (performance.now() - started) / 1000,
     };
     process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatReport(report));

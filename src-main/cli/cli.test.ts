@@ -270,6 +270,37 @@ describe('cli: look inside', () => {
     expect(traceOutput.parse(JSON.parse((await cli(...args)).stdout))).toEqual(output); // same seed, same numbers
   });
 
+  it('prints a layer of the neuron atlas, a token search and the active neurons as JSON, then reads it from the cache', async () => {
+    const decoding = z.strictObject({ ids: z.array(z.int()), tokens: z.array(z.string()), probs: z.array(z.number()), entropy: z.number() });
+    const neuron = { layer: z.int(), neuron: z.int(), up: decoding, gate: decoding.nullable(), down: decoding };
+    const atlasOutput = z.strictObject({
+      layers: z.array(z.int()), d_mlp: z.int(), matrices: z.array(z.string()), top: z.int(), final_norm: z.boolean(),
+      table: z.array(z.strictObject(neuron)).nullable(),
+      search: z.strictObject({ token: z.int(), token_text: z.string(), matrix: z.string(), neurons: z.array(z.strictObject({ ...neuron, logit: z.number(), prob: z.number(), rank: z.int().nullable() })) }).nullable(),
+      active: z.strictObject({ ids: z.array(z.int()), neurons: z.array(z.strictObject({ ...neuron, activation: z.number(), position: z.int() })) }).nullable(),
+      decoded: z.int(), cached: z.int(), seconds: z.number(), neurons_per_second: z.number().nullable(), graph_runs: z.int(),
+    });
+    const args = ['atlas', '--model', model, '--layer', '2', '--top', '3', '--search', ' b', '--prompt', 'Once upon a time', '--limit', '5', '--json'];
+    const { code, stdout, stderr } = await cli(...args);
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/\[cpu\] 516 neuron directions decoded in [\d.]+ s \(\d+ neurons\/s\), 0 cached/);
+    const output = atlasOutput.parse(JSON.parse(stdout));
+    expect([output.layers, output.d_mlp, output.matrices]).toEqual([[2], 172, ['up', 'gate', 'down']]);
+    expect(output.table?.map((entry) => entry.neuron)).toEqual(Array.from({ length: 172 }, (_, i) => i));
+    expect(output.table?.[0].up.tokens).toHaveLength(3);
+    const logits = output.search?.neurons.map((entry) => entry.logit) ?? [];
+    expect(logits).toHaveLength(5);
+    expect(logits).toEqual([...logits].sort((a, b) => b - a));
+    expect(output.search?.token_text).toBe('▁b');
+    expect(output.active?.ids).toEqual([1, 403, 407, 261, 378]);
+    const again = await cli(...args);
+    expect(again.stderr).toContain('0 neuron directions decoded in 0.00 s (all from the cache), 516 cached');
+    expect(atlasOutput.parse(JSON.parse(again.stdout)).table).toEqual(output.table);
+    const bad = await cli('atlas', '--model', model, '--matrix', 'gates');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--matrix: Invalid option');
+  });
+
   it('names a multi-token answer and prompts of different lengths', async () => {
     const multi = await cli('patch', '--model', model, '--clean-ids', clean, '--corrupted-ids', corrupted, '--answer', ' dog', '--wrong', 'ed');
     expect(multi.code).toBe(1);

@@ -63,6 +63,8 @@ export const libraryVectorSchema = z.strictObject({
         norm: z.number().min(0),
         /** ||v|| / mean ||h|| at the hook when extracted; null when unknown (imported). */
         relativeNorm: z.number().min(0).nullable(),
+        /** The one prompt position it is added at (ActAdd's front-aligned rows); absent: every position. */
+        position: z.int().min(0).optional(),
       }),
     )
     .min(1, 'must hold a vector')

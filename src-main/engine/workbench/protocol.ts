@@ -165,6 +165,8 @@ export const requestSchemas = {
   contrastVector: z.strictObject({ hook: z.string().min(1), positive: z.string().min(1), negative: z.string().min(1), reduce: contrastReduceSchema.default('mean') }),
   readVectorFile: z.strictObject({ path, key: z.string().optional() }),
   extractVectors: vectorRequestSchemas.extractVectors,
+  actAddVector: vectorRequestSchemas.actAddVector,
+  functionVector: vectorRequestSchemas.functionVector,
   importVectors: vectorRequestSchemas.importVectors.extend({ path }),
   exportVectors: vectorRequestSchemas.exportVectors.extend({ path }),
   sweepVector: vectorRequestSchemas.sweepVector,
@@ -242,6 +244,10 @@ export interface WorkbenchApi {
   readVectorFile(request: RequestOf<'readVectorFile'>): Promise<{ vector: number[]; key: string | null; keys: string[] }>;
   /** Library vectors from contrast prompts (mean difference or PCA) at each hook, with norms relative to the residual norm. */
   extractVectors(request: RequestOf<'extractVectors'>): Promise<{ entries: LibraryVector['entries']; pairs: number; forwardPasses: number }>;
+  /** ActAdd from one pair: one entry per position of the padded pair (entry.position), with the tokens that lined up. */
+  actAddVector(request: RequestOf<'actAddVector'>): Promise<{ entries: LibraryVector['entries']; positive: string[]; negative: string[] }>;
+  /** A function vector: the chosen heads' mean last-token output over the prompts, at resid_post of `layer`. */
+  functionVector(request: RequestOf<'functionVector'>): Promise<{ entries: LibraryVector['entries']; heads: { layer: number; head: number; norm: number }[]; forwardPasses: number }>;
   /** Every vector of a file (GGUF control vector, safetensors, Neuronpedia or plain JSON), for the library. */
   importVectors(request: RequestOf<'importVectors'>): Promise<ImportedVectors>;
   /** Write library vectors to a .gguf, .safetensors or Neuronpedia .json file (the extension picks). */

@@ -60,6 +60,25 @@ describe('vector library methods', () => {
     expect(imported.metadata['tiller.method']).toBe('pca');
   });
 
+  it('makes ActAdd entries, one per position of the padded pair, and a function vector entry from chosen heads', async () => {
+    const actAdd = await workbench.actAddVector({ positive: 'Love', negative: 'I hate you', hook: 'blocks.2.hook_resid_pre' });
+    expect(actAdd.positive).toHaveLength(actAdd.negative.length);
+    expect(actAdd.entries.map((entry) => [entry.hook, entry.position])).toEqual(actAdd.positive.map((_, j) => ['blocks.2.hook_resid_pre', 1 + j]));
+    expect(actAdd.entries[0].norm).toBe(0); // BOS lines up with BOS
+    // One residual norm for the pair: every row's relative norm is its norm over it.
+    const last = actAdd.entries[actAdd.entries.length - 1];
+    expect(last.relativeNorm).toBeGreaterThan(0);
+    for (const entry of actAdd.entries) expect(entry.relativeNorm).toBeCloseTo((entry.norm * (last.relativeNorm as number)) / last.norm, 6);
+    const fv = await workbench.functionVector({ prompts: ['hot: cold, big: small, up:', 'fast: slow, in:'], heads: [{ layer: 1, head: 2 }, { layer: 3, head: 0 }], layer: 2 });
+    expect(fv.entries).toHaveLength(1);
+    expect(fv.entries[0].hook).toBe('blocks.2.hook_resid_post');
+    expect(fv.entries[0].relativeNorm).toBeGreaterThan(0);
+    expect(fv.entries[0].vector).toHaveLength(64);
+    expect(fv.heads.map((head) => [head.layer, head.head])).toEqual([[1, 2], [3, 0]]);
+    await expectEngineError(() => workbench.functionVector({ prompts: ['a'], heads: [] }), 'bad_argument', 'heads');
+    await expectEngineError(() => workbench.actAddVector({ positive: '', negative: 'x', hook: 'blocks.2.hook_resid_pre' }), 'bad_argument', 'positive');
+  });
+
   it("imports a real repeng control vector with each layer at its block's output", async () => {
     const imported = await workbench.importVectors({ path: sharedPath('interchange', 'gguf', 'repeng_kydux', 'stylish.gguf') });
     expect(imported.entries).toHaveLength(31);

@@ -1,12 +1,14 @@
 /**
- * The vector library's engine side (the Vectors tab): extract from contrast prompts,
- * import any vector file, export to one, and sweep a vector over scales x layers. Each
+ * The vector library's engine side (the Vectors tab): extract from contrast prompts (or
+ * one ActAdd pair), function vectors from chosen heads, import any vector file, export to one, and sweep a vector over scales x layers. Each
  * answers with plain JSON (number lists, not typed arrays) for the transports.
  */
 import { z } from 'zod';
 import type { ModelHandle } from '../engine';
 import { EngineError } from '../errors';
 import { extractRequestSchema, extractVectors } from '../analysis/vectors/extract';
+import { actAdd } from '../analysis/vectors/actadd';
+import { functionVector, functionVectorRequestSchema } from '../analysis/vectors/function-vector';
 import { steeringSweep, SWEEP_SITES, type SweepCell } from '../analysis/vectors/sweep';
 import { tokenFromText } from '../analysis/tokens';
 import type { AnalysisControl } from '../analysis/control';
@@ -34,6 +36,9 @@ export interface ImportedVectors {
 
 export const vectorRequestSchemas = {
   extractVectors: extractRequestSchema,
+  /** ActAdd: one pair of prompts (the texts), read and added at one hook, row j at prompt position at + j. */
+  actAddVector: z.strictObject({ positive: z.string().min(1, 'must not be empty'), negative: z.string().min(1, 'must not be empty'), hook: z.string().min(1), at: z.int().min(0).default(1) }),
+  functionVector: functionVectorRequestSchema,
   importVectors: z.strictObject({ path: z.string().min(1) }),
   exportVectors: z.strictObject({
     path: z.string().min(1),
@@ -96,6 +101,27 @@ export async function extractForLibrary(model: ModelHandle, request: z.input<typ
   const result = await extractVectors(model, request);
   const entries = result.vectors.map((v) => ({ hook: v.hook, vector: Array.from(v.vector), norm: v.norm, relativeNorm: v.relativeNorm }));
   return { entries, pairs: result.pairs, forwardPasses: result.forwardPasses };
+}
+
+/** ActAdd's rows as library entries, each at its own prompt position, with the pair's tokens as padded. */
+export async function actAddForLibrary(model: ModelHandle, request: z.output<typeof vectorRequestSchemas.actAddVector>): Promise<{ entries: Entry[]; positive: string[]; negative: string[] }> {
+  const result = await actAdd(model, request.positive, request.negative, request.hook);
+  const entries = result.rows.map((row, j) => {
+    const norm = l2Norm(row);
+    return { hook: result.hook, vector: Array.from(row), norm, relativeNorm: norm / result.residualNorm, position: request.at + j };
+  });
+  const texts = (ids: number[]) => ids.map((id) => model.tokenizer.tokenText(id));
+  return { entries, positive: texts(result.positiveIds), negative: texts(result.negativeIds) };
+}
+
+/** A function vector as one library entry, with each chosen head's share. */
+export async function functionVectorForLibrary(model: ModelHandle, request: z.input<typeof vectorRequestSchemas.functionVector>): Promise<{ entries: Entry[]; heads: { layer: number; head: number; norm: number }[]; forwardPasses: number }> {
+  const result = await functionVector(model, request);
+  return {
+    entries: [{ hook: result.hook, vector: Array.from(result.vector), norm: result.norm, relativeNorm: result.relativeNorm }],
+    heads: result.heads.map(({ layer, head, norm }) => ({ layer, head, norm })),
+    forwardPasses: result.forwardPasses,
+  };
 }
 
 export function importVectors(path: string): ImportedVectors {

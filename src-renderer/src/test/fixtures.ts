@@ -106,6 +106,8 @@ export function fakeWorkbenchApi(overrides: Partial<WorkbenchApi> = {}) {
     }),
     downloadModel: vi.fn(async () => ({ downloadId: 'd' })),
     extractVectors: vi.fn(async ({ hooks }: { hooks: string[] }) => ({ entries: hooks.map((hook) => ({ hook, vector: [1, 0, 0, 0], norm: 1, relativeNorm: 0.1 })), pairs: 2, forwardPasses: 2 })),
+    actAddVector: vi.fn(async ({ hook }: { hook: string }) => ({ entries: [1, 2].map((position) => ({ hook, vector: [0, 0, 1, 0], norm: 1, relativeNorm: 0.2, position })), positive: ['<s>', 'Love'], negative: ['<s>', 'Hate'] })),
+    functionVector: vi.fn(async ({ layer }: { layer?: number }) => ({ entries: [{ hook: `blocks.${layer ?? 0}.hook_resid_post`, vector: [0, 0, 0, 1], norm: 1, relativeNorm: null }], heads: [], forwardPasses: 1 })),
     importVectors: vi.fn(async () => ({ format: 'gguf', model: 'llama', label: null, strength: null, metadata: {}, warnings: [], entries: [{ key: 'direction.1', hook: 'blocks.1.hook_resid_post', vector: [0, 1, 0, 0], norm: 1 }] })),
     exportVectors: vi.fn(async ({ path }: { path: string }) => ({ path })),
     sweepVector: vi.fn(async () => {

@@ -11,11 +11,14 @@ import { EngineError } from '../../errors';
 import { validatePlan, type Intervention, type Plan } from '../../hooks/plan';
 import { shapeCapture } from '../../plan/captures';
 import { checkVectorHook } from './readout';
+import { dot } from './pca';
 
 export interface ActAddResult {
   hook: string;
   /** One difference row per position of the padded pair. */
   rows: Float32Array[];
+  /** Mean L2 norm of the activations read (both prompts, every position): the scale a row's norm compares with. */
+  residualNorm: number;
   /** The pair's tokens after padding, so a UI can show what lined up with what. */
   positiveIds: number[];
   negativeIds: number[];
@@ -35,7 +38,10 @@ export async function actAdd(model: ModelHandle, positive: string, negative: str
   const [plus, minus] = [0, 1].map((row) => shapeCapture(model.spec, hook, outputs[graphOutput.capture(hook)], row, 'all', run).data);
   const width = plus.length / length;
   const rows = Array.from({ length }, (_, j) => Float32Array.from({ length: width }, (_, i) => plus[j * width + i] - minus[j * width + i]));
-  return { hook, rows, positiveIds: ids[0], negativeIds: ids[1] };
+  const rowNorm = (data: Float32Array, j: number) => Math.sqrt(dot(data.subarray(j * width, (j + 1) * width), data.subarray(j * width, (j + 1) * width)));
+  let normSum = 0;
+  for (let j = 0; j < length; j++) normSum += rowNorm(plus, j) + rowNorm(minus, j);
+  return { hook, rows, residualNorm: normSum / (2 * length), positiveIds: ids[0], negativeIds: ids[1] };
 }
 
 /** The add interventions that inject ActAdd rows at positions at, at + 1, ... */

@@ -139,6 +139,9 @@ describe('ActAdd', () => {
     const minus = await run(result.negativeIds);
     const d = handle.spec.dModel;
     result.rows.forEach((row, j) => row.forEach((value, i) => expect(value).toBeCloseTo(plus[j * d + i] - minus[j * d + i], 4)));
+    const rowsOf = (data: Float32Array) => Array.from({ length: data.length / d }, (_, j) => data.subarray(j * d, (j + 1) * d));
+    const all = [...rowsOf(plus), ...rowsOf(minus)];
+    expect(result.residualNorm).toBeCloseTo(all.reduce((sum, row) => sum + norm(row), 0) / all.length, 4);
     const steps = actAddInterventions(result, 5);
     expect(steps.map((step) => step.op === 'add' && step.positions)).toEqual(result.rows.map((_, j) => [1 + j]));
   });

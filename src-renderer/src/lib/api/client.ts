@@ -32,6 +32,8 @@ export function createWorkbenchApi(transport: Transport): WorkbenchApi {
     contrastVector: (request) => call('contrastVector', request),
     readVectorFile: (request) => call('readVectorFile', request),
     extractVectors: (request) => call('extractVectors', request),
+    actAddVector: (request) => call('actAddVector', request),
+    functionVector: (request) => call('functionVector', request),
     importVectors: (request) => call('importVectors', request),
     exportVectors: (request) => call('exportVectors', request),
     sweepVector: (request) => call('sweepVector', request),

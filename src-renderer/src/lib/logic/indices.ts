@@ -64,3 +64,25 @@ export function parseNumberList(text: string): Parsed<number[]> {
   }
   return { ok: true, value: out };
 }
+
+/** Attention heads as LAYER.HEAD, comma- or space-separated: "1.2, 3.0" -> [{layer: 1, head: 2}, {layer: 3, head: 0}]. */
+export function parseHeadList(text: string, { nLayers, nHeads }: { nLayers: number; nHeads: number }): Parsed<{ layer: number; head: number }[]> {
+  const parts = text
+    .split(/[\s,]+/)
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0);
+  if (parts.length === 0) return { ok: false, error: 'enter at least one head as LAYER.HEAD, e.g. 1.2' };
+  const heads: { layer: number; head: number }[] = [];
+  const seen = new Set<string>();
+  for (const part of parts) {
+    const match = /^(\d+)\.(\d+)$/.exec(part);
+    if (!match) return { ok: false, error: `“${part}” is not a head as LAYER.HEAD, e.g. 1.2` };
+    const [layer, head] = [Number(match[1]), Number(match[2])];
+    if (layer >= nLayers) return { ok: false, error: `${part}: block ${layer} is out of range (0..${nLayers - 1})` };
+    if (head >= nHeads) return { ok: false, error: `${part}: head ${head} is out of range (0..${nHeads - 1})` };
+    if (seen.has(part)) return { ok: false, error: `${part} is listed twice` };
+    seen.add(part);
+    heads.push({ layer, head });
+  }
+  return { ok: true, value: heads };
+}

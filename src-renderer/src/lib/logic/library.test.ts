@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ImportedVectors, LibraryVector } from '../api/types';
 import { newVariant } from './defaults';
-import { applyVector, importedEntries, normLabel, placeLabel } from './library';
+import { applyVector, importedEntries, isPositioned, normLabel, placeLabel } from './library';
 
 const entry = (hook: string, norm = 1, relativeNorm: number | null = 0.1) => ({ hook, vector: [1, 2], norm, relativeNorm });
 const vector: LibraryVector = { id: 'v', name: 'mood', model: 'llama', entries: [entry('blocks.1.hook_resid_post'), entry('blocks.2.hook_resid_post', 2, 0.2)], provenance: { kind: 'extract' } };
@@ -21,6 +21,15 @@ describe('vector library logic', () => {
       { op: 'add', hook: 'blocks.1.hook_resid_post', vector: [1, 2], scale: -4, positions: 'all' },
       { op: 'add', hook: 'blocks.2.hook_resid_post', vector: [1, 2], scale: -4, positions: 'all' },
     ]);
+  });
+
+  it('places ActAdd rows at their own prompt positions', () => {
+    const rows = [1, 2, 3].map((position) => ({ ...entry('blocks.6.hook_resid_pre'), position }));
+    expect(placeLabel(rows)).toBe('block 6 · hook_resid_pre · positions 1-3');
+    expect(isPositioned(rows)).toBe(true);
+    expect(isPositioned(vector.entries)).toBe(false);
+    const actAdd: LibraryVector = { ...vector, entries: rows.slice(0, 2) };
+    expect(applyVector(newVariant('Steered'), actAdd, 5).interventions.map((step) => step.op === 'add' && step.positions)).toEqual([[1], [2]]);
   });
 
   it('imports vectors at their hooks, a single unplaced one at the chosen hook, and counts the rest', () => {

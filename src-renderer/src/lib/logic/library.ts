@@ -16,15 +16,24 @@ export function newVectorId(): string {
   return `vec-${Date.now().toString(36)}-${counter.toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 }
 
-/** "blocks 1-3 · hook_resid_post", or the hooks themselves when the sites differ. */
+/** Whether the vector's rows go at single prompt positions (ActAdd), which no vector file format holds. */
+export const isPositioned = (entries: readonly LibraryEntry[]): boolean => entries.some((entry) => entry.position !== undefined);
+
+/** "blocks 1-3 · hook_resid_post", "block 6 · hook_resid_pre · positions 1-4" (ActAdd), or the hooks themselves when the sites differ. */
 export function placeLabel(entries: readonly LibraryEntry[]): string {
-  const parts = entries.map((entry) => splitHook(entry.hook));
+  const positions = entries.flatMap((entry) => (entry.position === undefined ? [] : [entry.position]));
+  if (positions.length === 0) return hooksLabel(entries.map((entry) => entry.hook));
+  return `${hooksLabel([...new Set(entries.map((entry) => entry.hook))])} · ${positions.length === 1 ? 'position' : 'positions'} ${formatIndexList(positions)}`;
+}
+
+function hooksLabel(hooks: readonly string[]): string {
+  const parts = hooks.map(splitHook);
   const sites = new Set(parts.map((part) => part.site));
   const layers = parts.map((part) => part.layer);
   if (sites.size === 1 && layers.every((layer): layer is number => layer !== null)) {
     return `${layers.length === 1 ? 'block' : 'blocks'} ${formatIndexList(layers)} · ${[...sites][0]}`;
   }
-  return entries.map((entry) => entry.hook).join(', ');
+  return hooks.join(', ');
 }
 
 /** "‖v‖ 1.00 (0.12 of ‖h‖)" over the entries: the range when they differ. */
@@ -38,9 +47,9 @@ export function normLabel(entries: readonly LibraryEntry[]): string {
   return `‖v‖ ${range(entries.map((entry) => entry.norm), 2)}${relative.length ? ` (${range(relative, 3)} of ‖h‖)` : ''}`;
 }
 
-/** The variant with one steering step per entry (its hook, its vector, this scale, every position). */
+/** The variant with one steering step per entry (its hook, its vector, this scale, every position or the entry's own). */
 export function applyVector(variant: Variant, entry: LibraryVector, scale: number): Variant {
-  return entry.entries.reduce((next, { hook, vector }) => addIntervention(next, steering(hook, [...vector], scale)), variant);
+  return entry.entries.reduce((next, { hook, vector, position }) => addIntervention(next, steering(hook, [...vector], scale, position === undefined ? 'all' : [position])), variant);
 }
 
 /**

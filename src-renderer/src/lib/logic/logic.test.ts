@@ -3,7 +3,7 @@ import type { Experiment, Variant } from '../api/types';
 import { folderOf, formatProbability, inFolder, formatStopStrings, formatCount, layerScoresLabel, parseStopStrings, rankedLayerScores, visibleToken } from './format';
 import { columnsPerRow } from './layout';
 import { seriesDash, seriesIndex } from './series';
-import { formatIndexList, parseIndexList, parseNumberList } from './indices';
+import { formatIndexList, parseHeadList, parseIndexList, parseNumberList } from './indices';
 import { checkVariant } from './issues';
 import { formKindOf, headScale, neuronClamp, splitHook } from './interventions';
 import { finishedExperiment } from './sanitize';
@@ -25,6 +25,15 @@ describe('index lists', () => {
   it('formats runs compactly and round-trips', () => {
     expect(formatIndexList([3, 7, 10, 11, 12, 14, 15])).toBe('3, 7, 10-12, 14, 15');
     expect(parseIndexList(formatIndexList([0, 1, 2, 9]))).toEqual({ ok: true, value: [0, 1, 2, 9] });
+  });
+  it('parses heads as LAYER.HEAD within the model', () => {
+    const model = { nLayers: 4, nHeads: 8 };
+    expect(parseHeadList('1.2, 3.0 0.7', model)).toEqual({ ok: true, value: [{ layer: 1, head: 2 }, { layer: 3, head: 0 }, { layer: 0, head: 7 }] });
+    expect(parseHeadList(' ', model)).toMatchObject({ ok: false, error: 'enter at least one head as LAYER.HEAD, e.g. 1.2' });
+    expect(parseHeadList('1-2', model)).toMatchObject({ ok: false, error: '“1-2” is not a head as LAYER.HEAD, e.g. 1.2' });
+    expect(parseHeadList('4.0', model)).toMatchObject({ ok: false, error: '4.0: block 4 is out of range (0..3)' });
+    expect(parseHeadList('1.8', model)).toMatchObject({ ok: false, error: '1.8: head 8 is out of range (0..7)' });
+    expect(parseHeadList('1.2 1.2', model)).toMatchObject({ ok: false, error: '1.2 is listed twice' });
   });
   it('parses number lists', () => {
     expect(parseNumberList('0.5, -2 1e-3')).toEqual({ ok: true, value: [0.5, -2, 0.001] });
