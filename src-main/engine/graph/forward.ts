@@ -34,9 +34,9 @@ import { computedTensor, quantizedLinear, storedTensor, transposedLinear } from 
 import { weightOps } from './weight-ops';
 import type { WeightGroup, WeightManifest } from './weights-file';
 
-const ROPE_COS = 'rope.cos'; // [n_ctx, d_head / 2]
-const ROPE_SIN = 'rope.sin'; // [n_ctx, d_head / 2]
-const ROPE_LOCAL_COS = 'rope_local.cos'; // [n_ctx, d_head / 2]  sliding-window blocks with their own base (Gemma 3)
+const ROPE_COS = 'rope.cos'; // [rows, rotary_dim / 2]  rows: graph/rope.ts ropeTables
+const ROPE_SIN = 'rope.sin'; // [rows, rotary_dim / 2]
+const ROPE_LOCAL_COS = 'rope_local.cos'; // [n_ctx, rotary_dim / 2]  sliding-window blocks with their own base (Gemma 3)
 const ROPE_LOCAL_SIN = 'rope_local.sin';
 
 /**
@@ -57,11 +57,11 @@ export function graphWeights(spec: ModelSpec, source: WeightSource, options: Wei
   }
   if (spec.tiedEmbeddings) groups.push(linear(paramName.unembed(), paramName.embed()));
   if (spec.traits.positions === 'rotary') {
-    const rope = ropeTables(spec, spec.nCtx);
-    groups.push(computedTensor(ROPE_COS, [spec.nCtx, spec.dHead / 2], () => rope.cos), computedTensor(ROPE_SIN, [spec.nCtx, spec.dHead / 2], () => rope.sin));
+    const rope = ropeTables(spec);
+    groups.push(computedTensor(ROPE_COS, [rope.rows, rope.half], () => rope.cos), computedTensor(ROPE_SIN, [rope.rows, rope.half], () => rope.sin));
     if (spec.traits.ropeLocalTheta !== null) {
-      const local = ropeTables(spec, spec.nCtx, true);
-      groups.push(computedTensor(ROPE_LOCAL_COS, [spec.nCtx, spec.dHead / 2], () => local.cos), computedTensor(ROPE_LOCAL_SIN, [spec.nCtx, spec.dHead / 2], () => local.sin));
+      const local = ropeTables(spec, true);
+      groups.push(computedTensor(ROPE_LOCAL_COS, [local.rows, local.half], () => local.cos), computedTensor(ROPE_LOCAL_SIN, [local.rows, local.half], () => local.sin));
     }
   }
   return groups;
@@ -169,6 +169,17 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
   };
   const logitsPositions = g.input(graphInput.logitsPositions, 'int64', ['n_logits']);
   const rotaryPositions = traits.positions === 'rotary';
+  // The rows of the rotary tables each position reads: its own, except that LongRoPE (Phi-3)
+  // switches every position to the long-factor rows (from row originalMaxPositions on) once
+  // the sequence is longer than originalMaxPositions, i.e. its largest position reaches it.
+  const ropeRows = ((): Value => {
+    if (spec.ropeScaling?.type !== 'longrope') return positionIds;
+    const switchAt = spec.ropeScaling.originalMaxPositions;
+    const long = g.op1('Greater', [g.op1('ReduceMax', [positionIds], { attrs: { keepdims: 0 } }), g.constant('int64', [], [switchAt - 1], 'rope_switch')]);
+    return g.op1('Add', [positionIds, g.op1('Mul', [g.op1('Cast', [long], { attrs: { to: 7 } }), g.constant('int64', [], [switchAt], 'rope_long_rows')])]);
+  })();
+  // Partial rotary (partial_rotary_factor): only the first rotaryDim dims of each head turn.
+  const partialRotary: Record<string, number> = traits.rotaryDim === null ? {} : { rotary_embedding_dim: traits.rotaryDim };
   const group = nHeads / nKvHeads;
   const kvHeadsShape = g.constant('int64', [4], [0, 0, nKvHeads, dHead], 'kv_heads_shape');
   const qHeadsShape = g.constant('int64', [4], [0, 0, nHeads, dHead], 'q_heads_shape');
@@ -217,9 +228,10 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
     const qNormed = traits.qkNorm ? headNorm(q, qHeadsShape, flatHeadsShape, paramName.qNorm(layer), 'attn.q_norm.hook_normalized') : q;
     const kNormed = traits.qkNorm ? headNorm(k, kvHeadsShape, flatKvHeadsShape, paramName.kNorm(layer), 'attn.k_norm.hook_normalized') : k;
     // Sliding-window blocks of a model with a second rotary base (Gemma 3) rotate with their own tables.
-    const [cos, sin] = traits.ropeLocalTheta !== null && traits.slidingWindow[layer] !== null ? [ROPE_LOCAL_COS, ROPE_LOCAL_SIN] : [ROPE_COS, ROPE_SIN];
+    const local = traits.ropeLocalTheta !== null && traits.slidingWindow[layer] !== null;
+    const [cos, sin, rows] = local ? [ROPE_LOCAL_COS, ROPE_LOCAL_SIN, positionIds] : [ROPE_COS, ROPE_SIN, ropeRows];
     const rotary = (x: Value, heads: number, name: string): Value =>
-      at(name, g.op1('RotaryEmbedding', [x, positionIds, w(cos), w(sin)], { domain: MS_DOMAIN, attrs: { interleaved: 0, num_heads: heads }, output: named(name) }));
+      at(name, g.op1('RotaryEmbedding', [x, rows, w(cos), w(sin)], { domain: MS_DOMAIN, attrs: { interleaved: 0, num_heads: heads, ...partialRotary }, output: named(name) }));
     const qRot = rotaryPositions ? rotary(qNormed, nHeads, 'attn.hook_rot_q') : qNormed;
     const kRot = rotaryPositions ? rotary(kNormed, nKvHeads, 'attn.hook_rot_k') : kNormed;
     g.output(g.op1('Identity', [kRot], { output: graphOutput.newKey(slot) }), 'float32', ['batch', 'seq', nKvHeads * dHead]);
