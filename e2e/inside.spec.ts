@@ -1,8 +1,8 @@
 /**
  * The Inside tab against the real engine: a logit lens grid, a patching heatmap whose
  * cell becomes a Compare variant in one click, a causal tracing heatmap, a
- * head's attention pattern ablated from the viewer, all kept in the
- * saved experiment. Screenshots of each go to the test's output folder.
+ * head's attention pattern ablated from the viewer, a neuron atlas layer with a token
+ * search whose neuron is clamped in Compare, all kept in the saved experiment. Screenshots of each go to the test's output folder.
  */
 import { expect, test } from '@playwright/test';
 import { openInBrowser, saveAsInBrowser, startInBrowser, variantNames, watchConsole } from './flow';
@@ -70,16 +70,41 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await page.getByRole('button', { name: 'Ablate L2H3 in a new Compare variant' }).click();
   await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
 
-  // All four analyses are saved with the experiment and come back with it.
+  // Neuron atlas: layer 2's neurons decoded, the neurons whose up row says "▁b", those most active on a prompt; one clamped in Compare.
+  await page.getByRole('tab', { name: 'Inside' }).click();
+  await page.getByRole('radio', { name: 'Neuron atlas' }).check();
+  await page.getByLabel('Atlas layer').fill('2');
+  await page.getByLabel('Search token').fill('▁b');
+  await page.getByLabel('Active on prompt').fill('Lily had a big dog');
+  await page.getByRole('button', { name: 'Run' }).click();
+  const neurons = page.getByRole('table', { name: 'Neurons' });
+  await expect(neurons).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Analysis result' })).toContainText('Layer 2 × 172 neurons, top 10 tokens per direction through the final norm. 516 directions decoded in');
+  await expect(neurons.getByRole('row')).toHaveCount(51); // header + the 50 best matches
+  await expect(neurons.getByRole('columnheader', { name: 'Searched token' })).toBeVisible();
+  await page.getByRole('region', { name: 'Analysis result' }).screenshot({ path: testInfo.outputPath('atlas-search.png') });
+  await page.getByRole('radio', { name: 'Active on the prompt' }).check();
+  await expect(neurons.getByRole('columnheader', { name: 'Largest activation' })).toBeVisible();
+  await page.getByRole('radio', { name: 'Layer table' }).check();
+  await expect(neurons.getByRole('row')).toHaveCount(173);
+  await page.getByRole('region', { name: 'Analysis result' }).screenshot({ path: testInfo.outputPath('atlas-layer.png') });
+  await page.getByLabel('Clamp value').fill('8');
+  await neurons.getByRole('row').nth(6).getByRole('button', { name: 'Clamp' }).click();
+  await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
+  expect(await variantNames(page)).toContain('Clamp L2N5 = 8');
+
+  // All five analyses are saved with the experiment and come back with it.
   const file = testInfo.outputPath('inside.tiller.json');
   await saveAsInBrowser(page, file);
   await page.reload();
   await expect(page.getByRole('status', { name: 'Engine idle' })).toBeVisible();
   await openInBrowser(page, file);
+  await expect(page.getByRole('tab', { name: 'Variants 4' })).toBeVisible(); // loaded: the view is chosen once the file is in
   await page.getByRole('tab', { name: 'Inside' }).click();
   await expect(page.getByRole('button', { name: /^Lens Once upon a time/ })).toBeVisible();
   await expect(page.getByRole('button', { name: /^Tracing big dog in Lily had a big dog/ })).toBeVisible();
   await expect(page.getByRole('button', { name: /^Attention Lily had a big dog/ })).toBeVisible();
+  await expect(page.getByRole('button', { name: /^Atlas layer 2, search ▁b, active on Lily had a big dog/ })).toBeVisible();
   await page.getByRole('button', { name: /^Patching Lily had a cat → Lily had a dog/ }).click();
   await expect(heatmap).toBeVisible();
   expect(errors).toEqual([]);

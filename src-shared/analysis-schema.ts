@@ -168,6 +168,83 @@ export const attentionResultSchema = z.strictObject({
 });
 export type AttentionResult = z.output<typeof attentionResultSchema>;
 
+// ------------------------------------------------------------------ neuron atlas
+
+/** Which of an MLP neuron's weights is decoded: what it reads (up row, gate row in gated MLPs) or what it writes (down column). */
+export const NEURON_MATRICES = ['up', 'gate', 'down'] as const;
+export type NeuronMatrix = (typeof NEURON_MATRICES)[number];
+export const MAX_ATLAS_TOP = 100;
+export const MAX_ATLAS_LIMIT = 1000;
+
+export const atlasRequestSchema = z.strictObject({
+  /** One layer (its table of every neuron is returned), or null for every layer (search and active neurons only). */
+  layer: z.int().min(0).nullable().default(null),
+  /** Tokens kept per neuron and matrix. */
+  top: z.int().min(1).max(MAX_ATLAS_TOP).default(10),
+  /** Decode through the final norm (its gain and scaling; default), or the raw direction. */
+  finalNorm: z.boolean().default(true),
+  /** Rank the neurons by this token's logit in their decoded `searchMatrix` direction ("which neurons say ' dog'"). */
+  search: tokenId.nullable().default(null),
+  searchMatrix: z.enum(NEURON_MATRICES).default('up'),
+  /** A prompt: its most active neurons (largest |mlp.hook_post| at any position). */
+  ids: tokenIds.nullable().default(null),
+  /** Neurons listed by search and by activity. */
+  limit: z.int().min(1).max(MAX_ATLAS_LIMIT).default(50),
+  /** Neuron directions per graph run. */
+  chunkSize: z.int().min(1).max(4096).default(256),
+});
+export type AtlasRequest = z.output<typeof atlasRequestSchema>;
+export type AtlasRequestInput = z.input<typeof atlasRequestSchema>;
+
+/** One direction decoded: its top tokens (most likely first), their probabilities, and the entropy (nats). */
+const decodingSchema = z.strictObject({ ids: ints(MAX_ATLAS_TOP), probs: z.array(z.number()).max(MAX_ATLAS_TOP), entropy: z.number() });
+export type NeuronDecoding = z.output<typeof decodingSchema>;
+
+const neuronSchema = z.strictObject({
+  layer: z.int().min(0),
+  neuron: z.int().min(0),
+  /** By matrix; gate is null in a plain MLP. */
+  up: decodingSchema,
+  gate: decodingSchema.nullable(),
+  down: decodingSchema,
+});
+export type AtlasNeuron = z.output<typeof neuronSchema>;
+
+export const atlasResultSchema = z.strictObject({
+  layers: ints(MAX_LAYERS),
+  dMlp: z.int().min(1),
+  matrices: z.array(z.enum(NEURON_MATRICES)).max(3),
+  top: z.int().min(1),
+  finalNorm: z.boolean(),
+  /** Every neuron of the requested layer, in order; null when every layer was asked for. */
+  table: z.array(neuronSchema).max(1 << 20).nullable(),
+  search: z
+    .strictObject({
+      token: z.int().min(0),
+      matrix: z.enum(NEURON_MATRICES),
+      /** Neurons by the token's logit in their decoded direction, highest first, with its probability and rank (0 = top-1; null beyond the kept top tokens). */
+      neurons: z.array(neuronSchema.extend({ logit: z.number(), prob: z.number(), rank: z.int().min(0).nullable() })).max(MAX_ATLAS_LIMIT),
+    })
+    .nullable(),
+  active: z
+    .strictObject({
+      ids: ints(MAX_TOKENS),
+      /** Neurons by their largest |mlp.hook_post| on the prompt: its signed value and position. */
+      neurons: z.array(neuronSchema.extend({ activation: z.number(), position: z.int().min(0) })).max(MAX_ATLAS_LIMIT),
+    })
+    .nullable(),
+  /**
+   * Neuron directions decoded in this run (one per neuron and matrix), those read from the
+   * cache instead, the seconds the decoding took, and directions per second (null when all were cached).
+   */
+  decoded: z.int().min(0),
+  cached: z.int().min(0),
+  seconds: z.number().min(0),
+  neuronsPerSecond: z.number().min(0).nullable(),
+  graphRuns: z.int().min(0),
+});
+export type AtlasResult = z.output<typeof atlasResultSchema>;
+
 // ------------------------------------------------------------------ in the app and the experiment file
 
 /** What the user types: texts, and answers as token texts (a vocabulary entry, or #id). */
@@ -199,6 +276,18 @@ export const tracingInputSchema = z.strictObject({
 });
 export type TracingInput = z.input<typeof tracingInputSchema>;
 export const attentionInputSchema = z.strictObject({ text: z.string().min(1, 'must not be empty').max(100_000) });
+export const atlasInputSchema = z.strictObject({
+  layer: z.int().min(0).nullable().default(null),
+  top: z.int().min(1).max(MAX_ATLAS_TOP).default(10),
+  finalNorm: z.boolean().default(true),
+  /** A token as text (a vocabulary entry, or #id), or null. */
+  search: z.string().min(1).max(1000).nullable().default(null),
+  searchMatrix: z.enum(NEURON_MATRICES).default('up'),
+  /** The prompt whose most active neurons are listed, or null. */
+  text: z.string().min(1).max(100_000).nullable().default(null),
+  limit: z.int().min(1).max(MAX_ATLAS_LIMIT).default(50),
+});
+export type AtlasInput = z.input<typeof atlasInputSchema>;
 export type LensInput = z.input<typeof lensInputSchema>;
 export type PatchInput = z.input<typeof patchInputSchema>;
 
@@ -207,6 +296,7 @@ export const analysisInputSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('patching'), input: patchInputSchema }),
   z.strictObject({ kind: z.literal('tracing'), input: tracingInputSchema }),
   z.strictObject({ kind: z.literal('attention'), input: attentionInputSchema }),
+  z.strictObject({ kind: z.literal('atlas'), input: atlasInputSchema }),
 ]);
 export type AnalysisInput = z.input<typeof analysisInputSchema>;
 
@@ -219,5 +309,6 @@ export const analysisRecordSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('patching'), ...recordBase, input: patchInputSchema, request: patchRequestSchema, result: patchResultSchema }),
   z.strictObject({ kind: z.literal('tracing'), ...recordBase, input: tracingInputSchema, request: tracingRequestSchema, result: tracingResultSchema }),
   z.strictObject({ kind: z.literal('attention'), ...recordBase, input: attentionInputSchema, request: attentionRequestSchema, result: attentionResultSchema }),
+  z.strictObject({ kind: z.literal('atlas'), ...recordBase, input: atlasInputSchema, request: atlasRequestSchema, result: atlasResultSchema }),
 ]);
 export type AnalysisRecord = z.output<typeof analysisRecordSchema>;

@@ -4,8 +4,16 @@
  * runs it against one forward pass per patch. The unbatched sweep would take minutes, so
  * it is timed on the first two layers' cells and compared per cell (both give the same
  * cells: src-main/engine/analysis/patching.test.ts), so only the time differs.
+ *
+ * And the neuron atlas: one layer's up, gate and down directions decoded (neurons per
+ * second), against the plain matrix product it is built on, [chunk, d_model] x [d_model,
+ * d_vocab] with the unembedding, timed in the same run: that product's throughput bounds
+ * the atlas, which adds the final norm, the softmax statistics and the TopK per row.
  */
-import { Engine, patchingSweep, type ExecutionProvider, type ModelHandle } from '../engine/api';
+import { Engine, neuronAtlas, patchingSweep, type ExecutionProvider, type ModelHandle } from '../engine/api';
+import { GraphBuilder } from '../engine/graph/builder';
+import { weightOps } from '../engine/graph/weight-ops';
+import { float32 } from '../engine/runtime/tensor';
 
 export const PATCH_PROMPT_TOKENS = 16;
 const UNBATCHED_LAYERS = 2;
@@ -53,11 +61,64 @@ export async function benchPatching(model: ModelHandle, batchSize = 32): Promise
   };
 }
 
+export const ATLAS_CHUNK = 256;
+const MATMUL_RUNS = 5; // after one warm-up
+
+export interface AtlasBench {
+  layer: number;
+  /** Neuron directions decoded (up, gate and down of one layer) and how fast. */
+  neurons: number;
+  seconds: number;
+  neuronsPerSecond: number;
+  /** The bare product [chunk, d_model] x [d_model, d_vocab] (median of runs): GFLOP/s, and the rows per second it allows. */
+  matmul: { rows: number; medianMs: number; gflops: number; rowsPerSecond: number };
+  /** Atlas neurons per second over the bare product's rows per second. */
+  fractionOfMatmul: number;
+}
+
+/** The atlas's main product and nothing else: rows times the unembedding, reduced to one number per row so the output stays small. */
+async function timeUnembedMatmul(model: ModelHandle, rows: Float32Array, count: number): Promise<number[]> {
+  const { dModel } = model.spec;
+  const build: Parameters<ModelHandle['runGraph']>[1] = (spec, manifest) => {
+    const g = new GraphBuilder('bench-unembed-matmul');
+    const { matmul } = weightOps(g, manifest);
+    const product = matmul(g.input('rows', 'float32', ['n', spec.dModel]), 'unembed.weight', spec.dModel);
+    g.output(g.op1('ReduceMax', [product, g.constant('int64', [1], [-1])], { attrs: { keepdims: 1 }, output: 'row_max' }), 'float32', ['n', 1]);
+    return g.toModel();
+  };
+  const feeds = { rows: float32([count, dModel], rows.slice(0, count * dModel)) };
+  const times: number[] = [];
+  for (let run = 0; run <= MATMUL_RUNS; run++) {
+    const started = performance.now();
+    await model.runGraph('bench.unembed-matmul', build, feeds, ['row_max']);
+    if (run > 0) times.push(performance.now() - started);
+  }
+  return times.sort((a, b) => a - b);
+}
+
+export async function benchAtlas(model: ModelHandle, layer = 0): Promise<AtlasBench> {
+  const { dModel, dVocab } = model.spec;
+  const times = await timeUnembedMatmul(model, model.weightRows().neuronDirections(layer, 'up'), ATLAS_CHUNK);
+  const medianMs = times[Math.floor(times.length / 2)];
+  const result = await neuronAtlas(model, { layer, top: 10, chunkSize: ATLAS_CHUNK });
+  const rowsPerSecond = (ATLAS_CHUNK * 1000) / medianMs;
+  const neuronsPerSecond = result.neuronsPerSecond ?? 0;
+  return {
+    layer,
+    neurons: result.decoded,
+    seconds: result.seconds,
+    neuronsPerSecond,
+    matmul: { rows: ATLAS_CHUNK, medianMs, gflops: (2 * ATLAS_CHUNK * dModel * dVocab) / (medianMs * 1e6), rowsPerSecond },
+    fractionOfMatmul: neuronsPerSecond / rowsPerSecond,
+  };
+}
+
 /** Load the model in its own engine (reusing `cacheDir`'s converted weights) and run the analysis benchmarks. */
-export async function benchAnalyses(path: string, cacheDir: string, options: { threads: number; ep: ExecutionProvider }): Promise<PatchingBench> {
+export async function benchAnalyses(path: string, cacheDir: string, options: { threads: number; ep: ExecutionProvider }): Promise<{ patching: PatchingBench; atlas: AtlasBench }> {
   const engine = Engine.create({ cacheDir, threads: options.threads, executionProvider: options.ep });
   try {
-    return await benchPatching(await engine.loadModel(path));
+    const model = await engine.loadModel(path);
+    return { patching: await benchPatching(model), atlas: await benchAtlas(model) };
   } finally {
     await engine.close();
   }

@@ -19,6 +19,7 @@ Commands
   lens       Logit lens: every block's residual stream read through the final norm and head
   patch      Activation patching sweep over layers x positions (or heads), batched
   trace      Causal tracing (ROME): noise the subject, restore each layer x position
+  atlas      Neuron atlas: every MLP neuron's weights decoded through the final norm and head
   tokenize   Print the token ids of a text
   vector     Steering vectors: extract from contrast prompts, convert between formats, sweep strength x layer, read SAEs
 
@@ -157,6 +158,18 @@ trace
   --samples S             noise samples (default 10); --seed N (default 0); --noise-scale X (default 3 x embedding std)
   --json                  print {"layers", "positions", "restored_prob", "indirect_effect", "clean_prob", "corrupted_prob", ...}
 
+atlas
+  --layer L               one layer: print its table of every neuron (default: every layer, decoded
+                          and cached, for --search and --prompt)
+  --top K                 tokens kept per neuron and matrix (default 10)
+  --search TOKEN          neurons ranked by TOKEN's logit in their decoded direction (text of one token, or #id)
+  --matrix M              the direction --search ranks: up (default; what the neuron reads) | gate | down (what it writes)
+  --prompt TEXT | --prompt-ids 1,2,3   also list the neurons most active on it (largest |mlp.hook_post|)
+  --limit N               neurons listed by --search and --prompt (default 50)
+  --chunk-size N          neuron directions per graph run (default 256; fewer with a large vocabulary)
+  --no-final-norm         decode the raw directions (default: through the final norm's scaling and gain)
+  --json                  print {"layers", "matrices", "table", "search", "active", "neurons_per_second", ...}
+  decoded layers are cached per model and weight format; neurons per second go to stderr
 tokenize
   --text TEXT
   --no-special            do not add special tokens (BOS)
@@ -303,6 +316,11 @@ const FLAGS = {
   at: { type: 'string' },
   top: { type: 'string' },
   feature: { type: 'string' },
+  layer: { type: 'string' },
+  search: { type: 'string' },
+  matrix: { type: 'string' },
+  limit: { type: 'string' },
+  'chunk-size': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -10,6 +10,8 @@ import { loadHfTokenizer } from '../engine/model/tokenizer/hf';
 import { ROOT, runCli } from '../test/cli-process';
 import { GEMMA2_CHAT_TEMPLATE } from '../test/fixtures/gemma-chat-templates';
 import { GEMMA2_CONFIG } from '../test/fixtures/gemma2-config';
+import type { HfConfig } from '../test/fixtures/fixture-families';
+import { writePhi3Tokenizer } from '../test/fixtures/phi3-tokenizer';
 import { buildRandomModel } from '../test/fixtures/random-model';
 import { sharedPath } from '../test/shared-paths';
 
@@ -70,6 +72,18 @@ describe('cli', () => {
     expect(ids.slice(0, -2)).toEqual(tokenizer.encode(rendered, { addSpecialTokens: false }));
     expect(ids[0]).toBe(tokenizer.bosTokenId); // once: the template writes it, encoding adds none
     expect(ids[1]).not.toBe(tokenizer.bosTokenId);
+  });
+
+  it("generates from a Phi-3 model with --chat: its template's user turn and the assistant turn's opening, as Phi-3's chat tokens", async () => {
+    // A random-weight Phi-3-mini-128k (config fixture, LongRoPE) with Phi-3's tokenizer (Llama-2's plus its chat tokens) and tokenizer_config.json.
+    const dir = join(cacheDir, 'phi3-chat');
+    const config = JSON.parse(readFileSync(join(ROOT, 'src-main', 'test', 'fixtures', 'phi3', 'Phi-3-mini-128k-instruct.config.json'), 'utf8')) as HfConfig;
+    buildRandomModel(dir, { config, tokenizer: writePhi3Tokenizer, layers: 2, dModel: 32, dMlp: 64, nHeads: 2, nKvHeads: 2, dHead: 16, seed: 10, dtype: 'BF16' });
+    const { code, stdout } = await cli('generate', '--model', dir, '--prompt', 'Hi there', '--chat', '--max-new-tokens', '2', '--json');
+    expect(code).toBe(0);
+    const { ids } = JSON.parse(stdout) as { ids: number[] };
+    expect(ids.slice(0, -2)).toEqual(loadHfTokenizer(dir).encode('<|user|>\nHi there<|end|>\n<|assistant|>\n'));
+    expect(ids.slice(0, -2).filter((id) => id >= 32000)).toEqual([32010, 32007, 32001]); // <|user|>, <|end|>, <|assistant|>
   });
 
   it('tokenizes with and without special tokens', async () => {
@@ -268,6 +282,37 @@ describe('cli: look inside', () => {
     expect(output.subject).toEqual({ start: 4, end: 7 });
     expect(output.restored_prob[4][11]).toBeCloseTo(output.clean_prob, 5);
     expect(traceOutput.parse(JSON.parse((await cli(...args)).stdout))).toEqual(output); // same seed, same numbers
+  });
+
+  it('prints a layer of the neuron atlas, a token search and the active neurons as JSON, then reads it from the cache', async () => {
+    const decoding = z.strictObject({ ids: z.array(z.int()), tokens: z.array(z.string()), probs: z.array(z.number()), entropy: z.number() });
+    const neuron = { layer: z.int(), neuron: z.int(), up: decoding, gate: decoding.nullable(), down: decoding };
+    const atlasOutput = z.strictObject({
+      layers: z.array(z.int()), d_mlp: z.int(), matrices: z.array(z.string()), top: z.int(), final_norm: z.boolean(),
+      table: z.array(z.strictObject(neuron)).nullable(),
+      search: z.strictObject({ token: z.int(), token_text: z.string(), matrix: z.string(), neurons: z.array(z.strictObject({ ...neuron, logit: z.number(), prob: z.number(), rank: z.int().nullable() })) }).nullable(),
+      active: z.strictObject({ ids: z.array(z.int()), neurons: z.array(z.strictObject({ ...neuron, activation: z.number(), position: z.int() })) }).nullable(),
+      decoded: z.int(), cached: z.int(), seconds: z.number(), neurons_per_second: z.number().nullable(), graph_runs: z.int(),
+    });
+    const args = ['atlas', '--model', model, '--layer', '2', '--top', '3', '--search', ' b', '--prompt', 'Once upon a time', '--limit', '5', '--json'];
+    const { code, stdout, stderr } = await cli(...args);
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/\[cpu\] 516 neuron directions decoded in [\d.]+ s \(\d+ neurons\/s\), 0 cached/);
+    const output = atlasOutput.parse(JSON.parse(stdout));
+    expect([output.layers, output.d_mlp, output.matrices]).toEqual([[2], 172, ['up', 'gate', 'down']]);
+    expect(output.table?.map((entry) => entry.neuron)).toEqual(Array.from({ length: 172 }, (_, i) => i));
+    expect(output.table?.[0].up.tokens).toHaveLength(3);
+    const logits = output.search?.neurons.map((entry) => entry.logit) ?? [];
+    expect(logits).toHaveLength(5);
+    expect(logits).toEqual([...logits].sort((a, b) => b - a));
+    expect(output.search?.token_text).toBe('▁b');
+    expect(output.active?.ids).toEqual([1, 403, 407, 261, 378]);
+    const again = await cli(...args);
+    expect(again.stderr).toContain('0 neuron directions decoded in 0.00 s (all from the cache), 516 cached');
+    expect(atlasOutput.parse(JSON.parse(again.stdout)).table).toEqual(output.table);
+    const bad = await cli('atlas', '--model', model, '--matrix', 'gates');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--matrix: Invalid option');
   });
 
   it('names a multi-token answer and prompts of different lengths', async () => {

@@ -1,6 +1,6 @@
 /** What every command shares: flag validation and a loaded model for the length of the command. */
 import type { z } from 'zod';
-import { DEFAULT_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, Engine, conversionLine, weightOptionsLabel, weightOptionsSchema, type ExecutionProvider, type ModelHandle, type WeightFormat, type WeightOptions } from '../engine/api';
+import { DEFAULT_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, Engine, conversionLine, weightOptionsLabel, weightOptionsSchema, type AnalysisProgress, type ExecutionProvider, type ModelHandle, type WeightFormat, type WeightOptions } from '../engine/api';
 import { describeIssues } from './args';
 
 /** A command-line mistake: printed with the usage text, exit code 2. */
@@ -40,4 +40,22 @@ export async function withModel<T>(args: ModelArgs, use: (model: ModelHandle) =>
   } finally {
     await engine.close();
   }
+}
+
+/** Progress on stderr, one line per step (at most one a second with `throttleMs`), so a long analysis shows it is moving. */
+export function progressLine(what: string, throttleMs = 0): (progress: AnalysisProgress) => void {
+  let last = -Infinity;
+  return (progress) => {
+    const now = performance.now();
+    if (now - last < throttleMs && progress.done < progress.total) return;
+    last = now;
+    process.stderr.write(`${what}: ${progress.done}/${progress.total} ${progress.unit}\n`);
+  };
+}
+
+/** An analysis's signal, aborted by Ctrl-C: the analysis stops after its current pass. */
+export function cancelOnSigint(): AbortSignal {
+  const abort = new AbortController();
+  process.once('SIGINT', () => abort.abort());
+  return abort.signal;
 }

@@ -3,9 +3,9 @@
  * a readable table, or with --json one object (snake_case keys, like every command).
  */
 import { z } from 'zod';
-import { causalTrace, findSubject, LENS_SITES, logitLens, PATCH_METRICS, PATCH_SITES, patchingSweep, TRACE_KINDS, tokenFromText, writePatchExport, type AnalysisProgress, type ModelHandle } from '../engine/api';
+import { causalTrace, findSubject, LENS_SITES, logitLens, PATCH_METRICS, PATCH_SITES, patchingSweep, TRACE_KINDS, tokenFromText, writePatchExport, type ModelHandle } from '../engine/api';
 import { intList, modelOptions, numberFlag } from './args';
-import { validate, withModel } from './common';
+import { cancelOnSigint, progressLine, validate, withModel } from './common';
 
 const lensArgsSchema = z
   .object({
@@ -56,15 +56,6 @@ const traceArgsSchema = z
   })
   .refine((a) => (a.prompt === undefined) !== (a.promptIds === undefined), { message: 'give exactly one of --prompt and --prompt-ids' })
   .refine((a) => (a.subject === undefined) !== (a.subjectPositions === undefined), { message: 'give exactly one of --subject and --subject-positions' });
-
-/** Progress on stderr, one line per pass, so a long sweep shows it is moving. */
-const progressLine = (what: string) => (progress: AnalysisProgress) => process.stderr.write(`${what}: ${progress.done}/${progress.total} ${progress.unit}\n`);
-
-function cancelOnSigint(): AbortSignal {
-  const abort = new AbortController();
-  process.once('SIGINT', () => abort.abort());
-  return abort.signal;
-}
 
 const tokenLabel = (model: ModelHandle, id: number): string => JSON.stringify(model.tokenizer.tokenText(id));
 

@@ -11,6 +11,7 @@ import { issueLines, safeParseBounded, zodIssues } from '../../src-shared/issues
 import { parseJson } from '../../src-shared/json-syntax';
 import { UsageError, validate, withModel } from './common';
 import { lensCommand, patchCommand, traceCommand } from './inside';
+import { atlasCommand } from './atlas';
 import { replayCommand } from './replay';
 import { vectorCommand } from './vector';
 
@@ -216,6 +217,7 @@ async function hooksCommand(flags: Record<string, unknown>): Promise<void> {
 
 /** Each command; one that resolves to a number sets the exit status (replay: 1 when the outputs differ). */
 const COMMANDS: Record<string, (flags: Record<string, unknown>, positionals: string[]) => Promise<void | number>> = {
+  atlas: atlasCommand,
   generate: generateCommand,
   hooks: hooksCommand,
   lens: lensCommand,

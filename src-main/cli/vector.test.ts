@@ -93,7 +93,8 @@ describe('vector cli', () => {
     const out = join(dir, 'antonym.safetensors');
     const { code, stdout, stderr } = await cli('vector', 'function', '--model', model, '--prompts', prompts, '--heads', '1.2,3.0', '--inject-layer', '2', '--out', out, '--json');
     expect(code, stderr).toBe(0);
-    const result = JSON.parse(stdout) as { hook: string; norm: number; heads: { layer: number; head: number; norm: number }[] };
+    const result = JSON.parse(stdout) as { hook: string; norm: number; relative_norm: number; heads: { layer: number; head: number; norm: number }[] };
+    expect(result.relative_norm).toBeGreaterThan(0);
     expect(result.hook).toBe('blocks.2.hook_resid_post');
     expect(result.heads.map((h) => [h.layer, h.head])).toEqual([[1, 2], [3, 0]]);
     expect(result.norm).toBeGreaterThan(0);

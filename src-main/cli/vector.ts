@@ -337,7 +337,7 @@ async function functionCommand(flags: Record<string, unknown>): Promise<void> {
       process.stderr.write(`wrote the function vector (${result.hook}) to ${args.out}\n`);
     }
     const heads = result.heads.map((h) => ({ layer: h.layer, head: h.head, norm: h.norm }));
-    if (args.json) process.stdout.write(`${JSON.stringify({ hook: result.hook, norm: result.norm, heads, forward_passes: result.forwardPasses })}\n`);
-    else process.stdout.write(`${result.hook}  norm ${result.norm.toPrecision(4)}  (${heads.map((h) => `${h.layer}.${h.head}: ${h.norm.toPrecision(3)}`).join(', ')})\n`);
+    if (args.json) process.stdout.write(`${JSON.stringify({ hook: result.hook, norm: result.norm, residual_norm: result.residualNorm, relative_norm: result.relativeNorm, heads, forward_passes: result.forwardPasses })}\n`);
+    else process.stdout.write(`${result.hook}  norm ${result.norm.toPrecision(4)}  relative ${result.relativeNorm.toPrecision(3)}  (${heads.map((h) => `${h.layer}.${h.head}: ${h.norm.toPrecision(3)}`).join(', ')})\n`);
   });
 }

@@ -28,6 +28,7 @@ export { patchingSweep } from './analysis/patching';
 export * from '../../src-shared/analysis-schema';
 export { findSubject, tokenFromText } from './analysis/tokens';
 export { causalTrace } from './analysis/tracing';
+export { neuronAtlas } from './analysis/atlas';
 export type { AnalysisProgress, AnalysisControl } from './analysis/control';
 export { writePatchExport, patchCsv, PATCH_EXPORT_FORMATS, type PatchExportFormat } from './analysis/export';
 export { readVectorSet, readControlVectorFile, sniffFile } from './interchange/read';

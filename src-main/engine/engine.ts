@@ -11,7 +11,10 @@ import type { GenerationResult, TokenEvent } from './generate/generate';
 import type { GenerationSettings } from './generate/settings';
 import type { StepModel } from './generate/step-model';
 import { graphWeights } from './graph/forward';
-import { ensureWeightFile, weightCacheBytes, type ConversionProgress } from './graph/weights-file';
+import { ensureWeightFile, weightCacheBytes, type ConversionProgress, type WeightManifest } from './graph/weights-file';
+import type { ModelProtoData } from './graph/onnx-proto';
+import { WeightRows } from './graph/weight-rows';
+import type { TensorMap } from './runtime/tensor';
 import { planWarnings, validatePlan, validateRunPositions, type Plan } from './hooks/plan';
 import { issueText } from './hooks/schedule';
 import { type LensHead } from './graph/taps';
@@ -97,7 +100,7 @@ export class Engine {
       const manifest = ensureWeightFile(dir, weightFileKey(fingerprint), weights, groups, options.onProgress);
       const plans = new PlanSessions(this.runtime, loaded.spec, manifest, dir, this.executionProvider);
       const base = await plans.acquire(EMPTY_PLAN); // held for the model's life: the plain forward pass
-      return new ModelHandle(this.runtime, loaded, base, plans, fingerprint, weights, weightCacheBytes(dir));
+      return new ModelHandle(this.runtime, loaded, base, plans, fingerprint, weights, weightCacheBytes(dir), { dir, manifest });
     } finally {
       loaded.weights.close();
     }
@@ -127,6 +130,8 @@ export class ModelHandle {
     readonly weights: WeightOptions,
     /** Bytes of this model's cached weight file in that format. */
     readonly cacheBytes: number,
+    /** This model's cache folder (one per checkpoint and weight format, cache-dir.ts) and its weight file's manifest. */
+    private readonly weightFile: { dir: string; manifest: WeightManifest },
   ) {
     this.spec = loaded.spec;
     this.tokenizer = loaded.tokenizer;
@@ -187,6 +192,29 @@ export class ModelHandle {
       } finally {
         await batch.release();
       }
+    } finally {
+      lease.done();
+    }
+  }
+
+  /** The folder this model's derived files are cached in: one per checkpoint fingerprint and weight format. */
+  get cacheFolder(): string {
+    return this.weightFile.dir;
+  }
+
+  /** The stored weights read back as float32 directions (MLP neurons, token unembeddings), for the neuron atlas. */
+  weightRows(): WeightRows {
+    return new WeightRows(this.weightFile.dir, this.weightFile.manifest, this.spec);
+  }
+
+  /**
+   * One run of a graph other than the forward pass over this model's weights (the neuron
+   * atlas): built by `build` on first use of `key`, then cached with the plan sessions.
+   */
+  async runGraph(key: string, build: (spec: ModelSpec, manifest: WeightManifest) => ModelProtoData, feeds: TensorMap, fetches: string[]): Promise<TensorMap> {
+    const lease = await this.plans.acquireGraph(key, build);
+    try {
+      return (await lease.compiled.session.run(feeds, fetches)).outputs;
     } finally {
       lease.done();
     }

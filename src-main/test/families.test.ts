@@ -6,7 +6,7 @@
  * decoding vs recomputation, a steering and a clamp edit vs the reference with the same
  * edit, the family's hook catalogue, and weight_delta on the unembedding.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,9 @@ import { collect } from '../engine/generate/generate';
 import { generationSettingsSchema } from '../engine/generate/settings';
 import { STREAM_START } from '../engine/graph/taps';
 import { listHooks } from '../engine/hooks/names';
+import { writePhi3Tokenizer } from './fixtures/phi3-tokenizer';
 import { GEMMA2_CONFIG } from './fixtures/gemma2-config';
+import type { HfConfig } from './fixtures/fixture-families';
 import { buildRandomModel, type RandomModel, type RandomModelOptions } from './fixtures/random-model';
 import { argmax, logSoftmaxAt, maxAbsDiff, referenceCapture, referenceForward, referenceLens, weightGetter, type ReferenceHook } from './reference/forward';
 
@@ -37,7 +39,12 @@ interface FamilyCase {
   siteEdit: { hook: string; width: number };
   /** Sliding-window blocks: the prompt and the cached decoding run past the window, and dropping it changes the logits. */
   windowed?: boolean;
+  /** LongRoPE: a prompt of this many tokens is shorter than original_max_position_embeddings, and decoding grows past it. */
+  longropeShortPrompt?: number;
 }
+
+/** A Phi-3 config fixture (test/fixtures/phi3: Phi3Config's fields with Phi-3-mini's values; hf-meta has no Phi-3). */
+const phi3Config = (name: string): HfConfig => JSON.parse(readFileSync(join(__dirname, 'fixtures', 'phi3', `${name}.config.json`), 'utf8')) as HfConfig;
 
 const CASES: FamilyCase[] = [
   {
@@ -111,6 +118,42 @@ const CASES: FamilyCase[] = [
     sites: { has: ['attn.q_norm.hook_normalized', 'attn.k_norm.hook_normalized', 'attn.hook_rot_k'], lacks: ['hook_pos_embed'] },
     siteEdit: { hook: 'blocks.0.attn.q_norm.hook_normalized', width: 32 },
   },
+  {
+    // Phi-3-mini-4k attends through a window of 2047 of its 4096 positions; a window of 8 here, as
+    // Mistral's, against the 12-token prompt and 30 cached steps. No rope_scaling. Phi-3's
+    // tokenizer: Llama-2's plus its chat tokens (fixtures/phi3-tokenizer.ts).
+    name: 'Phi-3-mini-4k (fused qkv_proj and gate_up_proj, sliding window 8)',
+    options: {
+      config: phi3Config('Phi-3-mini-4k-instruct'),
+      tokenizer: writePhi3Tokenizer,
+      configFields: { sliding_window: 8 },
+      ...{ layers: 2, dModel: 64, dMlp: 128, nHeads: 4, nKvHeads: 4, dHead: 16, seed: 35, dtype: 'BF16' as const },
+    },
+    family: 'phi3',
+    // TinyLlama's reference ids without the BOS: Phi-3's tokenizer_config has add_bos_token false.
+    sentenceIds: [15043, 3186, 29892, 278, 11203, 6350, 29889],
+    sites: { has: ['attn.hook_rot_q', 'mlp.hook_pre_linear'], lacks: ['hook_pos_embed', 'attn.q_norm.hook_normalized'] },
+    siteEdit: { hook: 'blocks.1.attn.hook_rot_q', width: 16 },
+    windowed: true,
+  },
+  {
+    // max_position_embeddings 131072 -> 256 shrinks original_max_position_embeddings 4096 -> 8, so the
+    // prompt runs on LongRoPE's long factors; partial_rotary_factor 0.5 (Phi-4-mini's feature; Phi-3-mini
+    // turns every dim) rotates 8 of each head's 16 dims. Phi-3's tokenizer: Llama-2's plus its chat tokens.
+    name: 'Phi-3-mini-128k (fused qkv_proj and gate_up_proj, LongRoPE short and long factors, partial rotary)',
+    options: {
+      config: phi3Config('Phi-3-mini-128k-instruct'),
+      tokenizer: writePhi3Tokenizer,
+      configFields: { partial_rotary_factor: 0.5 },
+      maxPositions: 256,
+      ...{ layers: 2, dModel: 64, dMlp: 128, nHeads: 4, nKvHeads: 4, dHead: 16, seed: 34, dtype: 'BF16' as const },
+    },
+    family: 'phi3',
+    sentenceIds: [15043, 3186, 29892, 278, 11203, 6350, 29889],
+    sites: { has: ['attn.hook_rot_q', 'mlp.hook_pre_linear'], lacks: ['hook_pos_embed', 'attn.q_norm.hook_normalized'] },
+    siteEdit: { hook: 'blocks.1.attn.hook_rot_q', width: 16 },
+    longropeShortPrompt: 5,
+  },
 ];
 
 let engine: Engine;
@@ -138,7 +181,7 @@ const editRows =
     });
   };
 
-describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, siteEdit, windowed }) => {
+describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, siteEdit, windowed, longropeShortPrompt }) => {
   let model: RandomModel;
   let handle: ModelHandle;
   let promptIds: number[];
@@ -208,6 +251,20 @@ describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, site
     // And the last step against the reference, which has no cache at all.
     const [finalReference] = reference(result.ids.slice(0, -1), undefined, 'last').logits;
     expect(finalReference[argmax(finalReference)] - finalReference[result.ids[result.ids.length - 1]]).toBeLessThan(TOLERANCE);
+  });
+
+  it.runIf(longropeShortPrompt !== undefined)('recomputes the cache with the long factors when decoding grows past original_max_position_embeddings', async () => {
+    const short = promptIds.slice(0, longropeShortPrompt);
+    const scaling = model.spec.ropeScaling;
+    expect(scaling?.type === 'longrope' && short.length <= scaling.originalMaxPositions && short.length + CACHED_STEPS > scaling.originalMaxPositions).toBe(true);
+    const settings = generationSettingsSchema.parse({ maxNewTokens: CACHED_STEPS, temperature: 0, stopAtEos: false });
+    const { events, result } = await collect(handle.generate(short, settings));
+    for (const [step, { id, logprob }] of events.entries()) {
+      const prefix = result.ids.slice(0, short.length + step);
+      const [expected] = reference(prefix, undefined, 'last').logits;
+      expect(expected[argmax(expected)] - expected[id], `step ${step}: cached ${id}, reference ${argmax(expected)}`).toBeLessThan(TOLERANCE);
+      expect(Math.abs(logprob - logSoftmaxAt(expected, id)), `step ${step}: logprob of ${id}`).toBeLessThan(TOLERANCE);
+    }
   });
 
   it('steers (add at resid_post) as the reference does with the same edit', async () => {

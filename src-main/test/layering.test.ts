@@ -81,6 +81,7 @@ const FOLDERS: Record<string, string> = {
   preload: 'electron only',
   test: 'tests and fixtures: anything',
   'test/fixtures': 'part of test',
+  'test/fixtures/phi3': 'part of test (config and tokenizer_config fixtures)',
   'test/fuzz': 'part of test',
   'test/reference': 'part of test',
   transport: 'engine/api.ts only',

@@ -30,12 +30,13 @@ import { GraphBuilder, MS_DOMAIN, type Value } from './builder';
 import type { ModelProtoData } from './onnx-proto';
 import { ropeTables } from './rope';
 import { NO_TAPS, Taps, type TapSpec } from './taps';
-import { computedTensor, matMulNBitsAttributes, quantizedLinear, quantizedNames, storedTensor, transposedLinear } from './weight-groups';
+import { computedTensor, quantizedLinear, storedTensor, transposedLinear } from './weight-groups';
+import { weightOps } from './weight-ops';
 import type { WeightGroup, WeightManifest } from './weights-file';
 
-const ROPE_COS = 'rope.cos'; // [n_ctx, d_head / 2]
-const ROPE_SIN = 'rope.sin'; // [n_ctx, d_head / 2]
-const ROPE_LOCAL_COS = 'rope_local.cos'; // [n_ctx, d_head / 2]  sliding-window blocks with their own base (Gemma 3)
+const ROPE_COS = 'rope.cos'; // [rows, rotary_dim / 2]  rows: graph/rope.ts ropeTables
+const ROPE_SIN = 'rope.sin'; // [rows, rotary_dim / 2]
+const ROPE_LOCAL_COS = 'rope_local.cos'; // [n_ctx, rotary_dim / 2]  sliding-window blocks with their own base (Gemma 3)
 const ROPE_LOCAL_SIN = 'rope_local.sin';
 
 /**
@@ -56,11 +57,11 @@ export function graphWeights(spec: ModelSpec, source: WeightSource, options: Wei
   }
   if (spec.tiedEmbeddings) groups.push(linear(paramName.unembed(), paramName.embed()));
   if (spec.traits.positions === 'rotary') {
-    const rope = ropeTables(spec, spec.nCtx);
-    groups.push(computedTensor(ROPE_COS, [spec.nCtx, spec.dHead / 2], () => rope.cos), computedTensor(ROPE_SIN, [spec.nCtx, spec.dHead / 2], () => rope.sin));
+    const rope = ropeTables(spec);
+    groups.push(computedTensor(ROPE_COS, [rope.rows, rope.half], () => rope.cos), computedTensor(ROPE_SIN, [rope.rows, rope.half], () => rope.sin));
     if (spec.traits.ropeLocalTheta !== null) {
-      const local = ropeTables(spec, spec.nCtx, true);
-      groups.push(computedTensor(ROPE_LOCAL_COS, [spec.nCtx, spec.dHead / 2], () => local.cos), computedTensor(ROPE_LOCAL_SIN, [spec.nCtx, spec.dHead / 2], () => local.sin));
+      const local = ropeTables(spec, true);
+      groups.push(computedTensor(ROPE_LOCAL_COS, [local.rows, local.half], () => local.cos), computedTensor(ROPE_LOCAL_SIN, [local.rows, local.half], () => local.sin));
     }
   }
   return groups;
@@ -72,24 +73,7 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
   const schedule = tapSpec.schedule ?? Array.from({ length: spec.nLayers }, (_, layer) => layer);
   const g = new GraphBuilder(`tiller-${spec.family}`);
   // Each weight is declared once, however often a schedule or a lens head reads it.
-  const declared = new Map<string, Value>();
-  const w = (name: string): Value => {
-    const entry = manifest.tensors[name];
-    if (!entry) throw new Error(`weight file lacks ${name}`);
-    let value = declared.get(name);
-    if (!value) declared.set(name, (value = g.external(name, entry.elemType, entry.dims, { location: manifest.file, offset: entry.offset, length: entry.length })));
-    return value;
-  };
-  // x W for a linear weight with `inFeatures` inputs: MatMul on float32 [in, out], or
-  // MatMulNBits on the quantized [out, in] blocks (graph/quantize.ts).
-  const { weights: stored } = manifest;
-  const matmul = (x: Value, weight: string, inFeatures: number, output?: string): Value => {
-    if (stored.format === 'f32') return g.op1('MatMul', [x, w(weight)], { output });
-    const names = quantizedNames(weight);
-    const outFeatures = manifest.tensors[names.data]?.dims[0] ?? 0;
-    const layout = { rows: outFeatures, cols: inFeatures, bits: stored.format === 'int8' ? 8 : 4, blockSize: stored.blockSize } as const;
-    return g.op1('MatMulNBits', [x, w(names.data), w(names.scales), w(names.zeroPoints)], { domain: MS_DOMAIN, attrs: matMulNBitsAttributes(layout, stored.accuracyLevel), output });
-  };
+  const { w, matmul } = weightOps(g, manifest);
   /**
    * x W (+ b): every linear layer goes through here. `param` is the canonical name without
    * `.weight` (e.g. blocks.2.mlp.down_proj). Each low-rank edit of the weight (weight_delta)
@@ -185,6 +169,17 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
   };
   const logitsPositions = g.input(graphInput.logitsPositions, 'int64', ['n_logits']);
   const rotaryPositions = traits.positions === 'rotary';
+  // The rows of the rotary tables each position reads: its own, except that LongRoPE (Phi-3)
+  // switches every position to the long-factor rows (from row originalMaxPositions on) once
+  // the sequence is longer than originalMaxPositions, i.e. its largest position reaches it.
+  const ropeRows = ((): Value => {
+    if (spec.ropeScaling?.type !== 'longrope') return positionIds;
+    const switchAt = spec.ropeScaling.originalMaxPositions;
+    const long = g.op1('Greater', [g.op1('ReduceMax', [positionIds], { attrs: { keepdims: 0 } }), g.constant('int64', [], [switchAt - 1], 'rope_switch')]);
+    return g.op1('Add', [positionIds, g.op1('Mul', [g.op1('Cast', [long], { attrs: { to: 7 } }), g.constant('int64', [], [switchAt], 'rope_long_rows')])]);
+  })();
+  // Partial rotary (partial_rotary_factor): only the first rotaryDim dims of each head turn.
+  const partialRotary: Record<string, number> = traits.rotaryDim === null ? {} : { rotary_embedding_dim: traits.rotaryDim };
   const group = nHeads / nKvHeads;
   const kvHeadsShape = g.constant('int64', [4], [0, 0, nKvHeads, dHead], 'kv_heads_shape');
   const qHeadsShape = g.constant('int64', [4], [0, 0, nHeads, dHead], 'q_heads_shape');
@@ -197,8 +192,8 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
   // A float16 table (quantized models) is gathered, then widened: the residual stream stays float32.
   // Gemma multiplies the rows by sqrt(d_model) (traits.embedScale); hook_embed is the scaled row, as in TransformerLens.
   const scaled = traits.embedScale !== 1;
-  const rows = g.op1('Gather', [w(paramName.embed()), inputIds], { attrs: { axis: 0 }, output: stored.format === 'f32' && !scaled ? 'hook_embed' : g.fresh('embed_rows') });
-  const widened = stored.format === 'f32' ? rows : g.op1('Cast', [rows], { attrs: { to: 1 }, output: scaled ? g.fresh('embed_f32') : 'hook_embed' });
+  const rows = g.op1('Gather', [w(paramName.embed()), inputIds], { attrs: { axis: 0 }, output: manifest.weights.format === 'f32' && !scaled ? 'hook_embed' : g.fresh('embed_rows') });
+  const widened = manifest.weights.format === 'f32' ? rows : g.op1('Cast', [rows], { attrs: { to: 1 }, output: scaled ? g.fresh('embed_f32') : 'hook_embed' });
   const embedded = scaled ? g.op1('Mul', [widened, g.constant('float32', [], [traits.embedScale], 'embed_scale')], { output: 'hook_embed' }) : widened;
   let embed = taps.tap(g, 'hook_embed', embedded); // [batch, pos, d_model]
   if (!rotaryPositions) {
@@ -233,9 +228,10 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
     const qNormed = traits.qkNorm ? headNorm(q, qHeadsShape, flatHeadsShape, paramName.qNorm(layer), 'attn.q_norm.hook_normalized') : q;
     const kNormed = traits.qkNorm ? headNorm(k, kvHeadsShape, flatKvHeadsShape, paramName.kNorm(layer), 'attn.k_norm.hook_normalized') : k;
     // Sliding-window blocks of a model with a second rotary base (Gemma 3) rotate with their own tables.
-    const [cos, sin] = traits.ropeLocalTheta !== null && traits.slidingWindow[layer] !== null ? [ROPE_LOCAL_COS, ROPE_LOCAL_SIN] : [ROPE_COS, ROPE_SIN];
+    const local = traits.ropeLocalTheta !== null && traits.slidingWindow[layer] !== null;
+    const [cos, sin, rows] = local ? [ROPE_LOCAL_COS, ROPE_LOCAL_SIN, positionIds] : [ROPE_COS, ROPE_SIN, ropeRows];
     const rotary = (x: Value, heads: number, name: string): Value =>
-      at(name, g.op1('RotaryEmbedding', [x, positionIds, w(cos), w(sin)], { domain: MS_DOMAIN, attrs: { interleaved: 0, num_heads: heads }, output: named(name) }));
+      at(name, g.op1('RotaryEmbedding', [x, rows, w(cos), w(sin)], { domain: MS_DOMAIN, attrs: { interleaved: 0, num_heads: heads, ...partialRotary }, output: named(name) }));
     const qRot = rotaryPositions ? rotary(qNormed, nHeads, 'attn.hook_rot_q') : qNormed;
     const kRot = rotaryPositions ? rotary(kNormed, nKvHeads, 'attn.hook_rot_k') : kNormed;
     g.output(g.op1('Identity', [kRot], { output: graphOutput.newKey(slot) }), 'float32', ['batch', 'seq', nKvHeads * dHead]);

@@ -116,3 +116,27 @@ function packCode(code: number, bits: QuantBits, target: Uint8Array, offset: num
   if (bits === 8) target[offset + index] = code;
   else target[offset + (index >> 1)] |= index & 1 ? code << 4 : code;
 }
+
+/** The inverse of quantizeRows: `packed` holds whole rows of `layout`, returned as float32 [rowCount, K]. */
+export function dequantizeRows(layout: QuantLayout, packed: QuantizedRows): Float32Array {
+  const { cols, bits, blockSize, blocksPerRow, blockBytes, zeroPointBytesPerRow } = layout;
+  const rowCount = packed.scales.length / blocksPerRow;
+  const out = new Float32Array(rowCount * cols);
+  for (let row = 0; row < rowCount; row++) {
+    for (let block = 0; block < blocksPerRow; block++) {
+      const blockIndex = row * blocksPerRow + block;
+      const zeroPoint = unpackCode(packed.zeroPoints, row * zeroPointBytesPerRow, bits, block);
+      const scale = packed.scales[blockIndex];
+      const length = Math.min(blockSize, cols - block * blockSize);
+      for (let i = 0; i < length; i++) out[row * cols + block * blockSize + i] = (unpackCode(packed.data, blockIndex * blockBytes, bits, i) - zeroPoint) * scale;
+    }
+  }
+  return out;
+}
+
+/** The `index`-th code of a packed run starting at byte `offset` (the reverse of packCode). */
+function unpackCode(bytes: Uint8Array, offset: number, bits: QuantBits, index: number): number {
+  if (bits === 8) return bytes[offset + index];
+  const byte = bytes[offset + (index >> 1)];
+  return index & 1 ? byte >> 4 : byte & 0x0f;
+}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectEngineError } from '../../test/expect-engine-error';
 import { sharedPath } from '../../test/shared-paths';
-import { specFromConfig, supportedArchitectures } from './config';
+import { familyOf, specFromConfig, supportedArchitectures } from './config';
 import { GEMMA2_CONFIG } from '../../test/fixtures/gemma2-config';
 import { storiesSpec } from '../../test/fixtures/specs';
 import { resolveWeight } from './families/family';
@@ -72,6 +72,7 @@ describe('real configs', () => {
         finalSoftcap: null,
         slidingWindow: Array.from({ length: 30 }, () => null),
         ropeLocalTheta: null,
+        rotaryDim: null,
       },
     });
   });
@@ -175,7 +176,7 @@ describe('real configs', () => {
 
   it('architectures without a family are unsupported_architecture, listing the supported ones', async () => {
     await expectEngineError(() => specFromConfig(configFolder({ architectures: ['MambaForCausalLM'] })), 'unsupported_architecture', 'MambaForCausalLM', 'LlamaForCausalLM', 'GPT2LMHeadModel', 'Qwen3ForCausalLM', 'config.json');
-    expect(supportedArchitectures()).toEqual(['LlamaForCausalLM', 'MistralForCausalLM', 'GPT2LMHeadModel', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'Gemma2ForCausalLM', 'Gemma3ForCausalLM', 'Gemma3ForConditionalGeneration']);
+    expect(supportedArchitectures()).toEqual(['LlamaForCausalLM', 'MistralForCausalLM', 'GPT2LMHeadModel', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'Gemma2ForCausalLM', 'Gemma3ForCausalLM', 'Gemma3ForConditionalGeneration', 'Phi3ForCausalLM']);
   });
 
   it('family variants the graph does not build are refused by name', async () => {
@@ -251,6 +252,53 @@ describe('llama weight names', () => {
     expect(name(paramName.lnFinal())).toBe('model.norm.weight');
     expect(name(paramName.unembed())).toBe('lm_head.weight');
     expect(name('blocks.x.ln1.weight')).toBeNull();
+  });
+});
+
+describe('Phi-3 configs (test/fixtures/phi3: Phi3Config fields with Phi-3-mini values)', () => {
+  const phi3 = (name: string, changes: Record<string, unknown> = {}) =>
+    configFolder({ ...(JSON.parse(readFileSync(join(__dirname, '..', '..', 'test', 'fixtures', 'phi3', `${name}.config.json`), 'utf8')) as object), ...changes });
+
+  it('Phi-3-mini-4k: multi-head, d_head 96, RMSNorm eps 1e-5, a 2047-position window in every block, no rope scaling', () => {
+    const spec = specFromConfig(phi3('Phi-3-mini-4k-instruct'));
+    expect(spec).toMatchObject({
+      family: 'phi3', architecture: 'Phi3ForCausalLM', dModel: 3072, nLayers: 32, nHeads: 32, nKvHeads: 32, dHead: 96, dMlp: 8192, dVocab: 32064, nCtx: 4096,
+      normEps: 1e-5, ropeScaling: null, tiedEmbeddings: false, bosTokenId: 1, eosTokenIds: [32000],
+    });
+    expect(spec.traits).toMatchObject({ norm: 'rms', mlp: 'gated', activation: 'silu', qkvBias: false, rotaryDim: null, slidingWindow: Array.from({ length: 32 }, () => 2047) });
+  });
+
+  it('Phi-3-mini-128k: LongRoPE with attention factor sqrt(1 + ln(131072 / 4096) / ln 4096); its 262144 window hides nothing', () => {
+    const spec = specFromConfig(phi3('Phi-3-mini-128k-instruct'));
+    expect(spec.ropeScaling).toMatchObject({ type: 'longrope', originalMaxPositions: 4096 });
+    const scaling = spec.ropeScaling as Extract<typeof spec.ropeScaling, { type: 'longrope' }>;
+    expect(scaling.attentionFactor).toBeCloseTo(Math.sqrt(1 + Math.log(32) / Math.log(4096)), 12);
+    expect([scaling.shortFactor.length, scaling.longFactor.length]).toEqual([48, 48]);
+    expect(spec.traits.slidingWindow.every((window) => window === null)).toBe(true);
+    // "su" and "yarn" are the older names (Phi3Config renames them); an explicit attention_factor wins.
+    const renamed = (type: string) => specFromConfig(phi3('Phi-3-mini-128k-instruct', { rope_scaling: { ...scaling, type, short_factor: scaling.shortFactor, long_factor: scaling.longFactor, attention_factor: 1.5 } })).ropeScaling;
+    expect(renamed('su')).toMatchObject({ type: 'longrope', attentionFactor: 1.5 });
+    expect(renamed('yarn')).toMatchObject({ type: 'longrope', attentionFactor: 1.5 });
+  });
+
+  it('partial_rotary_factor turns the first int(d_head * factor) dims; the factor lists must match them', async () => {
+    const rope = (half: number) => ({ type: 'longrope', short_factor: Array(half).fill(1), long_factor: Array(half).fill(2) });
+    const spec = specFromConfig(phi3('Phi-3-mini-128k-instruct', { partial_rotary_factor: 0.75, rope_scaling: rope(36) }));
+    expect(spec.traits.rotaryDim).toBe(72);
+    await expectEngineError(() => specFromConfig(phi3('Phi-3-mini-128k-instruct', { rope_scaling: rope(36) })), 'bad_config', 'short_factor has 36 values', 'need 48');
+    await expectEngineError(() => specFromConfig(phi3('Phi-3-mini-128k-instruct', { rope_scaling: { type: 'longrope', short_factor: Array(48).fill(1) } })), 'bad_config', 'long_factor is required');
+    await expectEngineError(() => specFromConfig(phi3('Phi-3-mini-4k-instruct', { rope_scaling: { type: 'dynamic', factor: 2 } })), 'unsupported_architecture', 'dynamic');
+  });
+
+  it('reads q/k/v as row slices of qkv_proj and gate/up of gate_up_proj', () => {
+    const spec = specFromConfig(phi3('Phi-3-mini-4k-instruct'));
+    const family = familyOf(spec);
+    const ref = (name: string) => resolveWeight(family, name, spec, () => true);
+    expect(ref(paramName.q(2))).toEqual({ tensor: 'model.layers.2.self_attn.qkv_proj.weight', conv1d: false, rows: [0, 3072], addOne: false });
+    expect(ref(paramName.k(2))?.rows).toEqual([3072, 3072]);
+    expect(ref(paramName.v(2))?.rows).toEqual([6144, 3072]);
+    expect(ref(paramName.gate(5))).toEqual({ tensor: 'model.layers.5.mlp.gate_up_proj.weight', conv1d: false, rows: [0, 8192], addOne: false });
+    expect(ref(paramName.up(5))?.rows).toEqual([8192, 8192]);
   });
 });
 

@@ -15,11 +15,12 @@ import { gemma3Family } from './families/gemma3';
 import { gpt2Family } from './families/gpt2';
 import { llamaFamily } from './families/llama';
 import { mistralFamily } from './families/mistral';
+import { phi3Family } from './families/phi3';
 import { qwen2Family } from './families/qwen2';
 import { qwen3Family } from './families/qwen3';
 import type { ModelSpec } from './spec';
 
-const FAMILIES: readonly ModelFamily[] = [llamaFamily, mistralFamily, gpt2Family, qwen2Family, qwen3Family, gemma2Family, gemma3Family];
+const FAMILIES: readonly ModelFamily[] = [llamaFamily, mistralFamily, gpt2Family, qwen2Family, qwen3Family, gemma2Family, gemma3Family, phi3Family];
 
 const byArchitecture = new Map(FAMILIES.flatMap((family) => family.architectures.map((arch) => [arch, family] as const)));
 const byFamily = new Map(FAMILIES.map((family) => [family.family, family] as const));

@@ -6,7 +6,7 @@
  * the spec exactly (hf-weights.ts, llama2c.ts), which is the real check.
  */
 import { EngineError, type EngineErrorCode } from '../errors';
-import type { ModelSpec } from './spec';
+import { ropeTableRows, rotaryDim, type ModelSpec } from './spec';
 
 export const SPEC_LIMITS = {
   dModel: 1 << 16,
@@ -18,7 +18,7 @@ export const SPEC_LIMITS = {
   nCtx: 1 << 22,
 } as const;
 
-/** The rotary cos and sin tables, nCtx * dHead * 4 bytes together, stay below this. */
+/** The rotary cos and sin tables, rows * rotary dims * 4 bytes together, stay below this. */
 const MAX_ROPE_TABLE_BYTES = 1 << 30;
 
 /** EngineError(code) naming the first field of `spec` outside its bound. */
@@ -40,7 +40,7 @@ export function checkSpecBounds(spec: ModelSpec, file: string, code: EngineError
   if (!Number.isSafeInteger(spec.nKvHeads) || spec.nKvHeads < 1 || spec.nKvHeads > spec.nHeads) {
     throw new EngineError(code, `${file}: n_kv_heads is ${spec.nKvHeads}; it must be 1..n_heads (${spec.nHeads})`);
   }
-  const ropeBytes = spec.nCtx * spec.dHead * 4;
+  const ropeBytes = ropeTableRows(spec) * rotaryDim(spec) * 4;
   if (ropeBytes > MAX_ROPE_TABLE_BYTES) {
     throw new EngineError(code, `${file}: n_ctx ${spec.nCtx} with d_head ${spec.dHead} needs ${ropeBytes} bytes of rotary tables, more than the ${MAX_ROPE_TABLE_BYTES} allowed`);
   }

@@ -6,10 +6,17 @@
 
 export type RopeScaling =
   | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number }
-  | { type: 'linear'; factor: number };
+  | { type: 'linear'; factor: number }
+  /**
+   * Phi-3's LongRoPE (transformers' _compute_longrope_parameters): frequency j is divided by
+   * shortFactor[j] while the sequence is at most originalMaxPositions long and by
+   * longFactor[j] once it is longer (every position then, cached ones included); cos and
+   * sin are multiplied by attentionFactor either way.
+   */
+  | { type: 'longrope'; shortFactor: number[]; longFactor: number[]; originalMaxPositions: number; attentionFactor: number };
 
 /** The families a config can dispatch to (model/config.ts); each has one file in families/. */
-export type FamilyId = 'llama' | 'mistral' | 'gpt2' | 'qwen2' | 'qwen3' | 'gemma2' | 'gemma3';
+export type FamilyId = 'llama' | 'mistral' | 'gpt2' | 'qwen2' | 'qwen3' | 'gemma2' | 'gemma3' | 'phi3';
 
 /**
  * How a family's block differs from the others, as data: the shared graph
@@ -50,6 +57,8 @@ export interface Traits {
   slidingWindow: (number | null)[];
   /** Rotary base of the sliding-window blocks when it differs from ropeTheta (Gemma 3's local base); null: ropeTheta. */
   ropeLocalTheta: number | null;
+  /** Rotary embeddings turn only the first rotaryDim dims of each head (partial_rotary_factor); null: all d_head. */
+  rotaryDim: number | null;
 }
 
 export interface ModelSpec {
@@ -118,6 +127,17 @@ export const paramName = {
   /** The bias beside a weight: 'blocks.0.attn.q_proj.weight' -> 'blocks.0.attn.q_proj.bias'. */
   bias: (weight: string) => weight.replace(/\.weight$/, '.bias'),
 } as const;
+
+/** The dims of each head that rotary embeddings turn (even; d_head unless partial). */
+export const rotaryDim = (spec: ModelSpec): number => spec.traits.rotaryDim ?? spec.dHead;
+
+/**
+ * Rows of the rotary cos/sin tables: one per position, plus, for LongRoPE, the short-factor
+ * rows of the positions before originalMaxPositions ahead of them (graph/rope.ts).
+ */
+export function ropeTableRows(spec: ModelSpec): number {
+  return spec.ropeScaling?.type === 'longrope' ? spec.ropeScaling.originalMaxPositions + spec.nCtx : spec.nCtx;
+}
 
 /** Every canonical parameter a spec needs, with its expected shape, in forward-pass order. */
 export function expectedParams(spec: ModelSpec): Map<string, number[]> {

@@ -6,7 +6,7 @@
  * costs in bytes, so a model's memory can be checked before anything is converted.
  */
 import { z } from 'zod';
-import { expectedParams, paramName, type ModelSpec } from './spec';
+import { expectedParams, paramName, ropeTableRows, rotaryDim, type ModelSpec } from './spec';
 
 export const WEIGHT_FORMATS = ['f32', 'int8', 'int4'] as const;
 export type WeightFormat = (typeof WEIGHT_FORMATS)[number];
@@ -67,8 +67,9 @@ export function weightFileBytes(spec: ModelSpec, options: WeightOptions): number
     else bytes += matrixBytes(shape[0], shape[1], options);
   }
   if (spec.tiedEmbeddings) bytes += matrixBytes(spec.dVocab, spec.dModel, options); // the head reads its own copy
-  const rotaryBases = spec.traits.ropeLocalTheta === null ? 1 : 2; // Gemma 3's local blocks have their own tables
-  const rotaryTables = spec.traits.positions === 'rotary' ? rotaryBases * 2 * spec.nCtx * (spec.dHead / 2) * 4 : 0;
+  // Gemma 3's local blocks have their own (unscaled) tables, one row per position.
+  const localRows = spec.traits.ropeLocalTheta === null ? 0 : spec.nCtx;
+  const rotaryTables = spec.traits.positions === 'rotary' ? 2 * (ropeTableRows(spec) + localRows) * (rotaryDim(spec) / 2) * 4 : 0;
   return bytes + rotaryTables;
 }
 

@@ -26,11 +26,19 @@ export function rowsOf(data: Float32Array, row: number, n: number, width: number
 }
 
 /**
+ * The sequence length past which LongRoPE (Phi-3) rotates every position by its long
+ * factors instead of its short ones (graph/forward.ts); null for other rotary kinds.
+ */
+const longropeSwitch = (spec: ModelSpec): number | null => (spec.ropeScaling?.type === 'longrope' ? spec.ropeScaling.originalMaxPositions : null);
+
+/**
  * Rows of one compiled plan advancing together over one KV cache. All rows are fed the
  * same number of tokens at the same positions, so one causal mask serves them all.
  */
 export class PlanBatch {
   private length = 0; // positions in the cache
+  /** LongRoPE only: the tokens of each row fed while the sequence is short, to recompute them when it grows long. */
+  private shortPrefix: number[][] = [];
 
   constructor(
     private readonly spec: ModelSpec,
@@ -41,6 +49,7 @@ export class PlanBatch {
 
   reset(): void {
     this.length = 0;
+    this.shortPrefix = [];
     void this.cache.reset(); // ordered before any later run by the worker's queue
   }
 
@@ -51,6 +60,15 @@ export class PlanBatch {
    */
   async feed(ids: number[][], promptLength: number, logitsAt: number[], fetches: string[]): Promise<{ logits: Float32Array[][]; outputs: TensorMap; run: RunPositions }> {
     const seq = ids[0].length;
+    const switchAt = longropeSwitch(this.spec);
+    if (switchAt !== null && this.length + seq <= switchAt) this.shortPrefix = ids.map((row, r) => [...(this.shortPrefix[r] ?? []), ...row]);
+    else if (switchAt !== null && this.length > 0 && this.length <= switchAt) {
+      // The cached keys were rotated by the short factors and this feed makes the sequence long:
+      // recompute it all from an empty cache, as transformers' Phi3ForCausalLM drops its cache here.
+      const prefix = this.shortPrefix;
+      this.reset();
+      return this.feed(ids.map((row, r) => [...prefix[r], ...row]), promptLength, logitsAt.map((at) => at + prefix[0].length), fetches);
+    }
     const run: RunPositions = { start: this.length, count: seq, promptLength };
     const { compiled } = this.lease;
     const positions = ids[0].map((_, i) => run.start + i);

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { EngineError } from '../errors';
 import { encodeModel } from '../graph/onnx-proto';
 import { buildForwardGraph } from '../graph/forward';
-import type { LensHead, TapSpec } from '../graph/taps';
+import { NO_TAPS, type LensHead, type TapSpec } from '../graph/taps';
+import type { ModelProtoData } from '../graph/onnx-proto';
 import type { WeightManifest } from '../graph/weights-file';
 import { hookName } from '../hooks/names';
 import { planStructureKey, type Plan } from '../hooks/plan';
@@ -98,16 +99,30 @@ export class PlanSessions {
   ) {}
 
   /** The compiled session for this plan's structure and lens heads, compiling it on first use. */
-  async acquire(plan: Plan, extraLenses: LensHead[] = []): Promise<Lease> {
+  acquire(plan: Plan, extraLenses: LensHead[] = []): Promise<Lease> {
     const key = JSON.stringify([planStructureKey(plan), extraLenses]);
+    return this.lease(key, () => {
+      const tapSpec = tapSpecFor(plan, extraLenses);
+      return { tapSpec, slots: tapSpec.schedule?.length ?? this.spec.nLayers, graph: buildForwardGraph(this.spec, this.manifest, tapSpec) };
+    });
+  }
+
+  /**
+   * Another graph over the same weight file (the neuron atlas, graph/atlas-graph.ts),
+   * compiled on first use of `key` and cached with the plan sessions. It reads no KV cache.
+   */
+  acquireGraph(key: string, build: (spec: ModelSpec, manifest: WeightManifest) => ModelProtoData): Promise<Lease> {
+    return this.lease(`graph:${key}`, () => ({ tapSpec: NO_TAPS, slots: 0, graph: build(this.spec, this.manifest) }));
+  }
+
+  private async lease(key: string, build: () => { tapSpec: TapSpec; slots: number; graph: ModelProtoData }): Promise<Lease> {
     let entry = this.entries.get(key);
     if (entry) {
       this.entries.delete(key); // re-insert: Map order is the least-recently-used order
     } else {
-      const tapSpec = tapSpecFor(plan, extraLenses);
+      const { tapSpec, slots, graph } = build();
       const graphPath = join(this.dir, `plan-${createHash('sha256').update(key).digest('hex').slice(0, 16)}.onnx`);
-      writeAtomically(graphPath, encodeModel(buildForwardGraph(this.spec, this.manifest, tapSpec)));
-      const slots = tapSpec.schedule?.length ?? this.spec.nLayers;
+      writeAtomically(graphPath, encodeModel(graph));
       const compiled = this.runtime.createSession(graphPath, this.executionProvider).then((session) => ({ session, tapSpec, slots }));
       entry = { compiled, graphBytes: statSync(graphPath).size, leases: 0, evicted: false };
     }

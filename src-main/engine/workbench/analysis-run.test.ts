@@ -100,6 +100,21 @@ describe('analyses in the workbench', () => {
     expect(record.labels['403']).toBe('▁Once');
   });
 
+  it('keeps an atlas layer, its search and the active neurons, with the text of every decoded token', async () => {
+    const input = { layer: 1, top: 3, search: '#380', text: 'Once upon a time', limit: 4 };
+    const { analysisId } = await workbench.analyse({ analysis: { kind: 'atlas', input } });
+    const end = await finished(analysisId);
+    expect(end.error?.message ?? null).toBeNull();
+    expect(eventsOf(analysisId)[0]).toMatchObject({ state: 'running', progress: { unit: 'neurons' } });
+    const record = analysisRecordSchema.parse(end.record) as Extract<AnalysisRecord, { kind: 'atlas' }>;
+    expect(record.request).toMatchObject({ layer: 1, top: 3, search: 380, ids: [1, 403, 407, 261, 378], limit: 4, finalNorm: true });
+    expect(record.result.table).toHaveLength(record.result.dMlp);
+    expect(record.result.search?.neurons).toHaveLength(4);
+    expect(record.result.active?.neurons).toHaveLength(4);
+    for (const id of record.result.table?.flatMap((entry) => [...entry.up.ids, ...(entry.gate?.ids ?? []), ...entry.down.ids]) ?? []) expect(record.labels[String(id)]).toBeDefined();
+    expect(record.labels['380']).toBeDefined();
+  });
+
   it('ends a cancelled analysis with a cancelled event, and a bad token with an error event', async () => {
     const { analysisId } = await workbench.analyse({ analysis: { kind: 'patching', input: { clean: 'Once upon a time', corrupted: 'Once upon a day', answer: '#268', wrong: '#266', site: 'z' } } });
     await workbench.cancelAnalysis({ analysisId });

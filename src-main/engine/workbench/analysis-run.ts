@@ -10,8 +10,9 @@ import { patchingSweep } from '../analysis/patching';
 import { findSubject, tokenFromText } from '../analysis/tokens';
 import { causalTrace } from '../analysis/tracing';
 import { attentionPatterns } from '../analysis/attention';
+import { neuronAtlas } from '../analysis/atlas';
 import type { AnalysisControl } from '../analysis/control';
-import { attentionInputSchema, lensInputSchema, patchInputSchema, tracingInputSchema, tracingRequestSchema, type AnalysisInput, type AnalysisRecord } from '../../../src-shared/analysis-schema';
+import { atlasInputSchema, atlasRequestSchema, attentionInputSchema, lensInputSchema, patchInputSchema, tracingInputSchema, tracingRequestSchema, type AnalysisInput, type AnalysisRecord } from '../../../src-shared/analysis-schema';
 import type { WorkbenchEvent } from './protocol';
 import { BackgroundRun, updateFields } from './background-run';
 
@@ -32,6 +33,23 @@ export async function runAnalysis(handle: ModelHandle, analysis: AnalysisInput, 
     const request = { ids: tokenizer.encode(input.text) };
     const result = await attentionPatterns(handle, request, control);
     return { kind: 'attention', id, createdAt, labels: labelsOf(request.ids), input, request, result };
+  }
+  if (analysis.kind === 'atlas') {
+    const input = atlasInputSchema.parse(analysis.input);
+    // Parsed so the record keeps every default the run used.
+    const request = atlasRequestSchema.parse({
+      layer: input.layer,
+      top: input.top,
+      finalNorm: input.finalNorm,
+      search: input.search === null ? null : tokenFromText(tokenizer, input.search, 'search'),
+      searchMatrix: input.searchMatrix,
+      ids: input.text === null ? null : tokenizer.encode(input.text),
+      limit: input.limit,
+    });
+    const result = await neuronAtlas(handle, request, control);
+    const neurons = [...(result.table ?? []), ...(result.search?.neurons ?? []), ...(result.active?.neurons ?? [])];
+    const decoded = neurons.flatMap((entry) => [entry.up.ids, entry.gate?.ids ?? [], entry.down.ids]);
+    return { kind: 'atlas', id, createdAt, labels: labelsOf(request.ids ?? [], request.search === null ? [] : [request.search], ...decoded), input, request, result };
   }
   if (analysis.kind === 'tracing') {
     const input = tracingInputSchema.parse(analysis.input);

@@ -45,3 +45,31 @@ export function updateFields<T>(update: RunUpdate<T>): { state: RunUpdate<T>['st
   if (update.state === 'done') return { state: 'done', progress: null, value: update.value, error: null };
   return { state: update.state, progress: null, value: null, error: update.error };
 }
+
+/** At most one background run of a kind: starting one cancels the one before it and waits for its end. */
+export class RunSlot<R extends { readonly id: string; readonly finished: Promise<void>; cancel(): void }> {
+  private current: R | null = null;
+
+  async replace(start: () => R): Promise<R> {
+    await this.stop();
+    const run = start();
+    this.current = run;
+    void run.finished.then(() => {
+      if (this.current === run) this.current = null;
+    });
+    return run;
+  }
+
+  /** Cancel the run with this id, if it is the one going (one that already ended has nothing to cancel). */
+  cancel(id: string): void {
+    if (this.current?.id === id) this.current.cancel();
+  }
+
+  /** Cancel the run going, if any, and resolve once it has reported its end. */
+  async stop(): Promise<void> {
+    const run = this.current;
+    if (!run) return;
+    run.cancel();
+    await run.finished;
+  }
+}

@@ -71,7 +71,8 @@ describe('vector library methods', () => {
     for (const entry of actAdd.entries) expect(entry.relativeNorm).toBeCloseTo((entry.norm * (last.relativeNorm as number)) / last.norm, 6);
     const fv = await workbench.functionVector({ prompts: ['hot: cold, big: small, up:', 'fast: slow, in:'], heads: [{ layer: 1, head: 2 }, { layer: 3, head: 0 }], layer: 2 });
     expect(fv.entries).toHaveLength(1);
-    expect(fv.entries[0]).toMatchObject({ hook: 'blocks.2.hook_resid_post', relativeNorm: null });
+    expect(fv.entries[0].hook).toBe('blocks.2.hook_resid_post');
+    expect(fv.entries[0].relativeNorm).toBeGreaterThan(0);
     expect(fv.entries[0].vector).toHaveLength(64);
     expect(fv.heads.map((head) => [head.layer, head.head])).toEqual([[1, 2], [3, 0]]);
     await expectEngineError(() => workbench.functionVector({ prompts: ['a'], heads: [] }), 'bad_argument', 'heads');

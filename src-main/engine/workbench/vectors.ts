@@ -118,7 +118,7 @@ export async function actAddForLibrary(model: ModelHandle, request: z.output<typ
 export async function functionVectorForLibrary(model: ModelHandle, request: z.input<typeof vectorRequestSchemas.functionVector>): Promise<{ entries: Entry[]; heads: { layer: number; head: number; norm: number }[]; forwardPasses: number }> {
   const result = await functionVector(model, request);
   return {
-    entries: [{ hook: result.hook, vector: Array.from(result.vector), norm: result.norm, relativeNorm: null }],
+    entries: [{ hook: result.hook, vector: Array.from(result.vector), norm: result.norm, relativeNorm: result.relativeNorm }],
     heads: result.heads.map(({ layer, head, norm }) => ({ layer, head, norm })),
     forwardPasses: result.forwardPasses,
   };

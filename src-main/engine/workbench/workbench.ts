@@ -30,7 +30,7 @@ import { ModelDownloads } from './download';
 import { ExperimentStore } from './experiment-store';
 import { GenerationRun } from './generation-run';
 import { AnalysisRun } from './analysis-run';
-import { BackgroundRun, updateFields } from './background-run';
+import { BackgroundRun, RunSlot, updateFields } from './background-run';
 import { writePatchExport } from '../analysis/export';
 import { compiledUsage, modelInfo } from './model-info';
 import {
@@ -90,8 +90,8 @@ export class Workbench implements WorkbenchApi {
   private state: EngineStatus['state'] = 'idle';
   private lastError: SerializedError | null = null;
   private run: GenerationRun | null = null;
-  private analysis: AnalysisRun | null = null;
-  private sweep: BackgroundRun<SweepAnswer> | null = null;
+  private readonly analyses = new RunSlot<AnalysisRun>();
+  private readonly sweeps = new RunSlot<BackgroundRun<SweepAnswer>>();
   private readonly defaultDir = defaultExperimentDir();
   /** Model changes and run starts, one after another (see exclusive). */
   private queue: Promise<unknown> = Promise.resolve();
@@ -213,8 +213,8 @@ export class Workbench implements WorkbenchApi {
   private changeModel<T>(change: () => Promise<T>): Promise<T> {
     return this.exclusive(async () => {
       await this.stopRun();
-      await this.stopAnalysis();
-      await stopBackground(this.sweep);
+      await this.analyses.stop();
+      await this.sweeps.stop();
       return change();
     });
   }
@@ -318,25 +318,22 @@ export class Workbench implements WorkbenchApi {
     const parsed = parse('sweepVector', request);
     return this.exclusive(async () => {
       const handle = this.model();
-      await stopBackground(this.sweep);
-      const run = new BackgroundRun<SweepAnswer>(
-        (control) => sweepVector(handle, parsed, control),
-        (sweepId, update) => {
-          const { value, ...fields } = updateFields(update);
-          this.emit({ type: 'sweep', sweepId, ...fields, answer: value });
-        },
+      const run = await this.sweeps.replace(
+        () =>
+          new BackgroundRun<SweepAnswer>(
+            (control) => sweepVector(handle, parsed, control),
+            (sweepId, update) => {
+              const { value, ...fields } = updateFields(update);
+              this.emit({ type: 'sweep', sweepId, ...fields, answer: value });
+            },
+          ),
       );
-      this.sweep = run;
-      void run.finished.then(() => {
-        if (this.sweep === run) this.sweep = null;
-      });
       return { sweepId: run.id };
     });
   }
 
   async cancelSweep(request: RequestOf<'cancelSweep'>): Promise<void> {
-    const { sweepId } = parse('cancelSweep', request);
-    if (this.sweep?.id === sweepId) this.sweep.cancel();
+    this.sweeps.cancel(parse('cancelSweep', request).sweepId);
   }
 
   async saeFeatures(request: RequestOf<'saeFeatures'>): Promise<{ sae: SaeSummary; tokens: TokenFeatures[] }> {
@@ -403,28 +400,18 @@ export class Workbench implements WorkbenchApi {
     const { analysis } = parse('analyse', request);
     return this.exclusive(async () => {
       const handle = this.model();
-      await this.stopAnalysis();
-      const run = new AnalysisRun(handle, analysis, (event) => this.emit(event));
-      this.analysis = run;
-      void run.finished.then(() => {
-        if (this.analysis === run) this.analysis = null;
-      });
+      const run = await this.analyses.replace(() => new AnalysisRun(handle, analysis, (event) => this.emit(event)));
       return { analysisId: run.analysisId };
     });
   }
 
   async cancelAnalysis(request: RequestOf<'cancelAnalysis'>): Promise<void> {
-    const { analysisId } = parse('cancelAnalysis', request);
-    if (this.analysis?.analysisId === analysisId) this.analysis.cancel();
+    this.analyses.cancel(parse('cancelAnalysis', request).analysisId);
   }
 
   async exportPatching(request: RequestOf<'exportPatching'>): Promise<{ path: string; format: 'csv' | 'safetensors' }> {
     const { path, result } = parse('exportPatching', request);
     return { path, format: writePatchExport(result, path) };
-  }
-
-  private async stopAnalysis(): Promise<void> {
-    await stopBackground(this.analysis);
   }
 
   private async stopRun(): Promise<void> {
@@ -499,13 +486,6 @@ function parse<M extends WorkbenchMethod>(method: M, request: unknown): ParamsOf
 }
 
 /** The hook's layout, or EngineError('bad_argument') that names the hook the caller gave. */
-/** Cancel a background run, if any, and resolve once it has reported its end. */
-async function stopBackground(run: { cancel(): void; finished: Promise<void> } | null): Promise<void> {
-  if (!run) return;
-  run.cancel();
-  await run.finished;
-}
-
 /** The variants a run generates: all, or the baseline and the one `only` names (the baseline alone if it is the one). */
 function runVariants(variants: Variant[], only: string | null): Variant[] {
   if (only === null) return variants;

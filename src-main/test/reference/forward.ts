@@ -4,10 +4,12 @@
  *
  * Written to be checked line by line against llama2.c's forward() and transformers'
  * modeling_llama.py (Llama), modeling_mistral.py and masking_utils.py (sliding window), modeling_gpt2.py (GPT-2: LayerNorm, learned
- * positions, biases, gelu_new, plain MLP), modeling_qwen2.py (q/k/v biases) and
+ * positions, biases, gelu_new, plain MLP), modeling_qwen2.py (q/k/v biases),
  * modeling_qwen3.py (per-head q/k RMSNorm before rotary), modeling_gemma2.py (scaled embedding,
  * (1 + w) gains folded in by the weight table, sandwich norms, soft caps, alternating
- * sliding-window blocks) and modeling_gemma3.py (q/k norms, a local rotary base), not to be fast: no KV cache
+ * sliding-window blocks), modeling_gemma3.py (q/k norms, a local rotary base),
+ * modeling_phi3.py and modeling_rope_utils.py (partial rotary, LongRoPE), and
+ * TransformerLens's hook points (norm hook_scale, attn_scores, unembed.hook_in), not to be fast: no KV cache
  * (every call recomputes every position), float64 arithmetic throughout, one position and
  * one head at a time. Weights come from a getter under the canonical names of spec.ts, in
  * Hugging Face layouts (linear weights [out_features, in_features], q/k in rotate-half
@@ -93,18 +95,20 @@ function perHeadRmsNorm(x: Float64Array, heads: number, dHead: number, weight: F
 }
 
 /**
- * HF apply_rotary_pos_emb on every head of x [heads * d_head]:
- * x * cos + rotate_half(x) * sin, where rotate_half(x) = cat(-x2, x1) over the two halves.
+ * HF apply_rotary_pos_emb on every head of x [heads * d_head]: on the first 2 * invFreq.length
+ * dims of each head (all of them unless the rotary is partial; the rest pass through, as
+ * Phi-3's q_rot / q_pass), x * cos + rotate_half(x) * sin with rotate_half(x) = cat(-x2, x1)
+ * over their two halves; cos and sin times `scale` (LongRoPE's attention factor).
  */
-function rotary(x: Float64Array, heads: number, dHead: number, pos: number, invFreq: Float64Array): Float64Array {
-  const half = dHead / 2;
-  const out = new Float64Array(x.length);
+function rotary(x: Float64Array, heads: number, dHead: number, pos: number, invFreq: Float64Array, scale: number): Float64Array {
+  const half = invFreq.length;
+  const out = Float64Array.from(x);
   for (let h = 0; h < heads; h++) {
     const base = h * dHead;
     for (let j = 0; j < half; j++) {
       const angle = pos * invFreq[j];
-      const cos = Math.cos(angle);
-      const sin = Math.sin(angle);
+      const cos = Math.cos(angle) * scale;
+      const sin = Math.sin(angle) * scale;
       const x1 = x[base + j];
       const x2 = x[base + j + half];
       out[base + j] = x1 * cos - x2 * sin;
@@ -154,15 +158,31 @@ export interface ReferenceOptions {
 }
 
 /**
+ * The rotary frequencies of a forward pass over `n` positions and the factor on cos and sin.
+ * LongRoPE as transformers' Phi-3 computes it (_compute_longrope_parameters, and
+ * longrope_frequency_update choosing by seq_len = max(position_ids) + 1, here n):
+ * 1 / (ext[j] * theta^(2j / dim)) over the rotary dims, ext the long factors when
+ * n > original_max_position_embeddings and the short ones otherwise. Other kinds: the engine's
+ * frequencies (rope.ts, checked against golden outputs).
+ */
+function referenceRope(spec: ModelSpec, n: number): { invFreq: Float64Array; scale: number } {
+  const scaling = spec.ropeScaling;
+  if (scaling?.type !== 'longrope') return { invFreq: ropeInverseFrequencies(spec), scale: 1 };
+  const dim = spec.traits.rotaryDim ?? spec.dHead;
+  const ext = n > scaling.originalMaxPositions ? scaling.longFactor : scaling.shortFactor;
+  return { invFreq: Float64Array.from({ length: dim / 2 }, (_, j) => 1 / (ext[j] * Math.pow(spec.ropeTheta, (2 * j) / dim))), scale: scaling.attentionFactor };
+}
+
+/**
  * Logits for `ids` (fed from position 0) at every position or only the last, plus the
  * residual stream after every block run at every position.
  */
 export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: readonly number[], options: ReferenceOptions = {}): ReferenceOutput {
   const { dModel, nLayers, nHeads, nKvHeads, dHead, dMlp, normEps, traits } = spec;
   const queriesPerKvHead = nHeads / nKvHeads;
-  const globalInvFreq = ropeInverseFrequencies(spec);
+  const globalRope = referenceRope(spec, ids.length);
   // Gemma 3's sliding-window blocks rotate with rope_local_base_freq (unscaled).
-  const localInvFreq = ropeInverseFrequencies(spec, true);
+  const localInvFreq = ropeInverseFrequencies(spec, 'local');
   const embed = weight(paramName.embed()); // [d_vocab, d_model]
   const at = (name: string, rows: Float64Array[]): Float64Array[] => options.hook?.(name, rows) ?? rows;
   const schedule = options.schedule ?? Array.from({ length: nLayers }, (_, layer) => layer);
@@ -198,9 +218,9 @@ export function referenceForward(spec: ModelSpec, weight: WeightGetter, ids: rea
     const qNormed = traits.qkNorm ? at(site('attn.q_norm.hook_normalized'), q.map((x) => perHeadRmsNorm(x, nHeads, dHead, weight(paramName.qNorm(layer)), normEps))) : q;
     const kNormed = traits.qkNorm ? at(site('attn.k_norm.hook_normalized'), k.map((x) => perHeadRmsNorm(x, nKvHeads, dHead, weight(paramName.kNorm(layer)), normEps))) : k;
     const rotaryPositions = traits.positions === 'rotary';
-    const invFreq = traits.slidingWindow[layer] !== null && traits.ropeLocalTheta !== null ? localInvFreq : globalInvFreq;
-    const qRot = rotaryPositions ? at(site('attn.hook_rot_q'), qNormed.map((x, pos) => rotary(x, nHeads, dHead, pos, invFreq))) : qNormed;
-    const kRot = rotaryPositions ? at(site('attn.hook_rot_k'), kNormed.map((x, pos) => rotary(x, nKvHeads, dHead, pos, invFreq))) : kNormed;
+    const { invFreq, scale: ropeScale } = traits.slidingWindow[layer] !== null && traits.ropeLocalTheta !== null ? { invFreq: localInvFreq, scale: 1 } : globalRope;
+    const qRot = rotaryPositions ? at(site('attn.hook_rot_q'), qNormed.map((x, pos) => rotary(x, nHeads, dHead, pos, invFreq, ropeScale))) : qNormed;
+    const kRot = rotaryPositions ? at(site('attn.hook_rot_k'), kNormed.map((x, pos) => rotary(x, nKvHeads, dHead, pos, invFreq, ropeScale))) : kNormed;
 
     const n = ids.length;
     // Causal: position pos attends to source positions firstVisible(pos)..pos; the scores of the others are -inf.

@@ -52,6 +52,16 @@ describe.each(fixtures)('function vectors on $name', ({ name, options }) => {
     }
     result.vector.forEach((value, i) => expect(value).toBeCloseTo(expected[i], 4));
     expect(result.norm).toBeCloseTo(Math.sqrt(dot(expected, expected)), 4);
+    // Compared with the residual stream where it is added: resid_post of block 1 at the last token.
+    const lastNorms = await Promise.all(
+      prompts.map(async (text) => {
+        const h = (await handle.run(handle.tokenizer.encode(text), { captures: [{ hook: result.hook, positions: 'last' }] })).captures[result.hook].data;
+        return Math.sqrt(dot(h, h));
+      }),
+    );
+    const residualNorm = lastNorms.reduce((sum, value) => sum + value, 0) / prompts.length;
+    expect(result.residualNorm).toBeCloseTo(residualNorm, 4);
+    expect(result.relativeNorm).toBeCloseTo(result.norm / residualNorm, 5);
   });
 
   it("every head of a layer, plus o_proj's bias if it has one, sums to hook_attn_out", async () => {

@@ -23,6 +23,7 @@ import { validatePlan, type Plan } from '../../hooks/plan';
 import { shapeCapture } from '../../plan/captures';
 import { chunks, requestError, throwIfCancelled, type AnalysisControl } from '../control';
 import { dot } from './pca';
+import { readActivations } from './readout';
 
 export const functionVectorRequestSchema = z.strictObject({
   prompts: z.array(z.string().min(1, 'must not be empty')).min(1, 'must hold at least one prompt').max(10_000),
@@ -37,6 +38,9 @@ export interface FunctionVectorResult {
   hook: string;
   vector: Float32Array;
   norm: number;
+  /** Mean L2 norm of the residual stream at `hook`, last token of each prompt (where it is added), and norm / it. */
+  residualNorm: number;
+  relativeNorm: number;
   /** Each head's mean output, in the order asked. */
   heads: { layer: number; head: number; output: Float32Array; norm: number }[];
   forwardPasses: number;
@@ -95,11 +99,15 @@ export async function functionVector(model: ModelHandle, input: FunctionVectorRe
     });
   }
   control.onProgress?.({ done: total, total, unit: 'forward passes' });
+  const hook = hookName.residPost(layer);
+  const clean = await readActivations(model, prompts, [hook], { readout: 'last', answerPosition: -1, batchSize }, { signal: control.signal });
   const vector = new Float32Array(dModel);
   const perHead = heads.map(({ layer: l, head }, h) => {
     const output = Float32Array.from(sums[h]);
     output.forEach((value, i) => (vector[i] += value));
     return { layer: l, head, output, norm: Math.sqrt(dot(output, output)) };
   });
-  return { hook: hookName.residPost(layer), vector, norm: Math.sqrt(dot(vector, vector)), heads: perHead, forwardPasses: total };
+  const norm = Math.sqrt(dot(vector, vector));
+  const residualNorm = clean.residualNorms[0];
+  return { hook, vector, norm, residualNorm, relativeNorm: residualNorm > 0 ? norm / residualNorm : 0, heads: perHead, forwardPasses: total + clean.forwardPasses };
 }

@@ -104,6 +104,7 @@ export function llamaLikeTraits(nLayers: number, dHead: number): Traits {
     finalSoftcap: null,
     slidingWindow: Array.from({ length: nLayers }, () => null),
     ropeLocalTheta: null,
+    rotaryDim: null,
   };
 }
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectEngineError } from '../../../test/expect-engine-error';
+import { writePhi3Tokenizer } from '../../../test/fixtures/phi3-tokenizer';
 import { sharedPath } from '../../../test/shared-paths';
 import { GEMMA2_CHAT_TEMPLATE, GEMMA3_CHAT_TEMPLATE } from '../../../test/fixtures/gemma-chat-templates';
 import { loadHfTokenizer } from './hf';
@@ -158,6 +159,19 @@ describe('chat templates', () => {
     expect(tokenizers.qwen3.applyChatTemplate([user], { addGenerationPrompt: true })).toBe(
       '<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n',
     );
+  });
+
+  it("renders Phi-3's template from its tokenizer_config.json (fixture), whose tokens encode as Phi-3's ids", () => {
+    const folder = tempFolder(null, {});
+    writePhi3Tokenizer(folder);
+    const phi3 = loadHfTokenizer(folder);
+    expect(phi3.applyChatTemplate([system, user], { addGenerationPrompt: true })).toBe('<|system|>\nYou are terse.<|end|>\n<|user|>\nHi there<|end|>\n<|assistant|>\n');
+    // Without a generation prompt the conversation ends with eos_token.
+    expect(phi3.applyChatTemplate([user, { role: 'assistant', content: 'Hello!' }])).toBe('<|user|>\nHi there<|end|>\n<|assistant|>\nHello!<|end|>\n<|endoftext|>');
+    // No BOS (add_bos_token false); <|user|>, <|end|> and <|assistant|> are single added tokens.
+    const ids = phi3.encode(phi3.applyChatTemplate([user], { addGenerationPrompt: true }));
+    expect(ids[0]).toBe(32010);
+    expect(ids.filter((id) => id >= 32000)).toEqual([32010, 32007, 32001]);
   });
 
   it("renders Gemma 2's and Gemma 3's templates from a tokenizer_config.json: user and model turns, Gemma 3 folding the system message in", async () => {

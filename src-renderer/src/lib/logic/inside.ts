@@ -9,15 +9,25 @@ export type LensRecord = Extract<AnalysisRecord, { kind: 'lens' }>;
 export type PatchingRecord = Extract<AnalysisRecord, { kind: 'patching' }>;
 export type TracingRecord = Extract<AnalysisRecord, { kind: 'tracing' }>;
 export type AttentionRecord = Extract<AnalysisRecord, { kind: 'attention' }>;
+export type AtlasRecord = Extract<AnalysisRecord, { kind: 'atlas' }>;
 
 /** One line naming what a saved analysis looked at, for the list of analyses. */
 export function recordSummary(record: AnalysisRecord): string {
   if (record.kind === 'lens' || record.kind === 'attention') return record.input.text;
   if (record.kind === 'tracing') return `${record.input.subject} in ${record.input.text}`;
+  if (record.kind === 'atlas') return atlasSummary(record);
   return `${record.input.clean} → ${record.input.corrupted}`;
 }
 
-export const RECORD_KIND_LABEL: Record<AnalysisRecord['kind'], string> = { lens: 'Lens', patching: 'Patching', tracing: 'Tracing', attention: 'Attention' };
+export const RECORD_KIND_LABEL: Record<AnalysisRecord['kind'], string> = { lens: 'Lens', patching: 'Patching', tracing: 'Tracing', attention: 'Attention', atlas: 'Atlas' };
+
+function atlasSummary(record: AtlasRecord): string {
+  const { input } = record;
+  const parts = [input.layer === null ? 'all layers' : `layer ${input.layer}`];
+  if (input.search !== null) parts.push(`search ${input.search}`);
+  if (input.text !== null) parts.push(`active on ${input.text}`);
+  return parts.join(', ');
+}
 
 /** The text of a token id the record names (its vocabulary entry), or #id. */
 export function tokenLabel(record: AnalysisRecord, id: number): string {
@@ -97,6 +107,22 @@ export function cellVariant(record: PatchingRecord, layer: number, column: numbe
 /** A head switched off (its z scaled to 0 at every position): the head ablation Compare offers. */
 export function headAblation(layer: number, head: number): CellVariant {
   return { name: `Ablate L${layer}H${head}`, intervention: { op: 'scale', hook: `blocks.${layer}.attn.hook_z`, indices: [head], values: [0], positions: 'all' }, origin: null };
+}
+
+/**
+ * A neuron clamped to `value` at every position (its mlp.hook_post, the input of
+ * down_proj), the intervention METHODS.md 5 validates a decoded neuron with.
+ */
+export function neuronClamp(layer: number, neuron: number, value: number): CellVariant {
+  return { name: `Clamp L${layer}N${neuron} = ${value}`, intervention: { op: 'set', hook: `blocks.${layer}.mlp.hook_post`, indices: [neuron], values: [value], positions: 'all' }, origin: null };
+}
+
+/** A decoded direction's top tokens as one line: "␣dog 12%, ␣cat 8%". */
+export function decodingText(record: AnalysisRecord, decoding: { ids: number[]; probs: number[] }, count = 5): string {
+  return decoding.ids
+    .slice(0, count)
+    .map((id, rank) => `${visibleToken(tokenLabel(record, id))} ${(decoding.probs[rank] * 100).toFixed(decoding.probs[rank] < 0.1 ? 1 : 0)}%`)
+    .join(', ');
 }
 
 /** "3/12 forward passes" for a progress label. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AnalysisRecord, WorkbenchEvent } from '../api/types';
-import { cellVariant, fixed, patchColumnLabels, type PatchingRecord } from '../logic/inside';
+import { cellVariant, decodingText, fixed, neuronClamp, patchColumnLabels, recordSummary, type AtlasRecord, type PatchingRecord } from '../logic/inside';
 import { fakeWorkbenchApi } from '../../test/fixtures';
 import { ExperimentDocument } from './document.svelte';
 import { InsideAnalyses } from './inside.svelte';
@@ -47,6 +47,28 @@ describe('inside: patching cells as interventions', () => {
     expect(patchColumnLabels(patching)).toEqual(['0 <s>', '1 ␣Lily', '2 ␣c']);
     expect(fixed(-0.0001, 2)).toBe('0.00');
     expect(fixed(-0.5, 2)).toBe('-0.50');
+  });
+});
+
+describe('inside: atlas neurons', () => {
+  const decoding = { ids: [380, 5], probs: [0.25, 0.0123], entropy: 3 };
+  const atlas: AtlasRecord = {
+    kind: 'atlas',
+    id: 'analysis-2',
+    createdAt: '2026-01-01T00:00:00Z',
+    labels: { '380': '▁dog', '5': 'x' },
+    input: { layer: 2, top: 2, finalNorm: true, search: '▁dog', searchMatrix: 'up', text: null, limit: 50 },
+    request: { layer: 2, top: 2, finalNorm: true, search: 380, searchMatrix: 'up', ids: null, limit: 50, chunkSize: 256 },
+    result: { layers: [2], dMlp: 1, matrices: ['up', 'down'], top: 2, finalNorm: true, table: [{ layer: 2, neuron: 0, up: decoding, gate: null, down: decoding }], search: null, active: null, decoded: 2, cached: 0, seconds: 1, neuronsPerSecond: 2, graphRuns: 2 },
+  };
+
+  it('clamps a neuron at mlp.hook_post, at every position, in a new variant', () => {
+    expect(neuronClamp(3, 17, 8)).toEqual({ name: 'Clamp L3N17 = 8', intervention: { op: 'set', hook: 'blocks.3.mlp.hook_post', indices: [17], values: [8], positions: 'all' }, origin: null });
+  });
+
+  it('shows a decoded direction as its top tokens with percentages, and names what the atlas looked at', () => {
+    expect(decodingText(atlas, decoding)).toBe('␣dog 25%, x 1.2%');
+    expect(recordSummary(atlas)).toBe('layer 2, search ▁dog');
   });
 });
 
