@@ -29,7 +29,7 @@
  * api.ts has no reason to offer), and it uses the test fixture that writes random models.
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -130,12 +130,12 @@ async function measureDecode(model: ModelHandle, work: Workload): Promise<ModelR
   }
 }
 
-/** The engine settings a run measures: intra-op threads, and the execution provider asked for. */
-interface EngineChoice { threads: number; ep: ExecutionProvider }
+/** The engine settings a run measures: intra-op threads, whether idle ones spin, and the execution provider asked for. */
+interface EngineChoice { threads: number; spinning: boolean; ep: ExecutionProvider }
 
 /** Load a model in its own engine and cache folder, run `use` on it, and close the engine. */
 async function withModel<T>(name: string, path: string, cacheDir: string, options: EngineChoice, weights: WeightOptions, use: (model: ModelHandle) => Promise<T>): Promise<T> {
-  const engine = Engine.create({ cacheDir, threads: options.threads, executionProvider: options.ep });
+  const engine = Engine.create({ cacheDir, threads: options.threads, spinning: options.spinning, executionProvider: options.ep });
   try {
     log(`${name}: loading${weights.format === 'f32' ? '' : ` (converting to ${weightOptionsLabel(weights)} on first load)`}`);
     const model = await engine.loadModel(path, { weights });
@@ -194,8 +194,9 @@ interface DecodeBandwidth {
 }
 
 interface Report {
-  machine: { cpu: string; logicalCores: number };
-  onnxruntime: { version: string; provider: string; intraOpThreads: number };
+  /** loadAverage: the 1-minute load average when the bench started and when it ended. */
+  machine: { cpu: string; logicalCores: number; loadAverage: { start: number; end: number } };
+  onnxruntime: { version: string; provider: string; intraOpThreads: number; spinning: boolean };
   /** The probe's runs bracketing the fp32 alternating rounds (formats section). */
   probe: ProbeResult | null;
   models: ModelResult[];
@@ -235,8 +236,11 @@ function formatReport(r: Report): string {
   const section = (lines: string[] | null): string[] => (lines ? ['', ...lines] : []);
   const d = r.decodeBandwidth;
   return [
-    `machine      ${r.machine.cpu}, ${r.machine.logicalCores} logical cores`,
-    `onnxruntime  onnxruntime-node ${r.onnxruntime.version}, provider ${r.onnxruntime.provider}, ${r.onnxruntime.intraOpThreads} intra-op threads`,
+    `machine      ${r.machine.cpu}, ${r.machine.logicalCores} logical cores, load average ${f(r.machine.loadAverage.start)} at the start, ${f(r.machine.loadAverage.end)} at the end`,
+    ...(Math.max(r.machine.loadAverage.start, r.machine.loadAverage.end) > r.machine.logicalCores
+      ? ['             other processes want more than the cores: timings are bound by each one\'s share of the CPU, not by memory, and even side-by-side ratios carry that noise']
+      : []),
+    `onnxruntime  onnxruntime-node ${r.onnxruntime.version}, provider ${r.onnxruntime.provider}, ${r.onnxruntime.intraOpThreads} intra-op threads, idle threads ${r.onnxruntime.spinning ? 'spin' : 'sleep'}`,
     ...section(
       r.models.length === 0
         ? null
@@ -323,14 +327,15 @@ const benchArgsSchema = z.object({
     .pipe(z.array(z.enum(SECTIONS, { message: `--only takes sections among ${SECTIONS.join(', ')}` })).min(1))
     .optional(),
   threads: z.coerce.number().int().positive({ message: '--threads must be a positive integer' }).optional(),
+  spinning: z.enum(['on', 'off'], { message: '--spinning must be on or off' }),
   ep: z.enum(EXECUTION_PROVIDERS, { message: `--ep must be one of ${EXECUTION_PROVIDERS.join(', ')}` }),
   'accuracy-level': z.coerce.number().pipe(z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3), z.literal(4)], { message: '--accuracy-level must be 0 to 4' })).optional(),
 });
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, analyses: { type: 'boolean', default: false }, only: { type: 'string' }, threads: { type: 'string' }, ep: { type: 'string', default: 'cpu' }, 'accuracy-level': { type: 'string' }, help: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, analyses: { type: 'boolean', default: false }, only: { type: 'string' }, threads: { type: 'string' }, spinning: { type: 'string', default: 'on' }, ep: { type: 'string', default: 'cpu' }, 'accuracy-level': { type: 'string' }, help: { type: 'boolean', default: false } } });
   if (values.help) {
-    process.stdout.write(`Usage: npm run bench -- [--json] [--only ${SECTIONS.join(',')}] [--analyses] [--threads N] [--ep ${EXECUTION_PROVIDERS.join('|')}] [--accuracy-level 0-4]   (default: every section, all logical cores, cpu, MatMulNBits accuracy level ${DEFAULT_ACCURACY_LEVEL})\n`);
+    process.stdout.write(`Usage: npm run bench -- [--json] [--only ${SECTIONS.join(',')}] [--analyses] [--threads N] [--spinning on|off] [--ep ${EXECUTION_PROVIDERS.join('|')}] [--accuracy-level 0-4]   (default: every section, all logical cores, spinning on as the engine's default, cpu, MatMulNBits accuracy level ${DEFAULT_ACCURACY_LEVEL})\n`);
     return 0;
   }
   const parsed = benchArgsSchema.safeParse(values);
@@ -338,11 +343,12 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`error: ${parsed.error.issues.map((i) => i.message).join('; ')}\n`);
     return 2;
   }
-  const choice: EngineChoice = { threads: parsed.data.threads ?? availableParallelism(), ep: parsed.data.ep };
+  const choice: EngineChoice = { threads: parsed.data.threads ?? availableParallelism(), spinning: parsed.data.spinning === 'on', ep: parsed.data.ep };
   const threads = choice.threads;
   const runs = new Set<Section>(parsed.data.only ?? SECTIONS);
 
   const started = performance.now();
+  const loadAtStart = loadavg()[0];
   const tmp = mkdtempSync(join(tmpdir(), 'tiller-bench-'));
   try {
     const models: ModelResult[] = [];
@@ -369,9 +375,9 @@ async function main(argv: string[]): Promise<number> {
     let bandwidth: DecodeBandwidth | null = null;
     let quantizedDecode: Report['quantizedDecode'] = [];
     if (runs.has('formats')) {
-      const prober = await BandwidthProbe.open(threads, tmp);
+      const prober = await BandwidthProbe.open(choice, tmp);
       try {
-        const alternating = await alternatingDecode(smolPath, smolCache, threads, [F32, ...quantizedFormats], prober, log);
+        const alternating = await alternatingDecode(smolPath, smolCache, choice, [F32, ...quantizedFormats], prober, log);
         const runsGBps = alternating.probeGBps.flat();
         probe = { op: prober.op, bytes: prober.bytes, runsGBps, bestGBps: Math.max(...runsGBps), medianGBps: median(runsGBps) };
         const [f32] = alternating.formats;
@@ -392,8 +398,8 @@ async function main(argv: string[]): Promise<number> {
     // The installed binding's version, read from its package.json: only engine/runtime imports onnxruntime-node.
     const ortPackage = z.object({ version: z.string() }).parse(JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')));
     const report: Report = {
-      machine: { cpu: cpus()[0]?.model ?? 'unknown', logicalCores: cpus().length },
-      onnxruntime: { version: ortPackage.version, provider, intraOpThreads: threads },
+      machine: { cpu: cpus()[0]?.model ?? 'unknown', logicalCores: cpus().length, loadAverage: { start: loadAtStart, end: loadavg()[0] } },
+      onnxruntime: { version: ortPackage.version, provider, intraOpThreads: threads, spinning: choice.spinning },
       probe,
       models,
       decodeBandwidth: bandwidth,

@@ -35,15 +35,15 @@ export class BandwidthProbe {
     private readonly session: Session,
   ) {}
 
-  /** Write the probe graph into `dir` and open it with `threads` intra-op threads. */
-  static async open(threads: number, dir: string): Promise<BandwidthProbe> {
+  /** Write the probe graph into `dir` and open it with the engine's intra-op threads and spinning. */
+  static async open(options: { threads: number; spinning: boolean }, dir: string): Promise<BandwidthProbe> {
     const g = new GraphBuilder('bandwidth-probe');
     const x = g.input('x', 'float32', [PROBE_ROWS, PROBE_COLS]);
     const columns = g.constant('int64', [1], [1], 'axes');
     g.output(g.op1('ReduceSum', [x, columns], { attrs: { keepdims: 0 }, output: 'row_sums' }), 'float32', [PROBE_ROWS]);
     const path = join(dir, 'probe.onnx');
     writeFileSync(path, encodeModel(g.toModel()));
-    const runtime = new Runtime({ threads });
+    const runtime = new Runtime(options);
     try {
       return new BandwidthProbe(runtime, await runtime.createSession(path));
     } catch (error) {

@@ -47,8 +47,8 @@ async function decodeRound(model: ModelHandle): Promise<number[]> {
   }
 }
 
-export async function alternatingDecode(path: string, cacheDir: string, threads: number, formats: WeightOptions[], probe: BandwidthProbe, log: (line: string) => void): Promise<AlternatingDecode> {
-  const engine = Engine.create({ cacheDir, threads });
+export async function alternatingDecode(path: string, cacheDir: string, options: { threads: number; spinning: boolean }, formats: WeightOptions[], probe: BandwidthProbe, log: (line: string) => void): Promise<AlternatingDecode> {
+  const engine = Engine.create({ cacheDir, threads: options.threads, spinning: options.spinning });
   try {
     const models: ModelHandle[] = [];
     for (const weights of formats) {
