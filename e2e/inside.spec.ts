@@ -52,6 +52,19 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
   expect(await variantNames(page)).toContain('Patch resid_pre L2 pos 5');
 
+  // Prompts of different lengths, their positions paired from the last token: a cell whose positions differ has no Compare patch.
+  await page.getByRole('tab', { name: 'Inside' }).click();
+  await page.getByRole('radio', { name: 'Activation patching' }).check();
+  await page.getByLabel('Clean prompt').fill('Lily had a cat');
+  await page.getByLabel('Corrupted prompt').fill('Lily had a big dog');
+  await page.getByLabel('Answer', { exact: true }).fill('#268');
+  await page.getByLabel('Wrong answer').fill('#266');
+  await page.getByLabel('Pair positions').selectOption('end');
+  await page.getByRole('button', { name: 'Run' }).click();
+  await expect(page.getByText(/30 patches in 3 forward passes/)).toBeVisible();
+  await heatmap.getByRole('button', { name: /^layer 1, 5 at: normalised effect/ }).click();
+  await expect(page.getByRole('button', { name: 'Patch this cell in a new Compare variant' })).toBeDisabled();
+
   // Causal tracing: noise "big dog", restore each block output; the last block at the last position gives the clean answer back.
   await page.getByRole('tab', { name: 'Inside' }).click();
   await page.getByRole('radio', { name: 'Causal tracing' }).check();

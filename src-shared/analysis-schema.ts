@@ -62,6 +62,12 @@ export type PatchSite = (typeof PATCH_SITES)[number];
 export const PATCH_METRICS = ['logit_diff', 'prob', 'kl'] as const;
 export type PatchMetric = (typeof PATCH_METRICS)[number];
 
+const PATCH_ALIGNMENT = z.union([
+  z.enum(['start', 'end']),
+  z.array(z.tuple([z.int().min(0), z.int().min(0)])).min(1, 'must pair at least one position').max(MAX_TOKENS),
+]);
+export type PatchAlignment = z.output<typeof PATCH_ALIGNMENT>;
+
 export const patchRequestSchema = z.strictObject({
   clean: tokenIds,
   corrupted: tokenIds,
@@ -75,6 +81,13 @@ export const patchRequestSchema = z.strictObject({
   positions: z.enum(['each', 'all']).default('each'),
   /** Cells per forward pass. */
   batchSize: z.int().min(1).max(1024).default(32),
+  /**
+   * Which clean position is patched with which corrupted one: null pairs them one to one
+   * (prompts of equal length); 'start' pairs them from the first token, 'end' from the
+   * last; or explicit [clean, corrupted] pairs, increasing in both. Positions without a
+   * pair are never patched.
+   */
+  alignment: PATCH_ALIGNMENT.nullable().default(null),
 });
 export type PatchRequest = z.output<typeof patchRequestSchema>;
 export type PatchRequestInput = z.input<typeof patchRequestSchema>;
@@ -263,6 +276,8 @@ export const patchInputSchema = z.strictObject({
   direction: z.enum(['denoising', 'noising']).default('denoising'),
   metric: z.enum(PATCH_METRICS).default('logit_diff'),
   positions: z.enum(['each', 'all']).default('each'),
+  /** Prompts of different token lengths: pair their positions from the start or from the end. */
+  alignment: z.enum(['start', 'end']).nullable().default(null),
 });
 export const tracingInputSchema = z.strictObject({
   text: z.string().min(1, 'must not be empty').max(100_000),

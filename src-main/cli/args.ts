@@ -88,6 +88,8 @@ lens
 
 patch
   --clean TEXT --corrupted TEXT   prompts of equal token length (or --clean-ids / --corrupted-ids 1,2,3)
+  --align A               prompts of different lengths: pair positions from the start, from the end,
+                          or as clean:corrupted pairs (e.g. 0:0,4:5); unpaired positions are not patched
   --answer TOKEN --wrong TOKEN    the clean run's answer and the corrupted run's (text of one token, or #id)
   --hook NAME             resid_pre (default) | resid_mid | resid_post | attn_out | mlp_out | z (per head)
   --direction D           denoising (default: restore clean activations in the corrupted run) | noising
@@ -321,6 +323,7 @@ const FLAGS = {
   matrix: { type: 'string' },
   limit: { type: 'string' },
   'chunk-size': { type: 'string' },
+  align: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

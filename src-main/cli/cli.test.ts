@@ -321,6 +321,14 @@ describe('cli: look inside', () => {
     expect(multi.stderr).toContain('--answer " dog" is not one token');
     const lengths = await cli('patch', '--model', model, '--clean-ids', clean, '--corrupted-ids', '1,403', '--answer', '#268', '--wrong', '#266');
     expect(lengths.stderr).toContain('corrupted: has 2 tokens and clean has 10');
+    // Paired from the end: the clean prompt's last two positions with the corrupted prompt's two.
+    const aligned = await cli('patch', '--model', model, '--clean-ids', clean, '--corrupted-ids', '1,403', '--answer', '#268', '--wrong', '#266', '--align', 'end', '--json');
+    expect(aligned.code).toBe(0);
+    expect(JSON.parse(aligned.stdout)).toMatchObject({ column_kind: 'position', columns: [8, 9] });
+    const pairs = await cli('patch', '--model', model, '--clean-ids', clean, '--corrupted-ids', '1,403', '--answer', '#268', '--wrong', '#266', '--align', '0:0, 9:1', '--json');
+    expect(JSON.parse(pairs.stdout)).toMatchObject({ columns: [0, 9] });
+    const bad = await cli('patch', '--model', model, '--clean-ids', clean, '--corrupted-ids', '1,403', '--answer', '#268', '--wrong', '#266', '--align', 'middle');
+    expect([bad.code, bad.stderr.split('\n')[0]]).toEqual([2, 'error: --align: expected start, end, or clean:corrupted position pairs, e.g. 0:0,3:4']);
   });
 });
 

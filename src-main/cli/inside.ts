@@ -3,7 +3,7 @@
  * a readable table, or with --json one object (snake_case keys, like every command).
  */
 import { z } from 'zod';
-import { causalTrace, findSubject, LENS_SITES, logitLens, PATCH_METRICS, PATCH_SITES, patchingSweep, TRACE_KINDS, tokenFromText, writePatchExport, type ModelHandle } from '../engine/api';
+import { causalTrace, findSubject, LENS_SITES, logitLens, PATCH_METRICS, PATCH_SITES, patchingSweep, TRACE_KINDS, tokenFromText, writePatchExport, type ModelHandle, type PatchAlignment } from '../engine/api';
 import { intList, modelOptions, numberFlag } from './args';
 import { cancelOnSigint, progressLine, validate, withModel } from './common';
 
@@ -33,6 +33,10 @@ const patchArgsSchema = z
     metric: z.enum(PATCH_METRICS).default('logit_diff'),
     positions: z.enum(['each', 'all']).default('each'),
     batchSize: numberFlag('batch-size').pipe(z.int().min(1).max(1024)).optional(),
+    align: z
+      .union([z.enum(['start', 'end']), z.string().regex(/^\s*\d+:\d+(\s*,\s*\d+:\d+)*\s*$/, 'expected start, end, or clean:corrupted position pairs, e.g. 0:0,3:4')])
+      .transform((text): PatchAlignment => (text === 'start' || text === 'end' ? text : text.split(',').map((pair) => pair.split(':').map((x) => Number(x.trim())) as [number, number])))
+      .optional(),
     out: z.string().optional(),
     json: z.boolean().default(false),
   })
@@ -104,7 +108,7 @@ export async function patchCommand(flags: Record<string, unknown>): Promise<void
     const corrupted = args.corruptedIds ?? model.tokenizer.encode(args.corrupted ?? '');
     const answer = tokenFromText(model.tokenizer, args.answer, '--answer');
     const wrong = tokenFromText(model.tokenizer, args.wrong, '--wrong');
-    const request = { clean, corrupted, answer, wrong, site: args.hook, direction: args.direction, metric: args.metric, positions: args.positions, batchSize: args.batchSize };
+    const request = { clean, corrupted, answer, wrong, site: args.hook, direction: args.direction, metric: args.metric, positions: args.positions, batchSize: args.batchSize, alignment: args.align ?? null };
     const result = await patchingSweep(model, request, { signal: cancelOnSigint(), onProgress: progressLine('patch') });
     for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
     process.stderr.write(`[${model.provider}] ${result.cells} patches in ${result.forwardPasses} forward passes\n`);

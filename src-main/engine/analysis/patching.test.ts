@@ -1,8 +1,9 @@
 /**
  * Patching sweeps against what patching must give by construction: nothing when the two
  * prompts are the same, full recovery when a whole layer-0 input or the last residual is
- * restored; per-head cells equal to the same patch run alone through a plan; and batching
- * that changes the number of passes, never the numbers.
+ * restored; per-head cells equal to the same patch run alone through a plan; prompts of
+ * different lengths patched at their paired positions; and batching that changes the
+ * number of passes, never the numbers.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useRandomModel } from '../../test/fixtures/random-engine';
@@ -81,6 +82,37 @@ describe('activation patching sweep', () => {
     batched.value.flat().forEach((value, i) => expect(value).toBeCloseTo(single.value.flat()[i], 5));
   });
 
+  it('pairs the positions of prompts of different lengths: a cell is the same patch, at its paired position, run alone', async () => {
+    const longer = [corrupted[0], 300, ...corrupted.slice(1)]; // one token more, after the first
+    const result = await patchingSweep(loaded.handle, { clean, corrupted: longer, answer: ANSWER, wrong: WRONG, alignment: 'end', batchSize: 7 });
+    expect(result.columns).toEqual(clean.map((_, p) => p)); // every clean position has a pair, one later in the longer prompt
+    expect(result.forwardPasses).toBe(2 + Math.ceil(result.cells / 7)); // the baselines take a pass each
+    const [layer, cleanPosition] = [1, 3];
+    const hook = hookName.residPre(layer);
+    const cleanRows = (await loaded.handle.run(clean, { captures: [{ hook, positions: 'all' }] })).captures[hook].data;
+    const row = Array.from(cleanRows.subarray(cleanPosition * 64, (cleanPosition + 1) * 64));
+    const { logits } = await loaded.handle.run(longer, { interventions: [{ op: 'patch', hook, positions: [cleanPosition + 1], source: { values: [row] } }] });
+    const last = logits[logits.length - 1];
+    expect(result.value[layer][result.columns.indexOf(cleanPosition)]).toBeCloseTo(last[ANSWER] - last[WRONG], 4);
+    // Explicit pairs: the same cell, asked for alone.
+    const one = await patchingSweep(loaded.handle, { clean, corrupted: longer, answer: ANSWER, wrong: WRONG, alignment: [[cleanPosition, cleanPosition + 1]] });
+    expect(one.columns).toEqual([cleanPosition]);
+    expect(one.value[layer][0]).toBeCloseTo(result.value[layer][result.columns.indexOf(cleanPosition)], 5);
+  });
+
+  it('gives prompts of one length the same cells with a start alignment as without one', async () => {
+    const plain = await patchingSweep(loaded.handle, { clean, corrupted, answer: ANSWER, wrong: WRONG, direction: 'noising' });
+    const aligned = await patchingSweep(loaded.handle, { clean, corrupted, answer: ANSWER, wrong: WRONG, direction: 'noising', alignment: 'start' });
+    expect(aligned.value).toEqual(plain.value);
+    expect(aligned.forwardPasses).toBe(plain.forwardPasses);
+  });
+
+  it('names a bad alignment', async () => {
+    const longer = [...corrupted, 300];
+    await expectEngineError(() => patchingSweep(loaded.handle, { clean, corrupted: longer, answer: ANSWER, wrong: WRONG, alignment: [[2, 2], [1, 3]] }), 'bad_argument', 'alignment.1: pairs must increase in both positions');
+    await expectEngineError(() => patchingSweep(loaded.handle, { clean, corrupted: longer, answer: ANSWER, wrong: WRONG, alignment: [[0, 99]] }), 'bad_argument', 'alignment.0: corrupted position 99 is past');
+  });
+
   it('reports progress, stops when cancelled, and names a bad request', async () => {
     const abort = new AbortController();
     const seen: number[] = [];
@@ -90,7 +122,7 @@ describe('activation patching sweep', () => {
       'patching sweep cancelled',
     );
     expect(seen).toEqual([1, 2]);
-    await expectEngineError(() => patchingSweep(loaded.handle, { clean, corrupted: clean.slice(1), answer: ANSWER, wrong: WRONG }), 'bad_argument', 'corrupted: has', 'equal token length');
+    await expectEngineError(() => patchingSweep(loaded.handle, { clean, corrupted: clean.slice(1), answer: ANSWER, wrong: WRONG }), 'bad_argument', 'corrupted: has', 'equal token length, or an alignment');
     await expectEngineError(() => patchingSweep(loaded.handle, { clean, corrupted, answer: ANSWER, wrong: 10 ** 7 }), 'bad_argument', 'wrong: token 10000000');
   });
 });

@@ -1,6 +1,6 @@
 /**
- * Activation patching sweeps (METHODS.md 6.2). Two prompts of one length, clean and
- * corrupted, and two answer tokens. Denoising runs the corrupted prompt and restores one
+ * Activation patching sweeps (METHODS.md 6.2). Two prompts, clean and corrupted, of one
+ * length or with their positions paired (alignment.ts), and two answer tokens. Denoising runs the corrupted prompt and restores one
  * site from the clean run (is the activation sufficient?); noising runs the clean prompt
  * and writes in the corrupted activation (is it necessary?).
  *
@@ -28,6 +28,7 @@ import type { PatchRows, RowPlan } from '../plan/feeds';
 import { chunks, requestError, throwIfCancelled, type AnalysisControl } from './control';
 import { klDivergence, logitStats, logProbs } from './distribution';
 import { SITE_HOOK } from './sites';
+import { alignPositions } from './alignment';
 import { patchRequestSchema, type PatchRequestInput, type PatchResult, type RunSummary } from '../../../src-shared/analysis-schema';
 
 /** Below this |M_c - M_r| the runs do not differ and the normalised effect is 0. */
@@ -44,25 +45,33 @@ export async function patchingSweep(model: ModelHandle, input: PatchRequestInput
   const request = parsed.data;
   const { spec } = model;
   const { clean, corrupted, answer, wrong, site } = request;
-  if (clean.length !== corrupted.length) {
-    throw requestError('patch', [{ path: ['corrupted'], message: `has ${corrupted.length} tokens and clean has ${clean.length}: patching aligns positions one to one, so give prompts of equal token length` }]);
-  }
+  const pairs = alignPositions(clean.length, corrupted.length, request.alignment);
   for (const [name, id] of [['answer', answer], ['wrong', wrong]] as const) {
     if (id >= spec.dVocab) throw requestError('patch', [{ path: [name], message: `token ${id} is outside the vocabulary (0..${spec.dVocab - 1})` }]);
   }
   const perHead = site === 'z';
   const positionMode = perHead ? 'all' : request.positions;
-  const length = clean.length;
+  const denoising = request.direction === 'denoising';
+  // Pairs as (base run position, source run position): denoising runs the corrupted prompt and reads the clean one.
+  const sourceOfBase = new Map(pairs.map(([c, r]) => (denoising ? [r, c] : [c, r])));
   const layers = Array.from({ length: spec.nLayers }, (_, layer) => layer);
-  const columns = perHead ? Array.from({ length: spec.nHeads }, (_, head) => head) : positionMode === 'each' ? clean.map((_, p) => p) : [0];
+  // A position column is named by its source position (the prompt whose activation goes in).
+  const columns = perHead ? Array.from({ length: spec.nHeads }, (_, head) => head) : positionMode === 'each' ? pairs.map(([c, r]) => (denoising ? c : r)) : [0];
+  const baseOfColumn = new Map(pairs.map(([c, r]) => (denoising ? [c, r] : [r, c])));
   const hooks = layers.map((layer) => SITE_HOOK[site](layer));
 
-  // Baselines: both prompts in one pass of two rows, capturing the site at every layer.
+  // Baselines, capturing the site at every layer: both prompts as two rows of one pass, or a pass each when their lengths differ.
   throwIfCancelled(control.signal, 'patching sweep');
   const capturePlan = validatePlan(spec, { captures: hooks.map((hook) => ({ hook, positions: 'all' })) });
-  const baseline = await model.runRows(capturePlan, [{ plan: capturePlan, patches: new Map() }, { plan: capturePlan, patches: new Map() }], [clean, corrupted]);
-  const activations = (row: number, hook: string): Float32Array => shapeCapture(spec, hook, baseline.outputs[graphOutput.capture(hook)], row, 'all', baseline.run).data;
-  const [cleanLogits, corruptedLogits] = [baseline.logits[0][0], baseline.logits[1][0]];
+  const row = { plan: capturePlan, patches: new Map() };
+  const baselines = clean.length === corrupted.length ? [await model.runRows(capturePlan, [row, row], [clean, corrupted])] : [await model.runRows(capturePlan, [row], [clean]), await model.runRows(capturePlan, [row], [corrupted])];
+  const runOf = (prompt: number) => (baselines.length === 1 ? { result: baselines[0], row: prompt } : { result: baselines[prompt], row: 0 });
+  /** [positions x width] of prompt 0 (clean) or 1 (corrupted) at a hook. */
+  const activations = (prompt: number, hook: string): Float32Array => {
+    const { result, row: at } = runOf(prompt);
+    return shapeCapture(spec, hook, result.outputs[graphOutput.capture(hook)], at, 'all', result.run).data;
+  };
+  const [cleanLogits, corruptedLogits] = [runOf(0), runOf(1)].map(({ result, row: at }) => result.logits[at][0]);
   const cleanLogProbs = logProbs(cleanLogits);
   const measure = (logits: Float32Array): { m: number; summary: RunSummary } => {
     const stats = logitStats(logits);
@@ -78,35 +87,42 @@ export async function patchingSweep(model: ModelHandle, input: PatchRequestInput
   if (!Number.isFinite(denominator)) throw new EngineError('runtime_error', `patching: the baseline ${request.metric} is not finite (clean ${cleanRun.summary.value}, corrupted ${corruptedRun.summary.value})`);
   const warnings: string[] = [];
   if (Math.abs(denominator) < SAME_RUNS) warnings.push(`the clean and corrupted runs give the same ${request.metric} (${cleanRun.summary.value}), so there is nothing to restore: every normalised effect is 0`);
-  const denoising = request.direction === 'denoising';
   const [baseRow, sourceRow] = denoising ? [1, 0] : [0, 1];
   const baseIds = denoising ? corrupted : clean;
   const baseM = denoising ? corruptedRun.m : cleanRun.m;
 
   // The sweep plan: a values-patch at each layer's hook; rows switch one on at a time.
-  const width = (hook: string): number => activations(0, hook).length / length;
+  const width = (hook: string): number => activations(0, hook).length / clean.length;
   const sweepPlan: Plan = validatePlan(spec, {
     interventions: hooks.map((hook) => ({ op: 'patch', hook, positions: 'all', source: { values: [new Array<number>(width(hook)).fill(0)] } })),
   });
   const rowFor = ({ layer, column }: Cell): RowPlan => {
     const hook = hooks[layer];
     const source = activations(sourceRow, hook);
-    const w = source.length / length;
+    const w = width(hook);
     const rowAt = (p: number): Float32Array => source.subarray(p * w, (p + 1) * w);
+    // Base position p takes the source activation at its paired position; unpaired positions are left alone.
+    const paired = (p: number): Float32Array | null => {
+      const from = sourceOfBase.get(p);
+      return from === undefined ? null : rowAt(from);
+    };
     let patch: PatchRows;
     if (perHead) {
       // The base run's z with one head's slice from the source run: the other heads stay as they are.
       const base = activations(baseRow, hook);
       const from = column * spec.dHead;
       patch = (p) => {
+        const source = paired(p);
+        if (!source) return null;
         const row = base.slice(p * w, (p + 1) * w);
-        row.set(rowAt(p).subarray(from, from + spec.dHead), from);
+        row.set(source.subarray(from, from + spec.dHead), from);
         return row;
       };
     } else if (positionMode === 'each') {
-      patch = (p) => (p === column ? rowAt(p) : null);
+      const at = baseOfColumn.get(column);
+      patch = (p) => (p === at ? paired(p) : null);
     } else {
-      patch = rowAt;
+      patch = paired;
     }
     return { plan: sweepPlan, active: new Set([layer]), patches: new Map([[layer, patch]]) };
   };
@@ -135,7 +151,7 @@ export async function patchingSweep(model: ModelHandle, input: PatchRequestInput
     value,
     clean: cleanRun.summary,
     corrupted: corruptedRun.summary,
-    forwardPasses: 1 + passes.length,
+    forwardPasses: baselines.length + passes.length,
     cells: cells.length,
     warnings,
   };

@@ -77,6 +77,7 @@ export async function runAnalysis(handle: ModelHandle, analysis: AnalysisInput, 
     direction: input.direction,
     metric: input.metric,
     positions: input.positions,
+    alignment: input.alignment,
   };
   const result = await patchingSweep(handle, request, control);
   return { kind: 'patching', id, createdAt, labels: labelsOf(request.clean, request.corrupted, [request.answer, request.wrong]), input, request: result.request, result };

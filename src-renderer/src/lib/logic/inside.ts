@@ -88,20 +88,43 @@ export interface CellVariant {
  * denoising, the corrupted one when noising) at that layer and position; a head cell
  * ablates the head (its z scaled to 0), the intervention Compare offers per head.
  */
-export function cellVariant(record: PatchingRecord, layer: number, column: number): CellVariant {
+export function cellVariant(record: PatchingRecord, layer: number, column: number): CellVariant | null {
   const { request, result, input } = record;
   const hook = `blocks.${layer}.${HOOK_OF[request.site]}`;
   if (result.columnKind === 'head') return headAblation(layer, column);
   const denoising = request.direction === 'denoising';
   const ids = denoising ? request.clean : request.corrupted;
   const text = denoising ? input.clean : input.corrupted;
-  const positions = result.columnKind === 'all_positions' ? 'all' : [column];
+  // A Compare patch writes the source's activation at p into position p: only cells whose paired positions are equal say that.
+  const pairs = sourceBasePairs(record);
+  const same = pairs.filter(([source, base]) => source === base).map(([source]) => source);
+  let positions: number[] | 'all';
+  if (result.columnKind === 'all_positions') {
+    if (same.length !== pairs.length) return null;
+    positions = request.clean.length === request.corrupted.length ? 'all' : same;
+  } else {
+    if (!same.includes(column)) return null;
+    positions = [column];
+  }
   const where = result.columnKind === 'all_positions' ? 'all positions' : `pos ${column}`;
   return {
     name: `Patch ${request.site} L${layer} ${where}`,
     intervention: { op: 'patch', hook, positions, source: { prompt_ids: ids } },
     origin: { kind: 'patch-source', text },
   };
+}
+
+/** The sweep's position pairs as [source position, base position] (engine/analysis/alignment.ts). */
+function sourceBasePairs(record: PatchingRecord): [number, number][] {
+  const { clean, corrupted, alignment, direction } = record.request;
+  const shared = Math.min(clean.length, corrupted.length);
+  const pairs: [number, number][] =
+    alignment === null || alignment === 'start'
+      ? Array.from({ length: shared }, (_, p) => [p, p])
+      : alignment === 'end'
+        ? Array.from({ length: shared }, (_, k) => [clean.length - shared + k, corrupted.length - shared + k])
+        : alignment;
+  return direction === 'denoising' ? pairs : pairs.map(([c, r]) => [r, c]);
 }
 
 /** A head switched off (its z scaled to 0 at every position): the head ablation Compare offers. */

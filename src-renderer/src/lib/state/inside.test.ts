@@ -11,10 +11,10 @@ const patching: PatchingRecord = {
   id: 'analysis-1',
   createdAt: '2026-01-01T00:00:00Z',
   labels: { '1': '<s>', '317': '▁Lily', '280': '▁c', '400': '▁do' },
-  input: { clean: 'Lily c', corrupted: 'Lily do', answer: '#5', wrong: '#6', site: 'resid_pre', direction: 'denoising', metric: 'logit_diff', positions: 'each' },
-  request: { clean: [1, 317, 280], corrupted: [1, 317, 400], answer: 5, wrong: 6, site: 'resid_pre', direction: 'denoising', metric: 'logit_diff', positions: 'each', batchSize: 32 },
+  input: { clean: 'Lily c', corrupted: 'Lily do', answer: '#5', wrong: '#6', site: 'resid_pre', direction: 'denoising', metric: 'logit_diff', positions: 'each', alignment: null },
+  request: { clean: [1, 317, 280], corrupted: [1, 317, 400], answer: 5, wrong: 6, site: 'resid_pre', direction: 'denoising', metric: 'logit_diff', positions: 'each', batchSize: 32, alignment: null },
   result: {
-    request: { clean: [1, 317, 280], corrupted: [1, 317, 400], answer: 5, wrong: 6, site: 'resid_pre', direction: 'denoising', metric: 'logit_diff', positions: 'each', batchSize: 32 },
+    request: { clean: [1, 317, 280], corrupted: [1, 317, 400], answer: 5, wrong: 6, site: 'resid_pre', direction: 'denoising', metric: 'logit_diff', positions: 'each', batchSize: 32, alignment: null },
     layers: [0, 1],
     columnKind: 'position',
     columns: [0, 1, 2],
@@ -30,7 +30,7 @@ const patching: PatchingRecord = {
 
 describe('inside: patching cells as interventions', () => {
   it('patches the clean activation at the cell (denoising), naming the source prompt', () => {
-    const cell = cellVariant(patching, 1, 2);
+    const cell = cellVariant(patching, 1, 2)!;
     expect(cell.name).toBe('Patch resid_pre L1 pos 2');
     expect(cell.intervention).toEqual({ op: 'patch', hook: 'blocks.1.hook_resid_pre', positions: [2], source: { prompt_ids: [1, 317, 280] } });
     expect(cell.origin).toEqual({ kind: 'patch-source', text: 'Lily c' });
@@ -38,9 +38,19 @@ describe('inside: patching cells as interventions', () => {
 
   it('takes the corrupted run when noising, and ablates a head for a head cell', () => {
     const noising = { ...patching, request: { ...patching.request, direction: 'noising' as const } };
-    expect(cellVariant(noising, 0, 1).intervention).toMatchObject({ source: { prompt_ids: [1, 317, 400] } });
+    expect(cellVariant(noising, 0, 1)?.intervention).toMatchObject({ source: { prompt_ids: [1, 317, 400] } });
     const heads = { ...patching, request: { ...patching.request, site: 'z' as const }, result: { ...patching.result, columnKind: 'head' as const } };
     expect(cellVariant(heads, 1, 2)).toEqual({ name: 'Ablate L1H2', intervention: { op: 'scale', hook: 'blocks.1.attn.hook_z', indices: [2], values: [0], positions: 'all' }, origin: null });
+  });
+
+  it('patches aligned prompts of different lengths only where the paired positions are the same', () => {
+    const longer = { ...patching.request, corrupted: [1, 9, 317, 400] };
+    const fromEnd = { ...patching, request: { ...longer, alignment: 'end' as const } };
+    expect(cellVariant(fromEnd, 1, 2)).toBeNull(); // clean 2 pairs with corrupted 3
+    const fromStart = { ...patching, request: { ...longer, alignment: 'start' as const } };
+    expect(cellVariant(fromStart, 1, 2)?.intervention).toMatchObject({ positions: [2] });
+    const whole = { ...fromStart, result: { ...patching.result, columnKind: 'all_positions' as const, columns: [0] } };
+    expect(cellVariant(whole, 0, 0)?.intervention).toMatchObject({ positions: [0, 1, 2] });
   });
 
   it('labels columns with visible tokens and never shows -0.00', () => {
