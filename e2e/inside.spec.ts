@@ -2,10 +2,11 @@
  * The Inside tab against the real engine: a logit lens grid, a patching heatmap whose
  * cell becomes a Compare variant in one click, a causal tracing heatmap, a
  * head's attention pattern ablated from the viewer, a neuron atlas layer with a token
- * search whose neuron is clamped in Compare, all kept in the saved experiment. Screenshots of each go to the test's output folder.
+ * search whose neuron is clamped in Compare, the internal-consistency strip under each
+ * generated token, all kept in the saved experiment. Screenshots of each go to the test's output folder.
  */
 import { expect, test } from '@playwright/test';
-import { openInBrowser, saveAsInBrowser, startInBrowser, variantNames, watchConsole } from './flow';
+import { generate, openInBrowser, saveAsInBrowser, startInBrowser, variantNames, watchConsole } from './flow';
 import { storiesModelMissing } from './paths';
 
 test.skip(storiesModelMissing !== null, storiesModelMissing ?? '');
@@ -92,6 +93,17 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await neurons.getByRole('row').nth(6).getByRole('button', { name: 'Clamp' }).click();
   await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
   expect(await variantNames(page)).toContain('Clamp L2N5 = 8');
+
+  // Internal consistency: after a run, each column's score and a per-block lens strip under every token.
+  await generate(page, 4);
+  const baselineColumn = page.getByRole('region', { name: 'Output of Baseline' });
+  await expect(baselineColumn.locator('header')).toContainText(/IC \d\.\d\d/);
+  await expect(page.getByRole('region', { name: 'Output of Clamp L2N5 = 8' }).locator('header')).toContainText(/IC \d\.\d\d/);
+  const firstToken = baselineColumn.locator('[data-index="0"]');
+  await expect(firstToken).toHaveCSS('background-image', /linear-gradient/);
+  await baselineColumn.screenshot({ path: testInfo.outputPath('consistency-strip.png') });
+  await firstToken.hover();
+  await expect(page.getByRole('tooltip')).toContainText(/Lens agrees\s*\d of 4 blocks before the last/);
 
   // All five analyses are saved with the experiment and come back with it.
   const file = testInfo.outputPath('inside.tiller.json');

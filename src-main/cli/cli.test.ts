@@ -10,6 +10,8 @@ import { loadHfTokenizer } from '../engine/model/tokenizer/hf';
 import { ROOT, runCli } from '../test/cli-process';
 import { GEMMA2_CHAT_TEMPLATE } from '../test/fixtures/gemma-chat-templates';
 import { GEMMA2_CONFIG } from '../test/fixtures/gemma2-config';
+import type { HfConfig } from '../test/fixtures/fixture-families';
+import { writePhi3Tokenizer } from '../test/fixtures/phi3-tokenizer';
 import { buildRandomModel } from '../test/fixtures/random-model';
 import { sharedPath } from '../test/shared-paths';
 
@@ -70,6 +72,18 @@ describe('cli', () => {
     expect(ids.slice(0, -2)).toEqual(tokenizer.encode(rendered, { addSpecialTokens: false }));
     expect(ids[0]).toBe(tokenizer.bosTokenId); // once: the template writes it, encoding adds none
     expect(ids[1]).not.toBe(tokenizer.bosTokenId);
+  });
+
+  it("generates from a Phi-3 model with --chat: its template's user turn and the assistant turn's opening, as Phi-3's chat tokens", async () => {
+    // A random-weight Phi-3-mini-128k (config fixture, LongRoPE) with Phi-3's tokenizer (Llama-2's plus its chat tokens) and tokenizer_config.json.
+    const dir = join(cacheDir, 'phi3-chat');
+    const config = JSON.parse(readFileSync(join(ROOT, 'src-main', 'test', 'fixtures', 'phi3', 'Phi-3-mini-128k-instruct.config.json'), 'utf8')) as HfConfig;
+    buildRandomModel(dir, { config, tokenizer: writePhi3Tokenizer, layers: 2, dModel: 32, dMlp: 64, nHeads: 2, nKvHeads: 2, dHead: 16, seed: 10, dtype: 'BF16' });
+    const { code, stdout } = await cli('generate', '--model', dir, '--prompt', 'Hi there', '--chat', '--max-new-tokens', '2', '--json');
+    expect(code).toBe(0);
+    const { ids } = JSON.parse(stdout) as { ids: number[] };
+    expect(ids.slice(0, -2)).toEqual(loadHfTokenizer(dir).encode('<|user|>\nHi there<|end|>\n<|assistant|>\n'));
+    expect(ids.slice(0, -2).filter((id) => id >= 32000)).toEqual([32010, 32007, 32001]); // <|user|>, <|end|>, <|assistant|>
   });
 
   it('tokenizes with and without special tokens', async () => {
