@@ -160,12 +160,14 @@ describe('Workbench with stories260K', () => {
   });
 
   it('regenerates only one variant (beside the baseline) with the tokens a full run gives it, leaving the others unchecked', async () => {
-    const finished = async (runId: string) =>
-      vi.waitFor(() => {
+    const finished = async (runId: string) => {
+      const done = await vi.waitFor(() => {
         const event = events.find((item) => item.type === 'done' && item.runId === runId);
         if (event?.type !== 'done') throw new Error(`run ${runId} has not finished`);
-        return event.results;
+        return event;
       });
+      return done.results;
+    };
     const [baseline, steer] = experiment('only').variants;
     const full = await workbench.generate({ prompt: { text: 'Once upon a time' }, settings: { maxNewTokens: 4 }, variants: [baseline, steer] });
     expect(full.variantIds).toEqual(['baseline', 'steer']);
