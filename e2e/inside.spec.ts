@@ -29,6 +29,12 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await expect(page.getByText(/^layer 4, position 4 \(␣time\): top-1 , [\d.]+%; , [\d.]+%, rank 0;/)).toBeVisible();
   await expect(page.getByText('Across layers at position 4 (␣time)')).toBeVisible();
   await page.getByRole('region', { name: 'Analysis result' }).screenshot({ path: testInfo.outputPath('lens-grid.png') });
+  // A lens row as an early exit: the blocks up to it, the rest skipped, in a new Compare variant.
+  await grid.getByRole('button', { name: /^layer 2, position 4 / }).click();
+  await page.getByRole('button', { name: 'Exit after block 2 in a new Compare variant' }).click();
+  await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
+  expect(await variantNames(page)).toContain('Exit after block 2');
+  await page.getByRole('tab', { name: 'Inside' }).click();
 
   // Patching: "Lily had a cat" vs "... dog" ("␣c at" / "␣do g": same length), answer and wrong answer by id.
   await page.getByRole('radio', { name: 'Activation patching' }).check();
@@ -95,7 +101,7 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   expect(await variantNames(page)).toContain('Clamp L2N5 = 8');
 
   // Internal consistency: after a run, each column's score and a per-block lens strip under every token.
-  await generate(page, 4);
+  await generate(page, 5);
   const baselineColumn = page.getByRole('region', { name: 'Output of Baseline' });
   await expect(baselineColumn.locator('header')).toContainText(/IC \d\.\d\d/);
   await expect(page.getByRole('region', { name: 'Output of Clamp L2N5 = 8' }).locator('header')).toContainText(/IC \d\.\d\d/);
@@ -111,7 +117,7 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await page.reload();
   await expect(page.getByRole('status', { name: 'Engine idle' })).toBeVisible();
   await openInBrowser(page, file);
-  await expect(page.getByRole('tab', { name: 'Variants 4' })).toBeVisible(); // loaded: the view is chosen once the file is in
+  await expect(page.getByRole('tab', { name: 'Variants 5' })).toBeVisible(); // loaded: the view is chosen once the file is in
   await page.getByRole('tab', { name: 'Inside' }).click();
   await expect(page.getByRole('button', { name: /^Lens Once upon a time/ })).toBeVisible();
   await expect(page.getByRole('button', { name: /^Tracing big dog in Lily had a big dog/ })).toBeVisible();
