@@ -2,10 +2,11 @@
  * The Inside tab against the real engine: a logit lens grid, a patching heatmap whose
  * cell becomes a Compare variant in one click, a causal tracing heatmap, a
  * head's attention pattern ablated from the viewer, a neuron atlas layer with a token
- * search whose neuron is clamped in Compare, all kept in the saved experiment. Screenshots of each go to the test's output folder.
+ * search whose neuron is clamped in Compare, the internal-consistency strip under each
+ * generated token, all kept in the saved experiment. Screenshots of each go to the test's output folder.
  */
 import { expect, test } from '@playwright/test';
-import { openInBrowser, saveAsInBrowser, startInBrowser, variantNames, watchConsole } from './flow';
+import { generate, openInBrowser, saveAsInBrowser, startInBrowser, variantNames, watchConsole } from './flow';
 import { storiesModelMissing } from './paths';
 
 test.skip(storiesModelMissing !== null, storiesModelMissing ?? '');
@@ -28,6 +29,12 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await expect(page.getByText(/^layer 4, position 4 \(␣time\): top-1 , [\d.]+%; , [\d.]+%, rank 0;/)).toBeVisible();
   await expect(page.getByText('Across layers at position 4 (␣time)')).toBeVisible();
   await page.getByRole('region', { name: 'Analysis result' }).screenshot({ path: testInfo.outputPath('lens-grid.png') });
+  // A lens row as an early exit: the blocks up to it, the rest skipped, in a new Compare variant.
+  await grid.getByRole('button', { name: /^layer 2, position 4 / }).click();
+  await page.getByRole('button', { name: 'Exit after block 2 in a new Compare variant' }).click();
+  await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
+  expect(await variantNames(page)).toContain('Exit after block 2');
+  await page.getByRole('tab', { name: 'Inside' }).click();
 
   // Patching: "Lily had a cat" vs "... dog" ("␣c at" / "␣do g": same length), answer and wrong answer by id.
   await page.getByRole('radio', { name: 'Activation patching' }).check();
@@ -93,13 +100,24 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
   expect(await variantNames(page)).toContain('Clamp L2N5 = 8');
 
+  // Internal consistency: after a run, each column's score and a per-block lens strip under every token.
+  await generate(page, 5);
+  const baselineColumn = page.getByRole('region', { name: 'Output of Baseline' });
+  await expect(baselineColumn.locator('header')).toContainText(/IC \d\.\d\d/);
+  await expect(page.getByRole('region', { name: 'Output of Clamp L2N5 = 8' }).locator('header')).toContainText(/IC \d\.\d\d/);
+  const firstToken = baselineColumn.locator('[data-index="0"]');
+  await expect(firstToken).toHaveCSS('background-image', /linear-gradient/);
+  await baselineColumn.screenshot({ path: testInfo.outputPath('consistency-strip.png') });
+  await firstToken.hover();
+  await expect(page.getByRole('tooltip')).toContainText(/Lens agrees\s*\d of 4 blocks before the last/);
+
   // All five analyses are saved with the experiment and come back with it.
   const file = testInfo.outputPath('inside.tiller.json');
   await saveAsInBrowser(page, file);
   await page.reload();
   await expect(page.getByRole('status', { name: 'Engine idle' })).toBeVisible();
   await openInBrowser(page, file);
-  await expect(page.getByRole('tab', { name: 'Variants 4' })).toBeVisible(); // loaded: the view is chosen once the file is in
+  await expect(page.getByRole('tab', { name: 'Variants 5' })).toBeVisible(); // loaded: the view is chosen once the file is in
   await page.getByRole('tab', { name: 'Inside' }).click();
   await expect(page.getByRole('button', { name: /^Lens Once upon a time/ })).toBeVisible();
   await expect(page.getByRole('button', { name: /^Tracing big dog in Lily had a big dog/ })).toBeVisible();

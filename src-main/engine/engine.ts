@@ -307,6 +307,29 @@ export class ModelHandle {
     }
   }
 
+  /**
+   * One forward pass over `ids` with a plan (validated, its patch sources run as in run())
+   * and extra lens heads read at `logitsAt`; `promptLength` says where generated positions
+   * start. Returns the lens heads' outputs by name (internal consistency).
+   */
+  async runLenses(ids: number[], planInput: unknown, lenses: LensHead[], options: { promptLength: number; logitsAt: number[] }): Promise<TensorMap> {
+    const plan: Plan = validatePlan(this.spec, planInput);
+    this.checkIds(ids);
+    validateRunPositions(plan, { start: 0, count: ids.length, promptLength: options.promptLength });
+    const row = await this.sources.rowPlan(plan);
+    const lease = await this.plans.acquire(plan, lenses);
+    try {
+      const batch = await this.openBatch(lease, [row], ids.length);
+      try {
+        return (await batch.feed([ids], options.promptLength, options.logitsAt, lenses.map((lens) => lens.name))).outputs;
+      } finally {
+        await batch.release();
+      }
+    } finally {
+      lease.done();
+    }
+  }
+
   async unload(): Promise<void> {
     this.base.done();
     await this.plans.releaseAll();

@@ -41,6 +41,8 @@ interface FamilyCase {
   windowed?: boolean;
   /** LongRoPE: a prompt of this many tokens is shorter than original_max_position_embeddings, and decoding grows past it. */
   longropeShortPrompt?: number;
+  /** Norms after attention and the MLP (Gemma): ln1_post / ln2_post are captured and edited too. */
+  sandwich?: boolean;
 }
 
 /** A Phi-3 config fixture (test/fixtures/phi3: Phi3Config's fields with Phi-3-mini's values; hf-meta has no Phi-3). */
@@ -49,7 +51,7 @@ const phi3Config = (name: string): HfConfig => JSON.parse(readFileSync(join(__di
 const CASES: FamilyCase[] = [
   {
     // hf-meta keeps no Mistral tokenizer: TinyLlama's (the Llama-2 SentencePiece vocabulary of 32000, Mistral's size) stands in.
-    // A window of 8 against a 14-token prompt and 30 cached steps: every query past position 7 loses keys.
+    // A window of 8 against a 15-token prompt and 30 cached steps: every query past position 7 loses keys.
     name: 'Mistral (sliding window 8 in every block, GQA 2:1)',
     options: { config: 'mistralai__Mistral-7B-v0.1', tokenizer: 'TinyLlama__TinyLlama-1.1B-Chat-v1.0', layers: 2, dModel: 64, dMlp: 128, nHeads: 4, nKvHeads: 2, dHead: 16, seed: 34, dtype: 'BF16', configFields: { sliding_window: 8 } },
     family: 'mistral',
@@ -74,6 +76,7 @@ const CASES: FamilyCase[] = [
     sites: { has: ['ln1_post.hook_scale', 'ln1_post.hook_normalized', 'ln2_post.hook_normalized', 'attn.hook_rot_q', 'mlp.hook_pre_linear'], lacks: ['attn.q_norm.hook_normalized', 'hook_pos_embed'] },
     siteEdit: { hook: 'blocks.1.ln1_post.hook_normalized', width: 48 },
     windowed: true,
+    sandwich: true,
   },
   {
     // hf-meta keeps Gemma 3 1B's config but no tokenizer: SmolLM2's stands in (its vocabulary size and special ids replace Gemma's).
@@ -91,6 +94,7 @@ const CASES: FamilyCase[] = [
     sites: { has: ['attn.q_norm.hook_normalized', 'attn.k_norm.hook_normalized', 'ln2_post.hook_scale', 'ln2_post.hook_normalized', 'attn.hook_rot_k'], lacks: ['hook_pos_embed'] },
     siteEdit: { hook: 'blocks.0.attn.k_norm.hook_normalized', width: 16 },
     windowed: true,
+    sandwich: true,
   },
   {
     name: 'GPT-2 (LayerNorm, learned positions, Conv1D, fused c_attn, gelu_new, tied)',
@@ -181,7 +185,7 @@ const editRows =
     });
   };
 
-describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, siteEdit, windowed, longropeShortPrompt }) => {
+describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, siteEdit, windowed, longropeShortPrompt, sandwich }) => {
   let model: RandomModel;
   let handle: ModelHandle;
   let promptIds: number[];
@@ -291,6 +295,28 @@ describe.each(CASES)('$name', ({ name, options, family, sentenceIds, sites, site
     const steered = (await handle.run(promptIds, plan)).logits;
     expectClose(steered, expected.logits);
     expect(maxAbsDiff(lastLogits(steered), (await handle.forward(promptIds, 'last'))[0])).toBeGreaterThan(1e-3);
+  });
+
+  it.runIf(sandwich)('captures and edits the post-attention and post-MLP norms (ln1_post, ln2_post) as the reference does', async () => {
+    const hooks = ['blocks.0.ln1_post.hook_scale', 'blocks.0.ln1_post.hook_normalized', 'blocks.1.ln2_post.hook_scale', 'blocks.1.ln2_post.hook_normalized'];
+    const { captures } = await handle.run(promptIds, { captures: hooks.map((hook) => ({ hook, positions: 'all' })) });
+    const seen = new Map<string, Float64Array[]>();
+    reference(promptIds, (site, rows) => void seen.set(site, rows));
+    for (const hook of hooks) expect(maxAbsDiff(captures[hook].data, referenceCapture(hook, seen.get(hook)!, model.spec.nHeads)), hook).toBeLessThan(TOLERANCE);
+    // Halve what block 0's MLP adds (double its post-norm's scale) and clamp two dims of block 1's normed attention output.
+    const plan = {
+      interventions: [
+        { op: 'scale', hook: 'blocks.0.ln2_post.hook_scale', indices: [0], values: [2] },
+        { op: 'set', hook: 'blocks.1.ln1_post.hook_normalized', indices: [0, 5], values: [1, -1] },
+      ],
+    };
+    const expected = reference(promptIds, (site, rows) => {
+      if (site === 'blocks.0.ln2_post.hook_scale') return rows.map((row) => row.map((x) => 2 * x));
+      if (site === 'blocks.1.ln1_post.hook_normalized') return rows.map((row) => Float64Array.from(row, (x, i) => (i === 0 ? 1 : i === 5 ? -1 : x)));
+    });
+    const edited = (await handle.run(promptIds, plan)).logits;
+    expectClose(edited, expected.logits);
+    expect(maxAbsDiff(lastLogits(edited), (await handle.forward(promptIds, 'last'))[0])).toBeGreaterThan(1e-3);
   });
 
   it('captures and edits the norm scales, the attention scores and unembed.hook_in as the reference does', async () => {

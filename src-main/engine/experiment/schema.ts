@@ -101,6 +101,11 @@ export const tokenRecordSchema = z.strictObject({
   top: z.array(alternativeSchema).max(MAX_ALTERNATIVES),
   /** The baseline's logprob of this token at the same step (variants after the first only). */
   baselineLogprob: z.number().optional(),
+  /**
+   * Internal consistency (src-shared/consistency.ts): each block's logit-lens top-1 at the
+   * position that predicted this token; absent while streaming and in older files.
+   */
+  lensTop1: z.array(z.int().min(0)).max(4096).optional(),
   /** Lens-based decoding only: the layer used at this step and the score of each candidate. */
   decoding: z
     .strictObject({ strategy: z.enum(['lfd', 'dola']), layer: z.int(), scores: z.record(z.string(), z.number()) })

@@ -298,7 +298,8 @@ export function buildForwardGraph(spec: ModelSpec, manifest: WeightManifest, tap
       h = g.op1('Add', [atLogitsPositions(finalResidual), g.op1('Mul', [lambda, h])]);
     }
     if (lens.finalNorm) h = norm(h, paramName.lnFinal());
-    g.output(unembed(h, lens.name), 'float32', ['batch', 'n_logits', dVocab]);
+    if (lens.argmax) g.output(g.op1('ArgMax', [unembed(h, g.fresh(lens.name))], { attrs: { axis: -1, keepdims: 0 }, output: lens.name }), 'int64', ['batch', 'n_logits']);
+    else g.output(unembed(h, lens.name), 'float32', ['batch', 'n_logits', dVocab]);
   }
   taps.finish(g);
   return g.toModel();

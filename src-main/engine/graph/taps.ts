@@ -54,6 +54,8 @@ export interface LensHead {
   hook: string;
   finalNorm: boolean;
   fuse: boolean;
+  /** Only the top-1 token per position leaves the graph: output int64 [batch, n_logits] (internal consistency). */
+  argmax?: boolean;
 }
 
 export interface TapSpec {

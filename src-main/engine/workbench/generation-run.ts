@@ -3,11 +3,13 @@
  * (ModelHandle.generateVariants), each token streamed as a 'token' event, and the whole
  * outcome as one 'done' event holding ExperimentResults, or one 'error' event.
  * Cancelling stops after the current step; the run still ends with 'done', its variants
- * marked stopReason 'cancelled' and holding the tokens made so far.
+ * marked stopReason 'cancelled' and holding the tokens made so far. Before 'done', each
+ * finished variant's tokens get their lens readings (analysis/consistency.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { ModelHandle, VariantRun } from '../engine';
 import { serializeError } from '../errors';
+import { lensTopTokens } from '../analysis/consistency';
 import type { ExperimentResults, TokenRecord, Variant } from '../experiment/schema';
 import type { DecodingStep } from '../../../src-shared/decoding-schema';
 import type { TokenEvent } from '../generate/generate';
@@ -55,13 +57,16 @@ export class GenerationRun {
         this.emit({ type: 'token', runId: this.runId, variant, index: token.index, token: record });
         step = await stream.next();
       }
+      // Internal consistency: each variant's lens readings, one pass per variant once all are done (not after a cancel).
+      const lensReadings: (number[][] | null)[] = [];
+      for (const [i, list] of tokens.entries()) lensReadings.push(this.abort.signal.aborted ? null : await lensTopTokens(handle, plans[i], promptIds, list.map((record) => record.id)));
       const results: ExperimentResults = {
         ranAt,
         provider: handle.provider,
         promptIds,
         variants: step.value.map((result, i) => ({
           variantId: variants[i].id,
-          tokens: tokens[i],
+          tokens: lensReadings[i] ? tokens[i].map((record, t) => ({ ...record, lensTop1: lensReadings[i]?.[t] })) : tokens[i],
           text: result.text,
           stopReason: result.stopReason,
           tokensPerSecond: result.tokensPerSecond,

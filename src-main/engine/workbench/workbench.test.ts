@@ -160,16 +160,21 @@ describe('Workbench with stories260K', () => {
   });
 
   it('regenerates only one variant (beside the baseline) with the tokens a full run gives it, leaving the others unchecked', async () => {
-    const finished = async (runId: string) =>
-      vi.waitFor(() => {
+    const finished = async (runId: string) => {
+      const done = await vi.waitFor(() => {
         const event = events.find((item) => item.type === 'done' && item.runId === runId);
         if (event?.type !== 'done') throw new Error(`run ${runId} has not finished`);
-        return event.results;
+        return event;
       });
+      return done.results;
+    };
     const [baseline, steer] = experiment('only').variants;
     const full = await workbench.generate({ prompt: { text: 'Once upon a time' }, settings: { maxNewTokens: 4 }, variants: [baseline, steer] });
     expect(full.variantIds).toEqual(['baseline', 'steer']);
     const fullResults = await finished(full.runId);
+    // Each token carries every block's lens reading (internal consistency); greedy: the last block's is the token itself.
+    for (const token of fullResults.variants[0].tokens) expect([token.lensTop1?.length, token.lensTop1?.[4]]).toEqual([5, token.id]);
+    expect(events.some((event) => event.type === 'token' && event.runId === full.runId && event.token.lensTop1 !== undefined)).toBe(false);
     // A third variant that cannot run does not stop the one asked for.
     const broken = { ...steer, id: 'broken', name: 'Broken', interventions: [{ op: 'add' as const, hook: 'blocks.9.hook_resid_post', vector: [1] }] };
     const one = await workbench.generate({ prompt: { text: 'Once upon a time' }, settings: { maxNewTokens: 4 }, variants: [baseline, broken, steer], only: 'steer' });

@@ -152,17 +152,15 @@ export function llamaStyleConfigSchema() {
 }
 type LlamaStyleConfig = z.output<ReturnType<typeof llamaStyleConfigSchema>>;
 
-/** The spec of a Llama-style config: Llama's traits with the family's on top. */
-export function llamaStyleSpec(config: LlamaStyleConfig, file: string, family: FamilyId, traits: Partial<Traits>): ModelSpec {
+/** Everything but the traits of a config in Llama's field names (Gemma's configs use them too). */
+export function llamaStyleShape(config: Omit<LlamaStyleConfig, 'hidden_act'>, file: string, family: FamilyId): Omit<ModelSpec, 'traits'> {
   const architecture = config.architectures[0];
-  if (config.hidden_act !== 'silu') throw unsupported(file, architecture, `hidden_act "${config.hidden_act}"`);
-  const heads = attentionHeads(config, file);
   return {
     family,
     architecture,
     dModel: config.hidden_size,
     nLayers: config.num_hidden_layers,
-    ...heads,
+    ...attentionHeads(config, file),
     dMlp: config.intermediate_size,
     dVocab: config.vocab_size,
     nCtx: config.max_position_embeddings,
@@ -171,8 +169,14 @@ export function llamaStyleSpec(config: LlamaStyleConfig, file: string, family: F
     ropeScaling: ropeScalingFrom(config.rope_scaling, file, architecture),
     tiedEmbeddings: config.tie_word_embeddings,
     ...specialTokens(config.bos_token_id, config.eos_token_id),
-    traits: { ...llamaLikeTraits(config.num_hidden_layers, heads.dHead), ...traits },
   };
+}
+
+/** The spec of a Llama-style config: Llama's traits with the family's on top. */
+export function llamaStyleSpec(config: LlamaStyleConfig, file: string, family: FamilyId, traits: Partial<Traits>): ModelSpec {
+  if (config.hidden_act !== 'silu') throw unsupported(file, config.architectures[0], `hidden_act "${config.hidden_act}"`);
+  const shape = llamaStyleShape(config, file, family);
+  return { ...shape, traits: { ...llamaLikeTraits(config.num_hidden_layers, shape.dHead), ...traits } };
 }
 
 export const ropeScalingSchema = z.object({

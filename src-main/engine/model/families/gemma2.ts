@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import type { ModelSpec, Traits } from '../spec';
-import { attentionHeads, llamaLikeTraits, type ModelFamily, parseConfig, positiveInt, ropeScalingFrom, ropeScalingSchema, specialTokens, tokenIds, unsupported, type WeightRule } from './family';
+import { llamaLikeTraits, llamaStyleShape, type ModelFamily, parseConfig, positiveInt, ropeScalingSchema, tokenIds, unsupported, type WeightRule } from './family';
 import { llamaWeights } from './llama';
 
 const layerType = z.enum(['sliding_attention', 'full_attention']);
@@ -78,23 +78,11 @@ export function gemmaSpec(config: Gemma2Config, file: string, family: 'gemma2' |
   const nLayers = config.num_hidden_layers;
   if (config.layer_types && config.layer_types.length !== nLayers) throw unsupported(file, architecture, `${config.layer_types.length} layer_types for ${nLayers} layers`);
   const sliding = (layer: number): boolean => (config.layer_types ? config.layer_types[layer] === 'sliding_attention' : defaultSliding(layer));
-  const heads = attentionHeads(config, file);
+  const shape = llamaStyleShape(config, file, family);
   return {
-    family,
-    architecture,
-    dModel: config.hidden_size,
-    nLayers,
-    ...heads,
-    dMlp: config.intermediate_size,
-    dVocab: config.vocab_size,
-    nCtx: config.max_position_embeddings,
-    normEps: config.rms_norm_eps,
-    ropeTheta: config.rope_theta,
-    ropeScaling: ropeScalingFrom(config.rope_scaling, file, architecture),
-    tiedEmbeddings: config.tie_word_embeddings,
-    ...specialTokens(config.bos_token_id, config.eos_token_id),
+    ...shape,
     traits: {
-      ...llamaLikeTraits(nLayers, heads.dHead),
+      ...llamaLikeTraits(nLayers, shape.dHead),
       normOffset: 1,
       sandwichNorms: true,
       activation,

@@ -125,6 +125,21 @@ export function decodingText(record: AnalysisRecord, decoding: { ids: number[]; 
     .join(', ');
 }
 
+/**
+ * A lens row as an early exit: the blocks up to the one whose output the lens read, the
+ * rest skipped (a layer schedule), so the new variant's output distribution is what that
+ * row of the lens shows (through the final norm, as the model always unembeds). Only a
+ * whole block's output has that meaning: resid_post of block l, resid_pre of block l > 0
+ * (the output of block l - 1); null for the other sites and for the stream before block 0.
+ */
+export function lensExit(record: LensRecord, layer: number): CellVariant | null {
+  const { site, finalNorm } = record.request;
+  const last = site === 'resid_post' ? layer : site === 'resid_pre' ? layer - 1 : -1;
+  if (last < 0 || !finalNorm) return null;
+  const blocks = Array.from({ length: last + 1 }, (_, block) => block);
+  return { name: `Exit after block ${last}`, intervention: { op: 'schedule', blocks }, origin: null };
+}
+
 /** "3/12 forward passes" for a progress label. */
 export function progressText(progress: { done: number; total: number; unit: string } | null): string {
   return progress ? `${progress.done}/${progress.total} ${progress.unit}` : 'starting…';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AnalysisRecord, WorkbenchEvent } from '../api/types';
-import { cellVariant, decodingText, fixed, neuronClamp, patchColumnLabels, recordSummary, type AtlasRecord, type PatchingRecord } from '../logic/inside';
+import { cellVariant, decodingText, fixed, lensExit, neuronClamp, patchColumnLabels, recordSummary, type AtlasRecord, type PatchingRecord } from '../logic/inside';
 import { fakeWorkbenchApi } from '../../test/fixtures';
 import { ExperimentDocument } from './document.svelte';
 import { InsideAnalyses } from './inside.svelte';
@@ -69,6 +69,21 @@ describe('inside: atlas neurons', () => {
   it('shows a decoded direction as its top tokens with percentages, and names what the atlas looked at', () => {
     expect(decodingText(atlas, decoding)).toBe('␣dog 25%, x 1.2%');
     expect(recordSummary(atlas)).toBe('layer 2, search ▁dog');
+  });
+});
+
+describe('inside: lens rows as early exits', () => {
+  const lens = (site: 'resid_post' | 'resid_pre' | 'mlp_out', finalNorm = true) => ({ request: { ids: [1, 2], site, finalNorm, target: null } }) as unknown as Parameters<typeof lensExit>[0];
+
+  it('runs the blocks up to the one the row read and skips the rest', () => {
+    expect(lensExit(lens('resid_post'), 2)).toEqual({ name: 'Exit after block 2', intervention: { op: 'schedule', blocks: [0, 1, 2] }, origin: null });
+    expect(lensExit(lens('resid_pre'), 2)?.intervention).toEqual({ op: 'schedule', blocks: [0, 1] });
+  });
+
+  it('offers no exit where the row is not a block output through the final norm', () => {
+    expect(lensExit(lens('resid_pre'), 0)).toBeNull();
+    expect(lensExit(lens('mlp_out'), 1)).toBeNull();
+    expect(lensExit(lens('resid_post', false), 1)).toBeNull();
   });
 });
 
