@@ -3,7 +3,8 @@
  * prompts into the library, an ActAdd pair and a function vector beside it, apply it to a
  * variant, sweep it over scale x block (a large sweep cancelled midway with its progress
  * shown, then a table and chart), and move the live strength slider with the output
- * regenerating beside it. Screenshots go to test-results/.
+ * regenerating beside it (after the first run, only the variant being edited is asked
+ * for). Screenshots go to test-results/.
  */
 import { expect, test } from '@playwright/test';
 import { loadModel, watchConsole } from './flow';
@@ -17,6 +18,14 @@ test('extract, apply, sweep and live strength', async ({ page }, testInfo) => {
   const errors = watchConsole(page);
   const shot = (name: string) => testInfo.outputPath(`${name}.png`);
 
+  // The generate requests the page sends, to see which variants each run regenerates.
+  const generates: { variants: { id: string; name: string }[]; only: string | null }[] = [];
+  page.on('websocket', (socket) =>
+    socket.on('framesent', ({ payload }) => {
+      const message = JSON.parse(String(payload)) as { method?: string; params?: (typeof generates)[number] };
+      if (message.method === 'generate' && message.params) generates.push(message.params);
+    }),
+  );
   await page.goto(url);
   await loadModel(page, storiesModel);
   await page.getByRole('tab', { name: /Variants/ }).click();
@@ -111,6 +120,11 @@ test('extract, apply, sweep and live strength', async ({ page }, testInfo) => {
   await expect(live).toContainText('up to date', { timeout: 60_000 });
   const after = await page.getByTestId('live-variant').textContent();
   expect(after).not.toBe(before);
+  // The first live run had no results to keep, so it ran every variant; the next ones regenerated Happy alone.
+  const happy = generates[0].variants.find((variant) => variant.name === 'Happy');
+  expect(generates[0].only).toBeNull();
+  expect(generates.length).toBeGreaterThan(1);
+  for (const request of generates.slice(1)) expect(request.only).toBe(happy?.id);
   await page.screenshot({ path: shot('live-strength') });
   expect(errors).toEqual([]);
 });

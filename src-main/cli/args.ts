@@ -118,7 +118,7 @@ vector extract
                           length; the vector is their difference at each position (not averaged)
     --scale C             the coefficient (default 1)   --at A   the first prompt position (default 1)
     --out FILE.json       the intervention plan that adds row j at position A + j (generate --plan FILE)
-    --json                print {"hook", "rows": [{position, positive, negative, norm}]}
+    --json                print {"hook", "rows": [{position, positive, negative, norm, relative_norm}]}
 
 vector convert IN... OUT
   reads GGUF, safetensors or Neuronpedia/plain JSON (by content) and writes OUT by its extension;

@@ -106,7 +106,8 @@ describe('vector cli', () => {
     const hook = 'blocks.1.hook_resid_pre';
     const { code, stdout, stderr } = await cli('vector', 'extract', '--method', 'actadd', '--model', model, '--positive', 'Love', '--negative', 'I hate you', '--hook', hook, '--scale', '5', '--out', out, '--json');
     expect(code, stderr).toBe(0);
-    const summary = JSON.parse(stdout) as { hook: string; rows: { position: number; positive: string; negative: string; norm: number }[] };
+    const summary = JSON.parse(stdout) as { hook: string; rows: { position: number; positive: string; negative: string; norm: number; relative_norm: number }[] };
+    expect(summary.rows.at(-1)?.relative_norm).toBeGreaterThan(0);
     expect(summary.hook).toBe(hook);
     expect(summary.rows.length).toBeGreaterThan(1);
     expect(summary.rows.map((row) => row.position)).toEqual(summary.rows.map((_, j) => 1 + j));

@@ -216,12 +216,11 @@ async function actAddCommand(flags: Record<string, unknown>): Promise<void> {
   const args = validate(actAddArgsSchema, flags);
   await withModel(args, async (model) => {
     const result = await actAdd(model, args.positive, args.negative, args.hook);
-    const rows = result.rows.map((row, j) => ({
-      position: args.at + j,
-      positive: model.tokenizer.tokenText(result.positiveIds[j]),
-      negative: model.tokenizer.tokenText(result.negativeIds[j]),
-      norm: Math.hypot(...row),
-    }));
+    const rows = result.rows.map((row, j) => {
+      const norm = Math.hypot(...row);
+      const [positive, negative] = [result.positiveIds[j], result.negativeIds[j]].map((id) => model.tokenizer.tokenText(id));
+      return { position: args.at + j, positive, negative, norm, relative_norm: result.residualNorm > 0 ? norm / result.residualNorm : 0 };
+    });
     if (args.out) {
       writeFileSync(args.out, `${JSON.stringify({ interventions: actAddInterventions(result, args.scale[0], args.at) })}\n`);
       process.stderr.write(`wrote ${rows.length} ActAdd step(s) at ${result.hook}, positions ${args.at}..${args.at + rows.length - 1}, to ${args.out}\n`);
@@ -230,7 +229,7 @@ async function actAddCommand(flags: Record<string, unknown>): Promise<void> {
       process.stdout.write(`${JSON.stringify({ method: 'actadd', hook: result.hook, scale: args.scale[0], rows })}\n`);
       return;
     }
-    for (const row of rows) process.stdout.write(`position ${row.position}  ${JSON.stringify(row.positive)} - ${JSON.stringify(row.negative)}  norm ${row.norm.toPrecision(4)}\n`);
+    for (const row of rows) process.stdout.write(`position ${row.position}  ${JSON.stringify(row.positive)} - ${JSON.stringify(row.negative)}  norm ${row.norm.toPrecision(4)}  relative ${row.relative_norm.toPrecision(3)}\n`);
   });
 }
 

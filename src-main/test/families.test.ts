@@ -51,7 +51,7 @@ const phi3Config = (name: string): HfConfig => JSON.parse(readFileSync(join(__di
 const CASES: FamilyCase[] = [
   {
     // hf-meta keeps no Mistral tokenizer: TinyLlama's (the Llama-2 SentencePiece vocabulary of 32000, Mistral's size) stands in.
-    // A window of 8 against a 14-token prompt and 30 cached steps: every query past position 7 loses keys.
+    // A window of 8 against a 15-token prompt and 30 cached steps: every query past position 7 loses keys.
     name: 'Mistral (sliding window 8 in every block, GQA 2:1)',
     options: { config: 'mistralai__Mistral-7B-v0.1', tokenizer: 'TinyLlama__TinyLlama-1.1B-Chat-v1.0', layers: 2, dModel: 64, dMlp: 128, nHeads: 4, nKvHeads: 2, dHead: 16, seed: 34, dtype: 'BF16', configFields: { sliding_window: 8 } },
     family: 'mistral',

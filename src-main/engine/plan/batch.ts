@@ -11,7 +11,7 @@ import type { KvCacheHandle } from '../runtime/runtime';
 import { int64, type TensorMap } from '../runtime/tensor';
 import { shapeCapture, type CaptureResult } from './captures';
 import type { Lease } from './compile';
-import { planFeeds, type RowPlan } from './feeds';
+import { constantPlanFeeds, stepPlanFeeds, type RowPlan } from './feeds';
 
 /** What runRows returns: logits[row][i] at the i-th requested position, and the fetched outputs. */
 export interface RowsRunResult {
@@ -39,6 +39,8 @@ export class PlanBatch {
   private length = 0; // positions in the cache
   /** LongRoPE only: the tokens of each row fed while the sequence is short, to recompute them when it grows long. */
   private shortPrefix: number[][] = [];
+  /** The constant plan inputs sent to the worker (on the first feed): they stay with the cache for every feed. */
+  private constantsSent: Promise<null> | null = null;
 
   constructor(
     private readonly spec: ModelSpec,
@@ -76,14 +78,21 @@ export class PlanBatch {
       [graphInput.inputIds]: int64([ids.length, seq], ids.flat()),
       [graphInput.positionIds]: int64([ids.length, seq], ids.flatMap(() => positions)),
       [graphInput.logitsPositions]: int64([logitsAt.length], logitsAt),
-      ...planFeeds(this.spec, compiled.tapSpec, this.rows, run),
+      ...stepPlanFeeds(this.spec, compiled.tapSpec, this.rows, run),
     };
+    // The plan's constant inputs go to the worker once per batch and stay with its cache.
+    this.constantsSent ??= this.sendConstants(constantPlanFeeds(this.spec, compiled.tapSpec, this.rows));
+    await this.constantsSent;
     const captureNames = compiled.tapSpec.captures.map(graphOutput.capture);
     const { outputs } = await compiled.session.run(feeds, [graphOutput.logits, ...fetches, ...captureNames], this.cache);
     this.length += seq;
     const data = outputs[graphOutput.logits].data as Float32Array;
     const logits = ids.map((_, row) => rowsOf(data, row, logitsAt.length, this.spec.dVocab));
     return { logits, outputs, run };
+  }
+
+  private async sendConstants(feeds: TensorMap): Promise<null> {
+    return Object.keys(feeds).length === 0 ? null : this.cache.setConstantFeeds(feeds);
   }
 
   /** `plan`'s captures for batch row `row`, from a feed's outputs. */

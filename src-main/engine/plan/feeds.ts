@@ -65,7 +65,22 @@ export function patchRowsFromValues(step: Extract<Intervention, { op: 'patch' }>
   }
 }
 
-export function planFeeds(spec: ModelSpec, tapSpec: TapSpec, rows: RowPlan[], run: RunPositions): TensorMap {
+/**
+ * The plan inputs that stay the same at every feed of a batch: add's deltas, set's and
+ * scale's per-index values, weight_delta's factors, lens fusion weights. A batch sends
+ * them to the inference worker once (KvCacheHandle.setConstantFeeds), not at every step.
+ */
+export function constantPlanFeeds(spec: ModelSpec, tapSpec: TapSpec, rows: RowPlan[]): TensorMap {
+  return planFeeds(spec, tapSpec, rows, null);
+}
+
+/** The plan inputs of one feed over `run`: position masks and patched rows. */
+export function stepPlanFeeds(spec: ModelSpec, tapSpec: TapSpec, rows: RowPlan[], run: RunPositions): TensorMap {
+  return planFeeds(spec, tapSpec, rows, run);
+}
+
+/** With a run: the inputs that depend on its positions; without one: the constant rest. */
+function planFeeds(spec: ModelSpec, tapSpec: TapSpec, rows: RowPlan[], run: RunPositions | null): TensorMap {
   const batch = rows.length;
   const feeds: TensorMap = {};
   const stack = (name: string, dims: number[], fill: (row: RowPlan, out: Float32Array) => void): void => {
@@ -73,6 +88,12 @@ export function planFeeds(spec: ModelSpec, tapSpec: TapSpec, rows: RowPlan[], ru
     const data = new Float32Array(batch * size);
     rows.forEach((row, b) => fill(row, data.subarray(b * size, (b + 1) * size)));
     feeds[name] = float32([batch, ...dims], data);
+  };
+  const constant = (name: string, dims: number[], fill: (row: RowPlan, out: Float32Array) => void): void => {
+    if (run === null) stack(name, dims, fill);
+  };
+  const perStep = (name: string, dims: (run: RunPositions) => number[], fill: (row: RowPlan, out: Float32Array, run: RunPositions) => void): void => {
+    if (run !== null) stack(name, dims(run), (row, out) => fill(row, out, run));
   };
 
   for (const { op, hook, index } of tapSpec.interventions) {
@@ -83,17 +104,17 @@ export function planFeeds(spec: ModelSpec, tapSpec: TapSpec, rows: RowPlan[], ru
     const isGrid = isAttentionGrid(info.site);
     const width = isGrid ? spec.nHeads : rowWidth(info);
     const perIndexDims = isGrid ? [spec.nKvHeads, spec.nHeads / spec.nKvHeads, 1, 1] : [1, width];
-    const maskDims = isGrid ? [1, 1, run.count, 1] : [run.count, 1];
+    const maskDims = (run: RunPositions) => (isGrid ? [1, 1, run.count, 1] : [run.count, 1]);
     const positions = (row: RowPlan) => (stepOf(row) as { positions: Plan['captures'][number]['positions'] }).positions;
 
     if (op === 'patch') {
       // Positions the source has no row for stay as they are.
-      stack(name('mask'), [run.count, 1], (row, out) => {
+      perStep(name('mask'), (run) => [run.count, 1], (row, out, run) => {
         const rowsAt = row.patches.get(index);
         if (!applies(row) || !rowsAt) return;
         for (let i = 0; i < run.count; i++) out[i] = isSelected(positions(row), run.start + i, run) && rowsAt(run.start + i, run) ? 1 : 0;
       });
-      stack(name('values'), [run.count, width], (row, out) => {
+      perStep(name('values'), (run) => [run.count, width], (row, out, run) => {
         const rowsAt = row.patches.get(index);
         if (!applies(row) || !rowsAt) return;
         for (let i = 0; i < run.count; i++) {
@@ -104,9 +125,9 @@ export function planFeeds(spec: ModelSpec, tapSpec: TapSpec, rows: RowPlan[], ru
       });
       continue;
     }
-    stack(name('mask'), maskDims, (row, out) => applies(row) && out.set(positionMask(positions(row), run)));
+    perStep(name('mask'), maskDims, (row, out, run) => applies(row) && out.set(positionMask(positions(row), run)));
     if (op === 'add') {
-      stack(name('delta'), perIndexDims, (row, out) => {
+      constant(name('delta'), perIndexDims, (row, out) => {
         const step = stepOf(row) as Extract<Intervention, { op: 'add' }>;
         // A d_head vector at a head site is added to every head.
         for (let c = 0; c < width; c++) out[c] = step.scale * step.vector[c % step.vector.length];
@@ -122,32 +143,33 @@ export function planFeeds(spec: ModelSpec, tapSpec: TapSpec, rows: RowPlan[], ru
       });
     };
     if (op === 'set') {
-      stack(name('select'), perIndexDims, (row, out) => perIndex(row, (from, to) => out.fill(1, from, to)));
-      stack(name('values'), perIndexDims, (row, out) => perIndex(row, (from, to, value) => out.fill(value, from, to)));
+      constant(name('select'), perIndexDims, (row, out) => perIndex(row, (from, to) => out.fill(1, from, to)));
+      constant(name('values'), perIndexDims, (row, out) => perIndex(row, (from, to, value) => out.fill(value, from, to)));
     } else {
-      stack(name('factor'), perIndexDims, (row, out) => perIndex(row, (from, to, value) => out.fill(value - 1, from, to)));
+      constant(name('factor'), perIndexDims, (row, out) => perIndex(row, (from, to, value) => out.fill(value - 1, from, to)));
     }
   }
 
-  for (const { index } of tapSpec.deltas) {
+  // Weight-delta factors are constant: a step builds none of them.
+  for (const { index } of run === null ? tapSpec.deltas : []) {
     const name = (part: string): string => graphInput.intervention(index, part);
     const stepOf = (row: RowPlan) => row.plan.interventions[index] as Extract<Intervention, { op: 'weight_delta' }>;
     const u0 = factorRows(stepOf(rows[0]).u);
     const v0 = factorRows(stepOf(rows[0]).v);
     const [rank, outFeatures, inFeatures] = [u0.length, u0[0].length, v0[0].length];
     // v is fed transposed, [in, rank], so x [.., in] @ v gives the rank coordinates directly.
-    stack(name('v'), [inFeatures, rank], (row, out) => {
+    constant(name('v'), [inFeatures, rank], (row, out) => {
       factorRows(stepOf(row).v).forEach((vk, k) => vk.forEach((value, i) => (out[i * rank + k] = value)));
     });
     // A row that does not apply the edit gets u = 0: the weight as it is.
-    stack(name('u'), [rank, outFeatures], (row, out) => {
+    constant(name('u'), [rank, outFeatures], (row, out) => {
       if (!row.active || row.active.has(index)) factorRows(stepOf(row).u).forEach((uk, k) => out.set(uk, k * outFeatures));
     });
   }
 
   for (const lens of tapSpec.lenses.filter((head: LensHead) => head.fuse)) {
     // A row whose strategy does not read this head feeds 0; its output is then unused.
-    stack(`${lens.name}.lambda`, [1, 1], (row, out) => (out[0] = row.lensLambdas?.get(lens.name) ?? 0));
+    constant(`${lens.name}.lambda`, [1, 1], (row, out) => (out[0] = row.lensLambdas?.get(lens.name) ?? 0));
   }
   return feeds;
 }

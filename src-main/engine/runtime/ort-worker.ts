@@ -13,6 +13,8 @@ import type { HostTensor, TensorMap } from './tensor';
 
 const sessions = new Map<number, ort.InferenceSession>();
 const caches = new Map<number, KvCache>();
+/** Per KV cache: feeds its every run gets too (setConstantFeeds), made into onnxruntime tensors once. */
+const constantFeeds = new Map<number, Record<string, ort.Tensor>>();
 let nextId = 1;
 
 async function createSession(modelPath: string, options: SessionOptions): Promise<SessionInfo> {
@@ -64,10 +66,10 @@ function fromOrt(name: string, tensor: ort.Tensor): HostTensor {
 }
 
 /** Name every missing and unexpected feed before onnxruntime gives a less helpful error. */
-function checkFeeds(session: ort.InferenceSession, feeds: TensorMap): void {
+function checkFeeds(session: ort.InferenceSession, given: string[]): void {
   const expected = new Set(session.inputNames);
-  const given = Object.keys(feeds);
-  const missing = [...expected].filter((n) => !(n in feeds));
+  const fed = new Set(given);
+  const missing = [...expected].filter((n) => !fed.has(n));
   const unexpected = given.filter((n) => !expected.has(n));
   if (missing.length || unexpected.length) {
     throw new EngineError('feed_mismatch', `feeds do not match the session inputs (missing: ${missing.join(', ') || 'none'}; unexpected: ${unexpected.join(', ') || 'none'})`, { missing, unexpected });
@@ -87,8 +89,9 @@ async function run({ sessionId, feeds, fetches, cacheId }: WorkerMethods['run'][
     Object.assign(allFeeds, cache.feeds(seq));
     for (let slot = 0; slot < cache.shape.slots; slot++) allFetches.push(graphOutput.newKey(slot), graphOutput.newValue(slot));
   }
-  checkFeeds(session, allFeeds);
-  const ortFeeds: Record<string, ort.Tensor> = {};
+  const constants = (cacheId === undefined ? undefined : constantFeeds.get(cacheId)) ?? {};
+  checkFeeds(session, [...Object.keys(allFeeds), ...Object.keys(constants)]);
+  const ortFeeds: Record<string, ort.Tensor> = { ...constants };
   for (const [name, tensor] of Object.entries(allFeeds)) ortFeeds[name] = toOrt(tensor);
   const started = performance.now();
   let results: ort.InferenceSession.ReturnType;
@@ -128,8 +131,16 @@ async function handle(request: WorkerRequest): Promise<unknown> {
     case 'resetCache':
       caches.get(request.params.cacheId)?.reset();
       return null;
+    case 'setConstantFeeds': {
+      if (!caches.has(request.params.cacheId)) throw new EngineError('runtime_error', `no KV cache ${request.params.cacheId}`);
+      const tensors: Record<string, ort.Tensor> = {};
+      for (const [name, tensor] of Object.entries(request.params.feeds)) tensors[name] = toOrt(tensor);
+      constantFeeds.set(request.params.cacheId, tensors);
+      return null;
+    }
     case 'releaseCache':
       caches.delete(request.params.cacheId);
+      constantFeeds.delete(request.params.cacheId);
       return null;
   }
 }

@@ -120,6 +120,14 @@ export class KvCacheHandle {
     return this.runtime.call('resetCache', { cacheId: this.cacheId });
   }
 
+  /**
+   * Feeds every later run with this cache receives too, without being sent again: values
+   * that stay the same for a whole generation (a plan's vectors and factors).
+   */
+  setConstantFeeds(feeds: TensorMap): Promise<null> {
+    return this.runtime.call('setConstantFeeds', { cacheId: this.cacheId, feeds });
+  }
+
   release(): Promise<null> {
     return this.runtime.call('releaseCache', { cacheId: this.cacheId });
   }

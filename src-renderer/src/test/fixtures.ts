@@ -3,6 +3,7 @@ import { vi } from 'vitest';
 import type { EditorApi, EditorEnv } from '../lib/components/variants/env';
 import type { EngineStatus, HookInfo, ModelInfo, RequestOf, TokenRecord, WorkbenchApi, WorkbenchEvent } from '../lib/api/types';
 import { oneVariantIds } from '../lib/logic/one-variant';
+import type { PatchingRecord } from '../lib/logic/inside';
 
 /** The variants a generate request runs, as the engine answers them. */
 export function generatedIds(variants: readonly { id: string }[], only: string | null | undefined): string[] {
@@ -129,3 +130,27 @@ export function fakeWorkbenchApi(overrides: Partial<WorkbenchApi> = {}) {
   const emit = (event: WorkbenchEvent) => listeners.forEach((listener) => listener(event));
   return { api, emit };
 }
+
+const headPatchingRequest = { clean: [1, 2], corrupted: [1, 3], answer: 5, wrong: 6, site: 'z' as const, direction: 'denoising' as const, metric: 'logit_diff' as const, positions: 'each' as const, batchSize: 32 };
+/** An Inside-tab patching sweep per head (site z) over 3 blocks x 2 heads. */
+export const headPatchingRecord: PatchingRecord = {
+  kind: 'patching',
+  id: 'analysis-2',
+  createdAt: '2026-01-01T00:00:00Z',
+  labels: {},
+  input: { clean: 'a b', corrupted: 'a c', answer: '#5', wrong: '#6', site: 'z', direction: 'denoising', metric: 'logit_diff', positions: 'each' },
+  request: headPatchingRequest,
+  result: {
+    request: headPatchingRequest,
+    layers: [0, 1, 2],
+    columnKind: 'head',
+    columns: [0, 1],
+    effect: [[0.1, -0.4], [0.7, 0.05], [0.3, 0.69]],
+    value: [[0, 0], [0, 0], [0, 0]],
+    clean: { value: 2, logitDiff: 2, answerProb: 0.5 },
+    corrupted: { value: 0, logitDiff: 0, answerProb: 0.1 },
+    forwardPasses: 1,
+    cells: 6,
+    warnings: [],
+  },
+};
