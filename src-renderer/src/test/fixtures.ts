@@ -131,14 +131,14 @@ export function fakeWorkbenchApi(overrides: Partial<WorkbenchApi> = {}) {
   return { api, emit };
 }
 
-const headPatchingRequest = { clean: [1, 2], corrupted: [1, 3], answer: 5, wrong: 6, site: 'z' as const, direction: 'denoising' as const, metric: 'logit_diff' as const, positions: 'each' as const, batchSize: 32 };
+const headPatchingRequest = { clean: [1, 2], corrupted: [1, 3], answer: 5, wrong: 6, site: 'z' as const, direction: 'denoising' as const, metric: 'logit_diff' as const, positions: 'each' as const, batchSize: 32, alignment: null };
 /** An Inside-tab patching sweep per head (site z) over 3 blocks x 2 heads. */
 export const headPatchingRecord: PatchingRecord = {
   kind: 'patching',
   id: 'analysis-2',
   createdAt: '2026-01-01T00:00:00Z',
   labels: {},
-  input: { clean: 'a b', corrupted: 'a c', answer: '#5', wrong: '#6', site: 'z', direction: 'denoising', metric: 'logit_diff', positions: 'each' },
+  input: { clean: 'a b', corrupted: 'a c', answer: '#5', wrong: '#6', site: 'z', direction: 'denoising', metric: 'logit_diff', positions: 'each', alignment: null },
   request: headPatchingRequest,
   result: {
     request: headPatchingRequest,
