@@ -123,12 +123,13 @@ describe('the workbench over a WebSocket, with the real engine', () => {
     expect(steered.tokens).toHaveLength(12);
     expect(steered.text).not.toBe(baseline.text);
 
-    // Each variant's stream is its result's tokens, in order.
+    // Each variant's stream is its result's tokens, in order; the results add each token's lens readings (internal consistency).
     const streamed = tokensOf(started.runId);
     for (const [variant, result] of results.variants.entries()) {
       const mine = streamed.filter((event) => event.variant === variant);
       expect(mine.map((event) => event.index)).toEqual(result.tokens.map((_, i) => i));
-      expect(mine.map((event) => event.token)).toEqual(result.tokens);
+      expect(mine.map((event) => event.token)).toEqual(result.tokens.map((token) => Object.fromEntries(Object.entries(token).filter(([key]) => key !== 'lensTop1'))));
+      expect(result.tokens.map((token) => token.lensTop1?.length)).toEqual(result.tokens.map(() => 5));
     }
     expect(baseline.tokens[0]).toMatchObject({ id: expect.any(Number), text: ',', logprob: expect.any(Number) });
     expect(baseline.tokens[0].top).toHaveLength(5);

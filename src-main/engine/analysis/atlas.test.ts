@@ -22,9 +22,11 @@ const gpt2 = useRandomModel('atlas-gpt2', { config: 'openai-community__gpt2', to
 const qwen = useRandomModel('atlas-qwen', { config: 'Qwen__Qwen2.5-0.5B-Instruct', tokenizer: 'HuggingFaceTB__SmolLM2-135M-Instruct', ...shape, seed: 23 });
 // accuracy level 0: MatMulNBits multiplies the dequantized weights in float32, as the reference does.
 const int8 = useRandomModel('atlas-int8', { config: 'HuggingFaceTB__SmolLM2-135M-Instruct', ...shape, seed: 24 }, { weights: weightOptions('int8', { accuracyLevel: 0 }) });
+// int4 with blocks of 16: d_model 32 is two blocks per up row, d_mlp 48 three per down row (an odd count: a half-used zero-point byte).
+const int4 = useRandomModel('atlas-int4', { config: 'HuggingFaceTB__SmolLM2-135M-Instruct', ...shape, seed: 25 }, { weights: weightOptions('int4', { accuracyLevel: 0, blockSize: 16 }) });
 
 /** The checkpoint's weights, or what the int8 model stores: its linear weights (the head included) quantized and read back. */
-function storedWeights(loaded: LoadedRandomModel, quantized: boolean): WeightGetter {
+function storedWeights(loaded: LoadedRandomModel, quantized: false | { bits: 4 | 8; blockSize: number }): WeightGetter {
   const weight = weightGetter(loaded.model.weights);
   const { spec } = loaded.model;
   const isLinear = (name: string): boolean => name.endsWith('_proj.weight') || name === 'unembed.weight' || (spec.tiedEmbeddings && name === 'embed.weight');
@@ -32,7 +34,7 @@ function storedWeights(loaded: LoadedRandomModel, quantized: boolean): WeightGet
     const values = weight(name);
     if (!quantized || !isLinear(name)) return values;
     const inFeatures = name.includes('down_proj') ? spec.dMlp : spec.dModel; // [out, in]
-    const layout = quantLayout(values.length / inFeatures, inFeatures, 8, 32);
+    const layout = quantLayout(values.length / inFeatures, inFeatures, quantized.bits, quantized.blockSize);
     return dequantize(layout, quantizeRows(layout, values));
   };
 }
@@ -49,7 +51,7 @@ function expectDecoding(loaded: LoadedRandomModel, weight: WeightGetter, layer: 
   expect(decoding.entropy).toBeCloseTo(entropy, 3);
 }
 
-function expectLayer(loaded: LoadedRandomModel, result: AtlasResult, quantized = false): void {
+function expectLayer(loaded: LoadedRandomModel, result: AtlasResult, quantized: Parameters<typeof storedWeights>[1] = false): void {
   const weight = storedWeights(loaded, quantized);
   const table = result.table ?? [];
   expect(table.map((entry) => entry.neuron)).toEqual(Array.from({ length: loaded.model.spec.dMlp }, (_, i) => i));
@@ -81,8 +83,9 @@ describe('neuron atlas', () => {
     expectLayer(qwen, await neuronAtlas(qwen.handle, { layer: 0, top: 3, finalNorm: false }));
   });
 
-  it('decodes int8-quantized weights as the dequantized reference', async () => {
-    expectLayer(int8, await neuronAtlas(int8.handle, { layer: 0, top: 5, chunkSize: 7 }), true);
+  it('decodes int8- and int4-quantized weights as the dequantized reference', async () => {
+    expectLayer(int8, await neuronAtlas(int8.handle, { layer: 0, top: 5, chunkSize: 7 }), { bits: 8, blockSize: 32 });
+    expectLayer(int4, await neuronAtlas(int4.handle, { layer: 1, top: 5 }), { bits: 4, blockSize: 16 });
   });
 
   it('is cached on disk per model: a second run decodes nothing, and a smaller top reads the same file', async () => {
