@@ -17,7 +17,7 @@
  * fp32 decode of the SmolLM2-135M-shaped model streamed its weights at 1.05-1.45x this
  * probe's rate (20.5-27.0 GB/s against 17.4-21.1), and a [1,8192]x[8192,16384] MatMul over
  * a prepacked initializer at 0.5-1.2x; a 1 GiB initializer summed by rows (no copy per run)
- * at 0.6-0.7x. So decode's share of it says decode streams about as fast as onnxruntime's
+ * at 0.5-0.8x. So decode's share of it says decode streams about as fast as onnxruntime's
  * best single kernel here, not how far it is from the memory's limit.
  */
 import { writeFileSync } from 'node:fs';
