@@ -77,11 +77,12 @@ const manifestSchema = z.object({ tensors: z.record(z.string(), z.object({ lengt
  * compiled graph. Excluded: the embedding tables (one row is gathered per token) and the
  * rope tables (one row each). The tied unembedding IS read: the graph keeps a transposed
  * copy, unembed.weight. The cacheDir holds one model, in one or more formats: this reads
- * the float32 one's (cache-dir.ts names each folder after its format).
+ * the manifest of `weights` (cache-dir.ts names each folder after its format).
  */
-function weightBytesPerToken(cacheDir: string): number {
-  const modelDir = readdirSync(join(cacheDir, 'models')).find((folder) => folder.endsWith(`-${weightOptionsLabel(F32)}`));
-  if (!modelDir) throw new Error(`no float32 weight file under ${cacheDir}`);
+function weightBytesPerToken(cacheDir: string, weights: WeightOptions): number {
+  const label = weightOptionsLabel(weights);
+  const modelDir = readdirSync(join(cacheDir, 'models')).find((folder) => folder.endsWith(`-${label}`));
+  if (!modelDir) throw new Error(`no ${label} weight file under ${cacheDir}`);
   const manifest = manifestSchema.parse(JSON.parse(readFileSync(join(cacheDir, 'models', modelDir, 'manifest.json'), 'utf8')));
   const read = Object.entries(manifest.tensors).filter(([name]) => name !== 'embed.weight' && name !== 'pos_embed.weight' && !name.startsWith('rope.'));
   return read.reduce((sum, [, entry]) => sum + entry.length, 0);
@@ -154,7 +155,7 @@ function benchModel(name: string, path: string, cacheDir: string, options: Engin
     log(`${name}: decode ${work.decodeTokens} tokens`);
     const decode = await measureDecode(model, work);
     const { nLayers: layers, dModel } = model.spec;
-    return { result: { name, layers, dModel, weightBytesPerToken: weightBytesPerToken(cacheDir), prefill, decode }, provider: model.provider };
+    return { result: { name, layers, dModel, weightBytesPerToken: weightBytesPerToken(cacheDir, weights), prefill, decode }, provider: model.provider };
   });
 }
 
@@ -381,7 +382,7 @@ async function main(argv: string[]): Promise<number> {
         const runsGBps = alternating.probeGBps.flat();
         probe = { op: prober.op, bytes: prober.bytes, runsGBps, bestGBps: Math.max(...runsGBps), medianGBps: median(runsGBps) };
         const [f32] = alternating.formats;
-        bandwidth = decodeBandwidth(smolName, weightBytesPerToken(smolCache), f32.roundMs, alternating.probeGBps);
+        bandwidth = decodeBandwidth(smolName, weightBytesPerToken(smolCache, F32), f32.roundMs, alternating.probeGBps);
         quantizedDecode = alternating.formats.map((q) => ({ weights: q.weights, medianMs: q.medianMs, speedup: f32.medianMs / q.medianMs, target: QUANTIZED_TARGETS[q.weights.split('-')[0]] ?? null }));
       } finally {
         await prober.close();
