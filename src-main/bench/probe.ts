@@ -12,6 +12,13 @@
  * per-row reduction spreads the rows over the pool (1.9). ReduceMax streams as fast as
  * ReduceSum. MatMul is no probe: [1,N]x[N,1] runs at 1.7 GB/s, and [1,16384]x[16384,16384]
  * measures the GEMV kernel (22-27 GB/s), not the memory.
+ *
+ * It is a reference, not a ceiling: run a second apart on this 2-core VM (load average 3),
+ * fp32 decode of the SmolLM2-135M-shaped model streamed its weights at 1.05-1.45x this
+ * probe's rate (20.5-27.0 GB/s against 17.4-21.1), and a [1,8192]x[8192,16384] MatMul over
+ * a prepacked initializer at 0.5-1.2x; a 1 GiB initializer summed by rows (no copy per run)
+ * at 0.5-0.8x. So decode's share of it says decode streams about as fast as onnxruntime's
+ * best single kernel here, not how far it is from the memory's limit.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
