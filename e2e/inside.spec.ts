@@ -112,6 +112,16 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await neurons.getByRole('row').nth(6).getByRole('button', { name: 'Clamp' }).click();
   await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
   expect(await variantNames(page)).toContain('Clamp L2N5 = 8');
+  // An empty layer field searches every layer (the decoded layers come from the cache where they are there).
+  await page.getByRole('tab', { name: 'Inside' }).click();
+  await page.getByRole('radio', { name: 'Neuron atlas' }).check();
+  await page.getByLabel('Atlas layer').fill('');
+  await page.getByLabel('Search token').fill('▁b');
+  await page.getByLabel('Active on prompt').fill('');
+  await page.getByRole('button', { name: 'Run' }).click();
+  await expect(page.getByRole('region', { name: 'Analysis result' })).toContainText('5 layers × 172 neurons');
+  await expect(page.getByRole('region', { name: 'Analysis result' })).toContainText('2064 directions decoded');
+  await expect(neurons.getByRole('row')).toHaveCount(51);
 
   // Internal consistency: after a run, each column's score and a per-block lens strip under every token.
   await generate(page, 5);
