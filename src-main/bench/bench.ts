@@ -195,7 +195,7 @@ interface DecodeBandwidth {
 }
 
 interface Report {
-  /** loadAverage: the 1-minute load average when the bench started and when it ended. */
+  /** loadAverage: the 1-minute load average when the bench started (other processes) and when it ended (with its own threads). */
   machine: { cpu: string; logicalCores: number; loadAverage: { start: number; end: number } };
   onnxruntime: { version: string; provider: string; intraOpThreads: number; spinning: boolean };
   /** The probe's runs bracketing the fp32 alternating rounds (formats section). */
@@ -238,8 +238,9 @@ function formatReport(r: Report): string {
   const d = r.decodeBandwidth;
   return [
     `machine      ${r.machine.cpu}, ${r.machine.logicalCores} logical cores, load average ${f(r.machine.loadAverage.start)} at the start, ${f(r.machine.loadAverage.end)} at the end`,
-    ...(Math.max(r.machine.loadAverage.start, r.machine.loadAverage.end) > r.machine.logicalCores
-      ? ['             other processes want more than the cores: timings are bound by each one\'s share of the CPU, not by memory, and even side-by-side ratios carry that noise']
+    // The load at the start is other processes' (the bench's own threads raise it later).
+    ...(r.machine.loadAverage.start > r.machine.logicalCores / 2
+      ? [`             other processes kept about ${f(r.machine.loadAverage.start)} of the ${r.machine.logicalCores} cores busy: timings are bound by each one's share of the CPU, not by memory, and even side-by-side ratios carry that noise`]
       : []),
     `onnxruntime  onnxruntime-node ${r.onnxruntime.version}, provider ${r.onnxruntime.provider}, ${r.onnxruntime.intraOpThreads} intra-op threads, idle threads ${r.onnxruntime.spinning ? 'spin' : 'sleep'}`,
     ...section(
