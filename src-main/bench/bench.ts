@@ -268,7 +268,7 @@ function formatReport(r: Report): string {
     ...section(
       r.plans
         ? [
-            `Interventions, ${r.plans.model}, ms per decode step, medians of ${r.plans.steps} steps (${PLAN_ROUNDS} rounds of ${PLAN_DECODE_TOKENS} tokens, the workloads stepped side by side):`,
+            `Interventions, ${r.plans.model}, ms per decode step, medians of ${r.plans.steps} steps (${PLAN_ROUNDS} rounds of ${PLAN_DECODE_TOKENS} tokens, the workloads stepped side by side, idle threads sleep):`,
             `  no plan ${f(r.plans.stepMs.noPlan, 2)} ms, heavy plan ${f(r.plans.stepMs.heavyPlan, 2)} ms: speed ${spreadText(r.plans.heavyPlanSpeed)} of no plan, step by step (target >= 0.90)`,
             `    heavy plan: add at every block's resid_post, set 16 neurons in 2 blocks, capture one block's resid_post`,
             `  1 variant ${f(r.plans.stepMs.oneVariant, 2)} ms, 4 variants batched ${f(r.plans.stepMs.fourVariants, 2)} ms: ${spreadText(r.plans.fourVariantsCost)} the time per step (target <= 1.60)`,
@@ -367,8 +367,12 @@ async function main(argv: string[]): Promise<number> {
       provider = smol.provider;
       for (const weights of quantizedFormats) models.push((await benchModel(`${smolName} ${weightOptionsLabel(weights)}`, smolPath, join(tmp, `cache-smollm-${weights.format}`), choice, SMOLLM_WORKLOAD, weights)).result);
     }
+    // Stepped side by side, two sessions alternate every few milliseconds: spinning idle
+    // threads of one session's pool would take the cores from the other's step (measured
+    // on an idle machine: 38-40 ms per step instead of 24, and per-step ratios spread over
+    // 0.68-1.41 instead of 0.94-0.99), so these run with sleeping threads, whatever --spinning says.
     const plans = runs.has('plans')
-      ? await withModel(smolName, smolPath, smolCache, choice, F32, (model) => {
+      ? await withModel(smolName, smolPath, smolCache, { ...choice, spinning: false }, F32, (model) => {
           log(`${smolName}: decode steps with plans and batched variants, ${PLAN_ROUNDS} rounds, side by side`);
           return benchPlans(model);
         })
