@@ -68,11 +68,11 @@ describe('live run', () => {
 describe('experiment document', () => {
   it('tracks unsaved changes against the last save', () => {
     const doc = new ExperimentDocument();
-    doc.load({ ...newExperiment(null), updatedAt: 'x' }, '/tmp/a.tiller.json');
+    doc.load({ ...newExperiment(null), updatedAt: 'x' }, '/data/a.tiller.json');
     expect(doc.dirty).toBe(false);
     doc.setPromptText('Hello');
     expect(doc.dirty).toBe(true);
-    doc.markSaved('/tmp/a.tiller.json');
+    doc.markSaved('/data/a.tiller.json');
     expect(doc.dirty).toBe(false);
     doc.setResults({ ranAt: 'now', provider: 'cpu', promptIds: [], variants: [] }, null);
     expect(doc.dirty).toBe(true);

@@ -27,11 +27,11 @@ describe('notices', () => {
       const list = new NoticeList();
       const undo = vi.fn();
       list.info('Deleted variant “A”', { label: 'Undo', run: undo });
-      list.info('Saved /tmp/x.tiller.json');
+      list.info('Saved /data/x.tiller.json');
       const view = render(Notices, { props: { items: list.items, ondismiss: (id: number) => list.dismiss(id), onact: (id: number) => list.act(id) } });
       await fireEvent.click(screen.getByRole('button', { name: 'Undo' }));
       expect(undo).toHaveBeenCalledTimes(1);
-      expect(list.items.map((item) => item.message)).toEqual(['Saved /tmp/x.tiller.json']);
+      expect(list.items.map((item) => item.message)).toEqual(['Saved /data/x.tiller.json']);
       await view.rerender({ items: list.items });
       expect(screen.queryByRole('button', { name: 'Undo' })).toBeNull();
       // Information fades by itself; one with an action stays long enough to reach its button.

@@ -71,10 +71,10 @@ describe('variant editor', () => {
     const { latest } = setup(newVariant('File'), editorEnv(fakeEditorApi({ readVectorFile })));
     await fireEvent.click(screen.getByRole('button', { name: '+ Steering vector' }));
     await fireEvent.click(screen.getByLabelText('File'));
-    await type('Vector file', '/tmp/v.safetensors');
+    await type('Vector file', '/data/v.safetensors');
     await fireEvent.click(screen.getByRole('button', { name: 'Read vector' }));
     await waitFor(() => expect(latest().interventions[0]).toMatchObject({ vector: [0, 0, 1, 0] }));
-    expect(readVectorFile.mock.calls.map(([request]) => request)).toEqual([{ path: '/tmp/v.safetensors', key: 'blocks.1.hook_resid_post' }, { path: '/tmp/v.safetensors' }]);
+    expect(readVectorFile.mock.calls.map(([request]) => request)).toEqual([{ path: '/data/v.safetensors', key: 'blocks.1.hook_resid_post' }, { path: '/data/v.safetensors' }]);
     expect(screen.queryByRole('alert')).toBeNull();
   });
 
@@ -88,7 +88,7 @@ describe('variant editor', () => {
     const { latest } = setup(newVariant('File'), editorEnv(fakeEditorApi({ readVectorFile })));
     await fireEvent.click(screen.getByRole('button', { name: '+ Steering vector' }));
     await fireEvent.click(screen.getByLabelText('File'));
-    await type('Vector file', '/tmp/two.json');
+    await type('Vector file', '/data/two.json');
     await fireEvent.click(screen.getByRole('button', { name: 'Read vector' }));
     await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('holds 2 vectors'));
     const select = screen.getByLabelText('Key', { exact: true }) as HTMLSelectElement;
@@ -96,8 +96,8 @@ describe('variant editor', () => {
     await fireEvent.change(select, { target: { value: 'sad' } });
     await fireEvent.click(screen.getByRole('button', { name: 'Read vector' }));
     await waitFor(() => expect(latest().interventions[0]).toMatchObject({ vector: [0, 1, 0, 0] }));
-    expect(readVectorFile).toHaveBeenLastCalledWith({ path: '/tmp/two.json', key: 'sad' });
-    expect(latest().origins['0']).toEqual({ kind: 'file', path: '/tmp/two.json', key: 'sad' });
+    expect(readVectorFile).toHaveBeenLastCalledWith({ path: '/data/two.json', key: 'sad' });
+    expect(latest().origins['0']).toEqual({ kind: 'file', path: '/data/two.json', key: 'sad' });
     expect(screen.queryByRole('alert')).toBeNull();
   });
 
@@ -360,23 +360,23 @@ describe('variant editor', () => {
 
   it('clears the key found in the last file when the path changes, and flags a failed read that left the old vector', async () => {
     const readVectorFile = vi.fn(async ({ path, key }: { path: string; key?: string }) => {
-      if (path === '/tmp/a.safetensors') return { vector: [0, 0, 1, 0], key: 'blocks.1.hook_resid_post', keys: ['blocks.1.hook_resid_post'] };
+      if (path === '/data/a.safetensors') return { vector: [0, 0, 1, 0], key: 'blocks.1.hook_resid_post', keys: ['blocks.1.hook_resid_post'] };
       throw new ApiError('bad_argument', `${path}: has no entry "${key}"`);
     });
     const { latest } = setup(newVariant('File'), editorEnv(fakeEditorApi({ readVectorFile })));
     await fireEvent.click(screen.getByRole('button', { name: '+ Steering vector' }));
     await fireEvent.click(screen.getByLabelText('File'));
-    await type('Vector file', '/tmp/a.safetensors');
+    await type('Vector file', '/data/a.safetensors');
     await fireEvent.click(screen.getByRole('button', { name: 'Read vector' }));
     await waitFor(() => expect(latest().interventions[0]).toMatchObject({ vector: [0, 0, 1, 0] }));
     expect((screen.getByLabelText('Key (optional)') as HTMLInputElement).value).toBe('blocks.1.hook_resid_post');
 
-    await type('Vector file', '/tmp/b.json');
+    await type('Vector file', '/data/b.json');
     expect((screen.getByLabelText('Key (optional)') as HTMLInputElement).value).toBe('');
     await fireEvent.click(screen.getByRole('button', { name: 'Read vector' }));
     // No key: the op's hook first, then the file's only vector.
     await waitFor(() => expect(screen.getByRole('alert')).toBeTruthy());
-    expect(readVectorFile).toHaveBeenLastCalledWith({ path: '/tmp/b.json' });
+    expect(readVectorFile).toHaveBeenLastCalledWith({ path: '/data/b.json' });
     expect(screen.getByLabelText('Vector summary').textContent).toMatch(/Still the previous vector: the last read failed/);
     expect(screen.getByRole('status').textContent).toMatch(/1 field is not applied/);
   });
