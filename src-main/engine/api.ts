@@ -29,6 +29,8 @@ export * from '../../src-shared/analysis-schema';
 export { findSubject, tokenFromText } from './analysis/tokens';
 export { causalTrace } from './analysis/tracing';
 export { neuronAtlas } from './analysis/atlas';
+export { clampCurve } from './analysis/clamp-curve';
+export * from '../../src-shared/clamp-schema';
 export type { AnalysisProgress, AnalysisControl } from './analysis/control';
 export { writePatchExport, patchCsv, PATCH_EXPORT_FORMATS, type PatchExportFormat } from './analysis/export';
 export { readVectorSet, readControlVectorFile, sniffFile } from './interchange/read';
