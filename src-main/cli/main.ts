@@ -12,6 +12,7 @@ import { parseJson } from '../../src-shared/json-syntax';
 import { UsageError, validate, withModel } from './common';
 import { lensCommand, patchCommand, traceCommand } from './inside';
 import { atlasCommand } from './atlas';
+import { clampCurveCommand } from './clamp-curve';
 import { replayCommand } from './replay';
 import { vectorCommand } from './vector';
 
@@ -218,6 +219,7 @@ async function hooksCommand(flags: Record<string, unknown>): Promise<void> {
 /** Each command; one that resolves to a number sets the exit status (replay: 1 when the outputs differ). */
 const COMMANDS: Record<string, (flags: Record<string, unknown>, positionals: string[]) => Promise<void | number>> = {
   atlas: atlasCommand,
+  'clamp-curve': clampCurveCommand,
   generate: generateCommand,
   hooks: hooksCommand,
   lens: lensCommand,
