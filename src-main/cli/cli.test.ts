@@ -360,6 +360,34 @@ describe('cli: look inside', () => {
     expect([greedy.code, greedy.stderr.split('\n')[0]]).toEqual([2, 'error: --samples: greedy paths are all the same; give --temperature above 0']);
   });
 
+  it('prints a neuron\'s clamp curve as JSON, as multiples of its largest activation or as given, and names a neuron out of range', async () => {
+    const reading = { prob: z.number(), rank: z.int(), mean_prob: z.number().nullable() };
+    const curveOutput = z.strictObject({
+      hook: z.string(), neuron: z.int(), token: z.int(), token_text: z.string(), scale: z.enum(['max_activation', 'absolute']),
+      max_activation: z.number(), max_position: z.int(), baseline: z.strictObject(reading),
+      points: z.array(z.strictObject({ value: z.number(), ...reading })), forward_passes: z.int(), warnings: z.array(z.string()),
+    });
+    const base = ['clamp-curve', '--model', model, '--prompt-ids', clean, '--layer', '2', '--neuron', '7', '--token', ' b'];
+    const multiples = await cli(...base, '--average', '--json');
+    expect(multiples.code).toBe(0);
+    expect(multiples.stderr).toMatch(/\[cpu\] 6 clamp values, 2 forward passes in [\d.]+ s/);
+    const output = curveOutput.parse(JSON.parse(multiples.stdout));
+    expect([output.hook, output.token_text, output.scale]).toEqual(['blocks.2.mlp.hook_post', '▁b', 'max_activation']);
+    expect(output.points.map((point) => point.value)).toEqual([0, 1, 2, 5, 10, 20].map((k) => k * output.max_activation));
+    expect(output.points.every((point) => point.mean_prob !== null && point.prob >= 0 && point.prob <= 1)).toBe(true);
+    expect(new Set(output.points.map((point) => point.prob)).size).toBeGreaterThan(1); // the clamp moves p(" b")
+
+    const absolute = await cli(...base, '--values=-4,0,4', '--absolute', '--json');
+    const given = curveOutput.parse(JSON.parse(absolute.stdout));
+    expect([given.scale, given.points.map((point) => point.value), given.baseline.mean_prob]).toEqual(['absolute', [-4, 0, 4], null]);
+    expect(given.baseline).toEqual({ ...output.baseline, mean_prob: null });
+
+    const outside = await cli('clamp-curve', '--model', model, '--prompt-ids', clean, '--layer', '2', '--neuron', '172', '--token', ' b');
+    expect([outside.code, outside.stderr.trim()]).toEqual([1, "error (bad_argument): invalid clamp curve request: neuron: neuron 172 is outside the layer's MLP (0..171)"]);
+    const missing = await cli('clamp-curve', '--model', model, '--prompt-ids', clean, '--neuron', '7', '--token', ' b');
+    expect([missing.code, missing.stderr.split('\n')[0]]).toEqual([2, 'error: --layer: --layer is required']);
+  });
+
   it('names a multi-token answer and prompts of different lengths', async () => {
     const multi = await cli('patch', '--model', model, '--clean-ids', clean, '--corrupted-ids', corrupted, '--answer', ' dog', '--wrong', 'ed');
     expect(multi.code).toBe(1);

@@ -11,6 +11,7 @@ import { promptIdsOf, readJsonFile, readPlanFile, settingsFromFlags, UsageError,
 import { consistencyCommand } from './consistency';
 import { lensCommand, patchCommand, traceCommand } from './inside';
 import { atlasCommand } from './atlas';
+import { clampCurveCommand } from './clamp-curve';
 import { replayCommand } from './replay';
 import { vectorCommand } from './vector';
 
@@ -187,6 +188,7 @@ async function hooksCommand(flags: Record<string, unknown>): Promise<void> {
 const COMMANDS: Record<string, (flags: Record<string, unknown>, positionals: string[]) => Promise<void | number>> = {
   atlas: atlasCommand,
   consistency: consistencyCommand,
+  'clamp-curve': clampCurveCommand,
   generate: generateCommand,
   hooks: hooksCommand,
   lens: lensCommand,
