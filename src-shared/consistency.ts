@@ -88,3 +88,51 @@ export const answerConsistencySchema = z.strictObject({
   warnings: z.array(z.string()).max(MAX_CONSISTENCY_ANSWERS + 1),
 });
 export type AnswerConsistency = z.output<typeof answerConsistencySchema>;
+
+/** `cli consistency --json`: one generated response's internal consistency (snake_case, like every command). */
+export const consistencyOutputSchema = z.strictObject({
+  prompt_ids: z.array(tokenId),
+  /** The generated tokens. */
+  ids: z.array(tokenId),
+  text: z.string(),
+  stop_reason: z.string(),
+  /** N, and L' (the blocks the scores count) with where it starts. */
+  blocks: z.int().min(1),
+  from_layer: consistencyFromSchema,
+  layers: z.array(z.int().min(0)),
+  tokens: z.array(
+    z.strictObject({
+      id: tokenId,
+      text: z.string(),
+      /** [block]: full-vocabulary lens top-1 at the position that predicted the token, and whether it is the token. */
+      lens_top1: z.array(tokenId),
+      agree: z.array(z.boolean()),
+      /** The share of L' that agrees. */
+      score: z.number().min(0).max(1),
+    }),
+  ),
+  /** The response's IC: the mean token score; null with no generated token. */
+  ic: z.number().min(0).max(1).nullable(),
+  /** Over the answer set Y; null without --answers. */
+  answer: z
+    .strictObject({
+      answers: z.array(tokenId),
+      answer_texts: z.array(z.string()),
+      at: z.strictObject({ index: z.int().min(0), token: tokenId, token_text: z.string(), readings: z.array(tokenId), agree: z.array(z.boolean()), ic: z.number().min(0).max(1) }).nullable(),
+      warnings: z.array(z.string()),
+    })
+    .nullable(),
+  forward_passes: z.int().min(0),
+  provider: z.string(),
+  /** --samples: calibrated self-consistency over the sampled paths (the fields above describe the first). */
+  self_consistency: z
+    .strictObject({
+      paths: z.array(z.strictObject({ seed: z.int().min(0), text: z.string(), answer: tokenId.nullable(), ic: z.number().min(0).max(1).nullable() })),
+      /** Per answer of Y: the paths that gave it, and the sum of their ICs. */
+      votes: z.array(z.strictObject({ token: tokenId, text: z.string(), count: z.int().min(0), weight: z.number().min(0) })),
+      majority: tokenId.nullable(),
+      weighted: tokenId.nullable(),
+    })
+    .nullable(),
+});
+export type ConsistencyOutput = z.output<typeof consistencyOutputSchema>;

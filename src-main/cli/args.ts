@@ -20,6 +20,7 @@ Commands
   patch      Activation patching sweep over layers x positions (or heads), batched
   trace      Causal tracing (ROME): noise the subject, restore each layer x position
   atlas      Neuron atlas: every MLP neuron's weights decoded through the final norm and head
+  consistency  Internal consistency: generate, then how far each block's logit lens agrees with each token
   clamp-curve  p(concept token) vs one MLP neuron's clamp value, every value one batch row
   tokenize   Print the token ids of a text
   vector     Steering vectors: extract from contrast prompts, convert between formats, sweep strength x layer, read SAEs
@@ -173,6 +174,17 @@ atlas
   --no-final-norm         decode the raw directions (default: through the final norm's scaling and gain)
   --json                  print {"layers", "matrices", "table", "search", "active", "neurons_per_second", ...}
   decoded layers are cached per model and weight format; neurons per second go to stderr
+
+consistency
+  --prompt TEXT | --prompt-ids 1,2,3   --chat, --plan FILE, and the generation flags of generate
+  --from-layer L          the first block the score counts: a block index, or middle (block N/2);
+                          default 0: every block but the last (its lens is the output itself)
+  --answers " True, False"  the answer set Y, comma-separated (a leading space is part of an answer):
+                          also the paper's IC at the response's last answer token, each block's argmax
+                          over Y's tokens; an answer of several tokens stands for its first (a warning says so)
+  --samples K             calibrated self-consistency: K paths sampled with seeds S..S+K-1 (needs
+                          --temperature and --answers): majority vote and IC-weighted vote
+  --json                  print {"tokens": [{id, lens_top1, agree, score}], "layers", "ic", "answer", ...}
 
 clamp-curve
   --prompt TEXT | --prompt-ids 1,2,3
@@ -345,6 +357,8 @@ const FLAGS = {
   limit: { type: 'string' },
   'chunk-size': { type: 'string' },
   align: { type: 'string' },
+  answers: { type: 'string' },
+  'from-layer': { type: 'string' },
   neuron: { type: 'string' },
   token: { type: 'string' },
   values: { type: 'string' },

@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { internalConsistency } from '../engine/analysis/consistency';
+import { Engine } from '../engine/engine';
 import { loadHfTokenizer } from '../engine/model/tokenizer/hf';
+import { consistencyOutputSchema } from '../../src-shared/consistency';
 import { ROOT, runCli } from '../test/cli-process';
 import { GEMMA2_CHAT_TEMPLATE } from '../test/fixtures/gemma-chat-templates';
 import { GEMMA2_CONFIG } from '../test/fixtures/gemma2-config';
@@ -313,6 +316,48 @@ describe('cli: look inside', () => {
     const bad = await cli('atlas', '--model', model, '--matrix', 'gates');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--matrix: Invalid option');
+  });
+
+  it('scores internal consistency as JSON: the engine function\'s readings, L\' from the middle, the answer set at the last answer token', async () => {
+    const args = ['consistency', '--model', model, '--prompt-ids', '1,403,407,261,378', '--max-new-tokens', '8', '--answers', '#432, little', '--from-layer', 'middle', '--json'];
+    const { code, stdout, stderr } = await cli(...args);
+    expect(code).toBe(0);
+    expect(stderr).toContain('[cpu] 8 tokens, lens readings in 2 forward passes');
+    const output = consistencyOutputSchema.parse(JSON.parse(stdout));
+    expect(output.text).toBe(', there was a little girl');
+    expect([output.blocks, output.from_layer, output.layers]).toEqual([5, 'middle', [2, 3]]);
+    const engine = Engine.create({ cacheDir, threads: 1 });
+    try {
+      const handle = await engine.loadModel(model);
+      const expected = await internalConsistency(handle, { plan: {}, promptIds: output.prompt_ids, generated: output.ids, fromLayer: 'middle', answers: ['#432', ' little'] });
+      expect(output.tokens.map((token) => token.lens_top1)).toEqual(expected.lensTop1);
+      expect(output.tokens.map((token) => token.agree)).toEqual(expected.agree);
+      expect(output.tokens.map((token) => token.score)).toEqual(expected.scores);
+      expect(output.ic).toBe(expected.score);
+      expect(output.answer?.at).toEqual({ index: 4, token: 376, token_text: '▁little', readings: expected.answer?.at?.readings, agree: expected.answer?.at?.readings.map((id) => id === 376), ic: expected.answer?.at?.score });
+    } finally {
+      await engine.close();
+    }
+    expect(output.tokens.every((token, t) => token.lens_top1[4] === output.ids[t])).toBe(true); // greedy: the last block is the output
+    const past = await cli('consistency', '--model', model, '--prompt', 'Lily', '--max-new-tokens', '2', '--from-layer', '4');
+    expect([past.code, past.stderr.trim()]).toEqual([1, 'error (bad_argument): from layer 4: this model has 5 blocks and the score counts blocks 0..3 (all but the last), so it must start at 3 or before']);
+  });
+
+  it('warns of multi-token answers and votes over sampled paths by count and by IC (calibrated self-consistency)', async () => {
+    const { code, stdout, stderr } = await cli('consistency', '--model', model, '--prompt', 'Lily and Tom', '--max-new-tokens', '10', '--answers', ' went, were', '--temperature', '1', '--samples', '4', '--json');
+    expect(code).toBe(0);
+    expect(stderr).toContain('warning: answer " went" is 2 tokens ("▁w" (#');
+    expect(stderr).toContain('its first token stands for it (first-token convention)');
+    const vote = consistencyOutputSchema.parse(JSON.parse(stdout)).self_consistency;
+    expect(vote?.paths.map((path) => path.seed)).toEqual([0, 1, 2, 3]);
+    for (const entry of vote?.votes ?? []) {
+      const voters = vote?.paths.filter((path) => path.answer === entry.token) ?? [];
+      expect([entry.count, entry.weight]).toEqual([voters.length, voters.reduce((sum, path) => sum + (path.ic ?? 0), 0)]);
+    }
+    const top = (key: 'count' | 'weight') => [...(vote?.votes ?? [])].sort((a, b) => b[key] - a[key])[0].token;
+    expect([vote?.majority, vote?.weighted]).toEqual([top('count'), top('weight')]);
+    const greedy = await cli('consistency', '--model', model, '--prompt', 'Lily', '--answers', ' a', '--samples', '3');
+    expect([greedy.code, greedy.stderr.split('\n')[0]]).toEqual([2, 'error: --samples: greedy paths are all the same; give --temperature above 0']);
   });
 
   it('prints a neuron\'s clamp curve as JSON, as multiples of its largest activation or as given, and names a neuron out of range', async () => {

@@ -24,6 +24,8 @@ export { variantReport } from './workbench/variant-issues';
 export { defaultAppDataDir } from './workbench/app-data';
 export type { CatalogEntry } from './workbench/catalog';
 export { logitLens } from './analysis/lens';
+export { internalConsistency, type ConsistencyRequest, type ConsistencyResult } from './analysis/consistency';
+export * from '../../src-shared/consistency';
 export { patchingSweep } from './analysis/patching';
 export * from '../../src-shared/analysis-schema';
 export { findSubject, tokenFromText } from './analysis/tokens';
