@@ -172,6 +172,8 @@ atlas
   --limit N               neurons listed by --search and --prompt (default 50)
   --chunk-size N          neuron directions per graph run (default 256; fewer with a large vocabulary)
   --no-final-norm         decode the raw directions (default: through the final norm's scaling and gain)
+  --normalise zscore      rank tokens (and --search neurons) by the logit's z-score across the layer's neurons,
+                          not the logit: a token that tops many neurons stops labelling them all (default: none)
   --json                  print {"layers", "matrices", "table", "search", "active", "neurons_per_second", ...}
   decoded layers are cached per model and weight format; neurons per second go to stderr
 
@@ -331,6 +333,7 @@ const FLAGS = {
   samples: { type: 'string' },
   'noise-scale': { type: 'string' },
   'no-final-norm': { type: 'boolean' },
+  normalise: { type: 'string' },
   positive: { type: 'string' },
   negative: { type: 'string' },
   method: { type: 'string' },

@@ -288,12 +288,12 @@ describe('cli: look inside', () => {
   });
 
   it('prints a layer of the neuron atlas, a token search and the active neurons as JSON, then reads it from the cache', async () => {
-    const decoding = z.strictObject({ ids: z.array(z.int()), tokens: z.array(z.string()), probs: z.array(z.number()), entropy: z.number() });
+    const decoding = z.strictObject({ ids: z.array(z.int()), tokens: z.array(z.string()), probs: z.array(z.number()), entropy: z.number(), z_scores: z.array(z.number()).nullable() });
     const neuron = { layer: z.int(), neuron: z.int(), up: decoding, gate: decoding.nullable(), down: decoding };
     const atlasOutput = z.strictObject({
-      layers: z.array(z.int()), d_mlp: z.int(), matrices: z.array(z.string()), top: z.int(), final_norm: z.boolean(),
+      layers: z.array(z.int()), d_mlp: z.int(), matrices: z.array(z.string()), top: z.int(), final_norm: z.boolean(), normalise: z.enum(['none', 'zscore']),
       table: z.array(z.strictObject(neuron)).nullable(),
-      search: z.strictObject({ token: z.int(), token_text: z.string(), matrix: z.string(), neurons: z.array(z.strictObject({ ...neuron, logit: z.number(), prob: z.number(), rank: z.int().nullable() })) }).nullable(),
+      search: z.strictObject({ token: z.int(), token_text: z.string(), matrix: z.string(), neurons: z.array(z.strictObject({ ...neuron, logit: z.number(), z_score: z.number().nullable(), prob: z.number(), rank: z.int().nullable() })) }).nullable(),
       active: z.strictObject({ ids: z.array(z.int()), neurons: z.array(z.strictObject({ ...neuron, activation: z.number(), position: z.int() })) }).nullable(),
       decoded: z.int(), cached: z.int(), seconds: z.number(), neurons_per_second: z.number().nullable(), graph_runs: z.int(),
     });
@@ -316,6 +316,16 @@ describe('cli: look inside', () => {
     const bad = await cli('atlas', '--model', model, '--matrix', 'gates');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--matrix: Invalid option');
+    // Ranked by z-score: decoded again (its own cache file), every kept token with its z-score, highest first.
+    const ranked = await cli('atlas', '--model', model, '--layer', '2', '--top', '3', '--search', ' b', '--limit', '5', '--normalise', 'zscore', '--json');
+    expect(ranked.stderr).toMatch(/516 neuron directions decoded/);
+    const zOutput = atlasOutput.parse(JSON.parse(ranked.stdout));
+    expect(zOutput.normalise).toBe('zscore');
+    const scores = zOutput.table?.[0].up.z_scores ?? [];
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    const searched = zOutput.search?.neurons.map((entry) => entry.z_score ?? -Infinity) ?? [];
+    expect(searched).toEqual([...searched].sort((a, b) => b - a));
+    expect((await cli('atlas', '--model', model, '--normalise', 'rank')).stderr).toContain('--normalise: Invalid option');
   });
 
   it('scores internal consistency as JSON: the engine function\'s readings, L\' from the middle, the answer set at the last answer token', async () => {

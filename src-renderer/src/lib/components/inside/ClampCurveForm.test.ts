@@ -12,19 +12,19 @@ afterEach(() => {
   bench = null;
 });
 
-const decoding = (top: number) => ({ ids: [top, 5], probs: [0.25, 0.01], entropy: 3 });
+const decoding = (top: number) => ({ ids: [top, 5], probs: [0.25, 0.01], entropy: 3, scores: null });
 /** Layer 2's search for "▁dog": neuron 7 says it second-most (its own top token is "▁cat"); neuron 3 most. */
 const atlas: AtlasRecord = {
   kind: 'atlas',
   id: 'analysis-2',
   createdAt: '2026-01-01T00:00:00Z',
   labels: { '380': '▁dog', '381': '▁cat', '5': 'x', '1': '<s>' },
-  input: { layer: 2, top: 2, finalNorm: true, search: '▁dog', searchMatrix: 'up', text: 'My pet', limit: 50 },
-  request: { layer: 2, top: 2, finalNorm: true, search: 380, searchMatrix: 'up', ids: [1, 9], limit: 50, chunkSize: 256 },
+  input: { layer: 2, top: 2, finalNorm: true, normalise: 'none', search: '▁dog', searchMatrix: 'up', text: 'My pet', limit: 50 },
+  request: { layer: 2, top: 2, finalNorm: true, normalise: 'none', search: 380, searchMatrix: 'up', ids: [1, 9], limit: 50, chunkSize: 256 },
   result: {
-    layers: [2], dMlp: 8, matrices: ['up', 'down'], top: 2, finalNorm: true,
+    layers: [2], dMlp: 8, matrices: ['up', 'down'], top: 2, finalNorm: true, normalise: 'none',
     table: [{ layer: 2, neuron: 7, up: decoding(381), gate: null, down: decoding(5) }],
-    search: { token: 380, matrix: 'up', neurons: [{ layer: 2, neuron: 3, up: decoding(380), gate: null, down: decoding(5), logit: 4, prob: 0.25, rank: 0 }, { layer: 2, neuron: 7, up: decoding(381), gate: null, down: decoding(5), logit: 3, prob: 0.1, rank: 1 }] },
+    search: { token: 380, matrix: 'up', neurons: [{ layer: 2, neuron: 3, up: decoding(380), gate: null, down: decoding(5), logit: 4, score: null, prob: 0.25, rank: 0 }, { layer: 2, neuron: 7, up: decoding(381), gate: null, down: decoding(5), logit: 3, score: null, prob: 0.1, rank: 1 }] },
     active: null, decoded: 16, cached: 0, seconds: 1, neuronsPerSecond: 16, graphRuns: 2,
   },
 };
