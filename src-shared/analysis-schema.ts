@@ -6,6 +6,7 @@
  * engine, experiment files and the renderer (src-shared imports nothing but zod).
  */
 import { z } from 'zod';
+import { clampCurveInputSchema, clampCurveRequestSchema, clampCurveResultSchema } from './clamp-schema';
 
 /** Lists are bounded so a hostile request is refused before it is read element by element. */
 const MAX_TOKENS = 1 << 16;
@@ -386,6 +387,7 @@ export const analysisInputSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('tracing'), input: tracingInputSchema }),
   z.strictObject({ kind: z.literal('attention'), input: attentionInputSchema }),
   z.strictObject({ kind: z.literal('atlas'), input: atlasInputSchema }),
+  z.strictObject({ kind: z.literal('clamp_curve'), input: clampCurveInputSchema }),
 ]);
 export type AnalysisInput = z.input<typeof analysisInputSchema>;
 
@@ -399,5 +401,7 @@ export const analysisRecordSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('tracing'), ...recordBase, input: tracingInputSchema, request: tracingRequestSchema, result: tracingResultSchema }),
   z.strictObject({ kind: z.literal('attention'), ...recordBase, input: attentionInputSchema, request: attentionRequestSchema, result: attentionResultSchema }),
   z.strictObject({ kind: z.literal('atlas'), ...recordBase, input: atlasInputSchema, request: atlasRequestSchema, result: atlasResultSchema }),
+  // Files older than the clamp curve hold none: the new kind only widens the union, so they read as before.
+  z.strictObject({ kind: z.literal('clamp_curve'), ...recordBase, input: clampCurveInputSchema, request: clampCurveRequestSchema, result: clampCurveResultSchema }),
 ]);
 export type AnalysisRecord = z.output<typeof analysisRecordSchema>;

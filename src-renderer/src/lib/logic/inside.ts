@@ -4,6 +4,7 @@
  */
 import type { AnalysisRecord, Intervention, VectorOrigin } from '../api/types';
 import type { AtlasRanking } from '../../../../src-shared/analysis-schema';
+import { clampCurveSummary } from './clamp-curve';
 import { visibleToken } from './format';
 
 export type LensRecord = Extract<AnalysisRecord, { kind: 'lens' }>;
@@ -17,10 +18,11 @@ export function recordSummary(record: AnalysisRecord): string {
   if (record.kind === 'lens' || record.kind === 'attention') return record.input.text;
   if (record.kind === 'tracing') return `${record.input.subject} in ${record.input.text}`;
   if (record.kind === 'atlas') return atlasSummary(record);
+  if (record.kind === 'clamp_curve') return clampCurveSummary(record);
   return `${record.input.clean} → ${record.input.corrupted}`;
 }
 
-export const RECORD_KIND_LABEL: Record<AnalysisRecord['kind'], string> = { lens: 'Lens', patching: 'Patching', tracing: 'Tracing', attention: 'Attention', atlas: 'Atlas' };
+export const RECORD_KIND_LABEL: Record<AnalysisRecord['kind'], string> = { lens: 'Lens', patching: 'Patching', tracing: 'Tracing', attention: 'Attention', atlas: 'Atlas', clamp_curve: 'Clamp curve' };
 
 function atlasSummary(record: AtlasRecord): string {
   const { input } = record;
@@ -146,7 +148,8 @@ export function headAblation(layer: number, head: number): CellVariant {
  * down_proj), the intervention METHODS.md 5 validates a decoded neuron with.
  */
 export function neuronClamp(layer: number, neuron: number, value: number): CellVariant {
-  return { name: `Clamp L${layer}N${neuron} = ${value}`, intervention: { op: 'set', hook: `blocks.${layer}.mlp.hook_post`, indices: [neuron], values: [value], positions: 'all' }, origin: null };
+  // The name rounds (a multiple of a measured activation has many digits); the value does not.
+  return { name: `Clamp L${layer}N${neuron} = ${Number(value.toPrecision(4))}`, intervention: { op: 'set', hook: `blocks.${layer}.mlp.hook_post`, indices: [neuron], values: [value], positions: 'all' }, origin: null };
 }
 
 /** A decoded direction's top tokens as one line: "␣dog 12%, ␣cat 8%", with each z-score when ranked so ("␣dog 12% z 4.1"). */
