@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { DEFAULT_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, EXECUTION_PROVIDERS, WEIGHT_FORMATS, defaultGenerationSettings } from '../engine/api';
+import { DEFAULT_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, DEFAULT_CLAMP_MULTIPLES, EXECUTION_PROVIDERS, WEIGHT_FORMATS, defaultGenerationSettings } from '../engine/api';
 
 const d = defaultGenerationSettings;
 
@@ -20,6 +20,8 @@ Commands
   patch      Activation patching sweep over layers x positions (or heads), batched
   trace      Causal tracing (ROME): noise the subject, restore each layer x position
   atlas      Neuron atlas: every MLP neuron's weights decoded through the final norm and head
+  consistency  Internal consistency: generate, then how far each block's logit lens agrees with each token
+  clamp-curve  p(concept token) vs one MLP neuron's clamp value, every value one batch row
   tokenize   Print the token ids of a text
   vector     Steering vectors: extract from contrast prompts, convert between formats, sweep strength x layer, read SAEs
 
@@ -170,8 +172,33 @@ atlas
   --limit N               neurons listed by --search and --prompt (default 50)
   --chunk-size N          neuron directions per graph run (default 256; fewer with a large vocabulary)
   --no-final-norm         decode the raw directions (default: through the final norm's scaling and gain)
+  --normalise zscore      rank tokens (and --search neurons) by the logit's z-score across the layer's neurons,
+                          not the logit: a token that tops many neurons stops labelling them all (default: none)
   --json                  print {"layers", "matrices", "table", "search", "active", "neurons_per_second", ...}
   decoded layers are cached per model and weight format; neurons per second go to stderr
+
+consistency
+  --prompt TEXT | --prompt-ids 1,2,3   --chat, --plan FILE, and the generation flags of generate
+  --from-layer L          the first block the score counts: a block index, or middle (block N/2);
+                          default 0: every block but the last (its lens is the output itself)
+  --answers " True, False"  the answer set Y, comma-separated (a leading space is part of an answer):
+                          also the paper's IC at the response's last answer token, each block's argmax
+                          over Y's tokens; an answer of several tokens stands for its first (a warning says so)
+  --samples K             calibrated self-consistency: K paths sampled with seeds S..S+K-1 (needs
+                          --temperature and --answers): majority vote and IC-weighted vote
+  --json                  print {"tokens": [{id, lens_top1, agree, score}], "layers", "ic", "answer", ...}
+
+clamp-curve
+  --prompt TEXT | --prompt-ids 1,2,3
+  --layer L --neuron I    the neuron: its blocks.L.mlp.hook_post activation is set at every position
+  --token TOKEN           the concept token whose probability is read (text of one token, or #id)
+  --values A,B,C          multiples of the neuron's largest |activation| on the prompt (default
+                          ${DEFAULT_CLAMP_MULTIPLES.join(',')}); "=" before a negative first value: --values=-5,0,5
+  --absolute              --values are activations as given, not multiples
+  --reference TEXT        observe the largest activation on this text instead of the prompt
+  --average               also report p(TOKEN) averaged over every next-token position
+  --batch-size N          clamp values per forward pass (default 64)
+  --json                  print {"hook", "max_activation", "baseline", "points": [{value, prob, rank, mean_prob}], ...}
 tokenize
   --text TEXT
   --no-special            do not add special tokens (BOS)
@@ -187,6 +214,14 @@ export const numberFlag = (name: string) => z.string().transform((s, ctx) => {
   if (s.trim() === '' || !Number.isFinite(n)) ctx.addIssue({ code: 'custom', message: `--${name} must be a number, got "${s}"` });
   return n;
 });
+
+/** Comma-separated numbers; a list starting with a minus sign needs "=" (--scales=-4,0,4), or parseArgs reads it as a flag. */
+export const numberList = (name: string) =>
+  z.string().transform((s, ctx) => {
+    const values = s.split(',').map((x) => Number(x.trim()));
+    if (values.some((x, i) => !Number.isFinite(x) || s.split(',')[i].trim() === '')) ctx.addIssue({ code: 'custom', message: `--${name} must be comma-separated numbers, got "${s}"` });
+    return values;
+  });
 
 export const modelOptions = {
   model: z.string().min(1, '--model is required'),
@@ -298,6 +333,7 @@ const FLAGS = {
   samples: { type: 'string' },
   'noise-scale': { type: 'string' },
   'no-final-norm': { type: 'boolean' },
+  normalise: { type: 'string' },
   positive: { type: 'string' },
   negative: { type: 'string' },
   method: { type: 'string' },
@@ -324,6 +360,14 @@ const FLAGS = {
   limit: { type: 'string' },
   'chunk-size': { type: 'string' },
   align: { type: 'string' },
+  answers: { type: 'string' },
+  'from-layer': { type: 'string' },
+  neuron: { type: 'string' },
+  token: { type: 'string' },
+  values: { type: 'string' },
+  absolute: { type: 'boolean' },
+  reference: { type: 'string' },
+  average: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

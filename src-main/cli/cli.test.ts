@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { internalConsistency } from '../engine/analysis/consistency';
+import { Engine } from '../engine/engine';
 import { loadHfTokenizer } from '../engine/model/tokenizer/hf';
+import { consistencyOutputSchema } from '../../src-shared/consistency';
 import { ROOT, runCli } from '../test/cli-process';
 import { GEMMA2_CHAT_TEMPLATE } from '../test/fixtures/gemma-chat-templates';
 import { GEMMA2_CONFIG } from '../test/fixtures/gemma2-config';
@@ -286,12 +289,12 @@ describe('cli: look inside', () => {
   });
 
   it('prints a layer of the neuron atlas, a token search and the active neurons as JSON, then reads it from the cache', async () => {
-    const decoding = z.strictObject({ ids: z.array(z.int()), tokens: z.array(z.string()), probs: z.array(z.number()), entropy: z.number() });
+    const decoding = z.strictObject({ ids: z.array(z.int()), tokens: z.array(z.string()), probs: z.array(z.number()), entropy: z.number(), z_scores: z.array(z.number()).nullable() });
     const neuron = { layer: z.int(), neuron: z.int(), up: decoding, gate: decoding.nullable(), down: decoding };
     const atlasOutput = z.strictObject({
-      layers: z.array(z.int()), d_mlp: z.int(), matrices: z.array(z.string()), top: z.int(), final_norm: z.boolean(),
+      layers: z.array(z.int()), d_mlp: z.int(), matrices: z.array(z.string()), top: z.int(), final_norm: z.boolean(), normalise: z.enum(['none', 'zscore']),
       table: z.array(z.strictObject(neuron)).nullable(),
-      search: z.strictObject({ token: z.int(), token_text: z.string(), matrix: z.string(), neurons: z.array(z.strictObject({ ...neuron, logit: z.number(), prob: z.number(), rank: z.int().nullable() })) }).nullable(),
+      search: z.strictObject({ token: z.int(), token_text: z.string(), matrix: z.string(), neurons: z.array(z.strictObject({ ...neuron, logit: z.number(), z_score: z.number().nullable(), prob: z.number(), rank: z.int().nullable() })) }).nullable(),
       active: z.strictObject({ ids: z.array(z.int()), neurons: z.array(z.strictObject({ ...neuron, activation: z.number(), position: z.int() })) }).nullable(),
       decoded: z.int(), cached: z.int(), seconds: z.number(), neurons_per_second: z.number().nullable(), graph_runs: z.int(),
     });
@@ -314,6 +317,86 @@ describe('cli: look inside', () => {
     const bad = await cli('atlas', '--model', model, '--matrix', 'gates');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--matrix: Invalid option');
+    // Ranked by z-score: decoded again (its own cache file), every kept token with its z-score, highest first.
+    const ranked = await cli('atlas', '--model', model, '--layer', '2', '--top', '3', '--search', ' b', '--limit', '5', '--normalise', 'zscore', '--json');
+    expect(ranked.stderr).toMatch(/516 neuron directions decoded/);
+    const zOutput = atlasOutput.parse(JSON.parse(ranked.stdout));
+    expect(zOutput.normalise).toBe('zscore');
+    const scores = zOutput.table?.[0].up.z_scores ?? [];
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    const searched = zOutput.search?.neurons.map((entry) => entry.z_score ?? -Infinity) ?? [];
+    expect(searched).toEqual([...searched].sort((a, b) => b - a));
+    expect((await cli('atlas', '--model', model, '--normalise', 'rank')).stderr).toContain('--normalise: Invalid option');
+  });
+
+  it('scores internal consistency as JSON: the engine function\'s readings, L\' from the middle, the answer set at the last answer token', async () => {
+    const args = ['consistency', '--model', model, '--prompt-ids', '1,403,407,261,378', '--max-new-tokens', '8', '--answers', '#432, little', '--from-layer', 'middle', '--json'];
+    const { code, stdout, stderr } = await cli(...args);
+    expect(code).toBe(0);
+    expect(stderr).toContain('[cpu] 8 tokens, lens readings in 2 forward passes');
+    const output = consistencyOutputSchema.parse(JSON.parse(stdout));
+    expect(output.text).toBe(', there was a little girl');
+    expect([output.blocks, output.from_layer, output.layers]).toEqual([5, 'middle', [2, 3]]);
+    const engine = Engine.create({ cacheDir, threads: 1 });
+    try {
+      const handle = await engine.loadModel(model);
+      const expected = await internalConsistency(handle, { plan: {}, promptIds: output.prompt_ids, generated: output.ids, fromLayer: 'middle', answers: ['#432', ' little'] });
+      expect(output.tokens.map((token) => token.lens_top1)).toEqual(expected.lensTop1);
+      expect(output.tokens.map((token) => token.agree)).toEqual(expected.agree);
+      expect(output.tokens.map((token) => token.score)).toEqual(expected.scores);
+      expect(output.ic).toBe(expected.score);
+      expect(output.answer?.at).toEqual({ index: 4, token: 376, token_text: '▁little', readings: expected.answer?.at?.readings, agree: expected.answer?.at?.readings.map((id) => id === 376), ic: expected.answer?.at?.score });
+    } finally {
+      await engine.close();
+    }
+    expect(output.tokens.every((token, t) => token.lens_top1[4] === output.ids[t])).toBe(true); // greedy: the last block is the output
+    const past = await cli('consistency', '--model', model, '--prompt', 'Lily', '--max-new-tokens', '2', '--from-layer', '4');
+    expect([past.code, past.stderr.trim()]).toEqual([1, 'error (bad_argument): from layer 4: this model has 5 blocks and the score counts blocks 0..3 (all but the last), so it must start at 3 or before']);
+  });
+
+  it('warns of multi-token answers and votes over sampled paths by count and by IC (calibrated self-consistency)', async () => {
+    const { code, stdout, stderr } = await cli('consistency', '--model', model, '--prompt', 'Lily and Tom', '--max-new-tokens', '10', '--answers', ' went, were', '--temperature', '1', '--samples', '4', '--json');
+    expect(code).toBe(0);
+    expect(stderr).toContain('warning: answer " went" is 2 tokens ("▁w" (#');
+    expect(stderr).toContain('its first token stands for it (first-token convention)');
+    const vote = consistencyOutputSchema.parse(JSON.parse(stdout)).self_consistency;
+    expect(vote?.paths.map((path) => path.seed)).toEqual([0, 1, 2, 3]);
+    for (const entry of vote?.votes ?? []) {
+      const voters = vote?.paths.filter((path) => path.answer === entry.token) ?? [];
+      expect([entry.count, entry.weight]).toEqual([voters.length, voters.reduce((sum, path) => sum + (path.ic ?? 0), 0)]);
+    }
+    const top = (key: 'count' | 'weight') => [...(vote?.votes ?? [])].sort((a, b) => b[key] - a[key])[0].token;
+    expect([vote?.majority, vote?.weighted]).toEqual([top('count'), top('weight')]);
+    const greedy = await cli('consistency', '--model', model, '--prompt', 'Lily', '--answers', ' a', '--samples', '3');
+    expect([greedy.code, greedy.stderr.split('\n')[0]]).toEqual([2, 'error: --samples: greedy paths are all the same; give --temperature above 0']);
+  });
+
+  it('prints a neuron\'s clamp curve as JSON, as multiples of its largest activation or as given, and names a neuron out of range', async () => {
+    const reading = { prob: z.number(), rank: z.int(), mean_prob: z.number().nullable() };
+    const curveOutput = z.strictObject({
+      hook: z.string(), neuron: z.int(), token: z.int(), token_text: z.string(), scale: z.enum(['max_activation', 'absolute']),
+      max_activation: z.number(), max_position: z.int(), baseline: z.strictObject(reading),
+      points: z.array(z.strictObject({ value: z.number(), ...reading })), forward_passes: z.int(), warnings: z.array(z.string()),
+    });
+    const base = ['clamp-curve', '--model', model, '--prompt-ids', clean, '--layer', '2', '--neuron', '7', '--token', ' b'];
+    const multiples = await cli(...base, '--average', '--json');
+    expect(multiples.code).toBe(0);
+    expect(multiples.stderr).toMatch(/\[cpu\] 6 clamp values, 2 forward passes in [\d.]+ s/);
+    const output = curveOutput.parse(JSON.parse(multiples.stdout));
+    expect([output.hook, output.token_text, output.scale]).toEqual(['blocks.2.mlp.hook_post', '▁b', 'max_activation']);
+    expect(output.points.map((point) => point.value)).toEqual([0, 1, 2, 5, 10, 20].map((k) => k * output.max_activation));
+    expect(output.points.every((point) => point.mean_prob !== null && point.prob >= 0 && point.prob <= 1)).toBe(true);
+    expect(new Set(output.points.map((point) => point.prob)).size).toBeGreaterThan(1); // the clamp moves p(" b")
+
+    const absolute = await cli(...base, '--values=-4,0,4', '--absolute', '--json');
+    const given = curveOutput.parse(JSON.parse(absolute.stdout));
+    expect([given.scale, given.points.map((point) => point.value), given.baseline.mean_prob]).toEqual(['absolute', [-4, 0, 4], null]);
+    expect(given.baseline).toEqual({ ...output.baseline, mean_prob: null });
+
+    const outside = await cli('clamp-curve', '--model', model, '--prompt-ids', clean, '--layer', '2', '--neuron', '172', '--token', ' b');
+    expect([outside.code, outside.stderr.trim()]).toEqual([1, "error (bad_argument): invalid clamp curve request: neuron: neuron 172 is outside the layer's MLP (0..171)"]);
+    const missing = await cli('clamp-curve', '--model', model, '--prompt-ids', clean, '--neuron', '7', '--token', ' b');
+    expect([missing.code, missing.stderr.split('\n')[0]]).toEqual([2, 'error: --layer: --layer is required']);
   });
 
   it('names a multi-token answer and prompts of different lengths', async () => {

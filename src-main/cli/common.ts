@@ -1,6 +1,8 @@
-/** What every command shares: flag validation and a loaded model for the length of the command. */
+/** What every command shares: flag validation, a loaded model for the length of the command, the prompt, settings and plan flags. */
+import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
-import { DEFAULT_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, Engine, conversionLine, weightOptionsLabel, weightOptionsSchema, type AnalysisProgress, type ExecutionProvider, type ModelHandle, type WeightFormat, type WeightOptions } from '../engine/api';
+import { DEFAULT_ACCURACY_LEVEL, DEFAULT_BLOCK_SIZE, Engine, EngineError, conversionLine, generationSettingsSchema, weightOptionsLabel, weightOptionsSchema, type AnalysisProgress, type ExecutionProvider, type GenerationSettings, type ModelHandle, type WeightFormat, type WeightOptions } from '../engine/api';
+import { parseJson } from '../../src-shared/json-syntax';
 import { describeIssues } from './args';
 
 /** A command-line mistake: printed with the usage text, exit code 2. */
@@ -58,4 +60,53 @@ export function cancelOnSigint(): AbortSignal {
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
   return abort.signal;
+}
+
+/** The generation flags (generate, consistency) as settings, validated by the engine's schema. */
+export function settingsFromFlags(args: {
+  maxNewTokens?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  repetitionPenalty?: number;
+  seed?: number;
+  noStop: boolean;
+  stop: string[];
+}): GenerationSettings {
+  const parsed = generationSettingsSchema.safeParse({
+    maxNewTokens: args.maxNewTokens,
+    temperature: args.temperature,
+    topK: args.topK,
+    topP: args.topP,
+    repetitionPenalty: args.repetitionPenalty,
+    seed: args.seed,
+    stopAtEos: !args.noStop,
+    stopStrings: args.noStop ? [] : args.stop,
+  });
+  if (!parsed.success) throw new UsageError(describeIssues(parsed.error));
+  return parsed.data;
+}
+
+/** --prompt-ids as given, or --prompt encoded (as the chat template's user turn with --chat). */
+export function promptIdsOf(model: ModelHandle, args: { prompt?: string; promptIds?: number[]; chat?: boolean }): number[] {
+  const { tokenizer } = model;
+  if (args.promptIds) return args.promptIds;
+  if (args.chat) return tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: args.prompt ?? '' }], { addGenerationPrompt: true }), { addSpecialTokens: false });
+  return tokenizer.encode(args.prompt ?? '');
+}
+
+export function readPlanFile(path: string | undefined): unknown {
+  return path === undefined ? {} : readJsonFile(path, 'plan');
+}
+
+export function readJsonFile(path: string, what: 'plan' | 'variants'): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new EngineError('not_found', `${what} file ${path} cannot be read`);
+  }
+  const parsed = parseJson(text);
+  if (!parsed.ok) throw new EngineError('bad_plan', `${what} file ${path}: ${parsed.message}`, { line: parsed.line, column: parsed.column });
+  return parsed.value;
 }

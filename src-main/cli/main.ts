@@ -4,40 +4,25 @@
  * with a message naming the problem.
  */
 import { z } from 'zod';
-import { decodingSchema, EngineError, generationSettingsSchema, listHooks, type CaptureResult, type Decoding, type GenerationResult, type VariantRun, type VariantTokenEvent } from '../engine/api';
-import { readFileSync } from 'node:fs';
-import { USAGE, describeIssues, generateArgsSchema, hooksArgsSchema, parseCommandLine, runArgsSchema, tokenizeArgsSchema } from './args';
+import { decodingSchema, EngineError, listHooks, type CaptureResult, type Decoding, type GenerationResult, type VariantRun, type VariantTokenEvent } from '../engine/api';
+import { USAGE, generateArgsSchema, hooksArgsSchema, parseCommandLine, runArgsSchema, tokenizeArgsSchema } from './args';
 import { issueLines, safeParseBounded, zodIssues } from '../../src-shared/issues';
-import { parseJson } from '../../src-shared/json-syntax';
-import { UsageError, validate, withModel } from './common';
+import { promptIdsOf, readJsonFile, readPlanFile, settingsFromFlags, UsageError, validate, withModel } from './common';
+import { consistencyCommand } from './consistency';
 import { lensCommand, patchCommand, traceCommand } from './inside';
 import { atlasCommand } from './atlas';
+import { clampCurveCommand } from './clamp-curve';
 import { replayCommand } from './replay';
 import { vectorCommand } from './vector';
 
 
 async function generateCommand(flags: Record<string, unknown>): Promise<void> {
   const args = validate(generateArgsSchema, flags);
-  const settingsResult = generationSettingsSchema.safeParse({
-    maxNewTokens: args.maxNewTokens,
-    temperature: args.temperature,
-    topK: args.topK,
-    topP: args.topP,
-    repetitionPenalty: args.repetitionPenalty,
-    seed: args.seed,
-    stopAtEos: !args.noStop,
-    stopStrings: args.noStop ? [] : args.stop,
-  });
-  if (!settingsResult.success) throw new UsageError(describeIssues(settingsResult.error));
-  const settings = settingsResult.data;
+  const settings = settingsFromFlags(args);
 
   const variants = readVariants(args);
   await withModel(args, async (model) => {
-    const tokenizer = model.tokenizer;
-    let promptIds: number[];
-    if (args.promptIds) promptIds = args.promptIds;
-    else if (args.chat) promptIds = tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: args.prompt ?? '' }], { addGenerationPrompt: true }), { addSpecialTokens: false });
-    else promptIds = tokenizer.encode(args.prompt ?? '');
+    const promptIds = promptIdsOf(model, args);
 
     const abort = new AbortController();
     process.once('SIGINT', () => abort.abort());
@@ -149,22 +134,6 @@ function capturesJson(captures: Record<string, CaptureResult>): Record<string, u
   return Object.fromEntries(Object.entries(captures).map(([hook, c]) => [hook, nested(c.shape, c.data)]));
 }
 
-function readPlanFile(path: string | undefined): unknown {
-  return path === undefined ? {} : readJsonFile(path, 'plan');
-}
-
-function readJsonFile(path: string, what: 'plan' | 'variants'): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    throw new EngineError('not_found', `${what} file ${path} cannot be read`);
-  }
-  const parsed = parseJson(text);
-  if (!parsed.ok) throw new EngineError('bad_plan', `${what} file ${path}: ${parsed.message}`, { line: parsed.line, column: parsed.column });
-  return parsed.value;
-}
-
 async function runCommand(flags: Record<string, unknown>): Promise<void> {
   const args = validate(runArgsSchema, flags);
   const plan = readPlanFile(args.plan);
@@ -218,6 +187,8 @@ async function hooksCommand(flags: Record<string, unknown>): Promise<void> {
 /** Each command; one that resolves to a number sets the exit status (replay: 1 when the outputs differ). */
 const COMMANDS: Record<string, (flags: Record<string, unknown>, positionals: string[]) => Promise<void | number>> = {
   atlas: atlasCommand,
+  consistency: consistencyCommand,
+  'clamp-curve': clampCurveCommand,
   generate: generateCommand,
   hooks: hooksCommand,
   lens: lensCommand,

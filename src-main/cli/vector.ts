@@ -26,17 +26,10 @@ import {
   type AnalysisProgress,
   type VectorSet,
 } from '../engine/api';
-import { intList, modelOptions, numberFlag } from './args';
+import { intList, modelOptions, numberFlag, numberList } from './args';
 import { UsageError, validate, withModel } from './common';
 
 const SUBCOMMANDS = ['extract', 'convert', 'sweep', 'function', 'sae'] as const;
-
-const numberList = (name: string) =>
-  z.string().transform((s, ctx) => {
-    const values = s.split(',').map((x) => Number(x.trim()));
-    if (values.some((x, i) => !Number.isFinite(x) || s.split(',')[i].trim() === '')) ctx.addIssue({ code: 'custom', message: `--${name} must be comma-separated numbers, got "${s}"` });
-    return values;
-  });
 
 /** "A..B" as an inclusive block range. */
 const blockRange = z
