@@ -1,12 +1,13 @@
 /**
  * The neuron atlas command: one layer's table of decoded neurons, a token search, and the
- * neurons most active on a prompt. Prints a readable table, or with --json one object
+ * neurons most active on a prompt (`atlas compare`: atlas-compare.ts). Prints a readable table, or with --json one object
  * (snake_case keys, like every command); neurons per second go to stderr.
  */
 import { z } from 'zod';
 import { ATLAS_RANKINGS, NEURON_MATRICES, neuronAtlas, tokenFromText, type AtlasNeuron, type ModelHandle, type NeuronDecoding } from '../engine/api';
 import { intList, modelOptions, numberFlag } from './args';
-import { cancelOnSigint, progressLine, validate, withModel } from './common';
+import { atlasCompareCommand } from './atlas-compare';
+import { UsageError, cancelOnSigint, progressLine, validate, withModel } from './common';
 
 const atlasArgsSchema = z
   .object({
@@ -33,7 +34,9 @@ const neuronJson = (model: ModelHandle, entry: AtlasNeuron) => ({ layer: entry.l
 const topText = (model: ModelHandle, decoding: NeuronDecoding | null): string =>
   decoding ? decoding.ids.slice(0, 5).map((id, rank) => `${JSON.stringify(model.tokenizer.tokenText(id))} ${(decoding.probs[rank] * 100).toFixed(1)}%`).join(' ') : '-';
 
-export async function atlasCommand(flags: Record<string, unknown>): Promise<void> {
+export async function atlasCommand(flags: Record<string, unknown>, positionals: string[] = []): Promise<void> {
+  if (positionals[0] === 'compare' && positionals.length === 1) return atlasCompareCommand(flags);
+  if (positionals.length > 0) throw new UsageError(`atlas takes no argument but the subcommand compare, got "${positionals.join(' ')}"`);
   const args = validate(atlasArgsSchema, flags);
   await withModel(args, async (model) => {
     const ids = args.promptIds ?? (args.prompt === undefined ? null : model.tokenizer.encode(args.prompt));

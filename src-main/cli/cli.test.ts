@@ -399,6 +399,30 @@ describe('cli: look inside', () => {
     expect([missing.code, missing.stderr.split('\n')[0]]).toEqual([2, 'error: --layer: --layer is required']);
   });
 
+  it('compares two models\' atlases: the same weights from two file formats agree on every neuron; another shape is named', async () => {
+    const top = z.strictObject({ id: z.int(), prob: z.number(), score: z.number().nullable(), text: z.string() });
+    const compareOutput = z.strictObject({
+      layers: z.array(z.int()), matrix: z.enum(['up', 'gate', 'down']), final_norm: z.boolean(), normalise: z.enum(['none', 'zscore']), d_mlp: z.int(),
+      per_layer: z.array(z.strictObject({ layer: z.int(), same: z.int(), agreement: z.number() })),
+      same: z.int(), total: z.int(), agreement: z.number(),
+      changed: z.array(z.strictObject({ layer: z.int(), neuron: z.int(), base: top, other: top })),
+      changed_count: z.int(), decoded: z.int(), cached: z.int(), seconds: z.number(),
+    });
+    const { code, stdout, stderr } = await cli('atlas', 'compare', '--model', model, '--other', sharedPath('models', 'stories260K', 'stories260K.bin'), '--layers', '0,3', '--matrix', 'down', '--json');
+    expect(code, stderr).toBe(0);
+    const output = compareOutput.parse(JSON.parse(stdout));
+    expect(output.per_layer).toEqual([{ layer: 0, same: 172, agreement: 1 }, { layer: 3, same: 172, agreement: 1 }]);
+    expect([output.agreement, output.changed_count, output.matrix]).toEqual([1, 0, 'down']);
+    const text = await cli('atlas', 'compare', '--model', model, '--other', sharedPath('models', 'stories260K', 'stories260K.bin'), '--layers', '0');
+    expect(text.stdout).toContain('same top-1 up token in 172 of 172 neurons (100.0%)');
+    const otherShape = buildRandomModel(join(cacheDir, 'compare-other'), { config: 'HuggingFaceTB__SmolLM2-135M-Instruct', layers: 2, dModel: 32, dMlp: 48, nHeads: 4, nKvHeads: 2, dHead: 8, seed: 5 });
+    const bad = await cli('atlas', 'compare', '--model', model, '--other', otherShape.dir);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('atlas comparison: the models differ in shape (layers 5 vs 2');
+    expect((await cli('atlas', 'compare', '--model', model)).stderr).toContain('--other: ');
+    expect((await cli('atlas', 'comapre', '--model', model)).stderr).toContain('atlas takes no argument but the subcommand compare, got "comapre"');
+  });
+
   it('names a multi-token answer and prompts of different lengths', async () => {
     const multi = await cli('patch', '--model', model, '--clean-ids', clean, '--corrupted-ids', corrupted, '--answer', ' dog', '--wrong', 'ed');
     expect(multi.code).toBe(1);

@@ -13,6 +13,7 @@
  */
 import type { ModelHandle } from '../engine';
 import { buildAtlasGraph, atlasIo, type AtlasGraphKind } from '../graph/atlas-graph';
+import type { ModelSpec } from '../model/spec';
 import { float32, int64 } from '../runtime/tensor';
 import type { AtlasRanking, NeuronMatrix } from '../../../src-shared/analysis-schema';
 import { readCachedDecoding, writeCachedDecoding, type LayerDecoding, type TokenStats } from './atlas-cache';
@@ -41,6 +42,15 @@ export interface DecodeStats {
   cached: number;
   seconds: number;
   graphRuns: number;
+}
+
+/**
+ * Why a ranking cannot be used with this model, or null. The z-scores' exact mean and
+ * variance need logits linear in the direction; a soft-capped head (Gemma 2) is not.
+ */
+export function rankingIssue(spec: ModelSpec, normalise: AtlasRanking): string | null {
+  if (normalise === 'zscore' && spec.traits.finalSoftcap !== null) return `z-scores need logits linear in the neuron's direction, and this model soft-caps its logits (cap ${spec.traits.finalSoftcap}): rank by logit instead`;
+  return null;
 }
 
 export const newDecodeStats = (): DecodeStats => ({ decoded: 0, cached: 0, seconds: 0, graphRuns: 0 });

@@ -16,7 +16,8 @@ import { weightOptions } from '../model/weight-format';
 import { atlasResultSchema, type AtlasResult, type NeuronDecoding } from '../../../src-shared/analysis-schema';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { neuronAtlas, rankingIssue } from './atlas';
+import { neuronAtlas } from './atlas';
+import { rankingIssue } from './atlas-decode';
 
 const shape = { layers: 2, dModel: 32, dMlp: 48, nHeads: 4, nKvHeads: 2, dHead: 8 };
 const smol = useRandomModel('atlas-smol', { config: 'HuggingFaceTB__SmolLM2-135M-Instruct', ...shape, seed: 21 });

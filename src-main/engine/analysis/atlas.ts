@@ -14,24 +14,14 @@ import { EngineError } from '../errors';
 import { buildAtlasGraph, atlasIo } from '../graph/atlas-graph';
 import { neuronMatrices } from '../graph/weight-rows';
 import { hookName } from '../hooks/names';
-import type { ModelSpec } from '../model/spec';
 import { float32 } from '../runtime/tensor';
-import { atlasRequestSchema, type AtlasNeuron, type AtlasRanking, type AtlasRequestInput, type AtlasResult, type NeuronDecoding, type NeuronMatrix } from '../../../src-shared/analysis-schema';
+import { atlasRequestSchema, type AtlasNeuron, type AtlasRequestInput, type AtlasResult, type NeuronDecoding, type NeuronMatrix } from '../../../src-shared/analysis-schema';
 import type { LayerDecoding, TokenStats } from './atlas-cache';
-import { decodeLayers, layerKey, newDecodeStats, zScore } from './atlas-decode';
+import { decodeLayers, layerKey, newDecodeStats, rankingIssue, zScore } from './atlas-decode';
 import { chunks, requestError, throwIfCancelled, type AnalysisControl } from './control';
 
 /** Directions scored per run by a search: only [n, 1] leaves the graph. */
 const SCORE_ROWS_PER_RUN = 4096;
-
-/**
- * Why a ranking cannot be used with this model, or null. The z-scores' exact mean and
- * variance need logits linear in the direction; a soft-capped head (Gemma 2) is not.
- */
-export function rankingIssue(spec: ModelSpec, normalise: AtlasRanking): string | null {
-  if (normalise === 'zscore' && spec.traits.finalSoftcap !== null) return `z-scores need logits linear in the neuron's direction, and this model soft-caps its logits (cap ${spec.traits.finalSoftcap}): rank by logit instead`;
-  return null;
-}
 
 export async function neuronAtlas(model: ModelHandle, input: AtlasRequestInput, control: AnalysisControl = {}): Promise<AtlasResult> {
   const parsed = atlasRequestSchema.safeParse(input);
