@@ -6,6 +6,7 @@
  * engine, experiment files and the renderer (src-shared imports nothing but zod).
  */
 import { z } from 'zod';
+import { clampCurveInputSchema, clampCurveRequestSchema, clampCurveResultSchema } from './clamp-schema';
 
 /** Lists are bounded so a hostile request is refused before it is read element by element. */
 const MAX_TOKENS = 1 << 16;
@@ -188,6 +189,14 @@ export const NEURON_MATRICES = ['up', 'gate', 'down'] as const;
 export type NeuronMatrix = (typeof NEURON_MATRICES)[number];
 export const MAX_ATLAS_TOP = 100;
 export const MAX_ATLAS_LIMIT = 1000;
+/**
+ * How a neuron's tokens are ranked: by their logit in its decoded direction ('none'), or
+ * by that logit's z-score across all neurons of the layer and matrix ('zscore', METHODS.md
+ * 5), which keeps a token that tops many neurons from labelling them all.
+ */
+export const ATLAS_RANKINGS = ['none', 'zscore'] as const;
+export type AtlasRanking = (typeof ATLAS_RANKINGS)[number];
+const ranking = z.enum(ATLAS_RANKINGS).default('none');
 
 export const atlasRequestSchema = z.strictObject({
   /** One layer (its table of every neuron is returned), or null for every layer (search and active neurons only). */
@@ -196,6 +205,7 @@ export const atlasRequestSchema = z.strictObject({
   top: z.int().min(1).max(MAX_ATLAS_TOP).default(10),
   /** Decode through the final norm (its gain and scaling; default), or the raw direction. */
   finalNorm: z.boolean().default(true),
+  normalise: ranking,
   /** Rank the neurons by this token's logit in their decoded `searchMatrix` direction ("which neurons say ' dog'"). */
   search: tokenId.nullable().default(null),
   searchMatrix: z.enum(NEURON_MATRICES).default('up'),
@@ -209,8 +219,16 @@ export const atlasRequestSchema = z.strictObject({
 export type AtlasRequest = z.output<typeof atlasRequestSchema>;
 export type AtlasRequestInput = z.input<typeof atlasRequestSchema>;
 
-/** One direction decoded: its top tokens (most likely first), their probabilities, and the entropy (nats). */
-const decodingSchema = z.strictObject({ ids: ints(MAX_ATLAS_TOP), probs: z.array(z.number()).max(MAX_ATLAS_TOP), entropy: z.number() });
+/**
+ * One direction decoded: its top tokens (highest logit first, or highest z-score when so
+ * ranked, with the z-scores), their probabilities in the decoded distribution, and its entropy (nats).
+ */
+const decodingSchema = z.strictObject({
+  ids: ints(MAX_ATLAS_TOP),
+  probs: z.array(z.number()).max(MAX_ATLAS_TOP),
+  entropy: z.number(),
+  scores: z.array(z.number()).max(MAX_ATLAS_TOP).nullable().default(null),
+});
 export type NeuronDecoding = z.output<typeof decodingSchema>;
 
 const neuronSchema = z.strictObject({
@@ -229,14 +247,19 @@ export const atlasResultSchema = z.strictObject({
   matrices: z.array(z.enum(NEURON_MATRICES)).max(3),
   top: z.int().min(1),
   finalNorm: z.boolean(),
+  normalise: ranking,
   /** Every neuron of the requested layer, in order; null when every layer was asked for. */
   table: z.array(neuronSchema).max(1 << 20).nullable(),
   search: z
     .strictObject({
       token: z.int().min(0),
       matrix: z.enum(NEURON_MATRICES),
-      /** Neurons by the token's logit in their decoded direction, highest first, with its probability and rank (0 = top-1; null beyond the kept top tokens). */
-      neurons: z.array(neuronSchema.extend({ logit: z.number(), prob: z.number(), rank: z.int().min(0).nullable() })).max(MAX_ATLAS_LIMIT),
+      /**
+       * Neurons by the token's logit in their decoded direction (by its z-score in the
+       * neuron's layer when so ranked, then also given), highest first, with its
+       * probability and rank (0 = top-1; null beyond the kept top tokens).
+       */
+      neurons: z.array(neuronSchema.extend({ logit: z.number(), score: z.number().nullable().default(null), prob: z.number(), rank: z.int().min(0).nullable() })).max(MAX_ATLAS_LIMIT),
     })
     .nullable(),
   active: z
@@ -257,6 +280,47 @@ export const atlasResultSchema = z.strictObject({
   graphRuns: z.int().min(0),
 });
 export type AtlasResult = z.output<typeof atlasResultSchema>;
+
+/** Changed neurons listed by a comparison at most. */
+export const MAX_COMPARE_CHANGED = 10_000;
+
+/** Two models of one shape (a base and its instruct tune): which neurons keep their top-1 token (METHODS.md 5; paper: 75.4% of up rows). */
+export const atlasCompareRequestSchema = z.strictObject({
+  /** The layers compared; null for every layer. */
+  layers: z.array(z.int().min(0)).min(1, 'must name a layer').max(MAX_LAYERS).nullable().default(null),
+  matrix: z.enum(NEURON_MATRICES).default('up'),
+  finalNorm: z.boolean().default(true),
+  normalise: ranking,
+  /** Changed neurons listed (the counts cover all of them). */
+  limit: z.int().min(1).max(MAX_COMPARE_CHANGED).default(1000),
+  chunkSize: z.int().min(1).max(4096).default(256),
+});
+export type AtlasCompareRequest = z.output<typeof atlasCompareRequestSchema>;
+export type AtlasCompareRequestInput = z.input<typeof atlasCompareRequestSchema>;
+
+/** A neuron's top-1 token in one model: its probability, and its z-score when so ranked. */
+const topTokenSchema = z.strictObject({ id: z.int().min(0), prob: z.number(), score: z.number().nullable() });
+
+export const atlasCompareResultSchema = z.strictObject({
+  layers: ints(MAX_LAYERS),
+  matrix: z.enum(NEURON_MATRICES),
+  finalNorm: z.boolean(),
+  normalise: z.enum(ATLAS_RANKINGS),
+  dMlp: z.int().min(1),
+  /** Per compared layer: neurons whose top-1 token is the same in both models, and their fraction. */
+  perLayer: z.array(z.strictObject({ layer: z.int().min(0), same: z.int().min(0), agreement: z.number().min(0).max(1) })).max(MAX_LAYERS),
+  same: z.int().min(0),
+  total: z.int().min(0),
+  agreement: z.number().min(0).max(1),
+  /** Neurons whose top-1 token differs, by layer then neuron, the first `limit` of `changedCount`. */
+  changed: z.array(z.strictObject({ layer: z.int().min(0), neuron: z.int().min(0), base: topTokenSchema, other: topTokenSchema })).max(MAX_COMPARE_CHANGED),
+  changedCount: z.int().min(0),
+  /** Directions decoded in this run (both models) and read from their caches, and the seconds the decoding took. */
+  decoded: z.int().min(0),
+  cached: z.int().min(0),
+  seconds: z.number().min(0),
+});
+export type AtlasCompareResult = z.output<typeof atlasCompareResultSchema>;
 
 // ------------------------------------------------------------------ in the app and the experiment file
 
@@ -298,11 +362,22 @@ export const atlasInputSchema = z.strictObject({
   /** A token as text (a vocabulary entry, or #id), or null. */
   search: z.string().min(1).max(1000).nullable().default(null),
   searchMatrix: z.enum(NEURON_MATRICES).default('up'),
+  normalise: ranking,
   /** The prompt whose most active neurons are listed, or null. */
   text: z.string().min(1).max(100_000).nullable().default(null),
   limit: z.int().min(1).max(MAX_ATLAS_LIMIT).default(50),
 });
 export type AtlasInput = z.input<typeof atlasInputSchema>;
+/** The loaded model is the base; the other model's folder or file is loaded in the same weight format for the comparison. */
+export const atlasCompareInputSchema = z.strictObject({
+  otherPath: z.string().min(1, 'must name the other model').max(4096),
+  layer: z.int().min(0).nullable().default(null),
+  matrix: z.enum(NEURON_MATRICES).default('up'),
+  finalNorm: z.boolean().default(true),
+  normalise: ranking,
+  limit: z.int().min(1).max(MAX_COMPARE_CHANGED).default(1000),
+});
+export type AtlasCompareInput = z.input<typeof atlasCompareInputSchema>;
 export type LensInput = z.input<typeof lensInputSchema>;
 export type PatchInput = z.input<typeof patchInputSchema>;
 
@@ -312,6 +387,7 @@ export const analysisInputSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('tracing'), input: tracingInputSchema }),
   z.strictObject({ kind: z.literal('attention'), input: attentionInputSchema }),
   z.strictObject({ kind: z.literal('atlas'), input: atlasInputSchema }),
+  z.strictObject({ kind: z.literal('clamp_curve'), input: clampCurveInputSchema }),
 ]);
 export type AnalysisInput = z.input<typeof analysisInputSchema>;
 
@@ -325,5 +401,7 @@ export const analysisRecordSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('tracing'), ...recordBase, input: tracingInputSchema, request: tracingRequestSchema, result: tracingResultSchema }),
   z.strictObject({ kind: z.literal('attention'), ...recordBase, input: attentionInputSchema, request: attentionRequestSchema, result: attentionResultSchema }),
   z.strictObject({ kind: z.literal('atlas'), ...recordBase, input: atlasInputSchema, request: atlasRequestSchema, result: atlasResultSchema }),
+  // Files older than the clamp curve hold none: the new kind only widens the union, so they read as before.
+  z.strictObject({ kind: z.literal('clamp_curve'), ...recordBase, input: clampCurveInputSchema, request: clampCurveRequestSchema, result: clampCurveResultSchema }),
 ]);
 export type AnalysisRecord = z.output<typeof analysisRecordSchema>;

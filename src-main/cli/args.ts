@@ -20,6 +20,7 @@ Commands
   patch      Activation patching sweep over layers x positions (or heads), batched
   trace      Causal tracing (ROME): noise the subject, restore each layer x position
   atlas      Neuron atlas: every MLP neuron's weights decoded through the final norm and head
+             (atlas compare: two models' neurons, same top-1 token or not)
   consistency  Internal consistency: generate, then how far each block's logit lens agrees with each token
   clamp-curve  p(concept token) vs one MLP neuron's clamp value, every value one batch row
   tokenize   Print the token ids of a text
@@ -172,8 +173,18 @@ atlas
   --limit N               neurons listed by --search and --prompt (default 50)
   --chunk-size N          neuron directions per graph run (default 256; fewer with a large vocabulary)
   --no-final-norm         decode the raw directions (default: through the final norm's scaling and gain)
+  --normalise zscore      rank tokens (and --search neurons) by the logit's z-score across the layer's neurons,
+                          not the logit: a token that tops many neurons stops labelling them all (default: none)
   --json                  print {"layers", "matrices", "table", "search", "active", "neurons_per_second", ...}
   decoded layers are cached per model and weight format; neurons per second go to stderr
+
+atlas compare --model BASE --other TUNED
+  each neuron's top-1 decoded token in two models of one shape (a base and its instruct tune)
+  --layers 0,1,2          layers compared (default: every layer)
+  --matrix M              up (default) | gate | down
+  --normalise zscore      compare the z-score rankings (default: by logit); --no-final-norm as for atlas
+  --limit N               changed neurons listed (default 1000; the counts cover all)
+  --json                  print {"layers", "per_layer": [{layer, same, agreement}], "agreement", "changed": [...], ...}
 
 consistency
   --prompt TEXT | --prompt-ids 1,2,3   --chat, --plan FILE, and the generation flags of generate
@@ -331,6 +342,8 @@ const FLAGS = {
   samples: { type: 'string' },
   'noise-scale': { type: 'string' },
   'no-final-norm': { type: 'boolean' },
+  normalise: { type: 'string' },
+  other: { type: 'string' },
   positive: { type: 'string' },
   negative: { type: 'string' },
   method: { type: 'string' },

@@ -288,12 +288,12 @@ describe('cli: look inside', () => {
   });
 
   it('prints a layer of the neuron atlas, a token search and the active neurons as JSON, then reads it from the cache', async () => {
-    const decoding = z.strictObject({ ids: z.array(z.int()), tokens: z.array(z.string()), probs: z.array(z.number()), entropy: z.number() });
+    const decoding = z.strictObject({ ids: z.array(z.int()), tokens: z.array(z.string()), probs: z.array(z.number()), entropy: z.number(), z_scores: z.array(z.number()).nullable() });
     const neuron = { layer: z.int(), neuron: z.int(), up: decoding, gate: decoding.nullable(), down: decoding };
     const atlasOutput = z.strictObject({
-      layers: z.array(z.int()), d_mlp: z.int(), matrices: z.array(z.string()), top: z.int(), final_norm: z.boolean(),
+      layers: z.array(z.int()), d_mlp: z.int(), matrices: z.array(z.string()), top: z.int(), final_norm: z.boolean(), normalise: z.enum(['none', 'zscore']),
       table: z.array(z.strictObject(neuron)).nullable(),
-      search: z.strictObject({ token: z.int(), token_text: z.string(), matrix: z.string(), neurons: z.array(z.strictObject({ ...neuron, logit: z.number(), prob: z.number(), rank: z.int().nullable() })) }).nullable(),
+      search: z.strictObject({ token: z.int(), token_text: z.string(), matrix: z.string(), neurons: z.array(z.strictObject({ ...neuron, logit: z.number(), z_score: z.number().nullable(), prob: z.number(), rank: z.int().nullable() })) }).nullable(),
       active: z.strictObject({ ids: z.array(z.int()), neurons: z.array(z.strictObject({ ...neuron, activation: z.number(), position: z.int() })) }).nullable(),
       decoded: z.int(), cached: z.int(), seconds: z.number(), neurons_per_second: z.number().nullable(), graph_runs: z.int(),
     });
@@ -316,6 +316,16 @@ describe('cli: look inside', () => {
     const bad = await cli('atlas', '--model', model, '--matrix', 'gates');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--matrix: Invalid option');
+    // Ranked by z-score: decoded again (its own cache file), every kept token with its z-score, highest first.
+    const ranked = await cli('atlas', '--model', model, '--layer', '2', '--top', '3', '--search', ' b', '--limit', '5', '--normalise', 'zscore', '--json');
+    expect(ranked.stderr).toMatch(/516 neuron directions decoded/);
+    const zOutput = atlasOutput.parse(JSON.parse(ranked.stdout));
+    expect(zOutput.normalise).toBe('zscore');
+    const scores = zOutput.table?.[0].up.z_scores ?? [];
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    const searched = zOutput.search?.neurons.map((entry) => entry.z_score ?? -Infinity) ?? [];
+    expect(searched).toEqual([...searched].sort((a, b) => b - a));
+    expect((await cli('atlas', '--model', model, '--normalise', 'rank')).stderr).toContain('--normalise: Invalid option');
   });
 
   it('scores internal consistency as JSON: the engine function\'s readings, L\' from the middle, the answer set at the last answer token', async () => {
@@ -386,6 +396,30 @@ describe('cli: look inside', () => {
     expect([outside.code, outside.stderr.trim()]).toEqual([1, "error (bad_argument): invalid clamp curve request: neuron: neuron 172 is outside the layer's MLP (0..171)"]);
     const missing = await cli('clamp-curve', '--model', model, '--prompt-ids', clean, '--neuron', '7', '--token', ' b');
     expect([missing.code, missing.stderr.split('\n')[0]]).toEqual([2, 'error: --layer: --layer is required']);
+  });
+
+  it('compares two models\' atlases: the same weights from two file formats agree on every neuron; another shape is named', async () => {
+    const top = z.strictObject({ id: z.int(), prob: z.number(), score: z.number().nullable(), text: z.string() });
+    const compareOutput = z.strictObject({
+      layers: z.array(z.int()), matrix: z.enum(['up', 'gate', 'down']), final_norm: z.boolean(), normalise: z.enum(['none', 'zscore']), d_mlp: z.int(),
+      per_layer: z.array(z.strictObject({ layer: z.int(), same: z.int(), agreement: z.number() })),
+      same: z.int(), total: z.int(), agreement: z.number(),
+      changed: z.array(z.strictObject({ layer: z.int(), neuron: z.int(), base: top, other: top })),
+      changed_count: z.int(), decoded: z.int(), cached: z.int(), seconds: z.number(),
+    });
+    const { code, stdout, stderr } = await cli('atlas', 'compare', '--model', model, '--other', sharedPath('models', 'stories260K', 'stories260K.bin'), '--layers', '0,3', '--matrix', 'down', '--json');
+    expect(code, stderr).toBe(0);
+    const output = compareOutput.parse(JSON.parse(stdout));
+    expect(output.per_layer).toEqual([{ layer: 0, same: 172, agreement: 1 }, { layer: 3, same: 172, agreement: 1 }]);
+    expect([output.agreement, output.changed_count, output.matrix]).toEqual([1, 0, 'down']);
+    const text = await cli('atlas', 'compare', '--model', model, '--other', sharedPath('models', 'stories260K', 'stories260K.bin'), '--layers', '0');
+    expect(text.stdout).toContain('same top-1 up token in 172 of 172 neurons (100.0%)');
+    const otherShape = buildRandomModel(join(cacheDir, 'compare-other'), { config: 'HuggingFaceTB__SmolLM2-135M-Instruct', layers: 2, dModel: 32, dMlp: 48, nHeads: 4, nKvHeads: 2, dHead: 8, seed: 5 });
+    const bad = await cli('atlas', 'compare', '--model', model, '--other', otherShape.dir);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('atlas comparison: the models differ in shape (layers 5 vs 2');
+    expect((await cli('atlas', 'compare', '--model', model)).stderr).toContain('--other: ');
+    expect((await cli('atlas', 'comapre', '--model', model)).stderr).toContain('atlas takes no argument but the subcommand compare, got "comapre"');
   });
 
   it('names a multi-token answer and prompts of different lengths', async () => {

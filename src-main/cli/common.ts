@@ -31,14 +31,21 @@ function weightsOf(args: ModelArgs): WeightOptions {
   return parsed.data;
 }
 
-export async function withModel<T>(args: ModelArgs, use: (model: ModelHandle) => Promise<T>): Promise<T> {
+/**
+ * The model of --model loaded for `use`; `loadOther` loads another (atlas compare's
+ * --other) in the same engine and weight format.
+ */
+export async function withModel<T>(args: ModelArgs, use: (model: ModelHandle, loadOther: (path: string) => Promise<ModelHandle>) => Promise<T>): Promise<T> {
   const weights = weightsOf(args);
   const engine = Engine.create({ executionProvider: args.ep, threads: args.threads });
-  try {
-    const model = await engine.loadModel(args.model, { tokenizerPath: args.tokenizer, weights, onProgress: conversionLine(weightOptionsLabel(weights), (text) => process.stderr.write(text)) });
+  const load = async (path: string, tokenizerPath?: string): Promise<ModelHandle> => {
+    const model = await engine.loadModel(path, { tokenizerPath, weights, onProgress: conversionLine(weightOptionsLabel(weights), (text) => process.stderr.write(text)) });
     if (model.fallbackReason) process.stderr.write(`note: ${model.fallbackReason}\n`);
     if (weights.format !== 'f32') process.stderr.write(`weights: ${weightOptionsLabel(weights)}, cache ${(model.cacheBytes / 1e6).toFixed(1)} MB\n`);
-    return await use(model);
+    return model;
+  };
+  try {
+    return await use(await load(args.model, args.tokenizer), (path) => load(path));
   } finally {
     await engine.close();
   }

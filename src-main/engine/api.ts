@@ -31,6 +31,7 @@ export * from '../../src-shared/analysis-schema';
 export { findSubject, tokenFromText } from './analysis/tokens';
 export { causalTrace } from './analysis/tracing';
 export { neuronAtlas } from './analysis/atlas';
+export { compareAtlases } from './analysis/atlas-compare';
 export { clampCurve } from './analysis/clamp-curve';
 export * from '../../src-shared/clamp-schema';
 export type { AnalysisProgress, AnalysisControl } from './analysis/control';

@@ -8,13 +8,16 @@ import { describe, expect, it } from 'vitest';
 import { useRandomModel, type LoadedRandomModel } from '../../test/fixtures/random-engine';
 import { expectEngineError } from '../../test/expect-engine-error';
 import { weightGetter, type WeightGetter } from '../../test/reference/forward';
-import { distributionOf, referenceDecode, referenceDirection, sortedIds, type Matrix } from '../../test/reference/atlas';
+import { distributionOf, referenceDecode, referenceDirection, referenceZScores, sortedIds, type Matrix } from '../../test/reference/atlas';
 import { dequantize } from '../../test/reference/quantized-weights';
 import { quantizeRows, quantLayout } from '../graph/quantize';
 import { hookName } from '../hooks/names';
 import { weightOptions } from '../model/weight-format';
 import { atlasResultSchema, type AtlasResult, type NeuronDecoding } from '../../../src-shared/analysis-schema';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { neuronAtlas } from './atlas';
+import { rankingIssue } from './atlas-decode';
 
 const shape = { layers: 2, dModel: 32, dMlp: 48, nHeads: 4, nKvHeads: 2, dHead: 8 };
 const smol = useRandomModel('atlas-smol', { config: 'HuggingFaceTB__SmolLM2-135M-Instruct', ...shape, seed: 21 });
@@ -30,12 +33,14 @@ function storedWeights(loaded: LoadedRandomModel, quantized: false | { bits: 4 |
   const weight = weightGetter(loaded.model.weights);
   const { spec } = loaded.model;
   const isLinear = (name: string): boolean => name.endsWith('_proj.weight') || name === 'unembed.weight' || (spec.tiedEmbeddings && name === 'embed.weight');
+  const read = new Map<string, Float32Array>(); // each weight dequantized once: the z-score reference reads the head per neuron
   return (name) => {
     const values = weight(name);
     if (!quantized || !isLinear(name)) return values;
     const inFeatures = name.includes('down_proj') ? spec.dMlp : spec.dModel; // [out, in]
     const layout = quantLayout(values.length / inFeatures, inFeatures, quantized.bits, quantized.blockSize);
-    return dequantize(layout, quantizeRows(layout, values));
+    if (!read.has(name)) read.set(name, dequantize(layout, quantizeRows(layout, values)));
+    return read.get(name) as Float32Array;
   };
 }
 
@@ -60,6 +65,36 @@ function expectLayer(loaded: LoadedRandomModel, result: AtlasResult, quantized: 
     for (const matrix of result.matrices) expectDecoding(loaded, weight, entry.layer, matrix, neuron, entry[matrix] as NeuronDecoding, result.finalNorm);
   }
   expect(atlasResultSchema.parse(result)).toEqual(result); // what experiment files keep
+}
+
+/**
+ * Ranked by z-score: each kept token is the float64 reference's token of that rank (or
+ * ties it), with the reference's z-score and probability. Returns the largest z-score error.
+ */
+function expectRanked(loaded: LoadedRandomModel, result: AtlasResult, quantized: Parameters<typeof storedWeights>[1] = false): number {
+  const weight = storedWeights(loaded, quantized);
+  const { spec } = loaded.model;
+  const layer = result.layers[0];
+  let worst = 0;
+  for (const matrix of result.matrices) {
+    const z = referenceZScores(spec, weight, layer, matrix, result.finalNorm);
+    for (const neuron of [0, 7, spec.dMlp - 1]) {
+      const decoding = result.table?.[neuron][matrix] as NeuronDecoding;
+      const order = sortedIds(z[neuron]);
+      const logits = referenceDecode(spec, weight, referenceDirection(spec, weight, layer, matrix, neuron), result.finalNorm);
+      const { logSumExp, entropy } = distributionOf(logits);
+      decoding.ids.forEach((id, rank) => {
+        expect(z[neuron][id], `${matrix} ${layer}.${neuron} rank ${rank}`).toBeCloseTo(z[neuron][order[rank]], 3);
+        const score = decoding.scores?.[rank] as number;
+        worst = Math.max(worst, Math.abs(score - z[neuron][id]));
+        expect(score).toBeCloseTo(z[neuron][id], 3);
+        expect(decoding.probs[rank]).toBeCloseTo(Math.exp(logits[id] - logSumExp), 5);
+      });
+      expect(decoding.entropy).toBeCloseTo(entropy, 3);
+    }
+  }
+  expect(atlasResultSchema.parse(result)).toEqual(result);
+  return worst;
 }
 
 describe('neuron atlas', () => {
@@ -138,5 +173,49 @@ describe('neuron atlas', () => {
     await expectEngineError(() => neuronAtlas(gpt2.handle, { layer: 9 }), 'bad_argument', "layer: layer 9 is outside the model's blocks (0..1)");
     await expectEngineError(() => neuronAtlas(gpt2.handle, { search: 5, searchMatrix: 'gate' }), 'bad_argument', "searchMatrix: this model's MLP has no gate matrix (it has up, down)");
     await expectEngineError(() => neuronAtlas(gpt2.handle, { top: 0 }), 'bad_argument', 'top:');
+  });
+
+  it('ranks by z-score across the layer\'s neurons like the float64 reference (Llama, GPT-2, Qwen2 raw, int8, int4)', async () => {
+    const errors = [
+      expectRanked(smol, await neuronAtlas(smol.handle, { layer: 1, top: 5, normalise: 'zscore' })),
+      expectRanked(gpt2, await neuronAtlas(gpt2.handle, { layer: 0, top: 4, normalise: 'zscore', chunkSize: 20 })),
+      expectRanked(qwen, await neuronAtlas(qwen.handle, { layer: 1, top: 3, normalise: 'zscore', finalNorm: false })),
+      expectRanked(int8, await neuronAtlas(int8.handle, { layer: 0, top: 5, normalise: 'zscore' }), { bits: 8, blockSize: 32 }),
+      expectRanked(int4, await neuronAtlas(int4.handle, { layer: 1, top: 5, normalise: 'zscore' }), { bits: 4, blockSize: 16 }),
+    ];
+    expect(Math.max(...errors)).toBeLessThan(1e-4); // measured: 1.2e-6
+  });
+
+  it('keeps z-score rankings in their own cache file, apart from the logit ranking', async () => {
+    const ranked = await neuronAtlas(qwen.handle, { layer: 0, top: 4, normalise: 'zscore' });
+    expect(existsSync(join(qwen.handle.cacheFolder, 'atlas', 'L0-up-norm-zscore.safetensors'))).toBe(true);
+    const again = await neuronAtlas(qwen.handle, { layer: 0, top: 4, normalise: 'zscore' });
+    expect(again.decoded).toBe(0);
+    expect(again.table).toEqual(ranked.table);
+    const byLogit = await neuronAtlas(qwen.handle, { layer: 0, top: 4 });
+    expect(byLogit.normalise).toBe('none');
+    expect(byLogit.table?.[0].up.scores).toBeNull();
+    // The rankings differ for some neuron: the z-score divides by each token's spread over the neurons.
+    const top1 = (result: AtlasResult) => result.table?.map((entry) => entry.up.ids[0]);
+    expect(top1(byLogit)).not.toEqual(top1(ranked));
+  });
+
+  it('searches by z-score across layers when so ranked', async () => {
+    const weight = storedWeights(gpt2, false);
+    const token = 4321;
+    const result = await neuronAtlas(gpt2.handle, { search: token, limit: 6, normalise: 'zscore' });
+    const { spec } = gpt2.model;
+    const all = [0, 1].flatMap((layer) => referenceZScores(spec, weight, layer, 'up').map((z, neuron) => ({ layer, neuron, score: z[token] })));
+    all.sort((a, b) => b.score - a.score);
+    const found = result.search?.neurons ?? [];
+    expect(found.map(({ layer, neuron }) => [layer, neuron])).toEqual(all.slice(0, 6).map(({ layer, neuron }) => [layer, neuron]));
+    found.forEach((entry, i) => expect(entry.score).toBeCloseTo(all[i].score, 3));
+  });
+
+  it('refuses z-scores for a soft-capped head, naming why', async () => {
+    const capped = { ...gpt2.model.spec, traits: { ...gpt2.model.spec.traits, finalSoftcap: 30 } };
+    expect(rankingIssue(capped, 'zscore')).toMatch(/soft-caps its logits \(cap 30\)/);
+    expect(rankingIssue(capped, 'none')).toBeNull();
+    expect(rankingIssue(gpt2.model.spec, 'zscore')).toBeNull();
   });
 });

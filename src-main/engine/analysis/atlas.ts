@@ -4,26 +4,24 @@
  * and the unembedding; the top tokens label the neuron. The decoding runs in the graph
  * runtime (graph/atlas-graph.ts), a chunk of neuron directions per run with a TopK, so a
  * layer's [d_mlp, d_vocab] logits never exist at once; each layer and matrix is cached on
- * disk per model (atlas-cache.ts). On top of the decoded layers: a token search (neurons
- * ranked by that token's logit in their decoded direction) and the neurons most active on
- * a prompt (mlp.hook_post).
+ * disk per model (atlas-cache.ts; atlas-decode.ts runs it). Tokens are ranked by logit, or
+ * by the logit's z-score across the layer's neurons. On top of the decoded layers: a token
+ * search (neurons ranked by that token's logit, or z-score, in their decoded direction) and
+ * the neurons most active on a prompt (mlp.hook_post).
  */
 import type { ModelHandle } from '../engine';
 import { EngineError } from '../errors';
 import { buildAtlasGraph, atlasIo } from '../graph/atlas-graph';
 import { neuronMatrices } from '../graph/weight-rows';
 import { hookName } from '../hooks/names';
-import { float32, int64 } from '../runtime/tensor';
+import { float32 } from '../runtime/tensor';
 import { atlasRequestSchema, type AtlasNeuron, type AtlasRequestInput, type AtlasResult, type NeuronDecoding, type NeuronMatrix } from '../../../src-shared/analysis-schema';
-import { readCachedDecoding, writeCachedDecoding, type LayerDecoding } from './atlas-cache';
+import type { LayerDecoding, TokenStats } from './atlas-cache';
+import { decodeLayers, layerKey, newDecodeStats, rankingIssue, zScore } from './atlas-decode';
 import { chunks, requestError, throwIfCancelled, type AnalysisControl } from './control';
 
-/** Decoded logits held per graph run (the [n, d_vocab] product and its softmax): bounds a run's memory. */
-const DECODE_BYTES_PER_RUN = 64 * 1024 * 1024;
 /** Directions scored per run by a search: only [n, 1] leaves the graph. */
 const SCORE_ROWS_PER_RUN = 4096;
-
-const layerKey = (layer: number, matrix: NeuronMatrix): string => `${layer}.${matrix}`;
 
 export async function neuronAtlas(model: ModelHandle, input: AtlasRequestInput, control: AnalysisControl = {}): Promise<AtlasResult> {
   const parsed = atlasRequestSchema.safeParse(input);
@@ -36,39 +34,20 @@ export async function neuronAtlas(model: ModelHandle, input: AtlasRequestInput, 
   if (request.search !== null && request.search >= dVocab) issues.push({ path: ['search'], message: `token ${request.search} is outside the vocabulary (0..${dVocab - 1})` });
   if (!matrices.includes(request.searchMatrix)) issues.push({ path: ['searchMatrix'], message: `this model's MLP has no ${request.searchMatrix} matrix (it has ${matrices.join(', ')})` });
   if (request.ids?.some((id) => id >= dVocab)) issues.push({ path: ['ids'], message: `a token id is outside the vocabulary (0..${dVocab - 1})` });
+  const rankIssue = rankingIssue(model.spec, request.normalise);
+  if (rankIssue) issues.push({ path: ['normalise'], message: rankIssue });
   if (issues.length > 0) throw requestError('atlas', issues);
 
   const layers = request.layer === null ? Array.from({ length: nLayers }, (_, layer) => layer) : [request.layer];
-  const stats = { decoded: 0, cached: 0, seconds: 0, graphRuns: 0 };
-  const decodings = new Map<string, LayerDecoding>();
+  const stats = newDecodeStats();
   const total = layers.length * matrices.length * dMlp;
   const report = (): void => control.onProgress?.({ done: stats.decoded + stats.cached, total, unit: 'neurons' });
-  for (const layer of layers) {
-    for (const matrix of matrices) {
-      throwIfCancelled(control.signal, 'neuron atlas');
-      const key = { layer, matrix, finalNorm: request.finalNorm };
-      let decoding = readCachedDecoding(model.cacheFolder, key, dMlp, request.top);
-      if (decoding) {
-        stats.cached += dMlp;
-        report();
-      } else {
-        const started = performance.now();
-        decoding = await decodeLayer(model, layer, matrix, request.top, request.finalNorm, request.chunkSize, control, (rows) => {
-          stats.decoded += rows;
-          stats.graphRuns++;
-          report();
-        });
-        stats.seconds += (performance.now() - started) / 1000;
-        writeCachedDecoding(model.cacheFolder, key, decoding);
-      }
-      decodings.set(layerKey(layer, matrix), decoding);
-    }
-  }
+  const decodings = await decodeLayers(model, layers, matrices, request, stats, control, report);
 
   const decodingOf = (layer: number, matrix: NeuronMatrix, neuron: number): NeuronDecoding => {
-    const { top, ids, logits, logSumExp, entropy } = decodings.get(layerKey(layer, matrix)) as LayerDecoding;
+    const { top, ids, logits, logSumExp, entropy, ranked } = decodings.get(layerKey(layer, matrix)) as LayerDecoding;
     const row = (values: Float32Array): number[] => Array.from(values.subarray(neuron * top, (neuron + 1) * top));
-    return { ids: row(ids), probs: row(logits).map((logit) => Math.exp(logit - logSumExp[neuron])), entropy: entropy[neuron] };
+    return { ids: row(ids), probs: row(logits).map((logit) => Math.exp(logit - logSumExp[neuron])), entropy: entropy[neuron], scores: ranked && row(ranked.scores) };
   };
   const neuronOf = (layer: number, neuron: number): AtlasNeuron => ({
     layer,
@@ -81,14 +60,15 @@ export async function neuronAtlas(model: ModelHandle, input: AtlasRequestInput, 
   let search: AtlasResult['search'] = null;
   if (request.search !== null) {
     const token = request.search;
-    const scored = await searchToken(model, layers, request.searchMatrix, token, request.finalNorm, control, () => stats.graphRuns++);
+    const statsOf = (layer: number): TokenStats | null => (decodings.get(layerKey(layer, request.searchMatrix)) as LayerDecoding).ranked?.stats ?? null;
+    const scored = await searchToken(model, layers, request.searchMatrix, token, request.finalNorm, statsOf, control, () => stats.graphRuns++);
     search = {
       token,
       matrix: request.searchMatrix,
-      neurons: topBy(scored, request.limit, (entry) => entry.logit).map(({ layer, neuron, logit }) => {
+      neurons: topBy(scored, request.limit, (entry) => entry.score ?? entry.logit).map(({ layer, neuron, logit, score }) => {
         const { top, ids, logSumExp } = decodings.get(layerKey(layer, request.searchMatrix)) as LayerDecoding;
         const rank = ids.subarray(neuron * top, (neuron + 1) * top).indexOf(token);
-        return { ...neuronOf(layer, neuron), logit, prob: Math.exp(logit - logSumExp[neuron]), rank: rank < 0 ? null : rank };
+        return { ...neuronOf(layer, neuron), logit, score, prob: Math.exp(logit - logSumExp[neuron]), rank: rank < 0 ? null : rank };
       }),
     };
   }
@@ -105,6 +85,7 @@ export async function neuronAtlas(model: ModelHandle, input: AtlasRequestInput, 
     matrices,
     top: request.top,
     finalNorm: request.finalNorm,
+    normalise: request.normalise,
     table: request.layer === null ? null : Array.from({ length: dMlp }, (_, neuron) => neuronOf(request.layer as number, neuron)),
     search,
     active,
@@ -116,72 +97,45 @@ export async function neuronAtlas(model: ModelHandle, input: AtlasRequestInput, 
   };
 }
 
-/** One layer's matrix through the decode graph, `chunkSize` neuron directions per run (fewer for a large vocabulary). */
-async function decodeLayer(
-  model: ModelHandle,
-  layer: number,
-  matrix: NeuronMatrix,
-  top: number,
-  finalNorm: boolean,
-  chunkSize: number,
-  control: AnalysisControl,
-  onRun: (rows: number) => void,
-): Promise<LayerDecoding> {
-  const { dModel, dMlp, dVocab } = model.spec;
-  const k = Math.min(top, dVocab);
-  const directions = model.weightRows().neuronDirections(layer, matrix); // [d_mlp, d_model]
-  const out: LayerDecoding = { top: k, ids: new Float32Array(dMlp * k), logits: new Float32Array(dMlp * k), logSumExp: new Float32Array(dMlp), entropy: new Float32Array(dMlp) };
-  const perRun = Math.max(1, Math.min(chunkSize, Math.floor(DECODE_BYTES_PER_RUN / (dVocab * 4))));
-  const neurons = Array.from({ length: dMlp }, (_, i) => i);
-  for (const chunk of chunks(neurons, perRun)) {
-    throwIfCancelled(control.signal, 'neuron atlas');
-    const first = chunk[0];
-    const n = chunk.length;
-    // slice, not subarray: a view would send the whole layer's buffer to the worker.
-    const feeds = { [atlasIo.rows]: float32([n, dModel], directions.slice(first * dModel, (first + n) * dModel)), [atlasIo.k]: int64([1], [k]) };
-    const outputs = await model.runGraph(`atlas.decode.${finalNorm}`, (spec, manifest) => buildAtlasGraph(spec, manifest, 'decode', finalNorm), feeds, [atlasIo.topLogits, atlasIo.topIds, atlasIo.topProbs, atlasIo.expectedLogit]);
-    const topLogits = outputs[atlasIo.topLogits].data as Float32Array;
-    const topProbs = outputs[atlasIo.topProbs].data as Float32Array;
-    const expected = outputs[atlasIo.expectedLogit].data as Float32Array;
-    out.logits.set(topLogits, first * k);
-    out.ids.set(Array.from(outputs[atlasIo.topIds].data as BigInt64Array, Number), first * k);
-    for (let i = 0; i < n; i++) {
-      // p(top1) = exp(z(top1) - lse), so lse = z(top1) - log p(top1); H = lse - E_p[z].
-      const logSumExp = topLogits[i * k] - Math.log(topProbs[i * k]);
-      out.logSumExp[first + i] = logSumExp;
-      out.entropy[first + i] = logSumExp - expected[i];
-    }
-    onRun(n);
-  }
-  return out;
-}
-
 interface Scored {
   layer: number;
   neuron: number;
   logit: number;
+  /** The logit's z-score among the layer's neurons, when the atlas ranks so. */
+  score: number | null;
 }
 
 /**
  * The token's logit in every neuron's decoded direction: the normed directions times the
  * token's unembedding column (the decode graph's logit at that token, without the rest of
  * the vocabulary). With quantized weights the column is dequantized in float32, so it can
- * differ from the decode graph's int8-activation product in the last digits.
+ * differ from the decode graph's int8-activation product in the last digits. With the
+ * layer's token statistics (z-score ranking), each logit also gets its z-score there.
  */
-async function searchToken(model: ModelHandle, layers: number[], matrix: NeuronMatrix, token: number, finalNorm: boolean, control: AnalysisControl, onRun: () => void): Promise<Scored[]> {
+async function searchToken(
+  model: ModelHandle,
+  layers: number[],
+  matrix: NeuronMatrix,
+  token: number,
+  finalNorm: boolean,
+  statsOf: (layer: number) => TokenStats | null,
+  control: AnalysisControl,
+  onRun: () => void,
+): Promise<Scored[]> {
   const { dModel, dMlp } = model.spec;
   const rows = model.weightRows();
   const column = float32([dModel, 1], rows.unembedDirections([token]));
   const scored: Scored[] = [];
   for (const layer of layers) {
     const directions = rows.neuronDirections(layer, matrix);
+    const tokenStats = statsOf(layer);
     for (const chunk of chunks(Array.from({ length: dMlp }, (_, i) => i), SCORE_ROWS_PER_RUN)) {
       throwIfCancelled(control.signal, 'neuron atlas');
       const first = chunk[0];
       const feeds = { [atlasIo.rows]: float32([chunk.length, dModel], directions.slice(first * dModel, (first + chunk.length) * dModel)), [atlasIo.directions]: column };
       const outputs = await model.runGraph(`atlas.score.${finalNorm}`, (spec, manifest) => buildAtlasGraph(spec, manifest, 'score', finalNorm), feeds, [atlasIo.scores]);
       onRun();
-      (outputs[atlasIo.scores].data as Float32Array).forEach((logit, i) => scored.push({ layer, neuron: first + i, logit }));
+      (outputs[atlasIo.scores].data as Float32Array).forEach((logit, i) => scored.push({ layer, neuron: first + i, logit, score: tokenStats && zScore(tokenStats, token, logit) }));
     }
   }
   return scored;

@@ -115,6 +115,28 @@ describe('analyses in the workbench', () => {
     expect(record.labels['380']).toBeDefined();
   });
 
+  it('runs a clamp curve from text, and an experiment file keeps it beside a file written before clamp curves', async () => {
+    const input = { text: 'Once upon a time', layer: 2, neuron: 7, token: ' b', values: [0, 10], average: true };
+    const { analysisId } = await workbench.analyse({ analysis: { kind: 'clamp_curve', input } });
+    const end = await finished(analysisId);
+    expect(end.error?.message ?? null).toBeNull();
+    expect(eventsOf(analysisId)[0]).toMatchObject({ state: 'running', progress: { done: 1, total: 1, unit: 'forward passes' } });
+    const record = analysisRecordSchema.parse(end.record) as Extract<AnalysisRecord, { kind: 'clamp_curve' }>;
+    expect(record.request).toMatchObject({ ids: [1, 403, 407, 261, 378], layer: 2, neuron: 7, scale: 'max_activation', reference: null, average: true, batchSize: 64 });
+    expect(record.labels[String(record.request.token)]).toBe('▁b');
+    expect(record.result.points.map((point) => point.value)).toEqual([0, 10 * record.result.maxActivation]);
+
+    const before = { format: 'tiller-experiment', version: 1, createdAt: 'x', updatedAt: 'x', model: null, prompt: { text: 'x' }, settings: {}, variants: [{ id: 'b', name: 'Baseline' }] };
+    const oldPath = join(dir, 'before-clamp.tiller.json');
+    writeFileSync(oldPath, JSON.stringify(before));
+    expect((await workbench.openExperiment({ path: oldPath })).experiment.analyses).toEqual([]);
+    const path = join(dir, 'clamp.tiller.json');
+    await workbench.saveExperiment({ path, experiment: experimentSchema.parse({ ...before, analyses: [record] }) });
+    expect((await workbench.openExperiment({ path })).experiment.analyses).toEqual([record]);
+    const bad = await workbench.analyse({ analysis: { kind: 'clamp_curve', input: { ...input, neuron: 999 } } });
+    expect((await finished(bad.analysisId)).error?.message).toContain("neuron: neuron 999 is outside the layer's MLP (0..171)");
+  });
+
   it('ends a cancelled analysis with a cancelled event, and a bad token with an error event', async () => {
     const { analysisId } = await workbench.analyse({ analysis: { kind: 'patching', input: { clean: 'Once upon a time', corrupted: 'Once upon a day', answer: '#268', wrong: '#266', site: 'z' } } });
     await workbench.cancelAnalysis({ analysisId });

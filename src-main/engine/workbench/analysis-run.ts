@@ -11,6 +11,8 @@ import { findSubject, tokenFromText } from '../analysis/tokens';
 import { causalTrace } from '../analysis/tracing';
 import { attentionPatterns } from '../analysis/attention';
 import { neuronAtlas } from '../analysis/atlas';
+import { clampCurve } from '../analysis/clamp-curve';
+import { clampCurveInputSchema, clampCurveRequestSchema } from '../../../src-shared/clamp-schema';
 import type { AnalysisControl } from '../analysis/control';
 import { atlasInputSchema, atlasRequestSchema, attentionInputSchema, lensInputSchema, patchInputSchema, tracingInputSchema, tracingRequestSchema, type AnalysisInput, type AnalysisRecord } from '../../../src-shared/analysis-schema';
 import type { WorkbenchEvent } from './protocol';
@@ -41,6 +43,7 @@ export async function runAnalysis(handle: ModelHandle, analysis: AnalysisInput, 
       layer: input.layer,
       top: input.top,
       finalNorm: input.finalNorm,
+      normalise: input.normalise,
       search: input.search === null ? null : tokenFromText(tokenizer, input.search, 'search'),
       searchMatrix: input.searchMatrix,
       ids: input.text === null ? null : tokenizer.encode(input.text),
@@ -50,6 +53,22 @@ export async function runAnalysis(handle: ModelHandle, analysis: AnalysisInput, 
     const neurons = [...(result.table ?? []), ...(result.search?.neurons ?? []), ...(result.active?.neurons ?? [])];
     const decoded = neurons.flatMap((entry) => [entry.up.ids, entry.gate?.ids ?? [], entry.down.ids]);
     return { kind: 'atlas', id, createdAt, labels: labelsOf(request.ids ?? [], request.search === null ? [] : [request.search], ...decoded), input, request, result };
+  }
+  if (analysis.kind === 'clamp_curve') {
+    const input = clampCurveInputSchema.parse(analysis.input);
+    // Parsed so the record keeps every default the run used.
+    const request = clampCurveRequestSchema.parse({
+      ids: tokenizer.encode(input.text),
+      layer: input.layer,
+      neuron: input.neuron,
+      token: tokenFromText(tokenizer, input.token, 'concept token'),
+      values: input.values,
+      scale: input.scale,
+      reference: input.reference === null ? null : tokenizer.encode(input.reference),
+      average: input.average,
+    });
+    const result = await clampCurve(handle, request, control);
+    return { kind: 'clamp_curve', id, createdAt, labels: labelsOf(request.ids, request.reference ?? [], [request.token]), input, request, result };
   }
   if (analysis.kind === 'tracing') {
     const input = tracingInputSchema.parse(analysis.input);

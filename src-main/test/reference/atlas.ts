@@ -57,3 +57,17 @@ export function distributionOf(logits: Float64Array): { logSumExp: number; entro
   const logSumExp = max + Math.log(sum);
   return { logSumExp, entropy: logSumExp - weighted / sum };
 }
+
+/**
+ * Every neuron's logits of one layer and matrix as z-scores across the neurons: each
+ * token's logit minus its mean over the neurons, over its standard deviation (1/n), [neuron][token].
+ */
+export function referenceZScores(spec: ModelSpec, weight: WeightGetter, layer: number, matrix: Matrix, finalNorm = true): Float64Array[] {
+  const n = spec.dMlp;
+  const logits = Array.from({ length: n }, (_, neuron) => referenceDecode(spec, weight, referenceDirection(spec, weight, layer, matrix, neuron), finalNorm));
+  const mean = new Float64Array(spec.dVocab);
+  const square = new Float64Array(spec.dVocab);
+  for (const row of logits) row.forEach((z, t) => (mean[t] += z / n));
+  for (const row of logits) row.forEach((z, t) => (square[t] += (z - mean[t]) ** 2 / n));
+  return logits.map((row) => row.map((z, t) => (z - mean[t]) / Math.sqrt(square[t])));
+}

@@ -8,6 +8,8 @@ export type {
   AnalysisProgress,
   AnalysisRecord,
   CatalogModel,
+  ClampCurveInput,
+  ClampScale,
   LensInput,
   LensResult,
   PatchInput,

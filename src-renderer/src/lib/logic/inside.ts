@@ -3,6 +3,8 @@
  * the intervention a patching cell becomes in a new Compare variant.
  */
 import type { AnalysisRecord, Intervention, VectorOrigin } from '../api/types';
+import type { AtlasRanking } from '../../../../src-shared/analysis-schema';
+import { clampCurveSummary } from './clamp-curve';
 import { visibleToken } from './format';
 
 export type LensRecord = Extract<AnalysisRecord, { kind: 'lens' }>;
@@ -16,17 +18,26 @@ export function recordSummary(record: AnalysisRecord): string {
   if (record.kind === 'lens' || record.kind === 'attention') return record.input.text;
   if (record.kind === 'tracing') return `${record.input.subject} in ${record.input.text}`;
   if (record.kind === 'atlas') return atlasSummary(record);
+  if (record.kind === 'clamp_curve') return clampCurveSummary(record);
   return `${record.input.clean} → ${record.input.corrupted}`;
 }
 
-export const RECORD_KIND_LABEL: Record<AnalysisRecord['kind'], string> = { lens: 'Lens', patching: 'Patching', tracing: 'Tracing', attention: 'Attention', atlas: 'Atlas' };
+export const RECORD_KIND_LABEL: Record<AnalysisRecord['kind'], string> = { lens: 'Lens', patching: 'Patching', tracing: 'Tracing', attention: 'Attention', atlas: 'Atlas', clamp_curve: 'Clamp curve' };
 
 function atlasSummary(record: AtlasRecord): string {
   const { input } = record;
   const parts = [input.layer === null ? 'all layers' : `layer ${input.layer}`];
+  if (input.normalise === 'zscore') parts.push('z-scored');
   if (input.search !== null) parts.push(`search ${input.search}`);
   if (input.text !== null) parts.push(`active on ${input.text}`);
   return parts.join(', ');
+}
+
+/** What an atlas's token order means, for the line above its table. */
+export function rankingText(normalise: AtlasRanking | undefined, dMlp: number): string {
+  return normalise === 'zscore'
+    ? `tokens ranked by z-score: each token's logit against its mean and spread over the layer's ${dMlp} neurons (z after the %)`
+    : 'tokens ranked by logit';
 }
 
 /** The text of a token id the record names (its vocabulary entry), or #id. */
@@ -137,14 +148,18 @@ export function headAblation(layer: number, head: number): CellVariant {
  * down_proj), the intervention METHODS.md 5 validates a decoded neuron with.
  */
 export function neuronClamp(layer: number, neuron: number, value: number): CellVariant {
-  return { name: `Clamp L${layer}N${neuron} = ${value}`, intervention: { op: 'set', hook: `blocks.${layer}.mlp.hook_post`, indices: [neuron], values: [value], positions: 'all' }, origin: null };
+  // The name rounds (a multiple of a measured activation has many digits); the value does not.
+  return { name: `Clamp L${layer}N${neuron} = ${Number(value.toPrecision(4))}`, intervention: { op: 'set', hook: `blocks.${layer}.mlp.hook_post`, indices: [neuron], values: [value], positions: 'all' }, origin: null };
 }
 
-/** A decoded direction's top tokens as one line: "␣dog 12%, ␣cat 8%". */
-export function decodingText(record: AnalysisRecord, decoding: { ids: number[]; probs: number[] }, count = 5): string {
+/** A decoded direction's top tokens as one line: "␣dog 12%, ␣cat 8%", with each z-score when ranked so ("␣dog 12% z 4.1"). */
+export function decodingText(record: AnalysisRecord, decoding: { ids: number[]; probs: number[]; scores?: number[] | null }, count = 5): string {
   return decoding.ids
     .slice(0, count)
-    .map((id, rank) => `${visibleToken(tokenLabel(record, id))} ${(decoding.probs[rank] * 100).toFixed(decoding.probs[rank] < 0.1 ? 1 : 0)}%`)
+    .map((id, rank) => {
+      const z = decoding.scores ? ` z ${fixed(decoding.scores[rank], 1)}` : '';
+      return `${visibleToken(tokenLabel(record, id))} ${(decoding.probs[rank] * 100).toFixed(decoding.probs[rank] < 0.1 ? 1 : 0)}%${z}`;
+    })
     .join(', ');
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AnalysisRecord, WorkbenchEvent } from '../api/types';
-import { cellVariant, decodingText, fixed, lensExit, neuronClamp, patchColumnLabels, recordSummary, type AtlasRecord, type PatchingRecord } from '../logic/inside';
+import { cellVariant, decodingText, fixed, lensExit, neuronClamp, patchColumnLabels, rankingText, recordSummary, type AtlasRecord, type PatchingRecord } from '../logic/inside';
 import { fakeWorkbenchApi } from '../../test/fixtures';
 import { ExperimentDocument } from './document.svelte';
 import { InsideAnalyses } from './inside.svelte';
@@ -61,15 +61,15 @@ describe('inside: patching cells as interventions', () => {
 });
 
 describe('inside: atlas neurons', () => {
-  const decoding = { ids: [380, 5], probs: [0.25, 0.0123], entropy: 3 };
+  const decoding = { ids: [380, 5], probs: [0.25, 0.0123], entropy: 3, scores: null };
   const atlas: AtlasRecord = {
     kind: 'atlas',
     id: 'analysis-2',
     createdAt: '2026-01-01T00:00:00Z',
     labels: { '380': '▁dog', '5': 'x' },
-    input: { layer: 2, top: 2, finalNorm: true, search: '▁dog', searchMatrix: 'up', text: null, limit: 50 },
-    request: { layer: 2, top: 2, finalNorm: true, search: 380, searchMatrix: 'up', ids: null, limit: 50, chunkSize: 256 },
-    result: { layers: [2], dMlp: 1, matrices: ['up', 'down'], top: 2, finalNorm: true, table: [{ layer: 2, neuron: 0, up: decoding, gate: null, down: decoding }], search: null, active: null, decoded: 2, cached: 0, seconds: 1, neuronsPerSecond: 2, graphRuns: 2 },
+    input: { layer: 2, top: 2, finalNorm: true, normalise: 'none', search: '▁dog', searchMatrix: 'up', text: null, limit: 50 },
+    request: { layer: 2, top: 2, finalNorm: true, normalise: 'none', search: 380, searchMatrix: 'up', ids: null, limit: 50, chunkSize: 256 },
+    result: { layers: [2], dMlp: 1, matrices: ['up', 'down'], top: 2, finalNorm: true, normalise: 'none', table: [{ layer: 2, neuron: 0, up: decoding, gate: null, down: decoding }], search: null, active: null, decoded: 2, cached: 0, seconds: 1, neuronsPerSecond: 2, graphRuns: 2 },
   };
 
   it('clamps a neuron at mlp.hook_post, at every position, in a new variant', () => {
@@ -79,6 +79,14 @@ describe('inside: atlas neurons', () => {
   it('shows a decoded direction as its top tokens with percentages, and names what the atlas looked at', () => {
     expect(decodingText(atlas, decoding)).toBe('␣dog 25%, x 1.2%');
     expect(recordSummary(atlas)).toBe('layer 2, search ▁dog');
+  });
+
+  it('says what the token order is, and shows z-scores when ranked by them', () => {
+    expect(rankingText('none', 64)).toBe('tokens ranked by logit');
+    expect(rankingText('zscore', 64)).toContain("z-score: each token's logit against its mean and spread over the layer's 64 neurons");
+    expect(decodingText(atlas, { ...decoding, scores: [4.123, -0.04] })).toBe('␣dog 25% z 4.1, x 1.2% z 0.0');
+    const zscored = { ...atlas, input: { ...atlas.input, normalise: 'zscore' as const } };
+    expect(recordSummary(zscored)).toBe('layer 2, z-scored, search ▁dog');
   });
 });
 
