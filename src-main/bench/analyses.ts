@@ -1,9 +1,11 @@
 /**
  * Analysis benchmarks (issue 12): a full resid_pre patching sweep (every layer x every
  * position of a 16-token prompt) on the SmolLM2-135M-shaped model, batched as the engine
- * runs it against one forward pass per patch. The unbatched sweep would take minutes, so
- * it is timed on the first two layers' cells and compared per cell (both give the same
- * cells: src-main/engine/analysis/patching.test.ts), so only the time differs.
+ * runs it (batched rows, each pass fed from its cells' first patched position on, after
+ * the base run's kept prefix) against the naive method: one full forward pass of the whole
+ * prompt per patch (no prefix reuse). The unbatched sweep would take minutes, so it is
+ * timed on the first two layers' cells and compared per cell (both give the same cells:
+ * src-main/engine/analysis/patching.test.ts), so only the time differs.
  *
  * And the neuron atlas: one layer's up, gate and down directions decoded (neurons per
  * second), against the plain matrix product it is built on, [chunk, d_model] x [d_model,
@@ -21,8 +23,9 @@ export const PATCH_BATCHED_TARGET = 4; // batched at least 4x faster per cell
 
 export interface PatchingBench {
   cells: number;
-  batched: { batchSize: number; forwardPasses: number; ms: number; msPerCell: number };
-  unbatched: { cells: number; forwardPasses: number; ms: number; msPerCell: number };
+  /** rowPositions: token positions the sweep's passes fed, over their rows (prefix reuse feeds each cell from its patched position on). */
+  batched: { batchSize: number; forwardPasses: number; rowPositions: number; ms: number; msPerCell: number };
+  unbatched: { cells: number; forwardPasses: number; rowPositions: number; ms: number; msPerCell: number };
   speedup: number;
 }
 
@@ -45,7 +48,8 @@ export async function benchPatching(model: ModelHandle, batchSize = 32): Promise
   let unbatchedPasses = 0;
   const unbatched = await timed(async () => {
     try {
-      await patchingSweep(model, { ...request, batchSize: 1 }, { signal: abort.signal, onProgress: ({ done }) => ((unbatchedPasses = done), done === unbatchedCells && abort.abort()) });
+      // Without prefix reuse: every patch is a full forward pass of the whole prompt, the naive method.
+      await patchingSweep(model, { ...request, batchSize: 1 }, { signal: abort.signal, onProgress: ({ done }) => ((unbatchedPasses = done), done === unbatchedCells && abort.abort()) }, { reusePrefix: false });
     } catch (error) {
       if (!abort.signal.aborted) throw error;
     }
@@ -55,8 +59,8 @@ export async function benchPatching(model: ModelHandle, batchSize = 32): Promise
   const unbatchedPerCell = unbatched.ms / unbatchedCells;
   return {
     cells,
-    batched: { batchSize, forwardPasses: batched.value.forwardPasses, ms: batched.ms, msPerCell: batchedPerCell },
-    unbatched: { cells: unbatchedCells, forwardPasses: unbatchedPasses + 1, ms: unbatched.ms, msPerCell: unbatchedPerCell },
+    batched: { batchSize, forwardPasses: batched.value.forwardPasses, rowPositions: batched.value.rowPositions ?? cells * PATCH_PROMPT_TOKENS, ms: batched.ms, msPerCell: batchedPerCell },
+    unbatched: { cells: unbatchedCells, forwardPasses: unbatchedPasses + 1, rowPositions: unbatchedCells * PATCH_PROMPT_TOKENS, ms: unbatched.ms, msPerCell: unbatchedPerCell },
     speedup: unbatchedPerCell / batchedPerCell,
   };
 }

@@ -65,6 +65,23 @@ export interface EngineOptions {
 
 const EMPTY_PLAN: Plan = { captures: [], interventions: [] };
 
+/** A runRowsKept run whose KV cache is still held: later runs can start after a prefix of one of its rows. */
+export interface KeptRun {
+  readonly batch: PlanBatch;
+  /** Its batch rows, and the positions each holds. */
+  readonly rows: number;
+  readonly length: number;
+  release(): Promise<void>;
+}
+
+export interface RunRowsOptions {
+  lenses?: LensHead[];
+  logitsAt?: number[];
+  fetches?: string[];
+  /** Start after the first `length` positions of row `row` of a kept run, which these rows would compute as it did. */
+  after?: { run: KeptRun; row: number; length: number };
+}
+
 
 export class Engine {
   private readonly runtime: Runtime;
@@ -176,21 +193,44 @@ export class ModelHandle {
    * values of `rows[r]` (its own plan of that structure, its active interventions, its
    * patch rows). Returns per row the logits at `logitsAt` (indices into the fed tokens),
    * and the fetched outputs (captures of `plan`, lens heads) with the run's positions.
+   *
+   * With `after`, every row starts after the first `length` positions of row `row` of a
+   * kept run (runRowsKept) instead of from an empty cache: `ids` are then the tokens from
+   * position `length` on, and the rows compute only those.
    */
-  async runRows(plan: Plan, rows: RowPlan[], ids: number[][], options: { lenses?: LensHead[]; logitsAt?: number[]; fetches?: string[] } = {}): Promise<RowsRunResult> {
+  async runRows(plan: Plan, rows: RowPlan[], ids: number[][], options: RunRowsOptions = {}): Promise<RowsRunResult> {
+    const { result, batch } = await this.feedRows(plan, rows, ids, options);
+    await batch.release();
+    return result;
+  }
+
+  /** runRows, keeping the run's KV cache for later runRows calls to start `after` (release it when done). */
+  async runRowsKept(plan: Plan, rows: RowPlan[], ids: number[][], options: RunRowsOptions = {}): Promise<{ result: RowsRunResult; kept: KeptRun }> {
+    const { result, batch } = await this.feedRows(plan, rows, ids, options);
+    return { result, kept: { batch, rows: rows.length, length: ids[0].length + (options.after?.length ?? 0), release: () => batch.release() } };
+  }
+
+  private async feedRows(plan: Plan, rows: RowPlan[], ids: number[][], options: RunRowsOptions): Promise<{ result: RowsRunResult; batch: PlanBatch }> {
     if (rows.length === 0 || rows.length !== ids.length) throw new EngineError('bad_argument', `runRows: ${rows.length} rows for ${ids.length} token lists`);
     for (const row of ids) this.checkIds(row);
     if (ids.some((row) => row.length !== ids[0].length)) throw new EngineError('bad_argument', 'runRows: every row must feed the same number of tokens');
+    const { after } = options;
+    if (after && (after.row < 0 || after.row >= after.run.rows || after.length > after.run.length)) {
+      throw new EngineError('bad_argument', `runRows: a prefix of ${after.length} positions of row ${after.row} asked; the kept run has ${after.run.rows} rows of ${after.run.length}`);
+    }
     const lenses = options.lenses ?? [];
     const lease = await this.plans.acquire(plan, lenses);
     try {
-      const batch = await this.openBatch(lease, rows, ids[0].length);
+      const start = after?.length ?? 0;
+      const batch = await this.openBatch(lease, rows, start + ids[0].length);
       try {
+        if (after) await batch.startAfter(after.run.batch, after.row, after.length);
         const logitsAt = options.logitsAt ?? [ids[0].length - 1];
         const fetches = [...lenses.map((lens) => lens.name), ...(options.fetches ?? [])];
-        return await batch.feed(ids, ids[0].length, logitsAt, fetches);
-      } finally {
+        return { result: await batch.feed(ids, start + ids[0].length, logitsAt, fetches), batch };
+      } catch (error) {
         await batch.release();
+        throw error;
       }
     } finally {
       lease.done();

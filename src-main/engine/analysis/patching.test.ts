@@ -6,13 +6,32 @@
  * number of passes, never the numbers.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { useRandomModel } from '../../test/fixtures/random-engine';
+import type { HfConfig } from '../../test/fixtures/fixture-families';
+import { writePhi3Tokenizer } from '../../test/fixtures/phi3-tokenizer';
 import { hookName } from '../hooks/names';
 import { expectEngineError } from '../../test/expect-engine-error';
 import { patchingSweep } from './patching';
-import { patchResultSchema } from '../../../src-shared/analysis-schema';
+import { patchResultSchema, type PatchRequestInput, type PatchResult } from '../../../src-shared/analysis-schema';
 
 const loaded = useRandomModel('patching', { config: 'HuggingFaceTB__SmolLM2-135M-Instruct', layers: 3, dModel: 64, dMlp: 128, nHeads: 4, nKvHeads: 2, dHead: 16, seed: 9 });
+// Families whose positions enter differently: learned position embeddings (GPT-2), and sliding windows shorter than the prompts (Gemma 3: blocks 0 and 1 see 5 keys).
+const gpt2 = useRandomModel('patching-gpt2', { config: 'openai-community__gpt2', layers: 3, dModel: 64, dMlp: 128, nHeads: 4, nKvHeads: 4, dHead: 16, seed: 10 });
+const gemma3 = useRandomModel('patching-gemma3', {
+  config: 'google__gemma-3-1b-it',
+  tokenizer: 'HuggingFaceTB__SmolLM2-135M-Instruct',
+  layers: 3, dModel: 40, dMlp: 96, nHeads: 4, nKvHeads: 1, dHead: 16, seed: 11,
+  configFields: { sliding_window: 5, sliding_window_pattern: 3, query_pre_attn_scalar: 32 },
+});
+// LongRoPE with original_max_position_embeddings shrunk to 8: the 9- and 10-token prompts run on the long factors, their kept prefixes too.
+const phi3 = useRandomModel('patching-phi3', {
+  config: JSON.parse(readFileSync(join(__dirname, '../../test/fixtures/phi3/Phi-3-mini-128k-instruct.config.json'), 'utf8')) as HfConfig,
+  tokenizer: writePhi3Tokenizer,
+  maxPositions: 256,
+  layers: 2, dModel: 64, dMlp: 128, nHeads: 4, nKvHeads: 4, dHead: 16, seed: 12,
+});
 let clean: number[];
 let corrupted: number[];
 const ANSWER = 100;
@@ -124,5 +143,59 @@ describe('activation patching sweep', () => {
     expect(seen).toEqual([1, 2]);
     await expectEngineError(() => patchingSweep(loaded.handle, { clean, corrupted: clean.slice(1), answer: ANSWER, wrong: WRONG }), 'bad_argument', 'corrupted: has', 'equal token length, or an alignment');
     await expectEngineError(() => patchingSweep(loaded.handle, { clean, corrupted, answer: ANSWER, wrong: 10 ** 7 }), 'bad_argument', 'wrong: token 10000000');
+  });
+});
+
+/** The largest difference between two sweeps' grids (effect or value), cell by cell. */
+function maxDifference(a: PatchResult, b: PatchResult, grid: 'effect' | 'value'): number {
+  expect([a.layers, a.columns]).toEqual([b.layers, b.columns]);
+  const other = b[grid].flat();
+  return Math.max(...a[grid].flat().map((x, i) => Math.abs(x - other[i])));
+}
+
+describe('prefix reuse', () => {
+  const prompts = (ids: number[]) => ({ clean: ids, corrupted: ids.map((id, p) => (p === 2 || p === 6 ? id + 1000 : id)) });
+  const models = [
+    { name: 'Llama (SmolLM2)', loaded, ids: () => clean },
+    { name: 'GPT-2 (learned positions)', loaded: gpt2, ids: () => [15496, 995, 11, 262, 3290, 4966, 13, 314, 1101] },
+    { name: 'Gemma 3 (windows of 5)', loaded: gemma3, ids: () => [19556, 905, 28, 260, 2767, 7674, 30, 411, 906] },
+    { name: 'Phi-3 (LongRoPE long factors)', loaded: phi3, ids: () => [15043, 3186, 29892, 278, 11203, 6350, 29889, 450, 1063] },
+  ];
+
+  for (const { name, loaded: model, ids } of models) {
+    it(`gives the sweep without it, to float32 rounding, in fewer fed positions: ${name}`, async () => {
+      const { clean: c, corrupted: r } = prompts(ids());
+      const longer = [r[0], 3000, ...r.slice(1)]; // the corrupted prompt one token longer, paired from the end
+      const requests: PatchRequestInput[] = [
+        { clean: c, corrupted: r, answer: ANSWER, wrong: WRONG, batchSize: 5 },
+        { clean: c, corrupted: r, answer: ANSWER, wrong: WRONG, direction: 'noising', metric: 'kl', batchSize: 4 },
+        { clean: c, corrupted: longer, answer: ANSWER, wrong: WRONG, alignment: 'end', batchSize: 7 },
+        { clean: c, corrupted: longer, answer: ANSWER, wrong: WRONG, alignment: 'end', direction: 'noising', site: 'attn_out', batchSize: 6 },
+        // Every position at once: the base (corrupted) prompt's first position has no pair, so the cells start after it.
+        { clean: c, corrupted: longer, answer: ANSWER, wrong: WRONG, alignment: 'end', positions: 'all', site: 'mlp_out' },
+      ];
+      for (const request of requests) {
+        const reused = await patchingSweep(model.handle, request);
+        const full = await patchingSweep(model.handle, request, {}, { reusePrefix: false });
+        // Equal up to float32 rounding (batches of other sizes, a prefix computed in the baseline pass).
+        // The effect divides the metric by the runs' gap, and its rounding with it.
+        const gap = Math.abs(reused.clean.value - reused.corrupted.value);
+        expect(gap).toBeGreaterThan(1e-3); // the prompts differ: effects are not all 0
+        expect(maxDifference(reused, full, 'value')).toBeLessThanOrEqual(1e-5);
+        expect(maxDifference(reused, full, 'effect') * Math.min(1, gap)).toBeLessThanOrEqual(1e-5);
+        expect(reused.forwardPasses).toBe(full.forwardPasses);
+        const baseLength = (request.direction === 'noising' ? request.clean : request.corrupted).length;
+        expect(full.rowPositions).toBe(full.cells * baseLength);
+        expect(reused.rowPositions).toBeLessThan(full.cells * baseLength);
+      }
+    });
+  }
+
+  it('keeps the whole-prompt passes where every cell patches the first position: per head', async () => {
+    const request: PatchRequestInput = { clean, corrupted, answer: ANSWER, wrong: WRONG, site: 'z' };
+    const reused = await patchingSweep(loaded.handle, request);
+    expect(reused.rowPositions).toBe(reused.cells * clean.length);
+    const full = await patchingSweep(loaded.handle, request, {}, { reusePrefix: false });
+    expect([maxDifference(reused, full, 'value'), maxDifference(reused, full, 'effect')]).toEqual([0, 0]);
   });
 });

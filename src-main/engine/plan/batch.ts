@@ -39,6 +39,8 @@ export class PlanBatch {
   private length = 0; // positions in the cache
   /** LongRoPE only: the tokens of each row fed while the sequence is short, to recompute them when it grows long. */
   private shortPrefix: number[][] = [];
+  /** LongRoPE only: whether the cached keys were rotated by the long factors (the sequence has been long). */
+  private longKeys = false;
   /** The constant plan inputs sent to the worker (on the first feed): they stay with the cache for every feed. */
   private constantsSent: Promise<null> | null = null;
 
@@ -52,7 +54,21 @@ export class PlanBatch {
   reset(): void {
     this.length = 0;
     this.shortPrefix = [];
+    this.longKeys = false;
     void this.cache.reset(); // ordered before any later run by the worker's queue
+  }
+
+  /**
+   * Start every row of this (empty) batch after the first `length` positions of row `row`
+   * of `source`, a batch of the same model whose cache is still held: its keys and values
+   * are copied in the worker, and the next feed starts at position `length`. Exact when
+   * this batch's rows would have computed those positions as the source row did.
+   */
+  async startAfter(source: PlanBatch, row: number, length: number): Promise<void> {
+    await this.cache.seedFrom(source.cache, row, length);
+    this.length = length;
+    this.longKeys = source.longKeys;
+    this.shortPrefix = source.longKeys ? [] : this.rows.map(() => source.shortPrefix[row]?.slice(0, length) ?? []);
   }
 
   /**
@@ -64,7 +80,7 @@ export class PlanBatch {
     const seq = ids[0].length;
     const switchAt = longropeSwitch(this.spec);
     if (switchAt !== null && this.length + seq <= switchAt) this.shortPrefix = ids.map((row, r) => [...(this.shortPrefix[r] ?? []), ...row]);
-    else if (switchAt !== null && this.length > 0 && this.length <= switchAt) {
+    else if (switchAt !== null && this.length > 0 && !this.longKeys) {
       // The cached keys were rotated by the short factors and this feed makes the sequence long:
       // recompute it all from an empty cache, as transformers' Phi3ForCausalLM drops its cache here.
       const prefix = this.shortPrefix;
@@ -86,6 +102,7 @@ export class PlanBatch {
     const captureNames = compiled.tapSpec.captures.map(graphOutput.capture);
     const { outputs } = await compiled.session.run(feeds, [graphOutput.logits, ...fetches, ...captureNames], this.cache);
     this.length += seq;
+    this.longKeys = switchAt !== null && this.length > switchAt;
     const data = outputs[graphOutput.logits].data as Float32Array;
     const logits = ids.map((_, row) => rowsOf(data, row, logitsAt.length, this.spec.dVocab));
     return { logits, outputs, run };

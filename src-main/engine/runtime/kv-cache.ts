@@ -99,6 +99,34 @@ export class KvCache {
     }
   }
 
+  /**
+   * Start from the first `length` positions of batch row `row` of `source`, copied into
+   * every batch row of this (empty) cache: a run that shares a prefix with an earlier run
+   * feeds only the tokens after it (activation patching, analysis/patching.ts).
+   */
+  seedFrom(source: KvCache, row: number, length: number): void {
+    const [a, b] = [this.shape, source.shape];
+    if (a.slots !== b.slots || a.nKvHeads !== b.nKvHeads || a.dHead !== b.dHead || a.windows.join() !== b.windows.join()) {
+      throw new EngineError('bad_argument', `KV prefix: the source cache holds ${b.slots} slots of ${b.nKvHeads}x${b.dHead}, this one ${a.slots} of ${a.nKvHeads}x${a.dHead}`);
+    }
+    if (this.length !== 0) throw new EngineError('bad_argument', 'KV prefix: the cache already holds positions');
+    if (!Number.isInteger(row) || row < 0 || row >= b.batch) throw new EngineError('bad_argument', `KV prefix: row ${row} is outside the source's ${b.batch} rows`);
+    if (!Number.isInteger(length) || length < 0 || length > source.length) throw new EngineError('bad_argument', `KV prefix: ${length} positions asked, the source holds ${source.length}`);
+    this.reserve(length);
+    const perBatchRow = this.rowLength / a.batch; // n_kv_heads * d_head
+    const copy = (to: Float32Array, from: Float32Array): void => {
+      for (let s = 0; s < length; s++) {
+        const position = from.subarray(s * source.rowLength + row * perBatchRow, s * source.rowLength + (row + 1) * perBatchRow);
+        for (let r = 0; r < a.batch; r++) to.set(position, s * this.rowLength + r * perBatchRow);
+      }
+    };
+    for (let slot = 0; slot < a.slots; slot++) {
+      copy(this.keys[slot], source.keys[slot]);
+      copy(this.values[slot], source.values[slot]);
+    }
+    this.length = length;
+  }
+
   /** Called once every slot of a run has been appended. */
   advance(seq: number): void {
     this.length += seq;

@@ -131,6 +131,13 @@ async function handle(request: WorkerRequest): Promise<unknown> {
     case 'resetCache':
       caches.get(request.params.cacheId)?.reset();
       return null;
+    case 'seedCache': {
+      const { cacheId, sourceId, row, length } = request.params;
+      const [cache, source] = [caches.get(cacheId), caches.get(sourceId)];
+      if (!cache || !source) throw new EngineError('runtime_error', `no KV cache ${cache ? sourceId : cacheId}`);
+      cache.seedFrom(source, row, length);
+      return null;
+    }
     case 'setConstantFeeds': {
       if (!caches.has(request.params.cacheId)) throw new EngineError('runtime_error', `no KV cache ${request.params.cacheId}`);
       const tensors: Record<string, ort.Tensor> = {};

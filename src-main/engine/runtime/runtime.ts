@@ -120,6 +120,11 @@ export class KvCacheHandle {
     return this.runtime.call('resetCache', { cacheId: this.cacheId });
   }
 
+  /** Start this empty cache, in every row, from the first `length` positions of row `row` of `source`. */
+  seedFrom(source: KvCacheHandle, row: number, length: number): Promise<null> {
+    return this.runtime.call('seedCache', { cacheId: this.cacheId, sourceId: source.cacheId, row, length });
+  }
+
   /**
    * Feeds every later run with this cache receives too, without being sent again: values
    * that stay the same for a whole generation (a plan's vectors and factors).
