@@ -403,7 +403,9 @@ export class Workbench implements WorkbenchApi {
     const { analysis } = parse('analyse', request);
     return this.exclusive(async () => {
       const handle = this.model();
-      const run = await this.analyses.replace(() => new AnalysisRun(handle, analysis, (event) => this.emit(event)));
+      // An atlas comparison's other model is loaded for the run only, in the loaded model's weight format.
+      const loadOther = (path: string) => this.engine.loadModel(path, { weights: handle.weights });
+      const run = await this.analyses.replace(() => new AnalysisRun(handle, analysis, (event) => this.emit(event), loadOther));
       return { analysisId: run.analysisId };
     });
   }
