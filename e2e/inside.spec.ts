@@ -2,10 +2,15 @@
  * The Inside tab against the real engine: a logit lens grid, a patching heatmap whose
  * cell becomes a Compare variant in one click, a causal tracing heatmap, a
  * head's attention pattern ablated from the viewer, a neuron atlas layer with a token
+<<<<<<< HEAD
+ * search whose neuron is clamped in Compare, the internal-consistency strip under each
+ * generated token (and none once the lens pass is turned off), all kept in the saved experiment. Screenshots of each go to the test's output folder.
+=======
  * search whose neuron is clamped in Compare and whose best match's clamp curve is clicked
  * into another variant, an atlas comparison with another file of the model (per-layer
  * agreement bars), the internal-consistency strip under each
  * generated token, all kept in the saved experiment. Screenshots of each go to the test's output folder.
+>>>>>>> main
  */
 import { expect, test } from '@playwright/test';
 import { generate, openInBrowser, saveAsInBrowser, startInBrowser, variantNames, watchConsole } from './flow';
@@ -164,6 +169,12 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await baselineColumn.screenshot({ path: testInfo.outputPath('consistency-strip.png') });
   await firstToken.hover();
   await expect(page.getByRole('tooltip')).toContainText(/Lens agrees\s*\d of 4 blocks before the last/);
+  // Turned off (a generation setting, kept with the file), a run takes no lens readings: no score, no strip.
+  const lensPass = page.getByLabel('Internal consistency (lens readings after each run)');
+  await lensPass.uncheck();
+  await generate(page, 6);
+  await expect(baselineColumn.locator('header')).not.toContainText('IC ');
+  await expect(firstToken).toHaveCSS('background-image', 'none');
 
   // All the analyses are saved with the experiment and come back with it.
   const file = testInfo.outputPath('inside.tiller.json');
@@ -172,6 +183,7 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await expect(page.getByRole('status', { name: 'Engine idle' })).toBeVisible();
   await openInBrowser(page, file);
   await expect(page.getByRole('tab', { name: 'Variants 6' })).toBeVisible(); // loaded: the view is chosen once the file is in
+  await expect(lensPass).not.toBeChecked();
   await page.getByRole('tab', { name: 'Inside' }).click();
   await expect(page.getByRole('button', { name: /^Lens Once upon a time/ })).toBeVisible();
   await expect(page.getByRole('button', { name: /^Tracing big dog in Lily had a big dog/ })).toBeVisible();
