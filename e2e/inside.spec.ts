@@ -2,12 +2,19 @@
  * The Inside tab against the real engine: a logit lens grid, a patching heatmap whose
  * cell becomes a Compare variant in one click, a causal tracing heatmap, a
  * head's attention pattern ablated from the viewer, a neuron atlas layer with a token
+<<<<<<< HEAD
  * search whose neuron is clamped in Compare, the internal-consistency strip under each
+ * generated token (and none once the lens pass is turned off), all kept in the saved experiment. Screenshots of each go to the test's output folder.
+=======
+ * search whose neuron is clamped in Compare and whose best match's clamp curve is clicked
+ * into another variant, an atlas comparison with another file of the model (per-layer
+ * agreement bars), the internal-consistency strip under each
  * generated token, all kept in the saved experiment. Screenshots of each go to the test's output folder.
+>>>>>>> main
  */
 import { expect, test } from '@playwright/test';
 import { generate, openInBrowser, saveAsInBrowser, startInBrowser, variantNames, watchConsole } from './flow';
-import { storiesModelMissing } from './paths';
+import { storiesCheckpoint, storiesModelMissing } from './paths';
 
 test.skip(storiesModelMissing !== null, storiesModelMissing ?? '');
 
@@ -99,7 +106,7 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await page.getByRole('button', { name: 'Run' }).click();
   const neurons = page.getByRole('table', { name: 'Neurons' });
   await expect(neurons).toBeVisible();
-  await expect(page.getByRole('region', { name: 'Analysis result' })).toContainText('Layer 2 × 172 neurons, top 10 tokens per direction through the final norm. 516 directions decoded in');
+  await expect(page.getByRole('region', { name: 'Analysis result' })).toContainText(/Layer 2 × 172 neurons, top 10 tokens per direction through the final norm\..* 516 directions decoded in/);
   await expect(neurons.getByRole('row')).toHaveCount(51); // header + the 50 best matches
   await expect(neurons.getByRole('columnheader', { name: 'Searched token' })).toBeVisible();
   await page.getByRole('region', { name: 'Analysis result' }).screenshot({ path: testInfo.outputPath('atlas-search.png') });
@@ -112,6 +119,24 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await neurons.getByRole('row').nth(6).getByRole('button', { name: 'Clamp' }).click();
   await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
   expect(await variantNames(page)).toContain('Clamp L2N5 = 8');
+  // Clamp curve: from the best "▁b" neuron of the search, p(▁b) against 0-100x its largest activation; a click on the chart clamps it in Compare.
+  await page.getByRole('tab', { name: 'Inside' }).click();
+  await page.getByRole('radio', { name: 'Search' }).check();
+  const best = (await neurons.getByRole('row').nth(1).locator('td').first().textContent()) ?? '';
+  await neurons.getByRole('row').nth(1).getByRole('button', { name: 'Curve' }).click();
+  const panel = page.getByRole('form', { name: `Clamp curve of ${best}` });
+  await expect(panel.getByLabel('Concept token')).toHaveValue('▁b');
+  await expect(panel.getByLabel('Prompt')).toHaveValue('Lily had a big dog');
+  await panel.getByLabel('Clamp values').fill('0, 1, 10, 100');
+  await panel.getByRole('button', { name: 'Run clamp curve' }).click();
+  await expect(page.getByRole('table', { name: 'Clamp values' }).getByRole('row')).toHaveCount(5); // header + 4 values
+  await page.getByLabel('Log x').check();
+  const chart = page.locator(`canvas[aria-label="p(␣b) vs clamp value of ${best}"]`);
+  await expect(chart).toBeVisible();
+  await page.getByRole('region', { name: 'Analysis result' }).screenshot({ path: testInfo.outputPath('clamp-curve.png') });
+  await chart.click();
+  await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
+  expect((await variantNames(page)).filter((name) => name.startsWith(`Clamp ${best} = `))).toHaveLength(1);
   // An empty layer field searches every layer (the decoded layers come from the cache where they are there).
   await page.getByRole('tab', { name: 'Inside' }).click();
   await page.getByRole('radio', { name: 'Neuron atlas' }).check();
@@ -122,9 +147,20 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await expect(page.getByRole('region', { name: 'Analysis result' })).toContainText('5 layers × 172 neurons');
   await expect(page.getByRole('region', { name: 'Analysis result' })).toContainText('2064 directions decoded');
   await expect(neurons.getByRole('row')).toHaveCount(51);
+  // Atlas comparison with the same weights as a llama2.c checkpoint (another model to the engine): every neuron keeps its top token.
+  await page.getByRole('radio', { name: 'Atlas comparison' }).check();
+  await page.getByLabel('Other model path').fill(storiesCheckpoint);
+  await page.getByRole('button', { name: 'Run' }).click();
+  await expect(page.getByRole('region', { name: 'Analysis result' })).toContainText('Same top-1 up token in 860 of 860 neurons (100.0%)');
+  const bars = page.locator('canvas[aria-label="Same top-1 token per layer (click a bar to list its changed neurons)"]');
+  await expect(bars).toBeVisible();
+  await page.getByRole('region', { name: 'Analysis result' }).screenshot({ path: testInfo.outputPath('atlas-compare.png') });
+  await bars.click(); // the middle bar: layer 2
+  await expect(page.getByLabel('Changed neurons of layer')).toHaveValue('2');
+  await expect(page.getByText('No listed neuron changed its top token in layer 2.')).toBeVisible();
 
   // Internal consistency: after a run, each column's score and a per-block lens strip under every token.
-  await generate(page, 5);
+  await generate(page, 6);
   const baselineColumn = page.getByRole('region', { name: 'Output of Baseline' });
   await expect(baselineColumn.locator('header')).toContainText(/IC \d\.\d\d/);
   await expect(page.getByRole('region', { name: 'Output of Clamp L2N5 = 8' }).locator('header')).toContainText(/IC \d\.\d\d/);
@@ -133,19 +169,28 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await baselineColumn.screenshot({ path: testInfo.outputPath('consistency-strip.png') });
   await firstToken.hover();
   await expect(page.getByRole('tooltip')).toContainText(/Lens agrees\s*\d of 4 blocks before the last/);
+  // Turned off (a generation setting, kept with the file), a run takes no lens readings: no score, no strip.
+  const lensPass = page.getByLabel('Internal consistency (lens readings after each run)');
+  await lensPass.uncheck();
+  await generate(page, 6);
+  await expect(baselineColumn.locator('header')).not.toContainText('IC ');
+  await expect(firstToken).toHaveCSS('background-image', 'none');
 
-  // All five analyses are saved with the experiment and come back with it.
+  // All the analyses are saved with the experiment and come back with it.
   const file = testInfo.outputPath('inside.tiller.json');
   await saveAsInBrowser(page, file);
   await page.reload();
   await expect(page.getByRole('status', { name: 'Engine idle' })).toBeVisible();
   await openInBrowser(page, file);
-  await expect(page.getByRole('tab', { name: 'Variants 5' })).toBeVisible(); // loaded: the view is chosen once the file is in
+  await expect(page.getByRole('tab', { name: 'Variants 6' })).toBeVisible(); // loaded: the view is chosen once the file is in
+  await expect(lensPass).not.toBeChecked();
   await page.getByRole('tab', { name: 'Inside' }).click();
   await expect(page.getByRole('button', { name: /^Lens Once upon a time/ })).toBeVisible();
   await expect(page.getByRole('button', { name: /^Tracing big dog in Lily had a big dog/ })).toBeVisible();
   await expect(page.getByRole('button', { name: /^Attention Lily had a big dog/ })).toBeVisible();
   await expect(page.getByRole('button', { name: /^Atlas layer 2, search ▁b, active on Lily had a big dog/ })).toBeVisible();
+  await expect(page.getByRole('button', { name: /^Clamp curve L2N\d+ → ▁b on Lily had a big dog/ })).toBeVisible();
+  await expect(page.getByRole('button', { name: /^Atlas comparison 100\.0% vs stories260K\.bin, all layers, up/ })).toBeVisible();
   await page.getByRole('button', { name: /^Patching Lily had a cat → Lily had a dog/ }).click();
   await expect(heatmap).toBeVisible();
   expect(errors).toEqual([]);

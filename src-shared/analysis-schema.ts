@@ -400,6 +400,7 @@ export const analysisInputSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('attention'), input: attentionInputSchema }),
   z.strictObject({ kind: z.literal('atlas'), input: atlasInputSchema }),
   z.strictObject({ kind: z.literal('clamp_curve'), input: clampCurveInputSchema }),
+  z.strictObject({ kind: z.literal('atlas_compare'), input: atlasCompareInputSchema }),
 ]);
 export type AnalysisInput = z.input<typeof analysisInputSchema>;
 
@@ -415,5 +416,6 @@ export const analysisRecordSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('atlas'), ...recordBase, input: atlasInputSchema, request: atlasRequestSchema, result: atlasResultSchema }),
   // Files older than the clamp curve hold none: the new kind only widens the union, so they read as before.
   z.strictObject({ kind: z.literal('clamp_curve'), ...recordBase, input: clampCurveInputSchema, request: clampCurveRequestSchema, result: clampCurveResultSchema }),
+  z.strictObject({ kind: z.literal('atlas_compare'), ...recordBase, input: atlasCompareInputSchema, request: atlasCompareRequestSchema, result: atlasCompareResultSchema }),
 ]);
 export type AnalysisRecord = z.output<typeof analysisRecordSchema>;

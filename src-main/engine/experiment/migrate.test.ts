@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -64,6 +64,18 @@ describe('experiment migration', () => {
     const reopened = openExperiment(path);
     expect(reopened.migratedFrom).toBeNull();
     expect(reopened.experiment.variants[1].interventions[0]).toMatchObject({ vector: seededVector(4, 100) });
+  });
+
+  it('opens a version-1 file written before the internal-consistency setting with the lens pass on, and keeps the setting it is saved with', () => {
+    const path = writeDocument('old.tiller.json', version0Document());
+    saveExperiment(path, openExperiment(path).experiment);
+    const written = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    delete written.consistency;
+    const before = openExperiment(writeDocument('before.tiller.json', written));
+    expect(before.migratedFrom).toBeNull();
+    expect(before.experiment.consistency).toEqual({ enabled: true, fromLayer: 0, answers: [] });
+    saveExperiment(path, { ...before.experiment, consistency: { enabled: false, fromLayer: 'middle', answers: [' True', ' False'] } });
+    expect(openExperiment(path).experiment.consistency).toEqual({ enabled: false, fromLayer: 'middle', answers: [' True', ' False'] });
   });
 
   it('names version-0 fields when a version-0 file is invalid', async () => {

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { decodingSchema } from '../../../src-shared/decoding-schema';
 import { analysisRecordSchema } from '../../../src-shared/analysis-schema';
+import { answerConsistencySchema, consistencySettingsSchema } from '../../../src-shared/consistency';
 import { generationSettingsSchema } from '../generate/settings';
 import { GENERIC_LIMITS } from '../../../src-shared/plan-schema';
 import { interventionSchema } from '../hooks/plan';
@@ -118,6 +119,8 @@ export const variantResultSchema = z.strictObject({
   text: z.string(),
   stopReason: z.enum(['eos', 'stop_string', 'max_tokens', 'context_full', 'cancelled']),
   tokensPerSecond: z.number(),
+  /** Internal consistency over the answer set Y (settings.consistency.answers); absent without answers, with the lens pass off, and in older files. */
+  answerConsistency: answerConsistencySchema.optional(),
 });
 
 export const resultsSchema = z.strictObject({
@@ -136,6 +139,8 @@ export const experimentSchema = z.strictObject({
   model: modelRefSchema.nullable(),
   prompt: promptSchema,
   settings: generationSettingsSchema,
+  /** Internal consistency after each run (the lens pass, L', the answer set); files older than it get the defaults: on, every block, no answers. */
+  consistency: consistencySettingsSchema.prefault({}),
   /** variants[0] is the baseline every other column is compared with. */
   variants: z.array(variantSchema).min(1, 'must hold at least the baseline').max(MAX_VARIANTS),
   /** The vector library; absent in files written before it existed. */

@@ -115,6 +115,20 @@ describe('analyses in the workbench', () => {
     expect(record.labels['380']).toBeDefined();
   });
 
+  it('compares the loaded model\'s atlas with another model file\'s, loaded for the run only', async () => {
+    const input = { otherPath: sharedPath('models', 'stories260K', 'stories260K.bin'), layer: 2, matrix: 'gate' as const };
+    const { analysisId } = await workbench.analyse({ analysis: { kind: 'atlas_compare', input } });
+    const end = await finished(analysisId);
+    expect(end.error?.message ?? null).toBeNull();
+    const record = analysisRecordSchema.parse(end.record) as Extract<AnalysisRecord, { kind: 'atlas_compare' }>;
+    expect(record.request).toMatchObject({ layers: [2], matrix: 'gate', finalNorm: true, normalise: 'none', limit: 1000 });
+    // The same weights in the llama2.c format: every neuron keeps its top token.
+    expect(record.result.perLayer).toEqual([{ layer: 2, same: 172, agreement: 1 }]);
+    expect((await workbench.status({})).model?.path).toContain('stories260K-hf'); // the loaded model is still the base
+    const missing = await workbench.analyse({ analysis: { kind: 'atlas_compare', input: { otherPath: join(dir, 'no-such-model') } } });
+    expect((await finished(missing.analysisId)).error?.code).toBe('not_found');
+  });
+
   it('runs a clamp curve from text, and an experiment file keeps it beside a file written before clamp curves', async () => {
     const input = { text: 'Once upon a time', layer: 2, neuron: 7, token: ' b', values: [0, 10], average: true };
     const { analysisId } = await workbench.analyse({ analysis: { kind: 'clamp_curve', input } });

@@ -11,15 +11,19 @@ import { findSubject, tokenFromText } from '../analysis/tokens';
 import { causalTrace } from '../analysis/tracing';
 import { attentionPatterns } from '../analysis/attention';
 import { neuronAtlas } from '../analysis/atlas';
+import { compareAtlases } from '../analysis/atlas-compare';
 import { clampCurve } from '../analysis/clamp-curve';
 import { clampCurveInputSchema, clampCurveRequestSchema } from '../../../src-shared/clamp-schema';
 import type { AnalysisControl } from '../analysis/control';
-import { atlasInputSchema, atlasRequestSchema, attentionInputSchema, lensInputSchema, patchInputSchema, tracingInputSchema, tracingRequestSchema, type AnalysisInput, type AnalysisRecord } from '../../../src-shared/analysis-schema';
+import { atlasCompareInputSchema, atlasCompareRequestSchema, atlasInputSchema, atlasRequestSchema, attentionInputSchema, lensInputSchema, patchInputSchema, tracingInputSchema, tracingRequestSchema, type AnalysisInput, type AnalysisRecord } from '../../../src-shared/analysis-schema';
 import type { WorkbenchEvent } from './protocol';
 import { BackgroundRun, updateFields } from './background-run';
 
+/** Loads another model (an atlas comparison's) beside the loaded one, in its weight format; the caller unloads it. */
+export type LoadOther = (path: string) => Promise<ModelHandle>;
+
 /** Resolve the texts of `input`, run the analysis, and keep it with the text of every token id it names. */
-export async function runAnalysis(handle: ModelHandle, analysis: AnalysisInput, id: string, control: AnalysisControl): Promise<AnalysisRecord> {
+export async function runAnalysis(handle: ModelHandle, analysis: AnalysisInput, id: string, control: AnalysisControl, loadOther: LoadOther): Promise<AnalysisRecord> {
   const { tokenizer } = handle;
   const createdAt = new Date().toISOString();
   const labelsOf = (...lists: number[][]): Record<string, string> => Object.fromEntries([...new Set(lists.flat())].map((id) => [String(id), tokenizer.tokenText(id)]));
@@ -53,6 +57,19 @@ export async function runAnalysis(handle: ModelHandle, analysis: AnalysisInput, 
     const neurons = [...(result.table ?? []), ...(result.search?.neurons ?? []), ...(result.active?.neurons ?? [])];
     const decoded = neurons.flatMap((entry) => [entry.up.ids, entry.gate?.ids ?? [], entry.down.ids]);
     return { kind: 'atlas', id, createdAt, labels: labelsOf(request.ids ?? [], request.search === null ? [] : [request.search], ...decoded), input, request, result };
+  }
+  if (analysis.kind === 'atlas_compare') {
+    const input = atlasCompareInputSchema.parse(analysis.input);
+    // Parsed so the record keeps every default the run used.
+    const request = atlasCompareRequestSchema.parse({ layers: input.layer === null ? null : [input.layer], matrix: input.matrix, finalNorm: input.finalNorm, normalise: input.normalise, limit: input.limit });
+    const other = await loadOther(input.otherPath);
+    try {
+      const result = await compareAtlases(handle, other, request, control);
+      // Token texts from the loaded model's tokenizer: the comparison checked the vocabularies are one size.
+      return { kind: 'atlas_compare', id, createdAt, labels: labelsOf(result.changed.flatMap((entry) => [entry.base.id, entry.other.id])), input, request, result };
+    } finally {
+      await other.unload();
+    }
   }
   if (analysis.kind === 'clamp_curve') {
     const input = clampCurveInputSchema.parse(analysis.input);
@@ -104,9 +121,9 @@ export async function runAnalysis(handle: ModelHandle, analysis: AnalysisInput, 
 
 /** An analysis as a BackgroundRun, reported as 'analysis' events (record only when done). */
 export class AnalysisRun extends BackgroundRun<AnalysisRecord> {
-  constructor(handle: ModelHandle, analysis: AnalysisInput, emit: (event: WorkbenchEvent) => void) {
+  constructor(handle: ModelHandle, analysis: AnalysisInput, emit: (event: WorkbenchEvent) => void, loadOther: LoadOther) {
     super(
-      (control, id) => runAnalysis(handle, analysis, id, control),
+      (control, id) => runAnalysis(handle, analysis, id, control, loadOther),
       (analysisId, update) => {
         const { value, ...fields } = updateFields(update);
         emit({ type: 'analysis', analysisId, ...fields, record: value });

@@ -4,12 +4,14 @@
  * outcome as one 'done' event holding ExperimentResults, or one 'error' event.
  * Cancelling stops after the current step; the run still ends with 'done', its variants
  * marked stopReason 'cancelled' and holding the tokens made so far. Before 'done', each
- * finished variant's tokens get their lens readings (analysis/consistency.ts).
+ * finished variant's tokens get their lens readings (analysis/consistency.ts), and with an
+ * answer set its answer's readings over Y, unless the consistency setting turns the pass off.
  */
 import { randomUUID } from 'node:crypto';
 import type { ModelHandle, VariantRun } from '../engine';
 import { serializeError } from '../errors';
-import { lensTopTokens } from '../analysis/consistency';
+import { answerConsistency, lensTopTokens } from '../analysis/consistency';
+import type { AnswerConsistency, ConsistencySettings } from '../../../src-shared/consistency';
 import type { ExperimentResults, TokenRecord, Variant } from '../experiment/schema';
 import type { DecodingStep } from '../../../src-shared/decoding-schema';
 import type { TokenEvent } from '../generate/generate';
@@ -23,6 +25,9 @@ export interface RunRequest {
   variants: Variant[];
   /** Each variant's interventions as validated against the model (variant-issues.ts variantReport). */
   plans: Plan[];
+  consistency: ConsistencySettings;
+  /** consistency.answers as tokens (analysis/consistency.ts answerSet); null without answers. */
+  answers: { ids: number[]; warnings: string[] } | null;
 }
 
 export class GenerationRun {
@@ -43,7 +48,8 @@ export class GenerationRun {
     this.abort.abort();
   }
 
-  private async execute(handle: ModelHandle, { promptIds, settings, variants, plans }: RunRequest): Promise<void> {
+  private async execute(handle: ModelHandle, request: RunRequest): Promise<void> {
+    const { promptIds, settings, variants, plans, consistency } = request;
     const ranAt = new Date().toISOString();
     const tokens: TokenRecord[][] = variants.map(() => []);
     const runs: VariantRun[] = variants.map((variant, i) => ({ plan: plans[i], decoding: variant.decoding }));
@@ -57,9 +63,16 @@ export class GenerationRun {
         this.emit({ type: 'token', runId: this.runId, variant, index: token.index, token: record });
         step = await stream.next();
       }
-      // Internal consistency: each variant's lens readings, one pass per variant once all are done (not after a cancel).
+      // Internal consistency: each variant's lens readings, one pass per variant once all are
+      // done (not after a cancel, nor with the pass turned off), and one more at its answer.
       const lensReadings: (number[][] | null)[] = [];
-      for (const [i, list] of tokens.entries()) lensReadings.push(this.abort.signal.aborted ? null : await lensTopTokens(handle, plans[i], promptIds, list.map((record) => record.id)));
+      const answers: (AnswerConsistency | null)[] = [];
+      const lensPass = consistency.enabled && !this.abort.signal.aborted;
+      for (const [i, list] of tokens.entries()) {
+        const generated = list.map((record) => record.id);
+        lensReadings.push(lensPass ? await lensTopTokens(handle, plans[i], promptIds, generated) : null);
+        answers.push(lensPass && request.answers ? await answerConsistency(handle, plans[i], promptIds, generated, request.answers, consistency.fromLayer) : null);
+      }
       const results: ExperimentResults = {
         ranAt,
         provider: handle.provider,
@@ -70,6 +83,7 @@ export class GenerationRun {
           text: result.text,
           stopReason: result.stopReason,
           tokensPerSecond: result.tokensPerSecond,
+          ...(answers[i] ? { answerConsistency: answers[i] } : {}),
         })),
       };
       this.emit({ type: 'done', runId: this.runId, results });

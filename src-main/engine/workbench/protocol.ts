@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { SerializedError } from '../errors';
 import { contrastReduceSchema, experimentSchema, promptSchema, variantSchema, type Experiment, type ExperimentResults, type TokenRecord } from '../experiment/schema';
 import { generationSettingsSchema } from '../generate/settings';
+import { consistencySettingsSchema } from '../../../src-shared/consistency';
 import type { RecoveredSession } from '../experiment/autosave';
 import type { HookInfo } from '../hooks/names';
 import type { ExecutionProvider } from '../runtime/protocol';
@@ -176,6 +177,8 @@ export const requestSchemas = {
   generate: z.strictObject({
     prompt: promptSchema,
     settings: generationSettingsSchema,
+    /** Whether the lens pass runs after generation, and over which answers (absent: on, no answers). */
+    consistency: consistencySettingsSchema.prefault({}),
     variants: z.array(variantSchema).min(1, 'must hold at least the baseline').max(16, 'at most 16 variants run together'),
     /**
      * Regenerate only the variant with this id (the live strength slider): it runs with the

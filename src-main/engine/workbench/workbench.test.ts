@@ -9,7 +9,7 @@ import { isAbsolute, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { expectEngineError } from '../../test/expect-engine-error';
 import { sharedPath } from '../../test/shared-paths';
-import { Engine, type ModelHandle } from '../engine';
+import { Engine, ModelHandle } from '../engine';
 import { EngineError } from '../errors';
 import { experimentSchema, type Experiment } from '../experiment/schema';
 import type { WorkbenchEvent } from './protocol';
@@ -187,6 +187,39 @@ describe('Workbench with stories260K', () => {
     expect(alone.variantIds).toEqual(['baseline']);
     await finished(alone.runId);
     await expectEngineError(() => workbench.generate({ prompt: { text: 'x' }, settings: {}, variants: [baseline], only: 'gone' }), 'bad_argument', 'no variant has the id "gone"');
+  });
+
+  it('runs no lens pass with internal consistency off, and reads each variant\'s answer over the answer set when given one', async () => {
+    const results = async (consistency: object) => {
+      const { runId } = await workbench.generate({ prompt: { text: 'Once upon a time' }, settings: { maxNewTokens: 4 }, consistency, variants: experiment('consistency').variants });
+      const done = await vi.waitFor(() => {
+        const event = events.find((item) => item.type === 'done' && item.runId === runId);
+        if (event?.type !== 'done') throw new Error(`run ${runId} has not finished`);
+        return event;
+      });
+      return done.results;
+    };
+    const lensPasses = vi.spyOn(ModelHandle.prototype, 'runLenses');
+    try {
+      const off = await results({ enabled: false, answers: [' there'] });
+      expect(lensPasses).not.toHaveBeenCalled();
+      expect(off.variants.flatMap((variant) => variant.tokens).some((token) => token.lensTop1 !== undefined)).toBe(false);
+      expect(off.variants.some((variant) => variant.answerConsistency !== undefined)).toBe(false);
+      // On with an answer set: " there" is the baseline's second token (", there was"); one pass for the
+      // readings per variant, and one at the answer of each that gives one (the steered one does not).
+      const on = await results({ enabled: true, fromLayer: 'middle', answers: [' there', ' here'] });
+      const [baseline, steered] = on.variants;
+      expect(steered.answerConsistency?.at).toBeNull();
+      expect(steered.answerConsistency?.warnings.at(-1)).toContain('the response never emits an answer token');
+      expect(lensPasses).toHaveBeenCalledTimes(3);
+      expect(baseline.tokens.every((token) => token.lensTop1?.length === 5)).toBe(true);
+      expect(baseline.answerConsistency?.at?.index).toBe(1);
+      expect(baseline.answerConsistency?.at?.readings[4]).toBe(baseline.tokens[1].id); // greedy: the last block says the answer
+      expect(baseline.answerConsistency?.answerTexts[0]).toBe('▁there');
+    } finally {
+      lensPasses.mockRestore();
+    }
+    await expectEngineError(() => workbench.generate({ prompt: { text: 'x' }, settings: {}, consistency: { answers: [' there', '#383'] }, variants: [{ id: 'a', name: 'A' }] }), 'bad_argument', 'are the same token');
   });
 
   it('keeps the loaded model when a new path does not exist or is not a model', async () => {

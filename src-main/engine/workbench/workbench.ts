@@ -32,6 +32,7 @@ import { GenerationRun } from './generation-run';
 import { AnalysisRun } from './analysis-run';
 import { BackgroundRun, RunSlot, updateFields } from './background-run';
 import { writePatchExport } from '../analysis/export';
+import { answerSet } from '../analysis/consistency';
 import { compiledUsage, modelInfo } from './model-info';
 import {
   parseParams,
@@ -359,7 +360,7 @@ export class Workbench implements WorkbenchApi {
   // ---------------------------------------------------------------- generation
 
   async generate(request: RequestOf<'generate'>): Promise<{ runId: string; promptIds: number[]; variantIds: string[] }> {
-    const { prompt, settings, variants: all, only } = parse('generate', request);
+    const { prompt, settings, consistency, variants: all, only } = parse('generate', request);
     const variants = runVariants(all, only);
     return this.exclusive(async () => {
       const handle = this.model();
@@ -375,8 +376,10 @@ export class Workbench implements WorkbenchApi {
         return report.plan;
       });
       const promptIds = this.promptIds(prompt.text, prompt.chat);
+      // Answers that are not tokens of this model are refused before the current run is touched.
+      const answers = consistency.enabled && consistency.answers.length > 0 ? answerSet(handle.tokenizer, consistency.answers) : null;
       await this.stopRun();
-      const run = new GenerationRun(handle, { promptIds, settings, variants, plans }, (event) => this.emit(event));
+      const run = new GenerationRun(handle, { promptIds, settings, variants, plans, consistency, answers }, (event) => this.emit(event));
       this.run = run;
       this.setState('generating');
       void run.finished.then(() => {
@@ -400,7 +403,9 @@ export class Workbench implements WorkbenchApi {
     const { analysis } = parse('analyse', request);
     return this.exclusive(async () => {
       const handle = this.model();
-      const run = await this.analyses.replace(() => new AnalysisRun(handle, analysis, (event) => this.emit(event)));
+      // An atlas comparison's other model is loaded for the run only, in the loaded model's weight format.
+      const loadOther = (path: string) => this.engine.loadModel(path, { weights: handle.weights });
+      const run = await this.analyses.replace(() => new AnalysisRun(handle, analysis, (event) => this.emit(event), loadOther));
       return { analysisId: run.analysisId };
     });
   }

@@ -1,9 +1,10 @@
 /**
  * How the Compare view draws internal consistency (src-shared/consistency.ts): a strip
  * under each generated token, one segment per block left to right, filled where that
- * block's logit lens already says the token; and the text of the token's details.
+ * block's logit lens already says the token; the text of the token's details; the score
+ * over the answer set in a column's header; and the choices of where the scores start.
  */
-import { blockAgreement, tokenConsistency } from '../../../../src-shared/consistency';
+import { blockAgreement, consistencyLayers, tokenConsistency, type AnswerConsistency, type ConsistencyFrom } from '../../../../src-shared/consistency';
 
 const AGREE = 'var(--accent)';
 const DISAGREE = 'var(--border-strong)';
@@ -16,13 +17,47 @@ export function agreementStrip(lensTop1: readonly number[], token: number): stri
   return `linear-gradient(to right, ${stops.join(', ')})`;
 }
 
-/** "4 of 7 blocks (3-6, 8)": how many blocks before the last agree, and which ones of all blocks do. */
-export function agreementText(lensTop1: readonly number[], token: number): string {
+/** "3 of 4 blocks before the last (agreeing: 0-1, 3-4)": how many blocks of the layer set agree, and which ones of all blocks do. */
+export function agreementText(lensTop1: readonly number[], token: number, from: ConsistencyFrom = 0): string {
   const agree = blockAgreement(lensTop1, token);
-  const before = Math.max(1, agree.length - 1);
-  const count = Math.round(tokenConsistency(lensTop1, token) * before);
+  const layers = consistencyLayers(lensTop1.length, from);
+  const count = Math.round(tokenConsistency(lensTop1, token, from) * layers.length);
   const blocks = agree.flatMap((yes, block) => (yes ? [block] : []));
-  return `${count} of ${before} blocks before the last${blocks.length > 0 ? ` (agreeing: ${ranges(blocks)})` : ''}`;
+  const set = from === 0 ? ' before the last' : layers.length > 0 ? ` ${ranges(layers)}` : '';
+  return `${count} of ${layers.length} blocks${set}${blocks.length > 0 ? ` (agreeing: ${ranges(blocks)})` : ''}`;
+}
+
+/** A column header's score over the answer set: its label and the details behind it. */
+export function answerSummary(answer: AnswerConsistency, from: ConsistencyFrom): { label: string; title: string } {
+  const set = `{${answer.answerTexts.map((text) => JSON.stringify(text)).join(', ')}}`;
+  const warnings = answer.warnings.length > 0 ? `\n${answer.warnings.join('\n')}` : '';
+  const { at } = answer;
+  if (at === null) return { label: 'IC(Y) –', title: `Internal consistency over the answer set ${set}: no answer to score.${warnings}` };
+  const layers = consistencyLayers(at.readings.length, from);
+  if (layers.length === 0) return { label: 'IC(Y) –', title: `The model has ${at.readings.length} blocks: the scores cannot start at block ${from}.${warnings}` };
+  const score = tokenConsistency(at.readings, at.token, from);
+  const token = JSON.stringify(answer.answerTexts[answer.answers.indexOf(at.token)] ?? `#${at.token}`);
+  return {
+    label: `IC(Y) ${score.toFixed(2)}`,
+    title: `Internal consistency over the answer set ${set} at the answer ${token} (token #${at.index}): the share of blocks ${ranges(layers)} whose lens, over these answers only, already picks it.${warnings}`,
+  };
+}
+
+/** Where the scores may start for a model of `nLayers` blocks (all but the last are scored); the current choice always among them. */
+export function fromLayerOptions(nLayers: number | null, current: ConsistencyFrom): { value: ConsistencyFrom; label: string }[] {
+  const options: { value: ConsistencyFrom; label: string }[] = [
+    { value: 0, label: 'Every block but the last' },
+    { value: 'middle', label: nLayers === null ? 'From the middle block' : `From the middle block (${consistencyLayers(nLayers, 'middle')[0] ?? '–'})` },
+  ];
+  const last = nLayers === null ? 0 : nLayers - 2;
+  for (let block = 1; block <= last; block++) options.push({ value: block, label: `From block ${block}` });
+  if (!options.some((option) => option.value === current)) options.push({ value: current, label: `From block ${current}` });
+  return options;
+}
+
+/** The answers field's text as the answer set: comma-separated, spaces kept (" True" is not "True"), empty entries dropped. */
+export function parseAnswers(text: string): string[] {
+  return text.split(',').filter((answer) => answer.length > 0);
 }
 
 /** Sorted integers as ranges: [0, 1, 2, 5] -> "0-2, 5". */

@@ -6,6 +6,7 @@
  * rather than a silent difference.
  */
 import { decodingSchema } from '../../../../src-shared/decoding-schema';
+import type { ConsistencySettings } from '../../../../src-shared/consistency';
 import type { Decoding, Experiment, GenerationSettings, ModelInfo, ModelRef, Variant } from '../api/types';
 
 export const EXPERIMENT_FORMAT = 'tiller-experiment';
@@ -21,6 +22,9 @@ export const DEFAULT_SETTINGS: Readonly<GenerationSettings> = Object.freeze({
   stopAtEos: true,
   stopStrings: [],
 });
+
+/** Mirrors src-shared/consistency.ts consistencySettingsSchema's defaults: the lens pass on, every block, no answers. */
+export const DEFAULT_CONSISTENCY: Readonly<ConsistencySettings> = Object.freeze({ enabled: true, fromLayer: 0, answers: [] });
 
 export type Strategy = Decoding['strategy'];
 
@@ -57,6 +61,7 @@ export function newExperiment(model: ModelRef | null, now: Date = new Date()): E
     model,
     prompt: { text: 'Once upon a time', chat: false },
     settings: { ...DEFAULT_SETTINGS, stopStrings: [] },
+    consistency: { ...DEFAULT_CONSISTENCY, answers: [] },
     variants: [newVariant('Baseline')],
     vectors: [],
     results: null,

@@ -5,6 +5,7 @@
 import type { AnalysisRecord, Intervention, VectorOrigin } from '../api/types';
 import type { AtlasRanking } from '../../../../src-shared/analysis-schema';
 import { clampCurveSummary } from './clamp-curve';
+import { compareSummary } from './atlas-compare';
 import { visibleToken } from './format';
 
 export type LensRecord = Extract<AnalysisRecord, { kind: 'lens' }>;
@@ -19,10 +20,11 @@ export function recordSummary(record: AnalysisRecord): string {
   if (record.kind === 'tracing') return `${record.input.subject} in ${record.input.text}`;
   if (record.kind === 'atlas') return atlasSummary(record);
   if (record.kind === 'clamp_curve') return clampCurveSummary(record);
+  if (record.kind === 'atlas_compare') return compareSummary(record);
   return `${record.input.clean} → ${record.input.corrupted}`;
 }
 
-export const RECORD_KIND_LABEL: Record<AnalysisRecord['kind'], string> = { lens: 'Lens', patching: 'Patching', tracing: 'Tracing', attention: 'Attention', atlas: 'Atlas', clamp_curve: 'Clamp curve' };
+export const RECORD_KIND_LABEL: Record<AnalysisRecord['kind'], string> = { lens: 'Lens', patching: 'Patching', tracing: 'Tracing', attention: 'Attention', atlas: 'Atlas', clamp_curve: 'Clamp curve', atlas_compare: 'Atlas comparison' };
 
 function atlasSummary(record: AtlasRecord): string {
   const { input } = record;

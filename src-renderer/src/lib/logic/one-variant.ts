@@ -6,8 +6,8 @@
 import type { Experiment, ExperimentResults, GenerationSettings } from '../api/types';
 
 /** What a run's results depend on besides the variants: one string, compared as a whole. */
-export function runInputs(prompt: Experiment['prompt'], settings: GenerationSettings, modelPath: string): string {
-  return JSON.stringify({ prompt, settings, modelPath });
+export function runInputs(prompt: Experiment['prompt'], settings: GenerationSettings, consistency: Experiment['consistency'], modelPath: string): string {
+  return JSON.stringify({ prompt, settings, consistency, modelPath });
 }
 
 /** The variants a one-variant run generates, in the order of its token events (the engine's order too). */

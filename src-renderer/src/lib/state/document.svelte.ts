@@ -4,6 +4,7 @@
  * Components read it through getters and change it through the methods below.
  */
 import type { AnalysisRecord, Experiment, ExperimentResults, GenerationSettings, LibraryVector, ModelRef, Variant } from '../api/types';
+import type { ConsistencySettings } from '../../../../src-shared/consistency';
 import { newExperiment, newVariant } from '../logic/defaults';
 import { duplicateVariant, uniqueName } from '../logic/variants';
 
@@ -40,6 +41,10 @@ export class ExperimentDocument {
   }
   get settings(): GenerationSettings {
     return this.#doc.settings;
+  }
+  /** Internal consistency after each run: the lens pass on or off, L', the answer set. */
+  get consistency(): ConsistencySettings {
+    return this.#doc.consistency;
   }
   get variants(): Variant[] {
     return this.#doc.variants;
@@ -126,6 +131,10 @@ export class ExperimentDocument {
 
   updateSettings(change: Partial<GenerationSettings>): void {
     this.#doc.settings = { ...this.#doc.settings, ...change };
+  }
+
+  updateConsistency(change: Partial<ConsistencySettings>): void {
+    this.#doc.consistency = { ...this.#doc.consistency, ...change };
   }
 
   updateVariant(index: number, variant: Variant): void {

@@ -7,6 +7,7 @@ import { createContext } from 'svelte';
 import { errorHeadline, errorMessage, issueLines } from '../api/errors';
 import type { Experiment, ExperimentResults, MenuCommand, ModelRef, PickKind, RecentExperiment, RecoveredSession, RequestOf, TokenRecord, VariantResult, WorkbenchEvent } from '../api/types';
 import type { ConnectionState } from '../api/websocket';
+import type { AnswerConsistency } from '../../../../src-shared/consistency';
 import { modelRefOf } from '../logic/defaults';
 import { folderOf, inFolder, modelLabel } from '../logic/format';
 import { checkVariant, errorsOf, issueLine } from '../logic/issues';
@@ -35,6 +36,8 @@ export interface CompareColumn {
   tokens: TokenRecord[];
   stopReason: VariantResult['stopReason'] | null;
   tokensPerSecond: number | null;
+  /** Internal consistency over the answer set, once the run has ended with one. */
+  answer: AnswerConsistency | null;
 }
 
 const AUTOSAVE_MS = 5000;
@@ -359,16 +362,17 @@ export class Workbench {
     if (this.resultsStale && (!(await this.discardStaleResults()) || !this.canGenerate)) return;
     this.#nameLoadedModel();
     const settings = $state.snapshot(this.doc.settings);
+    const consistency = $state.snapshot(this.doc.consistency);
     const prompt = $state.snapshot(this.doc.prompt);
     this.#runModel = modelRefOf(model);
-    this.#runInputs = runInputs(prompt, settings, model.path);
+    this.#runInputs = runInputs(prompt, settings, consistency, model.path);
     const ids = variants.map((variant) => variant.id);
     const made = this.#resultsMade?.results === this.doc.results ? this.#resultsMade.inputs : null;
     const one = only !== null && canRegenerateOne(this.doc.results, ids, only, made, this.#runInputs) ? only : null;
     if (show) this.#view = 'compare';
     this.run.begin(one === null ? ids : oneVariantIds(ids, one), settings.maxNewTokens, one);
     try {
-      const { runId } = await this.session.api.generate({ prompt, settings, variants, only: one });
+      const { runId } = await this.session.api.generate({ prompt, settings, consistency, variants, only: one });
       const results = this.run.attach(runId);
       if (results) this.#storeResults(results);
     } catch (error) {
@@ -423,7 +427,7 @@ export class Workbench {
       return this.doc.results.variants.map((result) => ({
         variantId: result.variantId,
         name: byId.get(result.variantId) ?? result.variantId,
-        ...(result.variantId === only ? { tokens, stopReason: null, tokensPerSecond: null } : { tokens: result.tokens, stopReason: result.stopReason, tokensPerSecond: result.tokensPerSecond }),
+        ...(result.variantId === only ? { tokens, stopReason: null, tokensPerSecond: null, answer: null } : { tokens: result.tokens, stopReason: result.stopReason, tokensPerSecond: result.tokensPerSecond, answer: result.answerConsistency ?? null }),
       }));
     }
     if (this.run.showing) {
@@ -433,6 +437,7 @@ export class Workbench {
         tokens: this.run.tokens[i] ?? [],
         stopReason: null,
         tokensPerSecond: null,
+        answer: null,
       }));
     }
     const results = this.doc.results;
@@ -443,6 +448,7 @@ export class Workbench {
       tokens: result.tokens,
       stopReason: result.stopReason,
       tokensPerSecond: result.tokensPerSecond,
+      answer: result.answerConsistency ?? null,
     }));
   }
 

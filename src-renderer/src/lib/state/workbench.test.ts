@@ -90,7 +90,13 @@ describe('workbench controller', () => {
     setup.emit({ type: 'token', runId: 'run-1', variant: 0, index: 0, token: token(10, 't0', -0.5) });
     release();
     await running;
-    expect(setup.api.generate).toHaveBeenCalledWith({ prompt: { text: 'Once upon a time', chat: false }, settings: expect.objectContaining({ seed: 0 }), variants: [expect.objectContaining({ id: ids[0] })], only: null });
+    expect(setup.api.generate).toHaveBeenCalledWith({
+      prompt: { text: 'Once upon a time', chat: false },
+      settings: expect.objectContaining({ seed: 0 }),
+      consistency: { enabled: true, fromLayer: 0, answers: [] },
+      variants: [expect.objectContaining({ id: ids[0] })],
+      only: null,
+    });
     setup.emit({ type: 'done', runId: 'run-1', results: results(ids) });
     expect(bench.doc.results?.variants[0].tokens[0].text).toBe('t0');
     expect(bench.columns.map((column) => column.name)).toEqual(['Baseline']);
@@ -126,6 +132,11 @@ describe('workbench controller', () => {
     await bench.generate({ show: false, only: ids[2] });
     expect(setup.api.generate).toHaveBeenLastCalledWith(expect.objectContaining({ only: null }));
     expect(bench.run.variantIds).toEqual(ids);
+    setup.emit({ type: 'done', runId: 'run-1', results: results(ids) });
+    // So do they once internal consistency is turned off (they hold lens readings a new column would not).
+    bench.doc.updateConsistency({ enabled: false });
+    await bench.generate({ show: false, only: ids[2] });
+    expect(setup.api.generate).toHaveBeenLastCalledWith(expect.objectContaining({ only: null, consistency: { enabled: false, fromLayer: 0, answers: [] } }));
   });
 
   describe('weight formats', () => {

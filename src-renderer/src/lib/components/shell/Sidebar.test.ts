@@ -76,3 +76,28 @@ describe('generation settings', () => {
     expect(bench.canGenerate).toBe(true);
   });
 });
+
+describe('internal consistency setting', () => {
+  it('turns the lens pass off and on, picks where the scores start and the answer set, and sends them with Generate', async () => {
+    const { bench, api } = await started();
+    render(WithWorkbench, { props: { bench, component: Sidebar } });
+    const pass = screen.getByLabelText('Internal consistency (lens readings after each run)') as HTMLInputElement;
+    const from = screen.getByLabelText('IC counts blocks') as HTMLSelectElement;
+    const answers = screen.getByLabelText('Answer set') as HTMLInputElement;
+    expect([pass.checked, from.disabled, answers.disabled]).toEqual([true, false, false]);
+    // The loaded model has 5 blocks: the scores may start at any of blocks 0..3.
+    expect([...from.options].map((option) => option.textContent)).toEqual(['Every block but the last', 'From the middle block (2)', 'From block 1', 'From block 2', 'From block 3']);
+
+    await fireEvent.click(pass);
+    expect(bench.doc.consistency.enabled).toBe(false);
+    expect([from.disabled, answers.disabled]).toEqual([true, true]);
+    await bench.generate();
+    expect(api.generate).toHaveBeenLastCalledWith(expect.objectContaining({ consistency: { enabled: false, fromLayer: 0, answers: [] } }));
+
+    await fireEvent.click(pass);
+    await fireEvent.change(from, { target: { selectedIndex: 1 } });
+    await type('Answer set', ' True, False');
+    expect(bench.doc.consistency).toEqual({ enabled: true, fromLayer: 'middle', answers: [' True', ' False'] });
+    expect(bench.doc.dirty).toBe(true);
+  });
+});
