@@ -7,13 +7,14 @@
  * generated token (and none once the lens pass is turned off), all kept in the saved experiment. Screenshots of each go to the test's output folder.
 =======
  * search whose neuron is clamped in Compare and whose best match's clamp curve is clicked
- * into another variant, the internal-consistency strip under each
+ * into another variant, an atlas comparison with another file of the model (per-layer
+ * agreement bars), the internal-consistency strip under each
  * generated token, all kept in the saved experiment. Screenshots of each go to the test's output folder.
 >>>>>>> main
  */
 import { expect, test } from '@playwright/test';
 import { generate, openInBrowser, saveAsInBrowser, startInBrowser, variantNames, watchConsole } from './flow';
-import { storiesModelMissing } from './paths';
+import { storiesCheckpoint, storiesModelMissing } from './paths';
 
 test.skip(storiesModelMissing !== null, storiesModelMissing ?? '');
 
@@ -146,6 +147,17 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await expect(page.getByRole('region', { name: 'Analysis result' })).toContainText('5 layers × 172 neurons');
   await expect(page.getByRole('region', { name: 'Analysis result' })).toContainText('2064 directions decoded');
   await expect(neurons.getByRole('row')).toHaveCount(51);
+  // Atlas comparison with the same weights as a llama2.c checkpoint (another model to the engine): every neuron keeps its top token.
+  await page.getByRole('radio', { name: 'Atlas comparison' }).check();
+  await page.getByLabel('Other model path').fill(storiesCheckpoint);
+  await page.getByRole('button', { name: 'Run' }).click();
+  await expect(page.getByRole('region', { name: 'Analysis result' })).toContainText('Same top-1 up token in 860 of 860 neurons (100.0%)');
+  const bars = page.locator('canvas[aria-label="Same top-1 token per layer (click a bar to list its changed neurons)"]');
+  await expect(bars).toBeVisible();
+  await page.getByRole('region', { name: 'Analysis result' }).screenshot({ path: testInfo.outputPath('atlas-compare.png') });
+  await bars.click(); // the middle bar: layer 2
+  await expect(page.getByLabel('Changed neurons of layer')).toHaveValue('2');
+  await expect(page.getByText('No listed neuron changed its top token in layer 2.')).toBeVisible();
 
   // Internal consistency: after a run, each column's score and a per-block lens strip under every token.
   await generate(page, 6);
@@ -178,6 +190,7 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await expect(page.getByRole('button', { name: /^Attention Lily had a big dog/ })).toBeVisible();
   await expect(page.getByRole('button', { name: /^Atlas layer 2, search ▁b, active on Lily had a big dog/ })).toBeVisible();
   await expect(page.getByRole('button', { name: /^Clamp curve L2N\d+ → ▁b on Lily had a big dog/ })).toBeVisible();
+  await expect(page.getByRole('button', { name: /^Atlas comparison 100\.0% vs stories260K\.bin, all layers, up/ })).toBeVisible();
   await page.getByRole('button', { name: /^Patching Lily had a cat → Lily had a dog/ }).click();
   await expect(heatmap).toBeVisible();
   expect(errors).toEqual([]);
