@@ -2,7 +2,8 @@
  * Analysis benchmarks (issue 12): a full resid_pre patching sweep (every layer x every
  * position of a 16-token prompt) on the SmolLM2-135M-shaped model, batched as the engine
  * runs it (batched rows, each pass fed from its cells' first patched position on, after
- * the base run's kept prefix) against the naive method: one full forward pass of the whole
+ * the base run's kept prefix, through the blocks from their segment's first: analysis/
+ * sweep-passes.ts) against the naive method: one full forward pass of the whole
  * prompt per patch (no prefix reuse). The unbatched sweep would take minutes, so it is
  * timed on the first two layers' cells and compared per cell (both give the same cells:
  * src-main/engine/analysis/patching.test.ts), so only the time differs.
@@ -23,9 +24,9 @@ export const PATCH_BATCHED_TARGET = 4; // batched at least 4x faster per cell
 
 export interface PatchingBench {
   cells: number;
-  /** rowPositions: token positions the sweep's passes fed, over their rows (prefix reuse feeds each cell from its patched position on). */
-  batched: { batchSize: number; forwardPasses: number; rowPositions: number; ms: number; msPerCell: number };
-  unbatched: { cells: number; forwardPasses: number; rowPositions: number; ms: number; msPerCell: number };
+  /** blockPositions: blocks x positions the passes ran, over their rows (the batched sweep skips the base run's work). */
+  batched: { batchSize: number; forwardPasses: number; blockPositions: number; ms: number; msPerCell: number };
+  unbatched: { cells: number; forwardPasses: number; blockPositions: number; ms: number; msPerCell: number };
   speedup: number;
 }
 
@@ -55,12 +56,13 @@ export async function benchPatching(model: ModelHandle, batchSize = 32): Promise
     }
   });
   const cells = batched.value.cells;
+  const fullCell = PATCH_PROMPT_TOKENS * model.spec.nLayers; // block-positions of one full pass
   const batchedPerCell = batched.ms / cells;
   const unbatchedPerCell = unbatched.ms / unbatchedCells;
   return {
     cells,
-    batched: { batchSize, forwardPasses: batched.value.forwardPasses, rowPositions: batched.value.rowPositions ?? cells * PATCH_PROMPT_TOKENS, ms: batched.ms, msPerCell: batchedPerCell },
-    unbatched: { cells: unbatchedCells, forwardPasses: unbatchedPasses + 1, rowPositions: unbatchedCells * PATCH_PROMPT_TOKENS, ms: unbatched.ms, msPerCell: unbatchedPerCell },
+    batched: { batchSize, forwardPasses: batched.value.forwardPasses, blockPositions: batched.value.blockPositions ?? cells * fullCell, ms: batched.ms, msPerCell: batchedPerCell },
+    unbatched: { cells: unbatchedCells, forwardPasses: unbatchedPasses + 1, blockPositions: unbatchedCells * fullCell, ms: unbatched.ms, msPerCell: unbatchedPerCell },
     speedup: unbatchedPerCell / batchedPerCell,
   };
 }

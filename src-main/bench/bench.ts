@@ -295,8 +295,8 @@ function formatReport(r: Report): string {
       r.patching
         ? [
             `Activation patching, SmolLM2-135M-shaped, full resid_pre sweep of a ${PATCH_PROMPT_TOKENS}-token prompt (${r.patching.cells} patches):`,
-            `  batched ${r.patching.batched.batchSize} per pass: ${r.patching.batched.forwardPasses} forward passes feeding ${r.patching.batched.rowPositions} token positions over their rows, ${f(r.patching.batched.ms, 0)} ms = ${f(r.patching.batched.msPerCell, 1)} ms per patch`,
-            `  one full forward pass of the prompt per patch (first ${r.patching.unbatched.cells} patches, ${r.patching.unbatched.rowPositions} positions): ${f(r.patching.unbatched.msPerCell, 1)} ms per patch`,
+            `  batched ${r.patching.batched.batchSize} per pass: ${r.patching.batched.forwardPasses} forward passes running ${r.patching.batched.blockPositions} block-positions over their rows, ${f(r.patching.batched.ms, 0)} ms = ${f(r.patching.batched.msPerCell, 1)} ms per patch`,
+            `  one full forward pass of the prompt per patch (first ${r.patching.unbatched.cells} patches, ${r.patching.unbatched.blockPositions} block-positions): ${f(r.patching.unbatched.msPerCell, 1)} ms per patch`,
             `  batched is ${f(r.patching.speedup, 2)}x faster per patch (target >= ${PATCH_BATCHED_TARGET}x)`,
           ]
         : null,

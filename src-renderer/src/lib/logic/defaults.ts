@@ -6,7 +6,7 @@
  * rather than a silent difference.
  */
 import { decodingSchema } from '../../../../src-shared/decoding-schema';
-import type { ConsistencySettings } from '../../../../src-shared/consistency';
+import { consistencySettingsSchema, type ConsistencySettings } from '../../../../src-shared/consistency';
 import type { Decoding, Experiment, GenerationSettings, ModelInfo, ModelRef, Variant } from '../api/types';
 
 export const EXPERIMENT_FORMAT = 'tiller-experiment';
@@ -23,8 +23,8 @@ export const DEFAULT_SETTINGS: Readonly<GenerationSettings> = Object.freeze({
   stopStrings: [],
 });
 
-/** Mirrors src-shared/consistency.ts consistencySettingsSchema's defaults: the lens pass on, every block, no answers. */
-export const DEFAULT_CONSISTENCY: Readonly<ConsistencySettings> = Object.freeze({ enabled: true, fromLayer: 0, answers: [] });
+/** The shared schema's defaults (src-shared/consistency.ts): the lens pass on, every block, no answers. */
+export const DEFAULT_CONSISTENCY: Readonly<ConsistencySettings> = Object.freeze(consistencySettingsSchema.parse({}));
 
 export type Strategy = Decoding['strategy'];
 
