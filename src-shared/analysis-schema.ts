@@ -115,14 +115,18 @@ export const patchResultSchema = z.strictObject({
   /**
    * Forward passes: the baselines' (one, or one per prompt when their lengths differ) and
    * the sweep's, each of up to batchSize cells as rows. A sweep pass feeds the base prompt
-   * from its earliest cell's first patched position on (prefix reuse, patching.ts), so it
-   * is shorter than a full-prompt pass.
+   * from its cells' first patched position on, through the blocks from their segment's
+   * first (engine/analysis/sweep-passes.ts), so it is smaller than a full-prompt pass.
    */
   forwardPasses: z.int().min(0),
   /** Cells swept (one forward row each). */
   cells: z.int().min(0),
-  /** Token positions the sweep's passes fed, summed over their rows; one full-prompt pass per cell feeds cells x the base prompt's length. Absent in results saved before prefix reuse. */
-  rowPositions: z.int().min(0).optional(),
+  /**
+   * Blocks times positions the sweep's passes ran, summed over their rows: the work done.
+   * One full pass per cell runs cells x the base prompt's length x the model's layers.
+   * Absent in results saved before the sweep skipped the base run's work.
+   */
+  blockPositions: z.int().min(0).optional(),
   warnings: z.array(z.string()).max(100),
 });
 export type PatchResult = z.output<typeof patchResultSchema>;

@@ -2,7 +2,8 @@
  * Analysis benchmarks (issue 12): a full resid_pre patching sweep (every layer x every
  * position of a 16-token prompt) on the SmolLM2-135M-shaped model, batched as the engine
  * runs it (batched rows, each pass fed from its cells' first patched position on, after
- * the base run's kept prefix) against the naive method: one full forward pass of the whole
+ * the base run's kept prefix, through the blocks from their segment's first: analysis/
+ * sweep-passes.ts) against the naive method: one full forward pass of the whole
  * prompt per patch (no prefix reuse). The unbatched sweep would take minutes, so it is
  * timed on the first two layers' cells and compared per cell (both give the same cells:
  * src-main/engine/analysis/patching.test.ts), so only the time differs.
@@ -23,9 +24,9 @@ export const PATCH_BATCHED_TARGET = 4; // batched at least 4x faster per cell
 
 export interface PatchingBench {
   cells: number;
-  /** rowPositions: token positions the sweep's passes fed, over their rows (prefix reuse feeds each cell from its patched position on). */
-  batched: { batchSize: number; forwardPasses: number; rowPositions: number; ms: number; msPerCell: number };
-  unbatched: { cells: number; forwardPasses: number; rowPositions: number; ms: number; msPerCell: number };
+  /** blockPositions: blocks x positions the passes ran, over their rows (the batched sweep skips the base run's work). */
+  batched: { batchSize: number; forwardPasses: number; blockPositions: number; ms: number; msPerCell: number };
+  unbatched: { cells: number; forwardPasses: number; blockPositions: number; ms: number; msPerCell: number };
   speedup: number;
 }
 
@@ -55,12 +56,13 @@ export async function benchPatching(model: ModelHandle, batchSize = 32): Promise
     }
   });
   const cells = batched.value.cells;
+  const fullCell = PATCH_PROMPT_TOKENS * model.spec.nLayers; // block-positions of one full pass
   const batchedPerCell = batched.ms / cells;
   const unbatchedPerCell = unbatched.ms / unbatchedCells;
   return {
     cells,
-    batched: { batchSize, forwardPasses: batched.value.forwardPasses, rowPositions: batched.value.rowPositions ?? cells * PATCH_PROMPT_TOKENS, ms: batched.ms, msPerCell: batchedPerCell },
-    unbatched: { cells: unbatchedCells, forwardPasses: unbatchedPasses + 1, rowPositions: unbatchedCells * PATCH_PROMPT_TOKENS, ms: unbatched.ms, msPerCell: unbatchedPerCell },
+    batched: { batchSize, forwardPasses: batched.value.forwardPasses, blockPositions: batched.value.blockPositions ?? cells * fullCell, ms: batched.ms, msPerCell: batchedPerCell },
+    unbatched: { cells: unbatchedCells, forwardPasses: unbatchedPasses + 1, blockPositions: unbatchedCells * fullCell, ms: unbatched.ms, msPerCell: unbatchedPerCell },
     speedup: unbatchedPerCell / batchedPerCell,
   };
 }
@@ -78,6 +80,11 @@ export interface AtlasBench {
   matmul: { rows: number; medianMs: number; gflops: number; rowsPerSecond: number };
   /** Atlas neurons per second over the bare product's rows per second. */
   fractionOfMatmul: number;
+  /**
+   * The same layer ranked by z-score (its own cache file, so decoded again): the moments
+   * passes and the d_model head rows of the covariance come on top of the decoding.
+   */
+  zscore: { seconds: number; neuronsPerSecond: number; costOverLogit: number };
 }
 
 /** The atlas's main product and nothing else: rows times the unembedding, reduced to one number per row so the output stays small. */
@@ -107,6 +114,7 @@ export async function benchAtlas(model: ModelHandle, layer = 0): Promise<AtlasBe
   const result = await neuronAtlas(model, { layer, top: 10, chunkSize: ATLAS_CHUNK });
   const rowsPerSecond = (ATLAS_CHUNK * 1000) / medianMs;
   const neuronsPerSecond = result.neuronsPerSecond ?? 0;
+  const ranked = await neuronAtlas(model, { layer, top: 10, chunkSize: ATLAS_CHUNK, normalise: 'zscore' });
   return {
     layer,
     neurons: result.decoded,
@@ -114,6 +122,7 @@ export async function benchAtlas(model: ModelHandle, layer = 0): Promise<AtlasBe
     neuronsPerSecond,
     matmul: { rows: ATLAS_CHUNK, medianMs, gflops: (2 * ATLAS_CHUNK * dModel * dVocab) / (medianMs * 1e6), rowsPerSecond },
     fractionOfMatmul: neuronsPerSecond / rowsPerSecond,
+    zscore: { seconds: ranked.seconds, neuronsPerSecond: ranked.neuronsPerSecond ?? 0, costOverLogit: ranked.seconds / result.seconds },
   };
 }
 

@@ -295,8 +295,8 @@ function formatReport(r: Report): string {
       r.patching
         ? [
             `Activation patching, SmolLM2-135M-shaped, full resid_pre sweep of a ${PATCH_PROMPT_TOKENS}-token prompt (${r.patching.cells} patches):`,
-            `  batched ${r.patching.batched.batchSize} per pass: ${r.patching.batched.forwardPasses} forward passes feeding ${r.patching.batched.rowPositions} token positions over their rows, ${f(r.patching.batched.ms, 0)} ms = ${f(r.patching.batched.msPerCell, 1)} ms per patch`,
-            `  one full forward pass of the prompt per patch (first ${r.patching.unbatched.cells} patches, ${r.patching.unbatched.rowPositions} positions): ${f(r.patching.unbatched.msPerCell, 1)} ms per patch`,
+            `  batched ${r.patching.batched.batchSize} per pass: ${r.patching.batched.forwardPasses} forward passes running ${r.patching.batched.blockPositions} block-positions over their rows, ${f(r.patching.batched.ms, 0)} ms = ${f(r.patching.batched.msPerCell, 1)} ms per patch`,
+            `  one full forward pass of the prompt per patch (first ${r.patching.unbatched.cells} patches, ${r.patching.unbatched.blockPositions} block-positions): ${f(r.patching.unbatched.msPerCell, 1)} ms per patch`,
             `  batched is ${f(r.patching.speedup, 2)}x faster per patch (target >= ${PATCH_BATCHED_TARGET}x)`,
           ]
         : null,
@@ -308,6 +308,7 @@ function formatReport(r: Report): string {
             `  ${r.atlas.neurons} directions in ${f(r.atlas.seconds, 2)} s = ${f(r.atlas.neuronsPerSecond, 0)} neurons/s`,
             `  bare product [${r.atlas.matmul.rows}, d_model] x [d_model, d_vocab]: ${f(r.atlas.matmul.medianMs, 1)} ms median = ${f(r.atlas.matmul.gflops, 1)} GFLOP/s = ${f(r.atlas.matmul.rowsPerSecond, 0)} rows/s`,
             `  the atlas runs at ${f(100 * r.atlas.fractionOfMatmul, 0)}% of the bare product's rate`,
+            `  ranked by z-score: ${f(r.atlas.zscore.seconds, 2)} s = ${f(r.atlas.zscore.neuronsPerSecond, 0)} neurons/s, ${f(r.atlas.zscore.costOverLogit, 2)}x the time of the logit ranking (the mean and covariance passes included)`,
           ]
         : null,
     ),

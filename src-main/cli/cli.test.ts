@@ -234,7 +234,7 @@ describe('cli: look inside', () => {
     effect: grid, value: grid,
     clean: z.strictObject({ value: z.number(), logit_diff: z.number(), answer_prob: z.number() }),
     corrupted: z.strictObject({ value: z.number(), logit_diff: z.number(), answer_prob: z.number() }),
-    forward_passes: z.int(), cells: z.int(), row_positions: z.int(), warnings: z.array(z.string()),
+    forward_passes: z.int(), cells: z.int(), block_positions: z.int(), warnings: z.array(z.string()),
   });
   // "Once upon a time, Lily had a big" and "... a r" (the start of " red"): the model goes on " b" / "ed".
   const clean = '1,403,407,261,378,432,317,381,261,370';
@@ -258,8 +258,8 @@ describe('cli: look inside', () => {
     const out = join(cacheDir, 'effects.csv');
     const { code, stdout, stderr } = await cli('patch', '--model', model, '--clean-ids', clean, '--corrupted-ids', corrupted, '--answer', ' b', '--wrong', 'ed', '--hook', 'resid_pre', '--out', out, '--json');
     expect(code).toBe(0);
-    // Cells ordered by patched position: a pass of 32 from position 0 (10 tokens), one of 18 from position 6 (4 tokens).
-    expect(stderr).toContain('[cpu] 50 patches in 3 forward passes feeding 392 token positions over their rows (a full pass per patch: 500)');
+    // A pass per segment of blocks (0, 1-2, 3-4), each of at most 32 cells run through its blocks: 10x10x5 + 20x10x4 + 20x10x2.
+    expect(stderr).toContain('[cpu] 50 patches in 4 forward passes running 1700 block-positions over their rows (a full pass per patch: 2500)');
     const output = patchOutput.parse(JSON.parse(stdout));
     expect([output.layers, output.positions, output.metric]).toEqual([5, 10, 'logit_diff']);
     // Only the one position where the prompts differ carries the answer; restoring it there recovers it fully.

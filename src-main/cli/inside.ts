@@ -111,8 +111,9 @@ export async function patchCommand(flags: Record<string, unknown>): Promise<void
     const request = { clean, corrupted, answer, wrong, site: args.hook, direction: args.direction, metric: args.metric, positions: args.positions, batchSize: args.batchSize, alignment: args.align ?? null };
     const result = await patchingSweep(model, request, { signal: cancelOnSigint(), onProgress: progressLine('patch') });
     for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
-    const fed = result.rowPositions === undefined ? '' : ` feeding ${result.rowPositions} token positions over their rows (a full pass per patch: ${result.cells * (args.direction === 'noising' ? clean : corrupted).length})`;
-    process.stderr.write(`[${model.provider}] ${result.cells} patches in ${result.forwardPasses} forward passes${fed}\n`);
+    const full = result.cells * (args.direction === 'noising' ? clean : corrupted).length * model.spec.nLayers;
+    const work = result.blockPositions === undefined ? '' : ` running ${result.blockPositions} block-positions over their rows (a full pass per patch: ${full})`;
+    process.stderr.write(`[${model.provider}] ${result.cells} patches in ${result.forwardPasses} forward passes${work}\n`);
     if (args.out) process.stderr.write(`wrote ${writePatchExport(result, args.out)} to ${args.out}\n`);
     if (args.json) {
       const output = {
@@ -129,7 +130,7 @@ export async function patchCommand(flags: Record<string, unknown>): Promise<void
         corrupted: { value: result.corrupted.value, logit_diff: result.corrupted.logitDiff, answer_prob: result.corrupted.answerProb },
         forward_passes: result.forwardPasses,
         cells: result.cells,
-        row_positions: result.rowPositions,
+        block_positions: result.blockPositions,
         warnings: result.warnings,
       };
       process.stdout.write(`${JSON.stringify(output)}\n`);

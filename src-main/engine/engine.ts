@@ -78,8 +78,12 @@ export interface RunRowsOptions {
   lenses?: LensHead[];
   logitsAt?: number[];
   fetches?: string[];
-  /** Start after the first `length` positions of row `row` of a kept run, which these rows would compute as it did. */
-  after?: { run: KeptRun; row: number; length: number };
+  /**
+   * Start after the first `length` positions of row `row` of a kept run, which these rows
+   * would compute as it did. `firstSlot`: the kept run's KV slot the plan's first slot
+   * reads (default 0; the first block of a schedule that skips the blocks before it).
+   */
+  after?: { run: KeptRun; row: number; length: number; firstSlot?: number };
 }
 
 
@@ -224,7 +228,7 @@ export class ModelHandle {
       const start = after?.length ?? 0;
       const batch = await this.openBatch(lease, rows, start + ids[0].length);
       try {
-        if (after) await batch.startAfter(after.run.batch, after.row, after.length);
+        if (after) await batch.startAfter(after.run.batch, after.row, after.length, after.firstSlot);
         const logitsAt = options.logitsAt ?? [ids[0].length - 1];
         const fetches = [...lenses.map((lens) => lens.name), ...(options.fetches ?? [])];
         return { result: await batch.feed(ids, start + ids[0].length, logitsAt, fetches), batch };

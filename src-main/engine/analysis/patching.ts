@@ -10,12 +10,12 @@
  * `batchSize` cells. Both baseline runs, which also supply the patched values, are one
  * pass of two rows.
  *
- * Prefix reuse: attention is causal, so a cell that first patches base position p leaves
- * every position before p, at every layer, as the base run computed it. The base run's
- * KV cache is kept, cells are ordered by their first patched position, and each pass
- * starts after the base prompt's first positions up to its earliest cell's, feeding only
- * the rest (ModelHandle.runRows `after`): about half the tokens of a one-position sweep.
- * The metric reads the last position only, so nothing else of the prefix is needed.
+ * Only what differs from the base run is computed (sweep-passes.ts): the base run's KV
+ * cache is kept, and a pass starts after the base prompt's positions before its cells'
+ * first patched one (ModelHandle.runRows `after`), and skips the blocks below its cells'
+ * segment, whose input it restores from the base run. The metric reads the last position
+ * only, so nothing else of the skipped work is needed. For a full one-position sweep that
+ * is about half the positions and two thirds of the blocks of one full pass per cell.
  *
  * Metrics, at the last prompt position, as M (higher = more like the clean run):
  *   logit_diff   z(answer) - z(wrong)
@@ -28,12 +28,14 @@
 import { graphOutput } from '../graph-io';
 import type { KeptRun, ModelHandle } from '../engine';
 import { EngineError } from '../errors';
+import { hookName } from '../hooks/names';
 import { validatePlan, type Plan } from '../hooks/plan';
 import { shapeCapture } from '../plan/captures';
 import type { PatchRows, RowPlan } from '../plan/feeds';
 import type { RowsRunResult } from '../plan/batch';
 
-import { chunks, requestError, throwIfCancelled, type AnalysisControl } from './control';
+import { requestError, throwIfCancelled, type AnalysisControl } from './control';
+import { segmentStarts, sweepPasses, type SweepCell } from './sweep-passes';
 import { klDivergence, logitStats, logProbs } from './distribution';
 import { SITE_HOOK } from './sites';
 import { alignPositions } from './alignment';
@@ -42,17 +44,15 @@ import { patchRequestSchema, type PatchRequestInput, type PatchResult, type RunS
 /** Below this |M_c - M_r| the runs do not differ and the normalised effect is 0. */
 const SAME_RUNS = 1e-6;
 
-interface Cell {
-  layer: number;
+interface Cell extends SweepCell {
   column: number;
-  /** The first base position the cell patches: positions before it are the base run's. */
-  start: number;
 }
 
 export interface SweepOptions {
   /**
-   * Start each pass after the base run's unpatched prefix (default true). Off, every cell
-   * runs the whole base prompt: the one-pass-per-patch benchmark baseline, and the
+   * Skip the work the base run has done (default true): its unpatched prefix and the
+   * blocks below each cell's segment (sweep-passes.ts). Off, every cell runs the whole
+   * base prompt through every block: the one-pass-per-patch benchmark baseline, and the
    * reference the reuse is tested against.
    */
   reusePrefix?: boolean;
@@ -78,14 +78,17 @@ export async function patchingSweep(model: ModelHandle, input: PatchRequestInput
   const columns = perHead ? Array.from({ length: spec.nHeads }, (_, head) => head) : positionMode === 'each' ? pairs.map(([c, r]) => (denoising ? c : r)) : [0];
   const baseOfColumn = new Map(pairs.map(([c, r]) => (denoising ? [c, r] : [r, c])));
   const hooks = layers.map((layer) => SITE_HOOK[site](layer));
+  const reusePrefix = options.reusePrefix ?? true;
+  const starts = reusePrefix ? segmentStarts(spec.nLayers) : null;
+  // A later segment's first block takes the base run's input (resid_pre) at every fed position.
+  const inputs = (starts ?? []).filter((first) => first > 0).map((first) => hookName.residPre(first));
 
-  // Baselines, capturing the site at every layer: both prompts as two rows of one pass, or a pass each when their lengths differ.
-  // The base prompt's run keeps its KV cache for the sweep's passes to start after.
+  // Baselines, capturing the site at every layer and the segments' inputs: both prompts as two rows of one pass, or a pass each
+  // when their lengths differ. The base prompt's run keeps its KV cache for the sweep's passes to start after.
   throwIfCancelled(control.signal, 'patching sweep');
-  const capturePlan = validatePlan(spec, { captures: hooks.map((hook) => ({ hook, positions: 'all' })) });
+  const capturePlan = validatePlan(spec, { captures: [...new Set([...hooks, ...inputs])].map((hook) => ({ hook, positions: 'all' })) });
   const row = { plan: capturePlan, patches: new Map() };
   const basePrompt = denoising ? 1 : 0;
-  const reusePrefix = options.reusePrefix ?? true;
   const baselines: RowsRunResult[] = [];
   let prefix: { run: KeptRun; row: number } | null = null;
   try {
@@ -127,12 +130,30 @@ export async function patchingSweep(model: ModelHandle, input: PatchRequestInput
     const baseIds = denoising ? corrupted : clean;
     const baseM = denoising ? corruptedRun.m : cleanRun.m;
 
-    // The sweep plan: a values-patch at each layer's hook; rows switch one on at a time.
+    // The sweep plan of each segment: a values-patch at each layer's hook, rows switching one on at a time; from a later first
+    // block, a schedule skipping the blocks below it and a patch restoring its input (the site's own patch there for resid_pre).
     const width = (hook: string): number => activations(0, hook).length / clean.length;
-    const sweepPlan: Plan = validatePlan(spec, {
-      interventions: hooks.map((hook) => ({ op: 'patch', hook, positions: 'all', source: { values: [new Array<number>(width(hook)).fill(0)] } })),
-    });
-    const rowFor = ({ layer, column }: Cell): RowPlan => {
+    const patchOf = (hook: string) => ({ op: 'patch', hook, positions: 'all', source: { values: [new Array<number>(width(hook)).fill(0)] } });
+    const inputIndex = (first: number): number | null => (first === 0 ? null : site === 'resid_pre' ? first : hooks.length);
+    const plans = new Map<number, Plan>();
+    const planOf = (first: number): Plan => {
+      const skipping = first === 0 ? [] : [...(site === 'resid_pre' ? [] : [patchOf(hookName.residPre(first))]), { op: 'schedule', blocks: layers.slice(first) }];
+      const plan = plans.get(first) ?? validatePlan(spec, { interventions: [...hooks.map(patchOf), ...skipping] });
+      plans.set(first, plan);
+      return plan;
+    };
+    const rowFor = (cell: Cell, first: number): RowPlan => {
+      const patches = new Map([[cell.layer, patchFor(cell)]]);
+      const input = inputIndex(first);
+      if (input !== null) {
+        const base = activations(baseRow, hookName.residPre(first));
+        const restore = (p: number): Float32Array => base.subarray(p * spec.dModel, (p + 1) * spec.dModel);
+        const own = patches.get(input);
+        patches.set(input, own ? (p, run) => own(p, run) ?? restore(p) : restore);
+      }
+      return { plan: planOf(first), active: new Set(patches.keys()), patches };
+    };
+    const patchFor = ({ layer, column }: Cell): PatchRows => {
       const hook = hooks[layer];
       const source = activations(sourceRow, hook);
       const w = width(hook);
@@ -160,7 +181,7 @@ export async function patchingSweep(model: ModelHandle, input: PatchRequestInput
       } else {
         patch = paired;
       }
-      return { plan: sweepPlan, active: new Set([layer]), patches: new Map([[layer, patch]]) };
+      return patch;
     };
 
     // A position column patches its one paired base position; the other modes every paired one, from the first.
@@ -168,15 +189,13 @@ export async function patchingSweep(model: ModelHandle, input: PatchRequestInput
     const cells: Cell[] = layers.flatMap((layer) => columns.map((column) => ({ layer, column, start: firstPatched(column) })));
     const effect = layers.map(() => new Array<number>(columns.length).fill(0));
     const value = layers.map(() => new Array<number>(columns.length).fill(0));
-    // Ordered by first patched position (stable), so a pass's cells share a long unpatched prefix.
-    const passes = chunks(prefix ? [...cells].sort((a, b) => a.start - b.start) : cells, request.batchSize);
-    let rowPositions = 0;
-    for (const [pass, batch] of passes.entries()) {
+    const passes = sweepPasses(cells, request.batchSize, prefix ? starts : null);
+    let blockPositions = 0;
+    for (const [pass, { first, start, cells: batch }] of passes.entries()) {
       throwIfCancelled(control.signal, 'patching sweep');
-      const start = prefix ? Math.min(...batch.map((cell) => cell.start)) : 0;
-      const after = prefix && start > 0 ? { after: { run: prefix.run, row: prefix.row, length: start } } : {};
-      const { logits } = await model.runRows(sweepPlan, batch.map(rowFor), batch.map(() => baseIds.slice(start)), after);
-      rowPositions += batch.length * (baseIds.length - start);
+      const after = prefix && start > 0 ? { after: { run: prefix.run, row: prefix.row, length: start, firstSlot: first } } : {};
+      const { logits } = await model.runRows(planOf(first), batch.map((cell) => rowFor(cell, first)), batch.map(() => baseIds.slice(start)), after);
+      blockPositions += batch.length * (baseIds.length - start) * (spec.nLayers - first);
       batch.forEach((cell, r) => {
         const { m, summary } = measure(logits[r][0]);
         const column = columns.indexOf(cell.column);
@@ -196,7 +215,7 @@ export async function patchingSweep(model: ModelHandle, input: PatchRequestInput
       corrupted: corruptedRun.summary,
       forwardPasses: baselines.length + passes.length,
       cells: cells.length,
-      rowPositions,
+      blockPositions,
       warnings,
     };
   }

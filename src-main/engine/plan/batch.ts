@@ -61,11 +61,12 @@ export class PlanBatch {
   /**
    * Start every row of this (empty) batch after the first `length` positions of row `row`
    * of `source`, a batch of the same model whose cache is still held: its keys and values
-   * are copied in the worker, and the next feed starts at position `length`. Exact when
-   * this batch's rows would have computed those positions as the source row did.
+   * are copied in the worker (this batch's slot s from the source's firstSlot + s), and the
+   * next feed starts at position `length`. Exact when this batch's rows would have
+   * computed those positions as the source row did.
    */
-  async startAfter(source: PlanBatch, row: number, length: number): Promise<void> {
-    await this.cache.seedFrom(source.cache, row, length);
+  async startAfter(source: PlanBatch, row: number, length: number, firstSlot = 0): Promise<void> {
+    await this.cache.seedFrom(source.cache, row, length, firstSlot);
     this.length = length;
     this.longKeys = source.longKeys;
     this.shortPrefix = source.longKeys ? [] : this.rows.map(() => source.shortPrefix[row]?.slice(0, length) ?? []);

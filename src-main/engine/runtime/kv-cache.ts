@@ -102,12 +102,13 @@ export class KvCache {
   /**
    * Start from the first `length` positions of batch row `row` of `source`, copied into
    * every batch row of this (empty) cache: a run that shares a prefix with an earlier run
-   * feeds only the tokens after it (activation patching, analysis/patching.ts).
+   * feeds only the tokens after it (activation patching, analysis/patching.ts). Slot s
+   * reads the source's slot firstSlot + s: a run whose schedule starts at a later block.
    */
-  seedFrom(source: KvCache, row: number, length: number): void {
+  seedFrom(source: KvCache, row: number, length: number, firstSlot = 0): void {
     const [a, b] = [this.shape, source.shape];
-    if (a.slots !== b.slots || a.nKvHeads !== b.nKvHeads || a.dHead !== b.dHead || a.windows.join() !== b.windows.join()) {
-      throw new EngineError('bad_argument', `KV prefix: the source cache holds ${b.slots} slots of ${b.nKvHeads}x${b.dHead}, this one ${a.slots} of ${a.nKvHeads}x${a.dHead}`);
+    if (firstSlot < 0 || firstSlot + a.slots > b.slots || a.nKvHeads !== b.nKvHeads || a.dHead !== b.dHead || a.windows.join() !== b.windows.join()) {
+      throw new EngineError('bad_argument', `KV prefix: the source cache holds ${b.slots} slots of ${b.nKvHeads}x${b.dHead}, this one ${a.slots} of ${a.nKvHeads}x${a.dHead} from slot ${firstSlot}`);
     }
     if (this.length !== 0) throw new EngineError('bad_argument', 'KV prefix: the cache already holds positions');
     if (!Number.isInteger(row) || row < 0 || row >= b.batch) throw new EngineError('bad_argument', `KV prefix: row ${row} is outside the source's ${b.batch} rows`);
@@ -121,8 +122,8 @@ export class KvCache {
       }
     };
     for (let slot = 0; slot < a.slots; slot++) {
-      copy(this.keys[slot], source.keys[slot]);
-      copy(this.values[slot], source.values[slot]);
+      copy(this.keys[slot], source.keys[firstSlot + slot]);
+      copy(this.values[slot], source.values[firstSlot + slot]);
     }
     this.length = length;
   }

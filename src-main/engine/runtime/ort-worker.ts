@@ -132,10 +132,10 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       caches.get(request.params.cacheId)?.reset();
       return null;
     case 'seedCache': {
-      const { cacheId, sourceId, row, length } = request.params;
+      const { cacheId, sourceId, row, length, firstSlot } = request.params;
       const [cache, source] = [caches.get(cacheId), caches.get(sourceId)];
       if (!cache || !source) throw new EngineError('runtime_error', `no KV cache ${cache ? sourceId : cacheId}`);
-      cache.seedFrom(source, row, length);
+      cache.seedFrom(source, row, length, firstSlot);
       return null;
     }
     case 'setConstantFeeds': {

@@ -35,8 +35,8 @@ export interface WorkerMethods {
   releaseSession: { request: { sessionId: number }; result: null };
   createCache: { request: { shape: KvCacheShape }; result: { cacheId: number } };
   resetCache: { request: { cacheId: number }; result: null };
-  /** Fill an empty cache's every row with the first `length` positions of row `row` of cache `sourceId` (KvCache.seedFrom). */
-  seedCache: { request: { cacheId: number; sourceId: number; row: number; length: number }; result: null };
+  /** Fill an empty cache's every row with the first `length` positions of row `row` of cache `sourceId`, its slots from `firstSlot` (KvCache.seedFrom). */
+  seedCache: { request: { cacheId: number; sourceId: number; row: number; length: number; firstSlot: number }; result: null };
   /** Feeds every later run on the cache gets as well (a batch's constant plan inputs), kept in the worker until the cache is released. */
   setConstantFeeds: { request: { cacheId: number; feeds: TensorMap }; result: null };
   releaseCache: { request: { cacheId: number }; result: null };

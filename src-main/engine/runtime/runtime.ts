@@ -120,9 +120,9 @@ export class KvCacheHandle {
     return this.runtime.call('resetCache', { cacheId: this.cacheId });
   }
 
-  /** Start this empty cache, in every row, from the first `length` positions of row `row` of `source`. */
-  seedFrom(source: KvCacheHandle, row: number, length: number): Promise<null> {
-    return this.runtime.call('seedCache', { cacheId: this.cacheId, sourceId: source.cacheId, row, length });
+  /** Start this empty cache, in every row, from the first `length` positions of row `row` of `source`, its slots from `firstSlot`. */
+  seedFrom(source: KvCacheHandle, row: number, length: number, firstSlot = 0): Promise<null> {
+    return this.runtime.call('seedCache', { cacheId: this.cacheId, sourceId: source.cacheId, row, length, firstSlot });
   }
 
   /**
