@@ -4,8 +4,8 @@
  * changed neurons as table rows.
  */
 import type { AnalysisRecord } from '../api/types';
-import { fileName, visibleToken } from './format';
-import { tokenLabel } from './inside';
+import { fileName } from './format';
+import { tokenText } from './inside';
 
 export type AtlasCompareRecord = Extract<AnalysisRecord, { kind: 'atlas_compare' }>;
 
@@ -33,15 +33,9 @@ export interface ChangedRow {
   other: string;
 }
 
-/** A top token as "␣dog 12%" (with its z-score when ranked so). */
-function topText(record: AtlasCompareRecord, top: { id: number; prob: number; score: number | null }): string {
-  const z = top.score === null ? '' : ` z ${top.score.toFixed(1)}`;
-  return `${visibleToken(tokenLabel(record, top.id))} ${(top.prob * 100).toFixed(top.prob < 0.1 ? 1 : 0)}%${z}`;
-}
-
 /** The listed changed neurons, of one layer or all (`layer` null). */
 export function changedRows(record: AtlasCompareRecord, layer: number | null): ChangedRow[] {
   return record.result.changed
     .filter((entry) => layer === null || entry.layer === layer)
-    .map((entry) => ({ key: `L${entry.layer}N${entry.neuron}`, layer: entry.layer, neuron: entry.neuron, base: topText(record, entry.base), other: topText(record, entry.other) }));
+    .map((entry) => ({ key: `L${entry.layer}N${entry.neuron}`, layer: entry.layer, neuron: entry.neuron, base: tokenText(record, entry.base.id, entry.base.prob, entry.base.score), other: tokenText(record, entry.other.id, entry.other.prob, entry.other.score) }));
 }

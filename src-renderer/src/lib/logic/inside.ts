@@ -154,14 +154,17 @@ export function neuronClamp(layer: number, neuron: number, value: number): CellV
   return { name: `Clamp L${layer}N${neuron} = ${Number(value.toPrecision(4))}`, intervention: { op: 'set', hook: `blocks.${layer}.mlp.hook_post`, indices: [neuron], values: [value], positions: 'all' }, origin: null };
 }
 
-/** A decoded direction's top tokens as one line: "␣dog 12%, ␣cat 8%", with each z-score when ranked so ("␣dog 12% z 4.1"). */
+/** A decoded token with its probability, and its z-score when ranked so: "␣dog 12%", "␣dog 12% z 4.1". */
+export function tokenText(record: AnalysisRecord, id: number, prob: number, score: number | null = null): string {
+  const z = score === null ? '' : ` z ${fixed(score, 1)}`;
+  return `${visibleToken(tokenLabel(record, id))} ${(prob * 100).toFixed(prob < 0.1 ? 1 : 0)}%${z}`;
+}
+
+/** A decoded direction's top tokens as one line: "␣dog 12%, ␣cat 8%" (tokenText each). */
 export function decodingText(record: AnalysisRecord, decoding: { ids: number[]; probs: number[]; scores?: number[] | null }, count = 5): string {
   return decoding.ids
     .slice(0, count)
-    .map((id, rank) => {
-      const z = decoding.scores ? ` z ${fixed(decoding.scores[rank], 1)}` : '';
-      return `${visibleToken(tokenLabel(record, id))} ${(decoding.probs[rank] * 100).toFixed(decoding.probs[rank] < 0.1 ? 1 : 0)}%${z}`;
-    })
+    .map((id, rank) => tokenText(record, id, decoding.probs[rank], decoding.scores ? decoding.scores[rank] : null))
     .join(', ');
 }
 
