@@ -331,6 +331,8 @@ export const atlasCompareResultSchema = z.strictObject({
   decoded: z.int().min(0),
   cached: z.int().min(0),
   seconds: z.number().min(0),
+  /** E.g. token ids whose text differs between the two tokenizers (the comparison matches ids). */
+  warnings: z.array(z.string()).max(100).default([]),
 });
 export type AtlasCompareResult = z.output<typeof atlasCompareResultSchema>;
 

@@ -80,6 +80,11 @@ export interface AtlasBench {
   matmul: { rows: number; medianMs: number; gflops: number; rowsPerSecond: number };
   /** Atlas neurons per second over the bare product's rows per second. */
   fractionOfMatmul: number;
+  /**
+   * The same layer ranked by z-score (its own cache file, so decoded again): the moments
+   * passes and the d_model head rows of the covariance come on top of the decoding.
+   */
+  zscore: { seconds: number; neuronsPerSecond: number; costOverLogit: number };
 }
 
 /** The atlas's main product and nothing else: rows times the unembedding, reduced to one number per row so the output stays small. */
@@ -109,6 +114,7 @@ export async function benchAtlas(model: ModelHandle, layer = 0): Promise<AtlasBe
   const result = await neuronAtlas(model, { layer, top: 10, chunkSize: ATLAS_CHUNK });
   const rowsPerSecond = (ATLAS_CHUNK * 1000) / medianMs;
   const neuronsPerSecond = result.neuronsPerSecond ?? 0;
+  const ranked = await neuronAtlas(model, { layer, top: 10, chunkSize: ATLAS_CHUNK, normalise: 'zscore' });
   return {
     layer,
     neurons: result.decoded,
@@ -116,6 +122,7 @@ export async function benchAtlas(model: ModelHandle, layer = 0): Promise<AtlasBe
     neuronsPerSecond,
     matmul: { rows: ATLAS_CHUNK, medianMs, gflops: (2 * ATLAS_CHUNK * dModel * dVocab) / (medianMs * 1e6), rowsPerSecond },
     fractionOfMatmul: neuronsPerSecond / rowsPerSecond,
+    zscore: { seconds: ranked.seconds, neuronsPerSecond: ranked.neuronsPerSecond ?? 0, costOverLogit: ranked.seconds / result.seconds },
   };
 }
 

@@ -308,6 +308,7 @@ function formatReport(r: Report): string {
             `  ${r.atlas.neurons} directions in ${f(r.atlas.seconds, 2)} s = ${f(r.atlas.neuronsPerSecond, 0)} neurons/s`,
             `  bare product [${r.atlas.matmul.rows}, d_model] x [d_model, d_vocab]: ${f(r.atlas.matmul.medianMs, 1)} ms median = ${f(r.atlas.matmul.gflops, 1)} GFLOP/s = ${f(r.atlas.matmul.rowsPerSecond, 0)} rows/s`,
             `  the atlas runs at ${f(100 * r.atlas.fractionOfMatmul, 0)}% of the bare product's rate`,
+            `  ranked by z-score: ${f(r.atlas.zscore.seconds, 2)} s = ${f(r.atlas.zscore.neuronsPerSecond, 0)} neurons/s, ${f(r.atlas.zscore.costOverLogit, 2)}x the time of the logit ranking (the mean and covariance passes included)`,
           ]
         : null,
     ),

@@ -33,6 +33,7 @@ export async function atlasCompareCommand(flags: Record<string, unknown>): Promi
     const request = { layers: args.layers ?? null, matrix: args.matrix, finalNorm: !args.noFinalNorm, normalise: args.normalise, limit: args.limit, chunkSize: args.chunkSize };
     const result = await compareAtlases(base, other, request, { signal: cancelOnSigint(), onProgress: progressLine('atlas compare', 1000) });
     process.stderr.write(`[${base.provider}] ${result.decoded} neuron directions decoded in ${result.seconds.toFixed(2)} s, ${result.cached} cached\n`);
+    for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
     const text = (model: ModelHandle, id: number): string => model.tokenizer.tokenText(id);
     if (args.json) {
       const output = {
@@ -55,6 +56,7 @@ export async function atlasCompareCommand(flags: Record<string, unknown>): Promi
         decoded: result.decoded,
         cached: result.cached,
         seconds: result.seconds,
+        warnings: result.warnings,
       };
       process.stdout.write(`${JSON.stringify(output)}\n`);
       return;

@@ -406,13 +406,16 @@ describe('cli: look inside', () => {
       per_layer: z.array(z.strictObject({ layer: z.int(), same: z.int(), agreement: z.number() })),
       same: z.int(), total: z.int(), agreement: z.number(),
       changed: z.array(z.strictObject({ layer: z.int(), neuron: z.int(), base: top, other: top })),
-      changed_count: z.int(), decoded: z.int(), cached: z.int(), seconds: z.number(),
+      changed_count: z.int(), decoded: z.int(), cached: z.int(), seconds: z.number(), warnings: z.array(z.string()),
     });
     const { code, stdout, stderr } = await cli('atlas', 'compare', '--model', model, '--other', sharedPath('models', 'stories260K', 'stories260K.bin'), '--layers', '0,3', '--matrix', 'down', '--json');
     expect(code, stderr).toBe(0);
     const output = compareOutput.parse(JSON.parse(stdout));
     expect(output.per_layer).toEqual([{ layer: 0, same: 172, agreement: 1 }, { layer: 3, same: 172, agreement: 1 }]);
     expect([output.agreement, output.changed_count, output.matrix]).toEqual([1, 0, 'down']);
+    // llama2.c's tokenizer writes some tokens otherwise ("\n<s>\n" for "<s>"): named, since the comparison matches ids.
+    expect(output.warnings).toEqual([expect.stringContaining('the tokenizers differ at 93 of 512 token ids (first: #1 "<s>" vs "\\n<s>\\n")')]);
+    expect(stderr).toContain('warning: the tokenizers differ at 93 of 512 token ids');
     const text = await cli('atlas', 'compare', '--model', model, '--other', sharedPath('models', 'stories260K', 'stories260K.bin'), '--layers', '0');
     expect(text.stdout).toContain('same top-1 up token in 172 of 172 neurons (100.0%)');
     const otherShape = buildRandomModel(join(cacheDir, 'compare-other'), { config: 'HuggingFaceTB__SmolLM2-135M-Instruct', layers: 2, dModel: 32, dMlp: 48, nHeads: 4, nKvHeads: 2, dHead: 8, seed: 5 });

@@ -31,7 +31,7 @@ describe('atlas comparison', () => {
       { layer: 0, same: 48, agreement: 1 },
       { layer: 1, same: 48, agreement: 1 },
     ]);
-    expect([result.agreement, result.changedCount, result.changed]).toEqual([1, 0, []]);
+    expect([result.agreement, result.changedCount, result.changed, result.warnings]).toEqual([1, 0, [], []]);
     expect(result.decoded).toBe(2 * 2 * 48); // two models' up rows, none cached yet
     const ranked = await compareAtlases(base.handle, copy.handle, { layers: [1], normalise: 'zscore' });
     expect([ranked.agreement, ranked.normalise]).toEqual([1, 'zscore']);

@@ -31,6 +31,30 @@ function shapeDifferences(base: ModelHandle, other: ModelHandle): string[] {
   return fields.filter(([, x, y]) => x !== y).map(([name, x, y]) => `${name} ${x} vs ${y}`);
 }
 
+/** The token text of `id`, or null where the tokenizer has none (a vocabulary padded past it). */
+function textOf(model: ModelHandle, id: number): string | null {
+  try {
+    return model.tokenizer.tokenText(id);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Tokens are compared by id, so the two vocabularies should be one: a warning naming how
+ * many ids have another text in the other tokenizer (an instruct tune may rename a special token).
+ */
+function vocabularyWarning(base: ModelHandle, other: ModelHandle): string | null {
+  let count = 0;
+  let first = '';
+  for (let id = 0; id < base.spec.dVocab; id++) {
+    const [a, b] = [textOf(base, id), textOf(other, id)];
+    if (a === b) continue;
+    if (count++ === 0) first = `#${id} ${JSON.stringify(a)} vs ${JSON.stringify(b)}`;
+  }
+  return count === 0 ? null : `the tokenizers differ at ${count} of ${base.spec.dVocab} token ids (first: ${first}): at those ids the comparison matches ids, not texts`;
+}
+
 export async function compareAtlases(base: ModelHandle, other: ModelHandle, input: AtlasCompareRequestInput, control: AnalysisControl = {}): Promise<AtlasCompareResult> {
   const parsed = atlasCompareRequestSchema.safeParse(input);
   if (!parsed.success) throw requestError('atlas comparison', parsed.error.issues);
@@ -96,5 +120,6 @@ export async function compareAtlases(base: ModelHandle, other: ModelHandle, inpu
     decoded: stats.decoded,
     cached: stats.cached,
     seconds: stats.seconds,
+    warnings: [vocabularyWarning(base, other)].filter((warning): warning is string => warning !== null),
   };
 }

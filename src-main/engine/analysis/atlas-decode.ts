@@ -8,13 +8,14 @@
  * Ranked by z-score, each token's mean and standard deviation over the layer's neurons
  * come first, exactly and without a second decoding pass: from the mean direction m and
  * the covariance C of the normed directions (two 'moments' passes over the directions,
- * d_model x d_model each), through the head as W_U[t]·m and W_U[t]ᵀ C W_U[t] ('token_moments',
- * d_model rows of C against the identity's).
+ * d_model x d_model each), through the head as W_U[t]·m and W_U[t]ᵀ C W_U[t] ('token_moments':
+ * d_model rows of C through the head, against W_U's rows: on the SmolLM2-135M shape 576
+ * head rows beside the layer's 1536 neurons).
  */
 import type { ModelHandle } from '../engine';
 import { buildAtlasGraph, atlasIo, type AtlasGraphKind } from '../graph/atlas-graph';
 import type { ModelSpec } from '../model/spec';
-import { float32, int64 } from '../runtime/tensor';
+import { float32, int64, type HostTensor } from '../runtime/tensor';
 import type { AtlasRanking, NeuronMatrix } from '../../../src-shared/analysis-schema';
 import { readCachedDecoding, writeCachedDecoding, type LayerDecoding, type TokenStats } from './atlas-cache';
 import { chunks, throwIfCancelled, type AnalysisControl } from './control';
@@ -167,12 +168,13 @@ async function tokenMoments(model: ModelHandle, rows: Float32Array, finalNorm: b
   const variance = new Float64Array(dVocab);
   let tokenMean: Float32Array | null = null;
   const perRun = Math.max(1, Math.floor(DECODE_BYTES_PER_RUN / (dVocab * 4 * 2)));
+  // Float32 weights hold W_U's rows as they are (the graph gathers them); quantized ones give them through the head.
+  const storedRows = model.weights.format === 'f32';
   for (const block of chunks(Array.from({ length: dModel }, (_, a) => a), perRun)) {
     throwIfCancelled(control.signal, 'neuron atlas');
     const first = block[0];
-    const basis = new Float32Array(block.length * dModel);
-    block.forEach((a, r) => (basis[r * dModel + a] = 1));
-    const feeds = { [atlasIo.rows]: float32([block.length, dModel], covariance.slice(first * dModel, (first + block.length) * dModel)), [atlasIo.basis]: float32([block.length, dModel], basis), [atlasIo.centre]: centre };
+    const unembedRows: [string, HostTensor] = storedRows ? [atlasIo.block, int64([block.length], block)] : [atlasIo.basis, float32([block.length, dModel], identityRows(block, dModel))];
+    const feeds = { [atlasIo.rows]: float32([block.length, dModel], covariance.slice(first * dModel, (first + block.length) * dModel)), [atlasIo.centre]: centre, [unembedRows[0]]: unembedRows[1] };
     const outputs = await model.runGraph(graph.key, graph.build, feeds, [atlasIo.quad, atlasIo.tokenMean]);
     stats.graphRuns++;
     (outputs[atlasIo.quad].data as Float32Array).forEach((value, t) => (variance[t] += value));
@@ -181,6 +183,13 @@ async function tokenMoments(model: ModelHandle, rows: Float32Array, finalNorm: b
   const std = Float32Array.from(variance, (v) => Math.sqrt(Math.max(v, 0)));
   const rms = Math.sqrt(std.reduce((sum, s) => sum + s * s, 0) / dVocab);
   return { mean: tokenMean ?? new Float32Array(dVocab), std: std.map((s) => (s > CONSTANT_STD * rms ? s : 0)) };
+}
+
+/** Rows `block` of the [d, d] identity: through the head, the same rows of W_U. */
+function identityRows(block: readonly number[], d: number): Float32Array {
+  const rows = new Float32Array(block.length * d);
+  block.forEach((a, r) => (rows[r * d + a] = 1));
+  return rows;
 }
 
 /** Σ (r_i - centre) and Σ (r_i - centre)(r_i - centre)ᵀ over the normed rows, summed in float64 over runs. */

@@ -21,9 +21,10 @@
  *   score     atlas.rows [n, d_model], atlas.directions [d_model, m] -> atlas.scores [n, m]
  *   moments   atlas.rows [n, d_model], atlas.centre [1, d_model] -> atlas.row_sum [1, d_model] (Σ (r_i - c)),
  *             atlas.gram [d_model, d_model] (Σ (r_i - c)(r_i - c)ᵀ), r_i the normed rows
- *   token_moments  atlas.rows [b, d_model] (rows of C), atlas.basis [b, d_model] (the same rows of the identity),
- *             atlas.centre [1, d_model] (m) -> atlas.quad [1, d_vocab] (Σ_a (C W_U)[a, t] W_U[a, t] over the block),
- *             atlas.token_mean [1, d_vocab] (W_U[t]·m)
+ *   token_moments  atlas.rows [b, d_model] (rows a of C), atlas.centre [1, d_model] (m), and the same rows of
+ *             W_U: float32 weights gather them (atlas.block int64 [b], the a's), quantized ones take the identity's
+ *             rows a through the head (atlas.basis [b, d_model]) -> atlas.quad [1, d_vocab] (Σ_a (C W_U)[a, t] W_U[a, t]
+ *             over the block), atlas.token_mean [1, d_vocab] (W_U[t]·m)
  */
 import { paramName, type ModelSpec } from '../model/spec';
 import { GraphBuilder, type Value } from './builder';
@@ -48,6 +49,7 @@ export const atlasIo = {
   rowSum: 'atlas.row_sum',
   gram: 'atlas.gram',
   basis: 'atlas.basis',
+  block: 'atlas.block',
   quad: 'atlas.quad',
 } as const;
 
@@ -82,10 +84,15 @@ export function buildAtlasGraph(spec: ModelSpec, manifest: WeightManifest, kind:
   const head = (x: Value, output?: string): Value => matmul(x, paramName.unembed(), spec.dModel, output);
   const firstAxis = g.constant('int64', [1], [0], 'first_axis');
   if (kind === 'token_moments') {
-    // Plain products with the head (no norm, no cap): the rows are already C's and the identity's.
-    const basis = g.input(atlasIo.basis, 'float32', ['n', spec.dModel]);
+    // Plain products with the head (no norm, no cap): the rows are already C's. W_U's rows
+    // are read where they are stored as such (float32 [d_model, d_vocab]); packed quantized
+    // blocks are read through the head, as the identity's rows times W_U.
+    const unembedRows =
+      manifest.weights.format === 'f32'
+        ? g.op1('Gather', [w(paramName.unembed()), g.input(atlasIo.block, 'int64', ['n'])], { attrs: { axis: 0 } })
+        : head(g.input(atlasIo.basis, 'float32', ['n', spec.dModel]));
     const centre = g.input(atlasIo.centre, 'float32', [1, spec.dModel]);
-    const products = g.op1('Mul', [head(rows), head(basis)]);
+    const products = g.op1('Mul', [head(rows), unembedRows]);
     g.output(g.op1('ReduceSum', [products, firstAxis], { attrs: { keepdims: 1 }, output: atlasIo.quad }), 'float32', [1, spec.dVocab]);
     g.output(head(centre, atlasIo.tokenMean), 'float32', [1, spec.dVocab]);
     return g.toModel();

@@ -9,6 +9,12 @@ describe('internal consistency in the Compare view', () => {
     );
   });
 
+  it('draws the blocks before the first one the score counts faint', () => {
+    expect(agreementStrip([5, 7, 7, 7], 7, 'middle')).toBe(
+      'linear-gradient(to right, color-mix(in srgb, var(--border-strong) 35%, transparent) 0.000% 25.000%, color-mix(in srgb, var(--accent) 35%, transparent) 25.000% 50.000%, var(--accent) 50.000% 75.000%, var(--accent) 75.000% 100.000%)',
+    );
+  });
+
   it('counts the agreeing blocks of the layer set and names every agreeing block', () => {
     expect(agreementText([7, 7, 3, 7, 7], 7)).toBe('3 of 4 blocks before the last (agreeing: 0-1, 3-4)');
     expect(agreementText([1, 2, 3], 7)).toBe('0 of 2 blocks before the last');
@@ -21,11 +27,12 @@ describe('internal consistency in the Compare view', () => {
     expect(answerSummary(answer, 0)).toEqual({
       label: 'IC(Y) 0.50',
       title: 'Internal consistency over the answer set {"▁True", "▁False"} at the answer "▁False" (token #3): the share of blocks 0-3 whose lens, over these answers only, already picks it.',
+      warned: false,
     });
     expect(answerSummary(answer, 'middle').label).toBe('IC(Y) 1.00');
-    expect(answerSummary(answer, 7)).toEqual({ label: 'IC(Y) –', title: 'The model has 5 blocks: the scores cannot start at block 7.' });
+    expect(answerSummary(answer, 7)).toEqual({ label: 'IC(Y) –', title: 'The model has 5 blocks: the scores cannot start at block 7.', warned: false });
     const none = answerSummary({ ...answer, at: null, warnings: ['the response never emits an answer token'] }, 0);
-    expect(none).toEqual({ label: 'IC(Y) –', title: 'Internal consistency over the answer set {"▁True", "▁False"}: no answer to score.\nthe response never emits an answer token' });
+    expect(none).toEqual({ label: 'IC(Y) –', title: 'Internal consistency over the answer set {"▁True", "▁False"}: no answer to score.\nthe response never emits an answer token', warned: true });
   });
 
   it('offers every start block the model scores, the middle named, and keeps a choice the model does not have', () => {

@@ -8,12 +8,18 @@ import { blockAgreement, consistencyLayers, tokenConsistency, type AnswerConsist
 
 const AGREE = 'var(--accent)';
 const DISAGREE = 'var(--border-strong)';
+/** How much of its colour a block the score leaves out keeps (seen, but not counted). */
+const UNSCORED_PERCENT = 35;
 
-/** A CSS background image: hard-stopped segments, one per block, agree or disagree. */
-export function agreementStrip(lensTop1: readonly number[], token: number): string {
+/** A CSS background image: hard-stopped segments, one per block, agree or disagree; faint before the first block the score counts. */
+export function agreementStrip(lensTop1: readonly number[], token: number, from: ConsistencyFrom = 0): string {
   const agree = blockAgreement(lensTop1, token);
   const width = 100 / agree.length;
-  const stops = agree.map((yes, block) => `${yes ? AGREE : DISAGREE} ${(block * width).toFixed(3)}% ${((block + 1) * width).toFixed(3)}%`);
+  const first = consistencyLayers(lensTop1.length, from)[0] ?? lensTop1.length;
+  const stops = agree.map((yes, block) => {
+    const colour = yes ? AGREE : DISAGREE;
+    return `${block < first ? `color-mix(in srgb, ${colour} ${UNSCORED_PERCENT}%, transparent)` : colour} ${(block * width).toFixed(3)}% ${((block + 1) * width).toFixed(3)}%`;
+  });
   return `linear-gradient(to right, ${stops.join(', ')})`;
 }
 
@@ -28,18 +34,20 @@ export function agreementText(lensTop1: readonly number[], token: number, from: 
 }
 
 /** A column header's score over the answer set: its label and the details behind it. */
-export function answerSummary(answer: AnswerConsistency, from: ConsistencyFrom): { label: string; title: string } {
+export function answerSummary(answer: AnswerConsistency, from: ConsistencyFrom): { label: string; title: string; warned: boolean } {
   const set = `{${answer.answerTexts.map((text) => JSON.stringify(text)).join(', ')}}`;
   const warnings = answer.warnings.length > 0 ? `\n${answer.warnings.join('\n')}` : '';
+  const warned = answer.warnings.length > 0;
   const { at } = answer;
-  if (at === null) return { label: 'IC(Y) –', title: `Internal consistency over the answer set ${set}: no answer to score.${warnings}` };
+  if (at === null) return { label: 'IC(Y) –', title: `Internal consistency over the answer set ${set}: no answer to score.${warnings}`, warned };
   const layers = consistencyLayers(at.readings.length, from);
-  if (layers.length === 0) return { label: 'IC(Y) –', title: `The model has ${at.readings.length} blocks: the scores cannot start at block ${from}.${warnings}` };
+  if (layers.length === 0) return { label: 'IC(Y) –', title: `The model has ${at.readings.length} blocks: the scores cannot start at block ${from}.${warnings}`, warned };
   const score = tokenConsistency(at.readings, at.token, from);
   const token = JSON.stringify(answer.answerTexts[answer.answers.indexOf(at.token)] ?? `#${at.token}`);
   return {
     label: `IC(Y) ${score.toFixed(2)}`,
     title: `Internal consistency over the answer set ${set} at the answer ${token} (token #${at.index}): the share of blocks ${ranges(layers)} whose lens, over these answers only, already picks it.${warnings}`,
+    warned,
   };
 }
 

@@ -27,6 +27,8 @@ describe('variant column: internal consistency', () => {
     const answer = { answers: [7, 9], answerTexts: ['▁True', '▁False'], at: { index: 0, token: 7, readings: [9, 9, 7, 7, 7], score: 0.5 }, warnings: [] };
     expect(header(column(readings, answer))).toMatch(/IC 0\.50\s*IC\(Y\) 0\.50/); // tokens 3/4 and 1/4; answer 2 of 4
     expect(header(column(readings, answer), 'middle')).toMatch(/IC 0\.75\s*IC\(Y\) 1\.00/); // blocks 2-3
+    expect(header(column(readings, answer))).not.toContain('⚠');
+    expect(header(column(readings, { ...answer, warnings: ['answer " Truly" is 2 tokens'] }))).toMatch(/IC\(Y\) 0\.50\s⚠/); // a tokenization warning is flagged
   });
 
   it('shows no score and no strip for a run made with the lens pass off (its tokens carry no readings)', () => {

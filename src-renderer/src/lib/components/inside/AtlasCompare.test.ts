@@ -34,7 +34,7 @@ const record: AtlasCompareRecord = {
     perLayer: [{ layer: 0, same: 4, agreement: 1 }, { layer: 1, same: 2, agreement: 0.5 }],
     same: 6, total: 8, agreement: 0.75,
     changed: [{ layer: 1, neuron: 1, base: top(380, 0.25), other: top(381, 0.125) }, { layer: 1, neuron: 3, base: top(5, 0.05), other: top(380, 0.5) }],
-    changedCount: 2, decoded: 16, cached: 0, seconds: 1,
+    changedCount: 2, decoded: 16, cached: 0, seconds: 1, warnings: [],
   },
 };
 
