@@ -49,8 +49,8 @@ export async function benchPatching(model: ModelHandle, batchSize = 32): Promise
   let unbatchedPasses = 0;
   const unbatched = await timed(async () => {
     try {
-      // Without prefix reuse: every patch is a full forward pass of the whole prompt, the naive method.
-      await patchingSweep(model, { ...request, batchSize: 1 }, { signal: abort.signal, onProgress: ({ done }) => ((unbatchedPasses = done), done === unbatchedCells && abort.abort()) }, { reusePrefix: false });
+      // Reusing nothing of the base run: every patch is a full forward pass of the whole prompt, the naive method.
+      await patchingSweep(model, { ...request, batchSize: 1 }, { signal: abort.signal, onProgress: ({ done }) => ((unbatchedPasses = done), done === unbatchedCells && abort.abort()) }, { reuseBaseRun: false });
     } catch (error) {
       if (!abort.signal.aborted) throw error;
     }

@@ -153,7 +153,7 @@ function maxDifference(a: PatchResult, b: PatchResult, grid: 'effect' | 'value')
   return Math.max(...a[grid].flat().map((x, i) => Math.abs(x - other[i])));
 }
 
-describe('prefix reuse', () => {
+describe('reusing the base run (its prefix and the blocks below a segment)', () => {
   const prompts = (ids: number[]) => ({ clean: ids, corrupted: ids.map((id, p) => (p === 2 || p === 6 ? id + 1000 : id)) });
   const models = [
     { name: 'Llama (SmolLM2)', loaded, ids: () => clean },
@@ -176,7 +176,7 @@ describe('prefix reuse', () => {
       ];
       for (const request of requests) {
         const reused = await patchingSweep(model.handle, request);
-        const full = await patchingSweep(model.handle, request, {}, { reusePrefix: false });
+        const full = await patchingSweep(model.handle, request, {}, { reuseBaseRun: false });
         // Equal up to float32 rounding (batches of other sizes, a prefix computed in the baseline pass).
         // The effect divides the metric by the runs' gap, and its rounding with it.
         const gap = Math.abs(reused.clean.value - reused.corrupted.value);
@@ -196,7 +196,7 @@ describe('prefix reuse', () => {
     // 3 layers, a segment each: the 4 head cells of layer L run the whole prompt through blocks L..2.
     expect(reused.blockPositions).toBe(4 * clean.length * (3 + 2 + 1));
     expect(reused.forwardPasses).toBe(1 + 3);
-    const full = await patchingSweep(loaded.handle, request, {}, { reusePrefix: false });
+    const full = await patchingSweep(loaded.handle, request, {}, { reuseBaseRun: false });
     expect(maxDifference(reused, full, 'value')).toBeLessThanOrEqual(1e-5);
     expect(maxDifference(reused, full, 'effect') * Math.min(1, Math.abs(full.clean.value - full.corrupted.value))).toBeLessThanOrEqual(1e-5);
   });

@@ -55,7 +55,7 @@ export interface SweepOptions {
    * base prompt through every block: the one-pass-per-patch benchmark baseline, and the
    * reference the reuse is tested against.
    */
-  reusePrefix?: boolean;
+  reuseBaseRun?: boolean;
 }
 
 export async function patchingSweep(model: ModelHandle, input: PatchRequestInput, control: AnalysisControl = {}, options: SweepOptions = {}): Promise<PatchResult> {
@@ -78,8 +78,8 @@ export async function patchingSweep(model: ModelHandle, input: PatchRequestInput
   const columns = perHead ? Array.from({ length: spec.nHeads }, (_, head) => head) : positionMode === 'each' ? pairs.map(([c, r]) => (denoising ? c : r)) : [0];
   const baseOfColumn = new Map(pairs.map(([c, r]) => (denoising ? [c, r] : [r, c])));
   const hooks = layers.map((layer) => SITE_HOOK[site](layer));
-  const reusePrefix = options.reusePrefix ?? true;
-  const starts = reusePrefix ? segmentStarts(spec.nLayers) : null;
+  const reuseBaseRun = options.reuseBaseRun ?? true;
+  const starts = reuseBaseRun ? segmentStarts(spec.nLayers) : null;
   // A later segment's first block takes the base run's input (resid_pre) at every fed position.
   const inputs = (starts ?? []).filter((first) => first > 0).map((first) => hookName.residPre(first));
 
@@ -95,7 +95,7 @@ export async function patchingSweep(model: ModelHandle, input: PatchRequestInput
     for (const prompts of clean.length === corrupted.length ? [[0, 1]] : [[0], [1]]) {
       const { result, kept } = await model.runRowsKept(capturePlan, prompts.map(() => row), prompts.map((prompt) => [clean, corrupted][prompt]));
       baselines.push(result);
-      if (reusePrefix && prompts.includes(basePrompt)) prefix = { run: kept, row: prompts.indexOf(basePrompt) };
+      if (reuseBaseRun && prompts.includes(basePrompt)) prefix = { run: kept, row: prompts.indexOf(basePrompt) };
       else await kept.release();
     }
     return await sweep(prefix);
