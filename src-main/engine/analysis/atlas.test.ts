@@ -12,6 +12,7 @@ import { distributionOf, referenceDecode, referenceDirection, referenceZScores, 
 import { dequantize } from '../../test/reference/quantized-weights';
 import { quantizeRows, quantLayout } from '../graph/quantize';
 import { hookName } from '../hooks/names';
+import { paramName } from '../model/spec';
 import { weightOptions } from '../model/weight-format';
 import { atlasResultSchema, type AtlasResult, type NeuronDecoding } from '../../../src-shared/analysis-schema';
 import { existsSync } from 'node:fs';
@@ -27,6 +28,26 @@ const qwen = useRandomModel('atlas-qwen', { config: 'Qwen__Qwen2.5-0.5B-Instruct
 const int8 = useRandomModel('atlas-int8', { config: 'HuggingFaceTB__SmolLM2-135M-Instruct', ...shape, seed: 24 }, { weights: weightOptions('int8', { accuracyLevel: 0 }) });
 // int4 with blocks of 16: d_model 32 is two blocks per up row, d_mlp 48 three per down row (an odd count: a half-used zero-point byte).
 const int4 = useRandomModel('atlas-int4', { config: 'HuggingFaceTB__SmolLM2-135M-Instruct', ...shape, seed: 25 }, { weights: weightOptions('int4', { accuracyLevel: 0, blockSize: 16 }) });
+
+/**
+ * A token that tops almost every neuron by logit: layer 1's up rows share a large common
+ * component v, and token COMMON's unembedding (tied: its embedding) points along the normed
+ * v, three times as long as the other tokens' rows.
+ */
+const COMMON = 777;
+function commonComponent(weights: Map<string, Float32Array>): void {
+  const { dModel } = shape;
+  const up = weights.get(paramName.up(1)) as Float32Array;
+  const gain = weights.get(paramName.lnFinal()) as Float32Array;
+  const embed = weights.get(paramName.embed()) as Float32Array;
+  const rms = (values: Float32Array): number => Math.sqrt(values.reduce((sum, x) => sum + x * x, 0) / values.length);
+  const v = Float32Array.from({ length: dModel }, (_, d) => 4 * rms(up) * Math.cos(d));
+  for (let i = 0; i < up.length; i++) up[i] += v[i % dModel];
+  const toward = v.map((x, d) => x * gain[d]);
+  const scale = (3 * rms(embed) * Math.sqrt(dModel)) / (rms(toward) * Math.sqrt(dModel));
+  embed.set(toward.map((x) => x * scale), COMMON * dModel);
+}
+const common = useRandomModel('atlas-common', { config: 'HuggingFaceTB__SmolLM2-135M-Instruct', ...shape, seed: 26, edit: commonComponent });
 
 /** The checkpoint's weights, or what the int8 model stores: its linear weights (the head included) quantized and read back. */
 function storedWeights(loaded: LoadedRandomModel, quantized: false | { bits: 4 | 8; blockSize: number }): WeightGetter {
@@ -210,6 +231,14 @@ describe('neuron atlas', () => {
     const found = result.search?.neurons ?? [];
     expect(found.map(({ layer, neuron }) => [layer, neuron])).toEqual(all.slice(0, 6).map(({ layer, neuron }) => [layer, neuron]));
     found.forEach((entry, i) => expect(entry.score).toBeCloseTo(all[i].score, 3));
+  });
+
+  it('stops a token that tops many neurons by logit from labelling them all when ranked by z-score', async () => {
+    const topsOf = (result: AtlasResult) => (result.table ?? []).filter((entry) => entry.up.ids[0] === COMMON).length;
+    const byLogit = await neuronAtlas(common.handle, { layer: 1, top: 3 });
+    const byZ = await neuronAtlas(common.handle, { layer: 1, top: 3, normalise: 'zscore' });
+    expect(topsOf(byLogit)).toBeGreaterThan(0.9 * shape.dMlp);
+    expect(topsOf(byZ)).toBeLessThan(0.1 * shape.dMlp);
   });
 
   it('refuses z-scores for a soft-capped head, naming why', async () => {
