@@ -29,6 +29,8 @@ export interface ChangedRow {
   key: string;
   layer: number;
   neuron: number;
+  /** The base model's top token, and both models' as text. */
+  baseId: number;
   base: string;
   other: string;
 }
@@ -37,5 +39,5 @@ export interface ChangedRow {
 export function changedRows(record: AtlasCompareRecord, layer: number | null): ChangedRow[] {
   return record.result.changed
     .filter((entry) => layer === null || entry.layer === layer)
-    .map((entry) => ({ key: `L${entry.layer}N${entry.neuron}`, layer: entry.layer, neuron: entry.neuron, base: tokenText(record, entry.base.id, entry.base.prob, entry.base.score), other: tokenText(record, entry.other.id, entry.other.prob, entry.other.score) }));
+    .map((entry) => ({ key: `L${entry.layer}N${entry.neuron}`, layer: entry.layer, neuron: entry.neuron, baseId: entry.base.id, base: tokenText(record, entry.base.id, entry.base.prob, entry.base.score), other: tokenText(record, entry.other.id, entry.other.prob, entry.other.score) }));
 }

@@ -46,8 +46,8 @@ describe('atlas comparison: what a record shows', () => {
     expect(percent(0.754)).toBe('75.4%');
     expect(agreementBars(record)).toEqual({ labels: ['L0', 'L1'], layers: [0, 1], values: [100, 50] });
     expect(changedRows(record, null)).toEqual([
-      { key: 'L1N1', layer: 1, neuron: 1, base: '␣dog 25%', other: '␣cat 13%' },
-      { key: 'L1N3', layer: 1, neuron: 3, base: 'x 5.0%', other: '␣dog 50%' },
+      { key: 'L1N1', layer: 1, neuron: 1, baseId: 380, base: '␣dog 25%', other: '␣cat 13%' },
+      { key: 'L1N3', layer: 1, neuron: 3, baseId: 5, base: 'x 5.0%', other: '␣dog 50%' },
     ]);
     expect(changedRows(record, 0)).toEqual([]);
     const ranked = { ...record, result: { ...record.result, changed: [{ layer: 1, neuron: 1, base: top(380, 0.25, 3.21), other: top(381, 0.125, 2) }] } };
@@ -74,6 +74,14 @@ describe('atlas comparison: changed neurons', () => {
     expect(variant?.name).toBe('Clamp L1N3 = 7');
     expect(variant?.interventions.at(-1)).toMatchObject({ op: 'set', hook: 'blocks.1.mlp.hook_post', indices: [3], values: [7], positions: 'all' });
     expect(workbench.view).toBe('compare');
+  });
+
+  it('opens a changed neuron\'s clamp curve with the base model\'s top token and the experiment\'s prompt', async () => {
+    const workbench = await opened();
+    await fireEvent.click(within(rowOf('L1N1')).getByRole('button', { name: 'Curve' }));
+    const panel = screen.getByRole('form', { name: 'Clamp curve of L1N1' });
+    expect((within(panel).getByLabelText('Concept token') as HTMLInputElement).value).toBe('▁dog');
+    expect((within(panel).getByLabelText('Prompt') as HTMLTextAreaElement).value).toBe(workbench.doc.prompt.text);
   });
 
   it('narrows the table to a layer, and says when a layer has no changed neuron', async () => {
