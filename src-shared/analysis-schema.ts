@@ -336,6 +336,27 @@ export const atlasCompareResultSchema = z.strictObject({
 });
 export type AtlasCompareResult = z.output<typeof atlasCompareResultSchema>;
 
+/** `cli atlas compare --json` (snake_case, like every command): the result, each top token with its text in its model's tokenizer. */
+const topTokenOutputSchema = topTokenSchema.extend({ text: z.string() });
+export const atlasCompareOutputSchema = z.strictObject({
+  layers: ints(MAX_LAYERS),
+  matrix: z.enum(NEURON_MATRICES),
+  final_norm: z.boolean(),
+  normalise: z.enum(ATLAS_RANKINGS),
+  d_mlp: z.int().min(1),
+  per_layer: atlasCompareResultSchema.shape.perLayer,
+  same: z.int().min(0),
+  total: z.int().min(0),
+  agreement: z.number().min(0).max(1),
+  changed: z.array(z.strictObject({ layer: z.int().min(0), neuron: z.int().min(0), base: topTokenOutputSchema, other: topTokenOutputSchema })).max(MAX_COMPARE_CHANGED),
+  changed_count: z.int().min(0),
+  decoded: z.int().min(0),
+  cached: z.int().min(0),
+  seconds: z.number().min(0),
+  warnings: z.array(z.string()).max(100),
+});
+export type AtlasCompareOutput = z.output<typeof atlasCompareOutputSchema>;
+
 // ------------------------------------------------------------------ in the app and the experiment file
 
 /** What the user types: texts, and answers as token texts (a vocabulary entry, or #id). */

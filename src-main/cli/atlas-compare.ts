@@ -1,10 +1,11 @@
 /**
  * atlas compare: each neuron's top-1 decoded token in two models of one shape (a base and
  * its instruct tune, METHODS.md 5), per layer and overall, and the neurons whose top
- * token changed. Prints a readable summary, or with --json one object (snake_case keys).
+ * token changed. Prints a readable summary, or with --json one object (snake_case keys,
+ * src-shared's atlasCompareOutputSchema).
  */
 import { z } from 'zod';
-import { ATLAS_RANKINGS, NEURON_MATRICES, compareAtlases, type ModelHandle } from '../engine/api';
+import { ATLAS_RANKINGS, NEURON_MATRICES, atlasCompareOutputSchema, compareAtlases, type AtlasCompareOutput, type ModelHandle } from '../engine/api';
 import { modelOptions, numberFlag } from './args';
 import { cancelOnSigint, progressLine, validate, withModel } from './common';
 
@@ -36,7 +37,7 @@ export async function atlasCompareCommand(flags: Record<string, unknown>): Promi
     for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
     const text = (model: ModelHandle, id: number): string => model.tokenizer.tokenText(id);
     if (args.json) {
-      const output = {
+      const output: AtlasCompareOutput = {
         layers: result.layers,
         matrix: result.matrix,
         final_norm: result.finalNorm,
@@ -58,7 +59,8 @@ export async function atlasCompareCommand(flags: Record<string, unknown>): Promi
         seconds: result.seconds,
         warnings: result.warnings,
       };
-      process.stdout.write(`${JSON.stringify(output)}\n`);
+      // Checked against the published schema, so what scripts read is what it says.
+      process.stdout.write(`${JSON.stringify(atlasCompareOutputSchema.parse(output))}\n`);
       return;
     }
     process.stdout.write(`same top-1 ${result.matrix} token in ${result.same} of ${result.total} neurons (${percent(result.agreement)})${result.normalise === 'zscore' ? ', ranked by z-score' : ''}\n`);

@@ -10,6 +10,7 @@ import { internalConsistency } from '../engine/analysis/consistency';
 import { Engine } from '../engine/engine';
 import { loadHfTokenizer } from '../engine/model/tokenizer/hf';
 import { consistencyOutputSchema } from '../../src-shared/consistency';
+import { atlasCompareOutputSchema } from '../../src-shared/analysis-schema';
 import { ROOT, runCli } from '../test/cli-process';
 import { GEMMA2_CHAT_TEMPLATE } from '../test/fixtures/gemma-chat-templates';
 import { GEMMA2_CONFIG } from '../test/fixtures/gemma2-config';
@@ -400,17 +401,9 @@ describe('cli: look inside', () => {
   });
 
   it('compares two models\' atlases: the same weights from two file formats agree on every neuron; another shape is named', async () => {
-    const top = z.strictObject({ id: z.int(), prob: z.number(), score: z.number().nullable(), text: z.string() });
-    const compareOutput = z.strictObject({
-      layers: z.array(z.int()), matrix: z.enum(['up', 'gate', 'down']), final_norm: z.boolean(), normalise: z.enum(['none', 'zscore']), d_mlp: z.int(),
-      per_layer: z.array(z.strictObject({ layer: z.int(), same: z.int(), agreement: z.number() })),
-      same: z.int(), total: z.int(), agreement: z.number(),
-      changed: z.array(z.strictObject({ layer: z.int(), neuron: z.int(), base: top, other: top })),
-      changed_count: z.int(), decoded: z.int(), cached: z.int(), seconds: z.number(), warnings: z.array(z.string()),
-    });
     const { code, stdout, stderr } = await cli('atlas', 'compare', '--model', model, '--other', sharedPath('models', 'stories260K', 'stories260K.bin'), '--layers', '0,3', '--matrix', 'down', '--json');
     expect(code, stderr).toBe(0);
-    const output = compareOutput.parse(JSON.parse(stdout));
+    const output = atlasCompareOutputSchema.parse(JSON.parse(stdout));
     expect(output.per_layer).toEqual([{ layer: 0, same: 172, agreement: 1 }, { layer: 3, same: 172, agreement: 1 }]);
     expect([output.agreement, output.changed_count, output.matrix]).toEqual([1, 0, 'down']);
     // llama2.c's tokenizer writes some tokens otherwise ("\n<s>\n" for "<s>"): named, since the comparison matches ids.
@@ -418,7 +411,22 @@ describe('cli: look inside', () => {
     expect(stderr).toContain('warning: the tokenizers differ at 93 of 512 token ids');
     const text = await cli('atlas', 'compare', '--model', model, '--other', sharedPath('models', 'stories260K', 'stories260K.bin'), '--layers', '0');
     expect(text.stdout).toContain('same top-1 up token in 172 of 172 neurons (100.0%)');
-    const otherShape = buildRandomModel(join(cacheDir, 'compare-other'), { config: 'HuggingFaceTB__SmolLM2-135M-Instruct', layers: 2, dModel: 32, dMlp: 48, nHeads: 4, nKvHeads: 2, dHead: 8, seed: 5 });
+    // A random model and a copy whose layer 1 up rows are reversed: layer 0 agrees, layer 1 lists changed neurons with both tokens' texts.
+    const small = { config: 'HuggingFaceTB__SmolLM2-135M-Instruct', layers: 2, dModel: 32, dMlp: 48, nHeads: 4, nKvHeads: 2, dHead: 8, seed: 5 };
+    const otherShape = buildRandomModel(join(cacheDir, 'compare-other'), small);
+    const reversed = buildRandomModel(join(cacheDir, 'compare-reversed'), {
+      ...small,
+      edit: (weights) => {
+        const up = weights.get('blocks.1.mlp.up_proj.weight') as Float32Array;
+        const rows = Array.from({ length: 48 }, (_, i) => up.slice(i * 32, (i + 1) * 32));
+        rows.reverse().forEach((row, i) => up.set(row, i * 32));
+      },
+    });
+    const changed = await cli('atlas', 'compare', '--model', otherShape.dir, '--other', reversed.dir, '--limit', '3', '--json');
+    const moved = atlasCompareOutputSchema.parse(JSON.parse(changed.stdout));
+    expect(moved.per_layer[0]).toEqual({ layer: 0, same: 48, agreement: 1 });
+    expect(moved.changed_count).toBeGreaterThan(3);
+    expect(moved.changed.map((entry) => [entry.layer, entry.base.text === entry.other.text])).toEqual([[1, false], [1, false], [1, false]]);
     const bad = await cli('atlas', 'compare', '--model', model, '--other', otherShape.dir);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('atlas comparison: the models differ in shape (layers 5 vs 2');
