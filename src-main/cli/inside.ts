@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { causalTrace, findSubject, LENS_SITES, logitLens, PATCH_METRICS, PATCH_SITES, patchingSweep, TRACE_KINDS, tokenFromText, writePatchExport, type ModelHandle, type PatchAlignment } from '../engine/api';
 import { intList, modelOptions, numberFlag } from './args';
 import { cancelOnSigint, progressLine, validate, withModel } from './common';
+import { patchingWorkLine } from '../../src-shared/patching-work';
 
 const lensArgsSchema = z
   .object({
@@ -111,9 +112,7 @@ export async function patchCommand(flags: Record<string, unknown>): Promise<void
     const request = { clean, corrupted, answer, wrong, site: args.hook, direction: args.direction, metric: args.metric, positions: args.positions, batchSize: args.batchSize, alignment: args.align ?? null };
     const result = await patchingSweep(model, request, { signal: cancelOnSigint(), onProgress: progressLine('patch') });
     for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
-    const full = result.cells * (args.direction === 'noising' ? clean : corrupted).length * model.spec.nLayers;
-    const work = result.blockPositions === undefined ? '' : ` running ${result.blockPositions} block-positions over their rows (a full pass per patch: ${full})`;
-    process.stderr.write(`[${model.provider}] ${result.cells} patches in ${result.forwardPasses} forward passes${work}\n`);
+    process.stderr.write(`[${model.provider}] ${patchingWorkLine(result)}\n`);
     if (args.out) process.stderr.write(`wrote ${writePatchExport(result, args.out)} to ${args.out}\n`);
     if (args.json) {
       const output = {
