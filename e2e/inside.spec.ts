@@ -52,7 +52,7 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await page.getByRole('button', { name: 'Run' }).click();
   const heatmap = page.getByRole('table', { name: 'Activation patching: normalised effect per layer and position' });
   await expect(heatmap).toBeVisible();
-  await expect(page.getByText(/30 patches in 2 forward passes/)).toBeVisible();
+  await expect(page.getByText(/30 patches in 4 forward passes/)).toBeVisible();
   await heatmap.getByRole('button', { name: /^layer 2, 5 at: normalised effect/ }).click();
   await page.getByRole('region', { name: 'Analysis result' }).screenshot({ path: testInfo.outputPath('patching-heatmap.png') });
   await page.getByRole('button', { name: 'Patch this cell in a new Compare variant' }).click();
@@ -68,7 +68,7 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await page.getByLabel('Wrong answer').fill('#266');
   await page.getByLabel('Pair positions').selectOption('end');
   await page.getByRole('button', { name: 'Run' }).click();
-  await expect(page.getByText(/30 patches in 3 forward passes/)).toBeVisible();
+  await expect(page.getByText(/30 patches in 5 forward passes/)).toBeVisible();
   await heatmap.getByRole('button', { name: /^layer 1, 5 at: normalised effect/ }).click();
   await expect(page.getByRole('button', { name: 'Patch this cell in a new Compare variant' })).toBeDisabled();
 
