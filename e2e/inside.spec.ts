@@ -2,15 +2,10 @@
  * The Inside tab against the real engine: a logit lens grid, a patching heatmap whose
  * cell becomes a Compare variant in one click, a causal tracing heatmap, a
  * head's attention pattern ablated from the viewer, a neuron atlas layer with a token
-<<<<<<< HEAD
- * search whose neuron is clamped in Compare, the internal-consistency strip under each
- * generated token (and none once the lens pass is turned off), all kept in the saved experiment. Screenshots of each go to the test's output folder.
-=======
  * search whose neuron is clamped in Compare and whose best match's clamp curve is clicked
  * into another variant, an atlas comparison with another file of the model (per-layer
- * agreement bars), the internal-consistency strip under each
- * generated token, all kept in the saved experiment. Screenshots of each go to the test's output folder.
->>>>>>> main
+ * agreement bars), the internal-consistency strip under each generated token (and none
+ * once the lens pass is turned off), all kept in the saved experiment. Screenshots of each go to the test's output folder.
  */
 import { expect, test } from '@playwright/test';
 import { generate, openInBrowser, saveAsInBrowser, startInBrowser, variantNames, watchConsole } from './flow';
@@ -68,7 +63,7 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await page.getByLabel('Wrong answer').fill('#266');
   await page.getByLabel('Pair positions').selectOption('end');
   await page.getByRole('button', { name: 'Run' }).click();
-  await expect(page.getByText(/30 patches in \d+ forward passes running/)).toBeVisible();
+  await expect(page.getByText(/30 patches in 5 forward passes running \d+ block-positions/)).toBeVisible();
   await heatmap.getByRole('button', { name: /^layer 1, 5 at: normalised effect/ }).click();
   await expect(page.getByRole('button', { name: 'Patch this cell in a new Compare variant' })).toBeDisabled();
 
