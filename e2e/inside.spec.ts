@@ -3,7 +3,7 @@
  * cell becomes a Compare variant in one click, a causal tracing heatmap, a
  * head's attention pattern ablated from the viewer, a neuron atlas layer with a token
  * search whose neuron is clamped in Compare and whose best match's clamp curve is clicked
- * into another variant, an atlas comparison with another file of the model (per-layer
+ * into another variant, a clamp curve of a neuron typed in the new-analysis form, an atlas comparison with another file of the model (per-layer
  * agreement bars), the internal-consistency strip under each generated token (and none
  * once the lens pass is turned off), all kept in the saved experiment. Screenshots of each go to the test's output folder.
  */
@@ -132,6 +132,20 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await chart.click();
   await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
   expect((await variantNames(page)).filter((name) => name.startsWith(`Clamp ${best} = `))).toHaveLength(1);
+  // The clamp curve from the new-analysis form: the neuron typed, checked against the loaded model first.
+  await page.getByRole('tab', { name: 'Inside' }).click();
+  await page.getByRole('radio', { name: 'Clamp curve' }).check();
+  const form = page.getByRole('form', { name: 'New analysis' });
+  await form.getByLabel('Clamped layer').fill('99');
+  await expect(form).toContainText("layer 99 is outside the model's blocks");
+  await expect(form.getByRole('button', { name: 'Run' })).toBeDisabled();
+  await form.getByLabel('Clamped layer').fill('2');
+  await form.getByLabel('Clamped neuron').fill('5');
+  await form.getByLabel('Concept token').fill('▁b');
+  await form.getByLabel('Clamp values').fill('0, 10');
+  await form.getByRole('button', { name: 'Run' }).click();
+  await expect(page.getByRole('table', { name: 'Clamp values' }).getByRole('row')).toHaveCount(3); // header + 2 values
+  await expect(page.getByRole('region', { name: 'Analysis result' })).toContainText('L2N5 (blocks.2.mlp.hook_post) clamped at every position');
   // An empty layer field searches every layer (the decoded layers come from the cache where they are there).
   await page.getByRole('tab', { name: 'Inside' }).click();
   await page.getByRole('radio', { name: 'Neuron atlas' }).check();

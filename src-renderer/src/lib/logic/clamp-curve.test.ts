@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clampCurveSummary, clampDraft, curveSeries, curveX, parseClampValues, spansDecades, valueAtX, type ClampCurveRecord } from './clamp-curve';
+import { clampCurveSummary, clampDraft, clampFields, clampInput, curveSeries, curveX, indexIssue, parseClampValues, spansDecades, tokenIssue, valueAtX, type ClampCurveRecord } from './clamp-curve';
 import { neuronClamp, RECORD_KIND_LABEL, recordSummary } from './inside';
 
 /** A curve over multiples 0, 1, 10, 100 of a negative largest activation (-0.5), averaged over positions. */
@@ -42,6 +42,32 @@ describe('clamp curve: values typed', () => {
     expect(spansDecades([0, 1, 10, 100])).toBe(true);
     expect(spansDecades([-1000, 0.5, 40])).toBe(false);
     expect(spansDecades([500])).toBe(false);
+  });
+});
+
+describe('clamp curve: the neuron and token typed, and the request', () => {
+  it('names a layer or neuron outside the model, or missing, as the engine would', () => {
+    expect(indexIssue(4, 5, 'layer')).toBeNull();
+    expect(indexIssue(5, 5, 'layer')).toBe("layer 5 is outside the model's blocks (0..4)");
+    expect(indexIssue(-1, 8, 'neuron')).toBe("neuron -1 is outside the layer's MLP (0..7)");
+    expect(indexIssue(1.5, 8, 'neuron')).toBe("neuron 1.5 is outside the layer's MLP (0..7)");
+    expect(indexIssue(null, 8, 'neuron')).toBe('give a neuron (0..7)');
+  });
+
+  it('checks a #id against the vocabulary and leaves a vocabulary entry to the engine', () => {
+    expect(tokenIssue('#511', 512)).toBeNull();
+    expect(tokenIssue('#512', 512)).toBe('#512 is outside the vocabulary (0..511)');
+    expect(tokenIssue('▁dog', 512)).toBeNull();
+  });
+
+  it('makes the request from the fields, and none while a field is missing or wrong', () => {
+    const fields = { ...clampFields(clampDraft(2, 7, '▁dog', 'My pet')), values: '0, 5', reference: 'A dog' };
+    expect(clampInput(fields, 2, 7, 512)).toEqual({ text: 'My pet', layer: 2, neuron: 7, token: '▁dog', values: [0, 5], scale: 'max_activation', reference: 'A dog', average: false });
+    expect(clampInput({ ...fields, scale: 'absolute' }, 2, 7, 512)?.reference).toBeNull(); // a reference only scales multiples
+    expect(clampInput({ ...fields, values: '0, x' }, 2, 7, 512)).toBeNull();
+    expect(clampInput({ ...fields, token: '' }, 2, 7, 512)).toBeNull();
+    expect(clampInput({ ...fields, token: '#600' }, 2, 7, 512)).toBeNull();
+    expect(clampInput({ ...fields, text: '  ' }, 2, 7, 512)).toBeNull();
   });
 });
 

@@ -19,6 +19,47 @@ export function parseClampValues(text: string): { values: number[] } | { error: 
   return { values: parts.map(Number) };
 }
 
+/** What the clamp-curve fields hold as typed (ClampCurveFields): in an atlas row's panel and in the new-analysis form. */
+export interface ClampFields {
+  text: string;
+  token: string;
+  values: string;
+  scale: ClampScale;
+  reference: string;
+  average: boolean;
+}
+
+export function clampFields(draft: ClampCurveInput): ClampFields {
+  return { text: draft.text, token: draft.token, values: (draft.values ?? []).join(', '), scale: draft.scale ?? 'max_activation', reference: draft.reference ?? '', average: draft.average ?? false };
+}
+
+const INDEX_RANGE = { layer: "the model's blocks", neuron: "the layer's MLP" } as const;
+
+/** What is wrong with a layer or neuron typed for a model with `count` of them (a number input gives null when empty), or null; worded as the engine's check. */
+export function indexIssue(value: number | null | undefined, count: number, what: keyof typeof INDEX_RANGE): string | null {
+  if (value === null || value === undefined || Number.isNaN(value)) return `give a ${what} (0..${count - 1})`;
+  if (!Number.isInteger(value) || value < 0 || value >= count) return `${what} ${value} is outside ${INDEX_RANGE[what]} (0..${count - 1})`;
+  return null;
+}
+
+/**
+ * What is wrong with a concept token given as #id for a vocabulary of `dVocab`, or null.
+ * A vocabulary entry ("▁dog") is the engine's to resolve: it names one that is not a token.
+ */
+export function tokenIssue(token: string, dVocab: number): string | null {
+  const byId = /^#(\d+)$/.exec(token); // as the engine reads it (analysis/tokens.ts)
+  if (byId && Number(byId[1]) >= dVocab) return `${token} is outside the vocabulary (0..${dVocab - 1})`;
+  return null;
+}
+
+/** The clamp-curve request of the fields for neuron `neuron` of block `layer`, or null while a field is missing or wrong. */
+export function clampInput(fields: ClampFields, layer: number, neuron: number, dVocab: number): ClampCurveInput | null {
+  const parsed = parseClampValues(fields.values);
+  if (!('values' in parsed) || fields.text.trim() === '' || fields.token === '' || tokenIssue(fields.token, dVocab) !== null) return null;
+  const reference = fields.scale === 'max_activation' && fields.reference.trim() !== '' ? fields.reference : null;
+  return { text: fields.text, layer, neuron, token: fields.token, values: parsed.values, scale: fields.scale, reference, average: fields.average };
+}
+
 /** Whether the positive values span at least two decades: then a log axis spreads them out (0 and negatives are not on it). */
 export function spansDecades(values: readonly number[]): boolean {
   const positive = values.filter((value) => value > 0);

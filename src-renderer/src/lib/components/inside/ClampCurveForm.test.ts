@@ -2,9 +2,11 @@ import { fireEvent, render, screen, within } from '@testing-library/svelte';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fakeWorkbenchApi } from '../../../test/fixtures';
 import AtlasHarness from '../../../test/AtlasHarness.svelte';
+import WithWorkbench from '../../../test/WithWorkbench.svelte';
 import type { AtlasRecord } from '../../logic/inside';
 import { Session } from '../../state/session.svelte';
 import { Workbench } from '../../state/workbench.svelte';
+import AnalysisForm from './AnalysisForm.svelte';
 
 let bench: Workbench | null = null;
 afterEach(() => {
@@ -70,5 +72,38 @@ describe('clamp curve panel', () => {
     expect((within(panel).getByRole('button', { name: 'Run clamp curve' }) as HTMLButtonElement).disabled).toBe(true);
     await fireEvent.click(within(panel).getByRole('button', { name: 'Close the clamp curve panel' }));
     expect(screen.queryByRole('form', { name: 'Clamp curve of L2N7' })).toBeNull();
+  });
+});
+
+describe('clamp curve in the new-analysis form', () => {
+  it('takes the layer, neuron and token typed, names those outside the loaded model, and runs the curve', async () => {
+    const { api } = fakeWorkbenchApi();
+    bench = new Workbench(new Session(api, 'websocket'));
+    await bench.start();
+    render(WithWorkbench, { props: { bench, component: AnalysisForm } });
+    await fireEvent.click(screen.getByLabelText('Clamp curve'));
+    const run = screen.getByRole('button', { name: 'Run' }) as HTMLButtonElement;
+    expect(run.disabled).toBe(true); // no concept token yet
+
+    // The fixture's model: 5 layers, 8 neurons a layer, 512 tokens.
+    await fireEvent.input(screen.getByLabelText('Clamped layer'), { target: { value: '5' } });
+    await fireEvent.input(screen.getByLabelText('Clamped neuron'), { target: { value: '8' } });
+    await fireEvent.input(screen.getByLabelText('Concept token'), { target: { value: '#512' } });
+    expect(screen.getByText("layer 5 is outside the model's blocks (0..4)")).toBeTruthy();
+    expect(screen.getByText("neuron 8 is outside the layer's MLP (0..7)")).toBeTruthy();
+    expect(screen.getByText('#512 is outside the vocabulary (0..511)')).toBeTruthy();
+    expect(screen.getByLabelText('Clamped layer').getAttribute('aria-invalid')).toBe('true');
+    expect(run.disabled).toBe(true);
+
+    await fireEvent.input(screen.getByLabelText('Clamped layer'), { target: { value: '2' } });
+    await fireEvent.input(screen.getByLabelText('Clamped neuron'), { target: { value: '7' } });
+    await fireEvent.input(screen.getByLabelText('Concept token'), { target: { value: '▁dog' } });
+    await fireEvent.input(screen.getByLabelText('Clamp values'), { target: { value: '0, 5, 50' } });
+    expect(screen.queryByText(/is outside/)).toBeNull();
+    expect(run.disabled).toBe(false);
+    await fireEvent.click(run);
+    expect(api.analyse).toHaveBeenCalledWith({
+      analysis: { kind: 'clamp_curve', input: { text: bench.doc.prompt.text, layer: 2, neuron: 7, token: '▁dog', values: [0, 5, 50], scale: 'max_activation', reference: null, average: false } },
+    });
   });
 });
