@@ -143,6 +143,7 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await form.getByLabel('Clamped neuron').fill('5');
   await form.getByLabel('Concept token').fill('▁b');
   await form.getByLabel('Clamp values').fill('0, 10');
+  await form.screenshot({ path: testInfo.outputPath('clamp-curve-form.png') });
   await form.getByRole('button', { name: 'Run' }).click();
   await expect(page.getByRole('table', { name: 'Clamp values' }).getByRole('row')).toHaveCount(3); // header + 2 values
   await expect(page.getByRole('region', { name: 'Analysis result' })).toContainText('L2N5 (blocks.2.mlp.hook_post) clamped at every position');
