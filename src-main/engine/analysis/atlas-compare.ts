@@ -10,7 +10,7 @@ import { EngineError } from '../errors';
 import { neuronMatrices } from '../graph/weight-rows';
 import { atlasCompareRequestSchema, type AtlasCompareRequestInput, type AtlasCompareResult } from '../../../src-shared/analysis-schema';
 import type { LayerDecoding } from './atlas-cache';
-import { decodeLayers, layerKey, newDecodeStats, rankingIssue } from './atlas-decode';
+import { decodeLayers, decodeRuns, layerKey, newDecodeStats, rankingIssue, runProgress } from './atlas-decode';
 import { requestError, type AnalysisControl } from './control';
 
 /** Tokens kept per neuron when a comparison decodes a layer: the atlas's default, so its cache serves the atlas later. */
@@ -75,11 +75,10 @@ export async function compareAtlases(base: ModelHandle, other: ModelHandle, inpu
 
   const layers = request.layers ?? Array.from({ length: nLayers }, (_, layer) => layer);
   const stats = newDecodeStats();
-  const total = 2 * layers.length * dMlp;
-  const report = (): void => control.onProgress?.({ done: stats.decoded + stats.cached, total, unit: 'neurons' });
   const options = { top: COMPARE_TOP, finalNorm: request.finalNorm, normalise: request.normalise, chunkSize: request.chunkSize };
+  const onRuns = runProgress(2 * layers.length * decodeRuns(base.spec, options), control);
   const decoded = [];
-  for (const model of [base, other]) decoded.push(await decodeLayers(model, layers, [request.matrix], options, stats, control, report));
+  for (const model of [base, other]) decoded.push(await decodeLayers(model, layers, [request.matrix], options, stats, control, onRuns));
   const [baseLayers, otherLayers] = decoded;
 
   const topOf = (decoding: LayerDecoding, neuron: number) => {

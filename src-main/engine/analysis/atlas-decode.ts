@@ -11,6 +11,10 @@
  * d_model x d_model each), through the head as W_U[t]·m and W_U[t]ᵀ C W_U[t] ('token_moments':
  * d_model rows of C through the head, against W_U's rows: on the SmolLM2-135M shape 576
  * head rows beside the layer's 1536 neurons).
+ *
+ * Progress is counted in graph runs, all of them (moments, token_moments, decode, and the
+ * atlas's search runs): each run is a bounded chunk, so the total is known before the first
+ * (decodeRuns) and the bar moves through the z-score statistics too, not only the decoding.
  */
 import type { ModelHandle } from '../engine';
 import { buildAtlasGraph, atlasIo, type AtlasGraphKind } from '../graph/atlas-graph';
@@ -54,18 +58,58 @@ export function rankingIssue(spec: ModelSpec, normalise: AtlasRanking): string |
   return null;
 }
 
+/** Counts graph runs done against a total known up front, and reports each step (analysis/control.ts). */
+export type RunProgress = (runs: number) => void;
+
+export function runProgress(total: number, control: AnalysisControl): RunProgress {
+  let done = 0;
+  return (runs) => {
+    done += runs;
+    control.onProgress?.({ done, total, unit: 'graph runs' });
+  };
+}
+
+const decodeRowsPerRun = (dVocab: number, chunkSize: number): number => Math.max(1, Math.min(chunkSize, Math.floor(DECODE_BYTES_PER_RUN / (dVocab * 4))));
+/** C's rows per 'token_moments' run: its [b, d_vocab] product and W_U's [b, d_vocab] rows. */
+const momentRowsPerRun = (dVocab: number): number => Math.max(1, Math.floor(DECODE_BYTES_PER_RUN / (dVocab * 4 * 2)));
+const runsFor = (rows: number, perRun: number): number => Math.ceil(rows / perRun);
+
+/** The graph runs that decode one layer's matrix (decodeLayer): the z-score's two moments passes and token_moments first, when so ranked. */
+export function decodeRuns(spec: ModelSpec, options: DecodeOptions): number {
+  const { dModel, dMlp, dVocab } = spec;
+  const decode = runsFor(dMlp, decodeRowsPerRun(dVocab, options.chunkSize));
+  if (options.normalise !== 'zscore') return decode;
+  return 2 * runsFor(dMlp, MOMENT_ROWS_PER_RUN) + runsFor(dModel, momentRowsPerRun(dVocab)) + decode;
+}
+
 export const newDecodeStats = (): DecodeStats => ({ decoded: 0, cached: 0, seconds: 0, graphRuns: 0 });
 
 export const layerKey = (layer: number, matrix: NeuronMatrix): string => `${layer}.${matrix}`;
 
-const graphOf = (kind: AtlasGraphKind, finalNorm: boolean) => ({
+export const graphOf = (kind: AtlasGraphKind, finalNorm: boolean) => ({
   key: `atlas.${kind}.${finalNorm}`,
   build: (spec: Parameters<typeof buildAtlasGraph>[0], manifest: Parameters<typeof buildAtlasGraph>[1]) => buildAtlasGraph(spec, manifest, kind, finalNorm),
 });
 
+/** One atlas graph run, counted in the stats and reported as a step of progress. */
+export async function runAtlasGraph(
+  model: ModelHandle,
+  graph: ReturnType<typeof graphOf>,
+  feeds: Record<string, HostTensor>,
+  fetches: string[],
+  stats: DecodeStats,
+  onRuns: RunProgress,
+): Promise<Record<string, HostTensor>> {
+  const outputs = await model.runGraph(graph.key, graph.build, feeds, fetches);
+  stats.graphRuns++;
+  onRuns(1);
+  return outputs;
+}
+
 /**
  * Every (layer, matrix) of `layers` x `matrices` decoded, from the cache or through the
- * graph (then cached), keyed by layerKey. `onNeurons` hears of each chunk of directions done.
+ * graph (then cached), keyed by layerKey. `onRuns` hears of each graph run, and of a
+ * cached layer's decodeRuns at once.
  */
 export async function decodeLayers(
   model: ModelHandle,
@@ -74,7 +118,7 @@ export async function decodeLayers(
   options: DecodeOptions,
   stats: DecodeStats,
   control: AnalysisControl,
-  onNeurons: () => void,
+  onRuns: RunProgress,
 ): Promise<Map<string, LayerDecoding>> {
   const { dMlp } = model.spec;
   const decodings = new Map<string, LayerDecoding>();
@@ -85,13 +129,10 @@ export async function decodeLayers(
       let decoding = readCachedDecoding(model.cacheFolder, key, dMlp, options.top);
       if (decoding) {
         stats.cached += dMlp;
-        onNeurons();
+        onRuns(decodeRuns(model.spec, options));
       } else {
         const started = performance.now();
-        decoding = await decodeLayer(model, layer, matrix, options, control, stats, (rows) => {
-          stats.decoded += rows;
-          onNeurons();
-        });
+        decoding = await decodeLayer(model, layer, matrix, options, control, stats, onRuns);
         stats.seconds += (performance.now() - started) / 1000;
         writeCachedDecoding(model.cacheFolder, key, decoding);
       }
@@ -102,11 +143,11 @@ export async function decodeLayers(
 }
 
 /** One layer's matrix through the decode graph, `chunkSize` neuron directions per run (fewer for a large vocabulary). */
-async function decodeLayer(model: ModelHandle, layer: number, matrix: NeuronMatrix, options: DecodeOptions, control: AnalysisControl, stats: DecodeStats, onRun: (rows: number) => void): Promise<LayerDecoding> {
+async function decodeLayer(model: ModelHandle, layer: number, matrix: NeuronMatrix, options: DecodeOptions, control: AnalysisControl, stats: DecodeStats, onRuns: RunProgress): Promise<LayerDecoding> {
   const { dModel, dMlp, dVocab } = model.spec;
   const k = Math.min(options.top, dVocab);
   const directions = model.weightRows().neuronDirections(layer, matrix); // [d_mlp, d_model]
-  const tokenStats = options.normalise === 'zscore' ? await tokenMoments(model, directions, options.finalNorm, control, stats) : null;
+  const tokenStats = options.normalise === 'zscore' ? await tokenMoments(model, directions, options.finalNorm, control, stats, onRuns) : null;
   const out: LayerDecoding = {
     top: k,
     ids: new Float32Array(dMlp * k),
@@ -118,15 +159,14 @@ async function decodeLayer(model: ModelHandle, layer: number, matrix: NeuronMatr
   const rankFeeds = tokenStats && { [atlasIo.tokenMean]: float32([1, dVocab], tokenStats.mean), [atlasIo.tokenInvStd]: float32([1, dVocab], inverseStd(tokenStats.std)) };
   const graph = graphOf(tokenStats ? 'decode_z' : 'decode', options.finalNorm);
   const fetches = [atlasIo.topLogits, atlasIo.topIds, atlasIo.topProbs, atlasIo.expectedLogit, atlasIo.logSumExp, ...(tokenStats ? [atlasIo.topScores] : [])];
-  const perRun = Math.max(1, Math.min(options.chunkSize, Math.floor(DECODE_BYTES_PER_RUN / (dVocab * 4))));
-  for (const chunk of chunks(Array.from({ length: dMlp }, (_, i) => i), perRun)) {
+  for (const chunk of chunks(Array.from({ length: dMlp }, (_, i) => i), decodeRowsPerRun(dVocab, options.chunkSize))) {
     throwIfCancelled(control.signal, 'neuron atlas');
     const first = chunk[0];
     const n = chunk.length;
     // slice, not subarray: a view would send the whole layer's buffer to the worker.
     const feeds = { [atlasIo.rows]: float32([n, dModel], directions.slice(first * dModel, (first + n) * dModel)), [atlasIo.k]: int64([1], [k]), ...rankFeeds };
-    const outputs = await model.runGraph(graph.key, graph.build, feeds, fetches);
-    stats.graphRuns++;
+    const outputs = await runAtlasGraph(model, graph, feeds, fetches, stats, onRuns);
+    stats.decoded += n;
     out.logits.set(outputs[atlasIo.topLogits].data as Float32Array, first * k);
     out.ids.set(Array.from(outputs[atlasIo.topIds].data as BigInt64Array, Number), first * k);
     out.ranked?.scores.set(outputs[atlasIo.topScores].data as Float32Array, first * k);
@@ -135,7 +175,6 @@ async function decodeLayer(model: ModelHandle, layer: number, matrix: NeuronMatr
     out.logSumExp.set(logSumExp, first);
     // H = log-sum-exp - E_p[z].
     for (let i = 0; i < n; i++) out.entropy[first + i] = logSumExp[i] - expected[i];
-    onRun(n);
   }
   return out;
 }
@@ -154,12 +193,12 @@ export function zScore(stats: TokenStats, token: number, logit: number): number 
  * decoded directions `rows` [n, d_model]: the directions' mean and covariance through the
  * head. A constant token's std is 0.
  */
-async function tokenMoments(model: ModelHandle, rows: Float32Array, finalNorm: boolean, control: AnalysisControl, stats: DecodeStats): Promise<TokenStats> {
+async function tokenMoments(model: ModelHandle, rows: Float32Array, finalNorm: boolean, control: AnalysisControl, stats: DecodeStats, onRuns: RunProgress): Promise<TokenStats> {
   const { dModel, dVocab } = model.spec;
   const n = rows.length / dModel;
   // Pass 1 finds the mean; pass 2 sums about it, so the covariance is no difference of large sums.
-  const mean = (await directionMoments(model, rows, new Float32Array(dModel), finalNorm, control, stats)).sum.map((s) => s / n);
-  const { sum, gram } = await directionMoments(model, rows, Float32Array.from(mean), finalNorm, control, stats);
+  const mean = (await directionMoments(model, rows, new Float32Array(dModel), finalNorm, control, stats, onRuns)).sum.map((s) => s / n);
+  const { sum, gram } = await directionMoments(model, rows, Float32Array.from(mean), finalNorm, control, stats, onRuns);
   const covariance = new Float32Array(dModel * dModel);
   for (let a = 0; a < dModel; a++) for (let b = 0; b < dModel; b++) covariance[a * dModel + b] = gram[a * dModel + b] / n - (sum[a] / n) * (sum[b] / n);
 
@@ -167,16 +206,14 @@ async function tokenMoments(model: ModelHandle, rows: Float32Array, finalNorm: b
   const centre = float32([1, dModel], Float32Array.from(mean));
   const variance = new Float64Array(dVocab);
   let tokenMean: Float32Array | null = null;
-  const perRun = Math.max(1, Math.floor(DECODE_BYTES_PER_RUN / (dVocab * 4 * 2)));
   // Float32 weights hold W_U's rows as they are (the graph gathers them); quantized ones give them through the head.
   const storedRows = model.weights.format === 'f32';
-  for (const block of chunks(Array.from({ length: dModel }, (_, a) => a), perRun)) {
+  for (const block of chunks(Array.from({ length: dModel }, (_, a) => a), momentRowsPerRun(dVocab))) {
     throwIfCancelled(control.signal, 'neuron atlas');
     const first = block[0];
     const unembedRows: [string, HostTensor] = storedRows ? [atlasIo.block, int64([block.length], block)] : [atlasIo.basis, float32([block.length, dModel], identityRows(block, dModel))];
     const feeds = { [atlasIo.rows]: float32([block.length, dModel], covariance.slice(first * dModel, (first + block.length) * dModel)), [atlasIo.centre]: centre, [unembedRows[0]]: unembedRows[1] };
-    const outputs = await model.runGraph(graph.key, graph.build, feeds, [atlasIo.quad, atlasIo.tokenMean]);
-    stats.graphRuns++;
+    const outputs = await runAtlasGraph(model, graph, feeds, [atlasIo.quad, atlasIo.tokenMean], stats, onRuns);
     (outputs[atlasIo.quad].data as Float32Array).forEach((value, t) => (variance[t] += value));
     tokenMean ??= outputs[atlasIo.tokenMean].data as Float32Array;
   }
@@ -193,7 +230,7 @@ function identityRows(block: readonly number[], d: number): Float32Array {
 }
 
 /** Σ (r_i - centre) and Σ (r_i - centre)(r_i - centre)ᵀ over the normed rows, summed in float64 over runs. */
-async function directionMoments(model: ModelHandle, rows: Float32Array, centre: Float32Array, finalNorm: boolean, control: AnalysisControl, stats: DecodeStats): Promise<{ sum: Float64Array; gram: Float64Array }> {
+async function directionMoments(model: ModelHandle, rows: Float32Array, centre: Float32Array, finalNorm: boolean, control: AnalysisControl, stats: DecodeStats, onRuns: RunProgress): Promise<{ sum: Float64Array; gram: Float64Array }> {
   const { dModel } = model.spec;
   const graph = graphOf('moments', finalNorm);
   const sum = new Float64Array(dModel);
@@ -203,8 +240,7 @@ async function directionMoments(model: ModelHandle, rows: Float32Array, centre: 
     throwIfCancelled(control.signal, 'neuron atlas');
     const first = chunk[0];
     const feeds = { [atlasIo.rows]: float32([chunk.length, dModel], rows.slice(first * dModel, (first + chunk.length) * dModel)), [atlasIo.centre]: centreFeed };
-    const outputs = await model.runGraph(graph.key, graph.build, feeds, [atlasIo.rowSum, atlasIo.gram]);
-    stats.graphRuns++;
+    const outputs = await runAtlasGraph(model, graph, feeds, [atlasIo.rowSum, atlasIo.gram], stats, onRuns);
     (outputs[atlasIo.rowSum].data as Float32Array).forEach((value, a) => (sum[a] += value));
     (outputs[atlasIo.gram].data as Float32Array).forEach((value, i) => (gram[i] += value));
   }

@@ -4,7 +4,7 @@
  * each MLP kind and norm: gated with RMSNorm (Llama/SmolLM, Qwen2), plain with LayerNorm
  * (GPT-2), and int8-quantized weights (the reference reads the dequantized values).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { useRandomModel, type LoadedRandomModel } from '../../test/fixtures/random-engine';
 import { expectEngineError } from '../../test/expect-engine-error';
 import { weightGetter, type WeightGetter } from '../../test/reference/forward';
@@ -18,6 +18,7 @@ import { atlasResultSchema, type AtlasResult, type NeuronDecoding } from '../../
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { neuronAtlas } from './atlas';
+import type { AnalysisProgress } from './control';
 import { rankingIssue } from './atlas-decode';
 
 const shape = { layers: 2, dModel: 32, dMlp: 48, nHeads: 4, nKvHeads: 2, dHead: 8 };
@@ -181,13 +182,40 @@ describe('neuron atlas', () => {
     active.forEach((entry) => expect(Math.abs(entry.activation)).toBeCloseTo(best[entry.neuron], 5));
   });
 
-  it('reports progress in neurons and stops when cancelled', async () => {
-    const seen: number[] = [];
-    await neuronAtlas(gpt2.handle, { layer: 1, top: 2, chunkSize: 16 }, { onProgress: (progress) => seen.push(progress.done) });
-    expect(seen).toEqual([16, 32, 48, 64, 80, 96]);
+  it('reports progress in graph runs and stops when cancelled', async () => {
+    const seen: AnalysisProgress[] = [];
+    await neuronAtlas(gpt2.handle, { layer: 1, top: 2, chunkSize: 16 }, { onProgress: (progress) => seen.push(progress) });
+    // 48 neurons, 16 a run, up and down.
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6].map((done) => ({ done, total: 6, unit: 'graph runs' })));
+    const again: number[] = [];
+    await neuronAtlas(gpt2.handle, { layer: 1, top: 2, chunkSize: 16 }, { onProgress: (progress) => again.push(progress.done) });
+    expect(again).toEqual([3, 6]); // each cached matrix at once
     const abort = new AbortController();
     abort.abort();
     await expectEngineError(() => neuronAtlas(gpt2.handle, { layer: 1 }, { signal: abort.signal }), 'cancelled', 'neuron atlas cancelled');
+  });
+
+  it('moves the progress through the z-score statistics before the decoding, and stops between their passes', async () => {
+    const runGraph = vi.spyOn(smol.handle, 'runGraph');
+    const kindOf = (call: number): string => String(runGraph.mock.calls[call][0]).split('.')[1];
+    const seen: { done: number; total: number; kinds: string[] }[] = [];
+    const request = { layer: 0, top: 2, chunkSize: 16, normalise: 'zscore', finalNorm: false } as const;
+    const result = await neuronAtlas(smol.handle, request, { onProgress: ({ done, total }) => seen.push({ done, total, kinds: runGraph.mock.calls.map((_, call) => kindOf(call)) }) });
+    // Per matrix (up, gate, down): two moments runs, one token_moments run (32 rows of C), three decode runs of 16 neurons.
+    const perMatrix = ['moments', 'moments', 'token_moments', 'decode_z', 'decode_z', 'decode_z'];
+    expect(seen.map(({ done }) => done)).toEqual(Array.from({ length: 18 }, (_, i) => i + 1));
+    expect(seen.every(({ total }) => total === 18)).toBe(true);
+    expect(result.graphRuns).toBe(18);
+    expect(seen.at(-1)?.kinds).toEqual([...perMatrix, ...perMatrix, ...perMatrix]);
+    expect(seen[0].kinds).toEqual(['moments']); // the bar moves before the first decode run
+    runGraph.mockClear();
+
+    const abort = new AbortController();
+    const cancelled = neuronAtlas(smol.handle, { ...request, layer: 1 }, { signal: abort.signal, onProgress: () => abort.abort() });
+    await expectEngineError(() => cancelled, 'cancelled', 'neuron atlas cancelled');
+    expect(runGraph.mock.calls.map((_, call) => kindOf(call))).toEqual(['moments']); // the second moments pass never ran
+    expect(existsSync(join(smol.handle.cacheFolder, 'atlas', 'L1-up-raw-zscore.safetensors'))).toBe(false);
+    runGraph.mockRestore();
   });
 
   it('names a bad request field', async () => {
@@ -224,7 +252,10 @@ describe('neuron atlas', () => {
   it('searches by z-score across layers when so ranked', async () => {
     const weight = storedWeights(gpt2, false);
     const token = 4321;
-    const result = await neuronAtlas(gpt2.handle, { search: token, limit: 6, normalise: 'zscore' });
+    let last: AnalysisProgress | null = null;
+    const result = await neuronAtlas(gpt2.handle, { search: token, limit: 6, normalise: 'zscore' }, { onProgress: (progress) => (last = progress) });
+    // Per layer: up and down, each 2 moments + 1 token_moments + 1 decode run, then 1 search run.
+    expect(last).toEqual({ done: 18, total: 18, unit: 'graph runs' });
     const { spec } = gpt2.model;
     const all = [0, 1].flatMap((layer) => referenceZScores(spec, weight, layer, 'up').map((z, neuron) => ({ layer, neuron, score: z[token] })));
     all.sort((a, b) => b.score - a.score);

@@ -11,13 +11,13 @@
  */
 import type { ModelHandle } from '../engine';
 import { EngineError } from '../errors';
-import { buildAtlasGraph, atlasIo } from '../graph/atlas-graph';
+import { atlasIo } from '../graph/atlas-graph';
 import { neuronMatrices } from '../graph/weight-rows';
 import { hookName } from '../hooks/names';
 import { float32 } from '../runtime/tensor';
 import { atlasRequestSchema, type AtlasNeuron, type AtlasRequestInput, type AtlasResult, type NeuronDecoding, type NeuronMatrix } from '../../../src-shared/analysis-schema';
 import type { LayerDecoding, TokenStats } from './atlas-cache';
-import { decodeLayers, layerKey, newDecodeStats, rankingIssue, zScore } from './atlas-decode';
+import { decodeLayers, decodeRuns, graphOf, layerKey, newDecodeStats, rankingIssue, runAtlasGraph, runProgress, zScore, type DecodeStats, type RunProgress } from './atlas-decode';
 import { chunks, requestError, throwIfCancelled, type AnalysisControl } from './control';
 
 /** Directions scored per run by a search: only [n, 1] leaves the graph. */
@@ -40,9 +40,9 @@ export async function neuronAtlas(model: ModelHandle, input: AtlasRequestInput, 
 
   const layers = request.layer === null ? Array.from({ length: nLayers }, (_, layer) => layer) : [request.layer];
   const stats = newDecodeStats();
-  const total = layers.length * matrices.length * dMlp;
-  const report = (): void => control.onProgress?.({ done: stats.decoded + stats.cached, total, unit: 'neurons' });
-  const decodings = await decodeLayers(model, layers, matrices, request, stats, control, report);
+  const searchRuns = request.search === null ? 0 : layers.length * Math.ceil(dMlp / SCORE_ROWS_PER_RUN);
+  const onRuns = runProgress(layers.length * matrices.length * decodeRuns(model.spec, request) + searchRuns, control);
+  const decodings = await decodeLayers(model, layers, matrices, request, stats, control, onRuns);
 
   const decodingOf = (layer: number, matrix: NeuronMatrix, neuron: number): NeuronDecoding => {
     const { top, ids, logits, logSumExp, entropy, ranked } = decodings.get(layerKey(layer, matrix)) as LayerDecoding;
@@ -61,7 +61,7 @@ export async function neuronAtlas(model: ModelHandle, input: AtlasRequestInput, 
   if (request.search !== null) {
     const token = request.search;
     const statsOf = (layer: number): TokenStats | null => (decodings.get(layerKey(layer, request.searchMatrix)) as LayerDecoding).ranked?.stats ?? null;
-    const scored = await searchToken(model, layers, request.searchMatrix, token, request.finalNorm, statsOf, control, () => stats.graphRuns++);
+    const scored = await searchToken(model, layers, request.searchMatrix, token, request.finalNorm, statsOf, control, stats, onRuns);
     search = {
       token,
       matrix: request.searchMatrix,
@@ -120,12 +120,14 @@ async function searchToken(
   finalNorm: boolean,
   statsOf: (layer: number) => TokenStats | null,
   control: AnalysisControl,
-  onRun: () => void,
+  stats: DecodeStats,
+  onRuns: RunProgress,
 ): Promise<Scored[]> {
   const { dModel, dMlp } = model.spec;
   const rows = model.weightRows();
   const column = float32([dModel, 1], rows.unembedDirections([token]));
   const scored: Scored[] = [];
+  const graph = graphOf('score', finalNorm);
   for (const layer of layers) {
     const directions = rows.neuronDirections(layer, matrix);
     const tokenStats = statsOf(layer);
@@ -133,8 +135,7 @@ async function searchToken(
       throwIfCancelled(control.signal, 'neuron atlas');
       const first = chunk[0];
       const feeds = { [atlasIo.rows]: float32([chunk.length, dModel], directions.slice(first * dModel, (first + chunk.length) * dModel)), [atlasIo.directions]: column };
-      const outputs = await model.runGraph(`atlas.score.${finalNorm}`, (spec, manifest) => buildAtlasGraph(spec, manifest, 'score', finalNorm), feeds, [atlasIo.scores]);
-      onRun();
+      const outputs = await runAtlasGraph(model, graph, feeds, [atlasIo.scores], stats, onRuns);
       (outputs[atlasIo.scores].data as Float32Array).forEach((logit, i) => scored.push({ layer, neuron: first + i, logit, score: tokenStats && zScore(tokenStats, token, logit) }));
     }
   }

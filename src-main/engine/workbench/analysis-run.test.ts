@@ -105,7 +105,7 @@ describe('analyses in the workbench', () => {
     const { analysisId } = await workbench.analyse({ analysis: { kind: 'atlas', input } });
     const end = await finished(analysisId);
     expect(end.error?.message ?? null).toBeNull();
-    expect(eventsOf(analysisId)[0]).toMatchObject({ state: 'running', progress: { unit: 'neurons' } });
+    expect(eventsOf(analysisId)[0]).toMatchObject({ state: 'running', progress: { unit: 'graph runs' } });
     const record = analysisRecordSchema.parse(end.record) as Extract<AnalysisRecord, { kind: 'atlas' }>;
     expect(record.request).toMatchObject({ layer: 1, top: 3, search: 380, ids: [1, 403, 407, 261, 378], limit: 4, finalNorm: true });
     expect(record.result.table).toHaveLength(record.result.dMlp);
