@@ -101,7 +101,7 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await page.getByRole('button', { name: 'Run' }).click();
   const neurons = page.getByRole('table', { name: 'Neurons' });
   await expect(neurons).toBeVisible();
-  await expect(page.getByRole('region', { name: 'Analysis result' })).toContainText(/Layer 2 × 172 neurons, top 10 tokens per direction through the final norm\..* 516 directions decoded in/);
+  await expect(page.getByRole('region', { name: 'Analysis result' })).toContainText(/Layer 2 × 172 neurons, top 10 tokens per direction through the final norm, tokens ranked by logit\..* 516 directions decoded in/);
   await expect(neurons.getByRole('row')).toHaveCount(51); // header + the 50 best matches
   await expect(neurons.getByRole('columnheader', { name: 'Searched token' })).toBeVisible();
   await page.getByRole('region', { name: 'Analysis result' }).screenshot({ path: testInfo.outputPath('atlas-search.png') });

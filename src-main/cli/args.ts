@@ -242,20 +242,25 @@ export const modelOptions = {
   accuracyLevel: numberFlag('accuracy-level').optional(),
 };
 
+/** A prompt and the generation settings (common.ts settingsFromFlags), as generate and consistency take them. */
+export const generationOptions = {
+  prompt: z.string().optional(),
+  promptIds: intList.optional(),
+  chat: z.boolean().default(false),
+  maxNewTokens: numberFlag('max-new-tokens').optional(),
+  temperature: numberFlag('temperature').optional(),
+  topK: numberFlag('top-k').optional(),
+  topP: numberFlag('top-p').optional(),
+  repetitionPenalty: numberFlag('repetition-penalty').optional(),
+  seed: numberFlag('seed').optional(),
+  stop: z.array(z.string()).default([]),
+  noStop: z.boolean().default(false),
+};
+
 export const generateArgsSchema = z
   .object({
     ...modelOptions,
-    prompt: z.string().optional(),
-    promptIds: intList.optional(),
-    chat: z.boolean().default(false),
-    maxNewTokens: numberFlag('max-new-tokens').optional(),
-    temperature: numberFlag('temperature').optional(),
-    topK: numberFlag('top-k').optional(),
-    topP: numberFlag('top-p').optional(),
-    repetitionPenalty: numberFlag('repetition-penalty').optional(),
-    seed: numberFlag('seed').optional(),
-    stop: z.array(z.string()).default([]),
-    noStop: z.boolean().default(false),
+    ...generationOptions,
     json: z.boolean().default(false),
     plan: z.string().optional(),
     variants: z.string().optional(),

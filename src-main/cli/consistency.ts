@@ -7,23 +7,13 @@
  */
 import { z } from 'zod';
 import { consistencyFromSchema, consistencyOutputSchema, internalConsistency, type ConsistencyOutput, type ConsistencyResult, type GenerationResult, type GenerationSettings, type ModelHandle } from '../engine/api';
-import { intList, modelOptions, numberFlag } from './args';
+import { generationOptions, modelOptions, numberFlag } from './args';
 import { promptIdsOf, readPlanFile, settingsFromFlags, UsageError, validate, withModel } from './common';
 
 const consistencyArgsSchema = z
   .object({
     ...modelOptions,
-    prompt: z.string().optional(),
-    promptIds: intList.optional(),
-    chat: z.boolean().default(false),
-    maxNewTokens: numberFlag('max-new-tokens').optional(),
-    temperature: numberFlag('temperature').optional(),
-    topK: numberFlag('top-k').optional(),
-    topP: numberFlag('top-p').optional(),
-    repetitionPenalty: numberFlag('repetition-penalty').optional(),
-    seed: numberFlag('seed').optional(),
-    stop: z.array(z.string()).default([]),
-    noStop: z.boolean().default(false),
+    ...generationOptions,
     plan: z.string().optional(),
     // Split on commas only: a leading space is part of an answer (" True" is not "True").
     answers: z
