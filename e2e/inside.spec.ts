@@ -25,10 +25,10 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   const grid = page.getByRole('table', { name: 'Logit lens: top-1 token per layer and position' });
   await expect(grid).toBeVisible();
   await expect(grid.getByRole('row')).toHaveCount(6); // header + 5 layers
-  const lastCell = grid.getByRole('button', { name: /^layer 4, position 4 \(␣time\): top-1 , / });
+  const lastCell = grid.getByRole('button', { name: /^layer 4, position 4 \(␣time\): top-1 , at / });
   await expect(lastCell).toHaveText(',');
   await lastCell.hover();
-  await expect(page.getByText(/^layer 4, position 4 \(␣time\): top-1 , [\d.]+%; , [\d.]+%, rank 0;/)).toBeVisible();
+  await expect(page.getByText(/^layer 4, position 4 \(␣time\): top-1 , at [\d.]+%; p\(,\) [\d.]+%, rank 0;/)).toBeVisible();
   await expect(page.getByText('Across layers at position 4 (␣time)')).toBeVisible();
   await page.getByRole('region', { name: 'Analysis result' }).screenshot({ path: testInfo.outputPath('lens-grid.png') });
   // A lens row as an early exit: the blocks up to it, the rest skipped, in a new Compare variant.
