@@ -1,6 +1,6 @@
 /**
  * The Inside tab against the real engine: a logit lens grid, a patching heatmap whose
- * cell becomes a Compare variant in one click, a causal tracing heatmap, a
+ * cell becomes a Compare variant in one click, a causal tracing heatmap (a cell's restore as a variant), a
  * head's attention pattern ablated from the viewer, a neuron atlas layer with a token
  * search whose neuron is clamped in Compare and whose best match's clamp curve is clicked
  * into another variant, a clamp curve of a neuron typed in the new-analysis form, an atlas comparison with another file of the model (per-layer
@@ -78,6 +78,16 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await expect(trace).toBeVisible();
   await expect(trace.getByRole('columnheader', { name: '*4 ␣big' })).toBeVisible();
   await page.getByRole('region', { name: 'Analysis result' }).screenshot({ path: testInfo.outputPath('causal-tracing.png') });
+  // A cell's restore in noise sample 0, and the noise alone, each a new Compare variant.
+  await trace.getByRole('button', { name: /^layer 2, position 11 / }).click();
+  await page.getByRole('button', { name: 'Restore this state in a new Compare variant' }).click();
+  await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
+  expect(await variantNames(page)).toContain('Trace restore hidden L2 pos 11 (noise sample 0)');
+  await page.getByRole('tab', { name: 'Inside' }).click();
+  await page.getByRole('button', { name: 'Noise the subject in a new Compare variant' }).click();
+  await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');
+  expect((await variantNames(page)).filter((name) => /^Trace noise subject pos 4-\d+ \(noise sample 0\)$/.test(name))).toHaveLength(1);
+  await page.getByRole('tab', { name: 'Inside' }).click();
 
   // Attention: a head's pattern, and the head ablated in a new Compare variant.
   await page.getByRole('radio', { name: 'Attention' }).check();
@@ -171,7 +181,7 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await expect(page.getByText('No listed neuron changed its top token in layer 2.')).toBeVisible();
 
   // Internal consistency: after a run, each column's score and a per-block lens strip under every token.
-  await generate(page, 6);
+  await generate(page, 8);
   const baselineColumn = page.getByRole('region', { name: 'Output of Baseline' });
   await expect(baselineColumn.locator('header')).toContainText(/IC \d\.\d\d/);
   await expect(page.getByRole('region', { name: 'Output of Clamp L2N5 = 8' }).locator('header')).toContainText(/IC \d\.\d\d/);
@@ -183,7 +193,7 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   // Turned off (a generation setting, kept with the file), a run takes no lens readings: no score, no strip.
   const lensPass = page.getByLabel('Internal consistency (lens readings after each run)');
   await lensPass.uncheck();
-  await generate(page, 6);
+  await generate(page, 8);
   await expect(baselineColumn.locator('header')).not.toContainText('IC ');
   await expect(firstToken).toHaveCSS('background-image', 'none');
 
@@ -193,7 +203,7 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await page.reload();
   await expect(page.getByRole('status', { name: 'Engine idle' })).toBeVisible();
   await openInBrowser(page, file);
-  await expect(page.getByRole('tab', { name: 'Variants 6' })).toBeVisible(); // loaded: the view is chosen once the file is in
+  await expect(page.getByRole('tab', { name: 'Variants 8' })).toBeVisible(); // loaded: the view is chosen once the file is in
   await expect(lensPass).not.toBeChecked();
   await page.getByRole('tab', { name: 'Inside' }).click();
   await expect(page.getByRole('button', { name: /^Lens Once upon a time/ })).toBeVisible();

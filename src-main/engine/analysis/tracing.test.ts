@@ -2,13 +2,16 @@
  * Causal tracing against what it must give by construction: the same numbers for the
  * same seed, the clean probability back when the last block's output at the last position
  * is restored, nothing from restoring positions the noise never reaches, and no
- * corruption at all without noise.
+ * corruption at all without noise; and a cell's Compare variant (plain plan ops) giving
+ * what the trace ran for its noise sample.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useRandomModel } from '../../test/fixtures/random-engine';
 import { expectEngineError } from '../../test/expect-engine-error';
 import { tracingResultSchema } from '../../../src-shared/analysis-schema';
-import { causalTrace, traceWindow } from './tracing';
+import { traceInterventions, traceWindow, type TraceSetup } from '../../../src-shared/trace-variant';
+import { logitStats } from './distribution';
+import { causalTrace } from './tracing';
 
 const loaded = useRandomModel('tracing', { config: 'HuggingFaceTB__SmolLM2-135M-Instruct', layers: 3, dModel: 64, dMlp: 128, nHeads: 4, nKvHeads: 2, dHead: 16, seed: 17 });
 let ids: number[];
@@ -54,5 +57,25 @@ describe('causal tracing', () => {
     const abort = new AbortController();
     abort.abort();
     await expectEngineError(() => causalTrace(loaded.handle, { ids, subject }, { signal: abort.signal }), 'cancelled', 'causal tracing cancelled');
+  });
+
+  it('reruns noise sample 0 as a plain plan: noise alone gives the corrupted run, noise with a restore the cell', async () => {
+    for (const kind of ['hidden', 'mlp'] as const) {
+      const result = await causalTrace(loaded.handle, { ids, subject, samples: 1, seed: 5, kind, window: 2 });
+      const setup: TraceSetup = { ids, subject, kind, window: 2, seed: 5, noiseStd: result.noiseStd, nLayers: result.layers.length, width: loaded.handle.spec.dModel };
+      const answerProb = async (cell: { layer: number; position: number } | null): Promise<number> => {
+        const { logits } = await loaded.handle.run(ids, { interventions: traceInterventions(setup, cell) });
+        const last = logits[ids.length - 1];
+        return Math.exp(last[result.answer] - logitStats(last).logSumExp);
+      };
+      // The random model's probabilities are ~2e-4, so relative: 1e-4 of it is far under 1e-5 absolute.
+      const close = (actual: number, expected: number) => expect(Math.abs(actual - expected) / expected).toBeLessThan(1e-4);
+      close(await answerProb(null), result.corruptedProb);
+      for (const cell of [{ layer: 1, position: 2 }, { layer: 0, position: 3 }, { layer: 2, position: ids.length - 1 }]) {
+        const restored = result.restoredProb[cell.layer][cell.position];
+        expect(Math.abs(restored - result.corruptedProb) / result.corruptedProb).toBeGreaterThan(1e-2); // the restore matters here
+        close(await answerProb(cell), restored);
+      }
+    }
   });
 });

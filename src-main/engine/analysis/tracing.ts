@@ -15,28 +15,12 @@ import type { ModelHandle } from '../engine';
 import { graphOutput } from '../graph-io';
 import { hookName } from '../hooks/names';
 import { validatePlan, type Plan } from '../hooks/plan';
-import { SeededRng } from '../generate/rng';
 import { shapeCapture } from '../plan/captures';
 import type { PatchRows, RowPlan } from '../plan/feeds';
 import { chunks, requestError, throwIfCancelled, type AnalysisControl } from './control';
 import { logitStats } from './distribution';
-import { tracingRequestSchema, type TraceKind, type TracingRequestInput, type TracingResult } from '../../../src-shared/analysis-schema';
-
-const TRACE_HOOK: Record<TraceKind, (layer: number) => string> = { hidden: hookName.residPost, mlp: hookName.mlpOut, attn: hookName.attnOut };
-
-/** Standard normal draws by Box-Muller over the seeded generator (reproducible on every platform). */
-function gaussian(rng: SeededRng): number {
-  const u = 1 - rng.nextFloat(); // (0, 1]: log stays finite
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.nextFloat());
-}
-
-/** The layers restored together for a cell at `layer`: itself for hidden, a clipped window otherwise. */
-export function traceWindow(layer: number, kind: TraceKind, window: number, nLayers: number): number[] {
-  if (kind === 'hidden') return [layer];
-  const from = Math.max(0, layer - Math.floor(window / 2));
-  const to = Math.min(nLayers, layer - Math.floor(window / 2) + window);
-  return Array.from({ length: to - from }, (_, i) => from + i);
-}
+import { tracingRequestSchema, type TracingRequestInput, type TracingResult } from '../../../src-shared/analysis-schema';
+import { traceHook, traceNoiseDraws, traceWindow } from '../../../src-shared/trace-variant';
 
 export async function causalTrace(model: ModelHandle, input: TracingRequestInput, control: AnalysisControl = {}): Promise<TracingResult> {
   const parsed = tracingRequestSchema.safeParse(input);
@@ -48,7 +32,7 @@ export async function causalTrace(model: ModelHandle, input: TracingRequestInput
   if (request.answer !== null && request.answer >= spec.dVocab) throw requestError('tracing', [{ path: ['answer'], message: `token ${request.answer} is outside the vocabulary (0..${spec.dVocab - 1})` }]);
   const length = ids.length;
   const layers = Array.from({ length: spec.nLayers }, (_, layer) => layer);
-  const hooks = layers.map((layer) => TRACE_HOOK[request.kind](layer));
+  const hooks = layers.map((layer) => traceHook(request.kind, layer));
   const embed = hookName.embed();
 
   // Clean run: the embeddings to noise, every layer's traced state, and the answer.
@@ -72,10 +56,11 @@ export async function causalTrace(model: ModelHandle, input: TracingRequestInput
   }
   const mean = sum / cleanEmbed.length;
   const noiseStd = request.noiseScale * Math.sqrt(Math.max(0, sumSquares / cleanEmbed.length - mean * mean));
-  const rng = new SeededRng(request.seed);
-  const noised = Array.from({ length: samples }, () => {
+  // The draws a tracing cell's Compare variant rebuilds (src-shared/trace-variant.ts).
+  const draws = traceNoiseDraws(request.seed, (subject.end - subject.start) * width, samples);
+  const noised = draws.map((sample) => {
     const rows = Float32Array.from(cleanEmbed);
-    for (let i = subject.start * width; i < subject.end * width; i++) rows[i] += noiseStd * gaussian(rng);
+    sample.forEach((draw, k) => (rows[subject.start * width + k] += noiseStd * draw));
     return rows;
   });
   const rowAt = (data: Float32Array, p: number): Float32Array => data.subarray(p * width, (p + 1) * width);

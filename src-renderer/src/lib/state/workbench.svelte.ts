@@ -24,6 +24,7 @@ import type { Session } from './session.svelte';
 import { UnappliedFields } from './unapplied.svelte';
 import { InsideAnalyses } from './inside.svelte';
 import type { CellVariant } from '../logic/inside';
+import type { StepsVariant } from '../logic/trace-variant';
 import { addIntervention, setOrigin, uniqueName } from '../logic/variants';
 import { canRegenerateOne, mergeOneVariant, oneVariantIds, runInputs } from '../logic/one-variant';
 
@@ -385,14 +386,19 @@ export class Workbench {
   }
 
   /**
-   * A cell, head or neuron of an analysis as a new variant holding its intervention, shown
-   * in the Compare view (empty until the next run), so one click and Generate compare it.
+   * A cell, head or neuron of an analysis as a new variant holding its intervention (a
+   * tracing cell: its noise and restores), shown in the Compare view (empty until the
+   * next run), so one click and Generate compare it.
    */
-  addVariantFrom(cell: CellVariant): void {
+  addVariantFrom(cell: CellVariant | StepsVariant): void {
     const name = uniqueName(cell.name, this.doc.variants.map((variant) => variant.name));
     const index = this.doc.addVariant();
-    const variant = addIntervention({ ...$state.snapshot(this.doc.variants[index]), name }, cell.intervention);
-    this.doc.updateVariant(index, cell.origin ? setOrigin(variant, 0, cell.origin) : variant);
+    const steps = 'steps' in cell ? cell.steps : [cell];
+    const variant = steps.reduce((made, step) => {
+      const added = addIntervention(made, step.intervention);
+      return step.origin ? setOrigin(added, added.interventions.length - 1, step.origin) : added;
+    }, { ...$state.snapshot(this.doc.variants[index]), name });
+    this.doc.updateVariant(index, variant);
     this.#selected = index;
     this.#view = 'compare';
     this.notices.info(`Added the variant “${name}”: Generate to compare it with the baseline.`);

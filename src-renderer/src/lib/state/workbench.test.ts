@@ -523,6 +523,17 @@ describe('workbench controller', () => {
     expect(bench.notices.items).toEqual([]);
   });
 
+  it('adds a variant of several steps (a tracing cell) with each step’s origin at its own index', async () => {
+    const setup = await started();
+    bench = setup.bench;
+    const noise = { op: 'add' as const, hook: 'hook_embed', vector: [0.5], scale: 1, positions: [1] };
+    const restore = { op: 'patch' as const, hook: 'blocks.0.hook_resid_post', positions: [2], source: { prompt_ids: [1, 2, 3] } };
+    bench.addVariantFrom({ name: 'Trace restore hidden L0 pos 2 (noise sample 0)', steps: [{ intervention: noise, origin: null }, { intervention: restore, origin: { kind: 'patch-source', text: 'a b' } }] });
+    const made = bench.doc.variants[bench.selected];
+    expect(made).toMatchObject({ name: 'Trace restore hidden L0 pos 2 (noise sample 0)', interventions: [noise, restore], origins: { '1': { kind: 'patch-source', text: 'a b' } } });
+    expect(Object.keys(made.origins)).toEqual(['1']);
+  });
+
   it('autosaves a changed experiment every few seconds, once per change', async () => {
     vi.useFakeTimers();
     const setup = await started();
