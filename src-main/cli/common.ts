@@ -63,10 +63,17 @@ export function progressLine(what: string, throttleMs = 0): (progress: AnalysisP
 }
 
 /** An analysis's signal, aborted by Ctrl-C: the analysis stops after its current pass. */
+/**
+ * Aborted when stdout's reader goes away (`| head`): a command stops as on Ctrl+C and the
+ * CLI exits 0 without a word, as Unix tools do. Exiting at once instead would tear the
+ * process down under an onnxruntime run in flight, which aborts natively.
+ */
+export const outputClosed = new AbortController();
+
 export function cancelOnSigint(): AbortSignal {
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
-  return abort.signal;
+  return AbortSignal.any([abort.signal, outputClosed.signal]);
 }
 
 /** The generation flags (generate, consistency) as settings, validated by the engine's schema. */

@@ -102,6 +102,9 @@ export async function lensCommand(flags: Record<string, unknown>): Promise<void>
   });
 }
 
+/** An effect to 3 decimals; one that rounds to zero prints as 0.000, not -0.000. */
+const effectText = (x: number): string => (Number(x.toFixed(3)) || 0).toFixed(3);
+
 export async function patchCommand(flags: Record<string, unknown>): Promise<void> {
   const args = validate(patchArgsSchema, flags);
   await withModel(args, async (model) => {
@@ -136,7 +139,7 @@ export async function patchCommand(flags: Record<string, unknown>): Promise<void
       return;
     }
     process.stdout.write(`normalised ${result.request.metric} effect (${result.request.direction}), layer x ${result.columnKind}; clean ${result.clean.value.toFixed(4)}, corrupted ${result.corrupted.value.toFixed(4)}\n`);
-    for (const layer of result.layers) process.stdout.write(`layer ${String(layer).padStart(2)}: ${result.effect[layer].map((x) => x.toFixed(3).padStart(7)).join(' ')}\n`);
+    for (const layer of result.layers) process.stdout.write(`layer ${String(layer).padStart(2)}: ${result.effect[layer].map((x) => effectText(x).padStart(7)).join(' ')}\n`);
   });
 }
 

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { decodingSchema, EngineError, listHooks, type CaptureResult, type Decoding, type GenerationResult, type VariantRun, type VariantTokenEvent } from '../engine/api';
 import { USAGE, generateArgsSchema, hooksArgsSchema, parseCommandLine, runArgsSchema, tokenizeArgsSchema } from './args';
 import { issueLines, safeParseBounded, zodIssues } from '../../src-shared/issues';
-import { promptIdsOf, readJsonFile, readPlanFile, settingsFromFlags, UsageError, validate, withModel } from './common';
+import { cancelOnSigint, outputClosed, promptIdsOf, readJsonFile, readPlanFile, settingsFromFlags, UsageError, validate, withModel } from './common';
 import { consistencyCommand } from './consistency';
 import { lensCommand, patchCommand, traceCommand } from './inside';
 import { atlasCommand } from './atlas';
@@ -24,10 +24,8 @@ async function generateCommand(flags: Record<string, unknown>): Promise<void> {
   await withModel(args, async (model) => {
     const promptIds = promptIdsOf(model, args);
 
-    const abort = new AbortController();
-    process.once('SIGINT', () => abort.abort());
     const events: VariantTokenEvent[] = [];
-    const generation = model.generateVariants(promptIds, settings, variants, { signal: abort.signal });
+    const generation = model.generateVariants(promptIds, settings, variants, { signal: cancelOnSigint() });
     // One variant streams its text as it comes; several are printed one after another at the end.
     // The prompt is echoed once the engine has accepted the request (its first token, or
     // its end), so a refused plan prints only the error.
@@ -44,6 +42,7 @@ async function generateCommand(flags: Record<string, unknown>): Promise<void> {
       if (streaming) process.stdout.write(step.value.token.text);
       step = await generation.next();
     }
+    if (outputClosed.signal.aborted) return;
     echoPrompt();
     const results = step.value;
     for (const [i, result] of results.entries()) {
@@ -209,8 +208,10 @@ async function main(argv: string[]): Promise<number> {
     }
     const run = COMMANDS[command];
     if (!run) throw new UsageError(`unknown command "${command}" (commands: ${Object.keys(COMMANDS).join(', ')})`);
-    return (await run(flags, positionals)) ?? 0;
+    const code = (await run(flags, positionals)) ?? 0;
+    return outputClosed.signal.aborted ? 0 : code;
   } catch (error) {
+    if (outputClosed.signal.aborted) return 0;
     if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
       process.stderr.write(`error: ${error.message}\n\n${USAGE}`);
       return 2;
@@ -226,8 +227,8 @@ async function main(argv: string[]): Promise<number> {
 
 // A reader that closes early (`| head`) is not an error: stop quietly, as Unix tools do.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code === 'EPIPE') process.exit(0);
-  throw error;
+  if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+  outputClosed.abort();
 });
 
 main(process.argv.slice(2)).then((code) => {
