@@ -78,6 +78,8 @@ export interface RunRowsOptions {
   lenses?: LensHead[];
   logitsAt?: number[];
   fetches?: string[];
+  /** Where generated positions start, for plans that select them (default: every fed position is prompt). */
+  promptLength?: number;
   /**
    * Start after the first `length` positions of row `row` of a kept run, which these rows
    * would compute as it did. `firstSlot`: the kept run's KV slot the plan's first slot
@@ -231,7 +233,7 @@ export class ModelHandle {
         if (after) await batch.startAfter(after.run.batch, after.row, after.length, after.firstSlot);
         const logitsAt = options.logitsAt ?? [ids[0].length - 1];
         const fetches = [...lenses.map((lens) => lens.name), ...(options.fetches ?? [])];
-        return { result: await batch.feed(ids, start + ids[0].length, logitsAt, fetches), batch };
+        return { result: await batch.feed(ids, options.promptLength ?? start + ids[0].length, logitsAt, fetches), batch };
       } catch (error) {
         await batch.release();
         throw error;
@@ -361,17 +363,7 @@ export class ModelHandle {
     this.checkIds(ids);
     validateRunPositions(plan, { start: 0, count: ids.length, promptLength: options.promptLength });
     const row = await this.sources.rowPlan(plan);
-    const lease = await this.plans.acquire(plan, lenses);
-    try {
-      const batch = await this.openBatch(lease, [row], ids.length);
-      try {
-        return (await batch.feed([ids], options.promptLength, options.logitsAt, lenses.map((lens) => lens.name))).outputs;
-      } finally {
-        await batch.release();
-      }
-    } finally {
-      lease.done();
-    }
+    return (await this.runRows(plan, [row], [ids], { lenses, ...options })).outputs;
   }
 
   async unload(): Promise<void> {

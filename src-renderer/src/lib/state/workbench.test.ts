@@ -323,20 +323,20 @@ describe('workbench controller', () => {
     bench.doc.setPromptText('Hello');
     const saving = bench.menu('save');
     await vi.waitFor(() => expect(bench?.dialogs.path?.title).toBe('Save experiment as'));
-    bench.dialogs.path?.settle('/tmp/x.tiller.json');
+    bench.dialogs.path?.settle('/runs/x.tiller.json');
     await saving;
-    expect(setup.api.saveExperiment).toHaveBeenCalledWith({ path: '/tmp/x.tiller.json', experiment: expect.objectContaining({ prompt: { text: 'Hello', chat: false } }) });
+    expect(setup.api.saveExperiment).toHaveBeenCalledWith({ path: '/runs/x.tiller.json', experiment: expect.objectContaining({ prompt: { text: 'Hello', chat: false } }) });
     expect(setup.api.autosave).toHaveBeenCalledWith({ experiment: null });
-    expect(bench.doc.path).toBe('/tmp/x.tiller.json');
+    expect(bench.doc.path).toBe('/runs/x.tiller.json');
     expect(bench.doc.dirty).toBe(false);
   });
 
   it('opens a file named by a menu event and shows its saved results at once', async () => {
     const setup = await started();
     bench = setup.bench;
-    setup.emit({ type: 'menu', command: 'open-recent', path: '/tmp/saved.tiller.json' });
+    setup.emit({ type: 'menu', command: 'open-recent', path: '/runs/saved.tiller.json' });
     await vi.waitFor(() => expect(bench?.doc.name).toBe('Saved one'));
-    expect(setup.api.openExperiment).toHaveBeenCalledWith({ path: '/tmp/saved.tiller.json' });
+    expect(setup.api.openExperiment).toHaveBeenCalledWith({ path: '/runs/saved.tiller.json' });
     expect(bench.view).toBe('compare');
     expect(bench.columns).toHaveLength(1);
     expect(setup.api.generate).not.toHaveBeenCalled();
