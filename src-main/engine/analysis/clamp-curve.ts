@@ -20,7 +20,7 @@ import { shapeCapture } from '../plan/captures';
 import type { RowPlan } from '../plan/feeds';
 import { clampCurveRequestSchema, type ClampCurveRequestInput, type ClampCurveResult, type ClampReading } from '../../../src-shared/clamp-schema';
 import { chunks, requestError, throwIfCancelled, type AnalysisControl } from './control';
-import { logitStats, rankOf } from './distribution';
+import { rankOf, tokenProb } from './distribution';
 
 export async function clampCurve(model: ModelHandle, input: ClampCurveRequestInput, control: AnalysisControl = {}): Promise<ClampCurveResult> {
   const parsed = clampCurveRequestSchema.safeParse(input);
@@ -40,9 +40,8 @@ export async function clampCurve(model: ModelHandle, input: ClampCurveRequestInp
   // The last position always; every position when the curve is averaged over them.
   const logitsAt = request.average ? ids.map((_, p) => p) : [ids.length - 1];
   const read = (logits: Float32Array[]): ClampReading => {
-    const probOf = (row: Float32Array): number => Math.exp(row[token] - logitStats(row).logSumExp);
     const last = logits[logits.length - 1];
-    return { prob: probOf(last), rank: rankOf(last, token), meanProb: request.average ? logits.reduce((sum, row) => sum + probOf(row), 0) / logits.length : null };
+    return { prob: tokenProb(last, token), rank: rankOf(last, token), meanProb: request.average ? logits.reduce((sum, row) => sum + tokenProb(row, token), 0) / logits.length : null };
   };
 
   // The unclamped run, capturing the neuron (and the reference text's run when there is one).

@@ -39,6 +39,11 @@ export function rankOf(z: ArrayLike<number>, id: number): number {
   return rank;
 }
 
+/** p of token `id` under the row's softmax. */
+export function tokenProb(z: ArrayLike<number>, id: number): number {
+  return Math.exp(z[id] - logitStats(z).logSumExp);
+}
+
 /** log p of every token, as float64. */
 export function logProbs(z: ArrayLike<number>): Float64Array {
   const { logSumExp } = logitStats(z);

@@ -18,7 +18,7 @@ import { validatePlan, type Plan } from '../hooks/plan';
 import { shapeCapture } from '../plan/captures';
 import type { PatchRows, RowPlan } from '../plan/feeds';
 import { chunks, requestError, throwIfCancelled, type AnalysisControl } from './control';
-import { logitStats } from './distribution';
+import { logitStats, tokenProb } from './distribution';
 import { tracingRequestSchema, type TracingRequestInput, type TracingResult } from '../../../src-shared/analysis-schema';
 import { traceHook, traceNoiseDraws, traceWindow } from '../../../src-shared/trace-variant';
 
@@ -44,7 +44,7 @@ export async function causalTrace(model: ModelHandle, input: TracingRequestInput
   const width = spec.dModel;
   const cleanStats = logitStats(clean.logits[0][0]);
   const answer = request.answer ?? cleanStats.top1;
-  const probability = (logits: Float32Array): number => Math.exp(logits[answer] - logitStats(logits).logSumExp);
+  const probability = (logits: Float32Array): number => tokenProb(logits, answer);
   const cleanProb = probability(clean.logits[0][0]);
 
   // S noised copies of the embeddings: noise only on the subject's positions.
