@@ -4,6 +4,7 @@
  * block's logit lens already says the token; the text of the token's details; the score
  * over the answer set in a column's header; and the choices of where the scores start.
  */
+import { formatRanges } from './format';
 import { blockAgreement, consistencyLayers, tokenConsistency, type AnswerConsistency, type ConsistencyFrom } from '../../../../src-shared/consistency';
 
 const AGREE = 'var(--accent)';
@@ -29,8 +30,8 @@ export function agreementText(lensTop1: readonly number[], token: number, from: 
   const layers = consistencyLayers(lensTop1.length, from);
   const count = Math.round(tokenConsistency(lensTop1, token, from) * layers.length);
   const blocks = agree.flatMap((yes, block) => (yes ? [block] : []));
-  const set = from === 0 ? ' before the last' : layers.length > 0 ? ` ${ranges(layers)}` : '';
-  return `${count} of ${layers.length} blocks${set}${blocks.length > 0 ? ` (agreeing: ${ranges(blocks)})` : ''}`;
+  const set = from === 0 ? ' before the last' : layers.length > 0 ? ` ${formatRanges(layers)}` : '';
+  return `${count} of ${layers.length} blocks${set}${blocks.length > 0 ? ` (agreeing: ${formatRanges(blocks)})` : ''}`;
 }
 
 /** A column header's score over the answer set: its label and the details behind it. */
@@ -46,7 +47,7 @@ export function answerSummary(answer: AnswerConsistency, from: ConsistencyFrom):
   const token = JSON.stringify(answer.answerTexts[answer.answers.indexOf(at.token)] ?? `#${at.token}`);
   return {
     label: `IC(Y) ${score.toFixed(2)}`,
-    title: `Internal consistency over the answer set ${set} at the answer ${token} (token #${at.index}): the share of blocks ${ranges(layers)} whose lens, over these answers only, already picks it.${warnings}`,
+    title: `Internal consistency over the answer set ${set} at the answer ${token} (token #${at.index}): the share of blocks ${formatRanges(layers)} whose lens, over these answers only, already picks it.${warnings}`,
     warned,
   };
 }
@@ -66,16 +67,4 @@ export function fromLayerOptions(nLayers: number | null, current: ConsistencyFro
 /** The answers field's text as the answer set: comma-separated, spaces kept (" True" is not "True"), empty entries dropped. */
 export function parseAnswers(text: string): string[] {
   return text.split(',').filter((answer) => answer.length > 0);
-}
-
-/** Sorted integers as ranges: [0, 1, 2, 5] -> "0-2, 5". */
-function ranges(values: number[]): string {
-  const parts: string[] = [];
-  let start = values[0];
-  for (let i = 1; i <= values.length; i++) {
-    if (values[i] === values[i - 1] + 1) continue;
-    parts.push(start === values[i - 1] ? `${start}` : `${start}-${values[i - 1]}`);
-    start = values[i];
-  }
-  return parts.join(', ');
 }

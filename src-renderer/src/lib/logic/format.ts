@@ -52,6 +52,18 @@ export function formatSigned(value: number, digits = 3): string {
   return `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(digits)}`;
 }
 
+/** Sorted integers as ranges: [0, 1, 2, 5] -> "0-2, 5". */
+export function formatRanges(values: readonly number[]): string {
+  const parts: string[] = [];
+  let start = values[0];
+  for (let i = 1; i <= values.length; i++) {
+    if (values[i] === values[i - 1] + 1) continue;
+    parts.push(start === values[i - 1] ? `${start}` : `${start}-${values[i - 1]}`);
+    start = values[i];
+  }
+  return parts.join(', ');
+}
+
 export function formatTime(iso: string): string {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();

@@ -7,6 +7,7 @@
  */
 import type { Intervention, VectorOrigin } from '../api/types';
 import { traceInterventions, traceWindow } from '../../../../src-shared/trace-variant';
+import { formatRanges } from './format';
 import type { TracingRecord } from './inside';
 
 /** A variant of several steps, each with the origin Compare shows for it. */
@@ -24,7 +25,7 @@ export function traceVariant(record: TracingRecord, cell: { layer: number; posit
   const { request, result, input } = record;
   const setup = { ...request, noiseStd: result.noiseStd, nLayers: result.layers.length, width };
   const { start, end } = request.subject;
-  const subject = end - start === 1 ? `pos ${start}` : `pos ${start}-${end - 1}`;
+  const subject = `pos ${formatRanges(Array.from({ length: end - start }, (_, i) => start + i))}`;
   // A patch's origin names the prompt its source ids came from; the noise has none.
   const steps = traceInterventions(setup, cell).map((intervention) => ({
     intervention,
@@ -32,6 +33,5 @@ export function traceVariant(record: TracingRecord, cell: { layer: number; posit
   }));
   if (!cell) return { name: `Trace noise subject ${subject} (noise sample 0)`, steps };
   const layers = traceWindow(cell.layer, request.kind, request.window, result.layers.length);
-  const span = layers.length === 1 ? `L${layers[0]}` : `L${layers[0]}-${layers[layers.length - 1]}`;
-  return { name: `Trace restore ${request.kind} ${span} pos ${cell.position} (noise sample 0)`, steps };
+  return { name: `Trace restore ${request.kind} L${formatRanges(layers)} pos ${cell.position} (noise sample 0)`, steps };
 }
