@@ -13,6 +13,13 @@ export interface Issue {
   message: string;
 }
 
+const INDEX_RANGES = { layer: "the model's blocks", neuron: "the layer's MLP", token: 'the vocabulary' } as const;
+
+/** "layer 7 is outside the model's blocks (0..5)": an index past its range, as the analyses' checks and the forms that mirror them say it. */
+export function outsideRange(what: keyof typeof INDEX_RANGES, value: number, count: number): string {
+  return `${what} ${value} is outside ${INDEX_RANGES[what]} (0..${count - 1})`;
+}
+
 /** Issue lists stop here: the rest is counted, never listed (a 10^6-index plan must not make a 100 MB error). */
 export const MAX_ISSUES = 100;
 /** An error message lists this many issues; details.issues has up to MAX_ISSUES. */

@@ -16,6 +16,7 @@ import { neuronMatrices } from '../graph/weight-rows';
 import { hookName } from '../hooks/names';
 import { float32 } from '../runtime/tensor';
 import { atlasRequestSchema, type AtlasNeuron, type AtlasRequestInput, type AtlasResult, type NeuronDecoding, type NeuronMatrix } from '../../../src-shared/analysis-schema';
+import { outsideRange } from '../../../src-shared/issues';
 import type { LayerDecoding, TokenStats } from './atlas-cache';
 import { decodeLayers, decodeRuns, graphOf, layerKey, newDecodeStats, rankingIssue, runAtlasGraph, runProgress, zScore, type DecodeStats, type RunProgress } from './atlas-decode';
 import { chunks, requestError, throwIfCancelled, type AnalysisControl } from './control';
@@ -30,8 +31,8 @@ export async function neuronAtlas(model: ModelHandle, input: AtlasRequestInput, 
   const { nLayers, dVocab, dMlp } = model.spec;
   const matrices = neuronMatrices(model.spec);
   const issues: { path: string[]; message: string }[] = [];
-  if (request.layer !== null && request.layer >= nLayers) issues.push({ path: ['layer'], message: `layer ${request.layer} is outside the model's blocks (0..${nLayers - 1})` });
-  if (request.search !== null && request.search >= dVocab) issues.push({ path: ['search'], message: `token ${request.search} is outside the vocabulary (0..${dVocab - 1})` });
+  if (request.layer !== null && request.layer >= nLayers) issues.push({ path: ['layer'], message: outsideRange('layer', request.layer, nLayers) });
+  if (request.search !== null && request.search >= dVocab) issues.push({ path: ['search'], message: outsideRange('token', request.search, dVocab) });
   if (!matrices.includes(request.searchMatrix)) issues.push({ path: ['searchMatrix'], message: `this model's MLP has no ${request.searchMatrix} matrix (it has ${matrices.join(', ')})` });
   if (request.ids?.some((id) => id >= dVocab)) issues.push({ path: ['ids'], message: `a token id is outside the vocabulary (0..${dVocab - 1})` });
   const rankIssue = rankingIssue(model.spec, request.normalise);

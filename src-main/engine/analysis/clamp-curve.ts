@@ -19,6 +19,7 @@ import { validatePlan, type Plan } from '../hooks/plan';
 import { shapeCapture } from '../plan/captures';
 import type { RowPlan } from '../plan/feeds';
 import { clampCurveRequestSchema, type ClampCurveRequestInput, type ClampCurveResult, type ClampReading } from '../../../src-shared/clamp-schema';
+import { outsideRange } from '../../../src-shared/issues';
 import { chunks, requestError, throwIfCancelled, type AnalysisControl } from './control';
 import { rankOf, tokenProb } from './distribution';
 
@@ -28,11 +29,11 @@ export async function clampCurve(model: ModelHandle, input: ClampCurveRequestInp
   const request = parsed.data;
   const { nLayers, dMlp, dVocab } = model.spec;
   const issues: { path: string[]; message: string }[] = [];
-  if (request.layer >= nLayers) issues.push({ path: ['layer'], message: `layer ${request.layer} is outside the model's blocks (0..${nLayers - 1})` });
-  if (request.neuron >= dMlp) issues.push({ path: ['neuron'], message: `neuron ${request.neuron} is outside the layer's MLP (0..${dMlp - 1})` });
-  if (request.token >= dVocab) issues.push({ path: ['token'], message: `token ${request.token} is outside the vocabulary (0..${dVocab - 1})` });
+  if (request.layer >= nLayers) issues.push({ path: ['layer'], message: outsideRange('layer', request.layer, nLayers) });
+  if (request.neuron >= dMlp) issues.push({ path: ['neuron'], message: outsideRange('neuron', request.neuron, dMlp) });
+  if (request.token >= dVocab) issues.push({ path: ['token'], message: outsideRange('token', request.token, dVocab) });
   const badId = [...request.ids, ...(request.reference ?? [])].find((id) => id >= dVocab);
-  if (badId !== undefined) issues.push({ path: [request.ids.includes(badId) ? 'ids' : 'reference'], message: `token ${badId} is outside the vocabulary (0..${dVocab - 1})` });
+  if (badId !== undefined) issues.push({ path: [request.ids.includes(badId) ? 'ids' : 'reference'], message: outsideRange('token', badId, dVocab) });
   if (issues.length > 0) throw requestError('clamp curve', issues);
 
   const { ids, neuron, token } = request;

@@ -10,6 +10,7 @@ import type { ModelHandle } from '../engine';
 import type { LensHead } from '../graph/taps';
 import { SITE_HOOK } from './sites';
 import { lensRequestSchema, type LensRequestInput, type LensResult } from '../../../src-shared/analysis-schema';
+import { outsideRange } from '../../../src-shared/issues';
 import { validatePlan } from '../hooks/plan';
 import { chunks, requestError, throwIfCancelled, type AnalysisControl } from './control';
 import { klDivergence, logitStats, logProbs, rankOf } from './distribution';
@@ -22,7 +23,7 @@ export async function logitLens(model: ModelHandle, input: LensRequestInput, con
   if (!parsed.success) throw requestError('lens', parsed.error.issues);
   const { ids, site, finalNorm, target } = parsed.data;
   const { nLayers, dVocab } = model.spec;
-  if (target !== null && target >= dVocab) throw requestError('lens', [{ path: ['target'], message: `token ${target} is outside the vocabulary (0..${dVocab - 1})` }]);
+  if (target !== null && target >= dVocab) throw requestError('lens', [{ path: ['target'], message: outsideRange('token', target, dVocab) }]);
 
   const plan = validatePlan(model.spec, {});
   const positions = ids.map((_, i) => i);

@@ -39,6 +39,7 @@ import { segmentStarts, sweepPasses, type SweepCell } from './sweep-passes';
 import { klDivergence, logitStats, logProbs } from './distribution';
 import { SITE_HOOK } from './sites';
 import { alignPositions } from './alignment';
+import { outsideRange } from '../../../src-shared/issues';
 import { patchRequestSchema, type PatchRequestInput, type PatchResult, type RunSummary } from '../../../src-shared/analysis-schema';
 
 /** Below this |M_c - M_r| the runs do not differ and the normalised effect is 0. */
@@ -66,7 +67,7 @@ export async function patchingSweep(model: ModelHandle, input: PatchRequestInput
   const { clean, corrupted, answer, wrong, site } = request;
   const pairs = alignPositions(clean.length, corrupted.length, request.alignment);
   for (const [name, id] of [['answer', answer], ['wrong', wrong]] as const) {
-    if (id >= spec.dVocab) throw requestError('patch', [{ path: [name], message: `token ${id} is outside the vocabulary (0..${spec.dVocab - 1})` }]);
+    if (id >= spec.dVocab) throw requestError('patch', [{ path: [name], message: outsideRange('token', id, spec.dVocab) }]);
   }
   const perHead = site === 'z';
   const positionMode = perHead ? 'all' : request.positions;

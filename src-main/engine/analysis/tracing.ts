@@ -20,6 +20,7 @@ import type { PatchRows, RowPlan } from '../plan/feeds';
 import { chunks, requestError, throwIfCancelled, type AnalysisControl } from './control';
 import { logitStats, tokenProb } from './distribution';
 import { tracingRequestSchema, type TracingRequestInput, type TracingResult } from '../../../src-shared/analysis-schema';
+import { outsideRange } from '../../../src-shared/issues';
 import { traceHook, traceNoiseDraws, traceWindow } from '../../../src-shared/trace-variant';
 
 export async function causalTrace(model: ModelHandle, input: TracingRequestInput, control: AnalysisControl = {}): Promise<TracingResult> {
@@ -29,7 +30,7 @@ export async function causalTrace(model: ModelHandle, input: TracingRequestInput
   const { spec } = model;
   const { ids, subject, samples } = request;
   if (subject.end > ids.length) throw requestError('tracing', [{ path: ['subject', 'end'], message: `${subject.end} is past the prompt (${ids.length} tokens)` }]);
-  if (request.answer !== null && request.answer >= spec.dVocab) throw requestError('tracing', [{ path: ['answer'], message: `token ${request.answer} is outside the vocabulary (0..${spec.dVocab - 1})` }]);
+  if (request.answer !== null && request.answer >= spec.dVocab) throw requestError('tracing', [{ path: ['answer'], message: outsideRange('token', request.answer, spec.dVocab) }]);
   const length = ids.length;
   const layers = Array.from({ length: spec.nLayers }, (_, layer) => layer);
   const hooks = layers.map((layer) => traceHook(request.kind, layer));

@@ -5,6 +5,7 @@
  * a point's clamp is always the absolute value the engine set (ClampCurveResult.points).
  */
 import { DEFAULT_CLAMP_MULTIPLES } from '../../../../src-shared/clamp-schema';
+import { outsideRange } from '../../../../src-shared/issues';
 import type { AnalysisRecord, ClampCurveInput, ClampScale } from '../api/types';
 import type { Points } from './line-chart';
 
@@ -33,12 +34,10 @@ export function clampFields(draft: ClampCurveInput): ClampFields {
   return { text: draft.text, token: draft.token, values: (draft.values ?? []).join(', '), scale: draft.scale ?? 'max_activation', reference: draft.reference ?? '', average: draft.average ?? false };
 }
 
-const INDEX_RANGE = { layer: "the model's blocks", neuron: "the layer's MLP" } as const;
-
 /** What is wrong with a layer or neuron typed for a model with `count` of them (a number input gives null when empty), or null; worded as the engine's check. */
-export function indexIssue(value: number | null | undefined, count: number, what: keyof typeof INDEX_RANGE): string | null {
+export function indexIssue(value: number | null | undefined, count: number, what: 'layer' | 'neuron'): string | null {
   if (value === null || value === undefined || Number.isNaN(value)) return `give a ${what} (0..${count - 1})`;
-  if (!Number.isInteger(value) || value < 0 || value >= count) return `${what} ${value} is outside ${INDEX_RANGE[what]} (0..${count - 1})`;
+  if (!Number.isInteger(value) || value < 0 || value >= count) return outsideRange(what, value, count);
   return null;
 }
 
