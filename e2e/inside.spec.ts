@@ -138,6 +138,7 @@ test('lens grid and patching heatmap, a cell as a Compare variant, kept in the f
   await page.getByLabel('Log x').check();
   const chart = page.locator(`canvas[aria-label="p(␣b) vs clamp value of ${best}"]`);
   await expect(chart).toBeVisible();
+  await expect(chart).toHaveAttribute('data-series', '2'); // the curve and the unclamped line
   await page.getByRole('region', { name: 'Analysis result' }).screenshot({ path: testInfo.outputPath('clamp-curve.png') });
   await chart.click();
   await expect(page.getByRole('tab', { name: 'Compare' })).toHaveAttribute('aria-selected', 'true');

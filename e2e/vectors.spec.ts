@@ -97,7 +97,8 @@ test('extract, apply, sweep and live strength', async ({ page }, testInfo) => {
   await expect(table.locator('tbody tr')).toHaveCount(2);
   await expect(table.locator('thead th')).toHaveCount(6);
   await expect(table.locator('td').first()).toContainText('ppl');
-  await expect(page.getByLabel('Sweep chart')).toBeVisible();
+  // Two blocks, each a perplexity line and a target-probability line.
+  await expect(page.getByLabel('Sweep chart')).toHaveAttribute('data-series', '4');
   await page.screenshot({ path: shot('vectors-library') });
   await page.getByRole('region', { name: 'Sweep: scale × block' }).screenshot({ path: shot('vectors-sweep') });
 

@@ -78,6 +78,7 @@ test('steer, compare, save, reopen and re-run in the browser', async ({ page }, 
   }
   // The dark theme follows the OS; the chart re-reads its colours.
   await page.emulateMedia({ colorScheme: 'dark' });
+  await expect(page.getByLabel('Per-token logprob chart')).toHaveAttribute('data-series', '2'); // remade, and refilled
   await page.screenshot({ path: shot('compare-view-dark') });
   await page.emulateMedia({ colorScheme: 'light' });
 
